@@ -1,0 +1,170 @@
+//! ZMTP commands: name-length (1 byte), name, data.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::frame::encode_header;
+use crate::{Metadata, ProtocolError};
+
+/// Most bytes of PING context that PONG echoes.
+pub const MAX_PING_CONTEXT: usize = 16;
+
+/// A command frame's contents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `READY` with its properties.
+    Ready(Metadata),
+    /// `ERROR` with a reason (1-byte length + text).
+    Error(Bytes),
+    /// `SUBSCRIBE` + topic (ZMTP 3.1).
+    Subscribe(Bytes),
+    /// `CANCEL` + topic (ZMTP 3.1).
+    Cancel(Bytes),
+    /// `PING`: TTL in deciseconds and 0..=16 bytes of context.
+    ///
+    /// Decoding keeps whatever context the peer sent (libzmq truncates when echoing);
+    /// encoding writes the context as given.
+    Ping {
+        /// Time-to-live the peer asks for, in tenths of a second (0 = none).
+        ttl_deciseconds: u16,
+        /// Opaque context to echo in PONG.
+        context: Bytes,
+    },
+    /// `PONG` echoing a PING's context.
+    Pong {
+        /// The echoed context.
+        context: Bytes,
+    },
+    /// Any other command (name, data), e.g. mechanism commands handled elsewhere.
+    Other {
+        /// The command name (1..=255 bytes).
+        name: Bytes,
+        /// Everything after the name.
+        data: Bytes,
+    },
+}
+
+impl Command {
+    /// Parses a command frame body (zero-copy).
+    pub fn decode(body: Bytes) -> Result<Command, ProtocolError> {
+        let Some(&name_len) = body.first() else {
+            return Err(ProtocolError::MalformedCommand {
+                command: "unknown",
+                reason: "empty command frame",
+            });
+        };
+        let name_len = usize::from(name_len);
+        if name_len == 0 {
+            return Err(ProtocolError::MalformedCommand {
+                command: "unknown",
+                reason: "empty command name",
+            });
+        }
+        if body.len() < 1 + name_len {
+            return Err(ProtocolError::MalformedCommand {
+                command: "unknown",
+                reason: "command name runs past the end of the frame",
+            });
+        }
+        let data = body.slice(1 + name_len..);
+        let cmd = match &body[1..1 + name_len] {
+            b"READY" => Command::Ready(Metadata::decode(data)?),
+            b"ERROR" => {
+                let malformed = ProtocolError::MalformedCommand {
+                    command: "ERROR",
+                    reason: "reason length runs past the end",
+                };
+                let len = usize::from(*data.first().ok_or(malformed.clone())?);
+                if data.len() < 1 + len {
+                    return Err(malformed);
+                }
+                Command::Error(data.slice(1..1 + len))
+            }
+            b"SUBSCRIBE" => Command::Subscribe(data),
+            b"CANCEL" => Command::Cancel(data),
+            b"PING" => {
+                if data.len() < 2 {
+                    return Err(ProtocolError::MalformedCommand {
+                        command: "PING",
+                        reason: "shorter than its 2-byte TTL",
+                    });
+                }
+                Command::Ping {
+                    ttl_deciseconds: u16::from_be_bytes([data[0], data[1]]),
+                    context: data.slice(2..),
+                }
+            }
+            b"PONG" => Command::Pong { context: data },
+            _ => Command::Other {
+                name: body.slice(1..1 + name_len),
+                data,
+            },
+        };
+        Ok(cmd)
+    }
+
+    fn name_bytes(&self) -> &[u8] {
+        match self {
+            Command::Ready(_) => b"READY",
+            Command::Error(_) => b"ERROR",
+            Command::Subscribe(_) => b"SUBSCRIBE",
+            Command::Cancel(_) => b"CANCEL",
+            Command::Ping { .. } => b"PING",
+            Command::Pong { .. } => b"PONG",
+            Command::Other { name, .. } => name,
+        }
+    }
+
+    /// Length of the frame body (name length byte, name, data).
+    pub fn body_len(&self) -> usize {
+        let data_len = match self {
+            Command::Ready(m) => m.encoded_len(),
+            Command::Error(r) => 1 + r.len().min(255),
+            Command::Subscribe(t) | Command::Cancel(t) => t.len(),
+            Command::Ping { context, .. } => 2 + context.len(),
+            Command::Pong { context } => context.len(),
+            Command::Other { data, .. } => data.len(),
+        };
+        1 + self.name_bytes().len() + data_len
+    }
+
+    /// Appends the whole command frame (header with COMMAND flag, LONG when the body
+    /// exceeds 255 bytes, then body).
+    ///
+    /// An ERROR reason is cut to 255 bytes. Panics if an `Other` name is empty or longer
+    /// than 255 bytes (a programming error).
+    pub fn encode(&self, out: &mut BytesMut) {
+        let name = self.name_bytes();
+        assert!(
+            (1..=255).contains(&name.len()),
+            "command name must be 1..=255 bytes"
+        );
+        let body_len = self.body_len();
+        out.reserve(crate::frame::header_len(body_len) + body_len);
+        encode_header(out, body_len, false, true);
+        out.put_u8(name.len() as u8);
+        out.extend_from_slice(name);
+        match self {
+            Command::Ready(m) => m.encode(out),
+            Command::Error(r) => {
+                let r = &r[..r.len().min(255)];
+                out.put_u8(r.len() as u8);
+                out.extend_from_slice(r);
+            }
+            Command::Subscribe(t) | Command::Cancel(t) => out.extend_from_slice(t),
+            Command::Ping {
+                ttl_deciseconds,
+                context,
+            } => {
+                out.put_u16(*ttl_deciseconds);
+                out.extend_from_slice(context);
+            }
+            Command::Pong { context } => out.extend_from_slice(context),
+            Command::Other { data, .. } => out.extend_from_slice(data),
+        }
+    }
+
+    /// The command's name, e.g. `"READY"` (lossy for Other).
+    pub fn name(&self) -> String {
+        String::from_utf8_lossy(self.name_bytes()).into_owned()
+    }
+}
