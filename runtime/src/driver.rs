@@ -1,0 +1,288 @@
+//! The connection driver: one task per connection pumping bytes between a stream and a
+//! [`Session`], and messages between the session and the socket.
+//!
+//! It is a single future that polls both directions itself, so one connection costs
+//! one task and no locks. Writes batch automatically: whenever the writer runs, it
+//! encodes every queued frame (up to [`WRITE_BATCH`] bytes) into one buffer and hands
+//! it to one `write`; an idle connection therefore sends a lone message at once, and a
+//! busy one coalesces many.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use futures_lite::{AsyncRead, AsyncWrite};
+use monocoque_zmtp::{Event, ProtocolError, Session};
+
+use crate::handler::Handler;
+use crate::lifecycle::Lifecycle;
+use crate::message::Message;
+use crate::peer::Peer;
+use crate::transport::Stream;
+
+/// Bytes encoded into the write buffer before it is handed to the kernel.
+pub const WRITE_BATCH: usize = 256 * 1024;
+const READ_MIN: usize = 8 * 1024;
+const READ_MAX: usize = 64 * 1024;
+/// Rounds of read+write work before the driver yields to other tasks.
+const BUDGET: usize = 32;
+
+/// Why a connection ended.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkEnd {
+    /// The peer closed the connection.
+    #[error("peer closed the connection")]
+    PeerClosed,
+    /// The peer closed the connection in the middle of a frame or message.
+    #[error("peer closed the connection mid-message")]
+    Truncated,
+    /// Our socket closed it.
+    #[error("socket closed")]
+    Shutdown,
+    /// An I/O error.
+    #[error("I/O error: {0}")]
+    Io(#[from] io::Error),
+    /// The peer broke the protocol.
+    #[error("protocol error: {0}")]
+    Protocol(#[from] ProtocolError),
+    /// The socket refused the peer after its handshake.
+    #[error("peer refused: {0}")]
+    Refused(String),
+    /// The handshake did not finish within HANDSHAKE_IVL.
+    #[error("handshake timed out")]
+    HandshakeTimeout,
+}
+
+impl LinkEnd {
+    /// True for endings caused by the peer's protocol violation or incompatibility.
+    pub fn is_protocol(&self) -> bool {
+        matches!(self, LinkEnd::Protocol(_) | LinkEnd::Refused(_))
+    }
+}
+
+/// Runs one connection until it ends. Calls [`Handler::on_attach`] after the
+/// handshake and [`Handler::on_detach`] at the end if it attached.
+pub async fn drive(
+    stream: Stream,
+    session: Session,
+    peer: Rc<Peer>,
+    handler: Rc<dyn Handler>,
+    lifecycle: Rc<Lifecycle>,
+    handshake_timeout: Option<Duration>,
+) -> LinkEnd {
+    let mut conn = Conn {
+        stream,
+        session,
+        peer: Rc::clone(&peer),
+        handler: Rc::clone(&handler),
+        lifecycle,
+        rbuf: BytesMut::with_capacity(READ_MAX),
+        read_size: READ_MIN,
+        wbuf: BytesMut::with_capacity(READ_MAX),
+        partial: Message::new(),
+        pending: None,
+        attached: false,
+        handshake_timer: handshake_timeout.map(glommio::timer::Timer::new),
+    };
+    let end = std::future::poll_fn(|cx| conn.poll(cx)).await;
+    if conn.attached {
+        peer.set_info(None);
+        handler.on_detach(&peer);
+    }
+    end
+}
+
+struct Conn {
+    stream: Stream,
+    session: Session,
+    peer: Rc<Peer>,
+    handler: Rc<dyn Handler>,
+    lifecycle: Rc<Lifecycle>,
+    rbuf: BytesMut,
+    read_size: usize,
+    wbuf: BytesMut,
+    /// Frames of a message still being received.
+    partial: Message,
+    /// A complete message waiting for room in the socket (RCVHWM).
+    pending: Option<Message>,
+    attached: bool,
+    handshake_timer: Option<glommio::timer::Timer>,
+}
+
+impl Conn {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<LinkEnd> {
+        if self.lifecycle.is_aborted() {
+            return Poll::Ready(LinkEnd::Shutdown);
+        }
+        self.lifecycle.register(cx.waker());
+        if let Some(timer) = &mut self.handshake_timer {
+            if self.attached {
+                self.handshake_timer = None;
+            } else if Pin::new(timer).poll(cx).is_ready() {
+                return Poll::Ready(LinkEnd::HandshakeTimeout);
+            }
+        }
+        for _ in 0..BUDGET {
+            let read = match self.poll_inbound(cx) {
+                Ok(progress) => progress,
+                Err(end) => return Poll::Ready(self.finish(cx, end)),
+            };
+            let wrote = match self.poll_outbound(cx) {
+                Ok(progress) => progress,
+                Err(end) => return Poll::Ready(end),
+            };
+            if self.closing() && self.wbuf.is_empty() && !self.peer.has_output() {
+                return Poll::Ready(LinkEnd::Shutdown);
+            }
+            if !read && !wrote {
+                return Poll::Pending;
+            }
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    fn closing(&self) -> bool {
+        self.peer.is_closing() || self.lifecycle.is_closing()
+    }
+
+    /// On a protocol error, give an ERROR command queued by the session a brief
+    /// chance to reach the peer before closing.
+    fn finish(&mut self, cx: &mut Context<'_>, end: LinkEnd) -> LinkEnd {
+        self.session.poll_transmit(&mut self.wbuf);
+        if !self.wbuf.is_empty() {
+            let _ = Pin::new(&mut self.stream).poll_write(cx, &self.wbuf);
+        }
+        end
+    }
+
+    /// Reads, decodes and delivers. Returns whether anything happened.
+    fn poll_inbound(&mut self, cx: &mut Context<'_>) -> Result<bool, LinkEnd> {
+        let mut progress = false;
+        loop {
+            if let Some(msg) = self.pending.take() {
+                if self.handler.poll_inbound_room(&self.peer, cx).is_pending() {
+                    self.pending = Some(msg);
+                    return Ok(progress);
+                }
+                self.handler.on_message(&self.peer, msg);
+                progress = true;
+            }
+            match self.session.handle_input(&mut self.rbuf)? {
+                Some(event) => {
+                    progress = true;
+                    self.on_event(event)?;
+                }
+                None => match self.poll_read(cx)? {
+                    Poll::Ready(()) => progress = true,
+                    Poll::Pending => return Ok(progress),
+                },
+            }
+        }
+    }
+
+    fn on_event(&mut self, event: Event) -> Result<(), LinkEnd> {
+        match event {
+            Event::Ready(info) => {
+                self.peer.set_info(Some(info));
+                if let Err(reason) = self.handler.on_attach(&self.peer) {
+                    self.peer.set_info(None);
+                    return Err(LinkEnd::Refused(reason));
+                }
+                self.attached = true;
+            }
+            Event::Frame { more, body } => {
+                self.partial.push(body);
+                if !more {
+                    self.pending = Some(std::mem::take(&mut self.partial));
+                }
+            }
+            Event::Subscribe(topic) => self.handler.on_subscription(&self.peer, topic, true),
+            Event::Cancel(topic) => self.handler.on_subscription(&self.peer, topic, false),
+            Event::Ping { .. } | Event::Pong => {}
+        }
+        Ok(())
+    }
+
+    /// One read into the receive buffer. Ready(()) when bytes arrived.
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Result<Poll<()>, LinkEnd> {
+        let start = self.rbuf.len();
+        self.rbuf.resize(start + self.read_size, 0);
+        let result = Pin::new(&mut self.stream).poll_read(cx, &mut self.rbuf[start..]);
+        match result {
+            Poll::Ready(Ok(0)) => {
+                self.rbuf.truncate(start);
+                if start > 0 || !self.partial.is_empty() || self.pending.is_some() {
+                    Err(LinkEnd::Truncated)
+                } else {
+                    Err(LinkEnd::PeerClosed)
+                }
+            }
+            Poll::Ready(Ok(n)) => {
+                self.rbuf.truncate(start + n);
+                if n == self.read_size {
+                    self.read_size = (self.read_size * 2).min(READ_MAX);
+                }
+                Ok(Poll::Ready(()))
+            }
+            Poll::Ready(Err(e)) => {
+                self.rbuf.truncate(start);
+                Err(LinkEnd::Io(e))
+            }
+            Poll::Pending => {
+                self.rbuf.truncate(start);
+                Ok(Poll::Pending)
+            }
+        }
+    }
+
+    /// Encodes what is queued and writes it. Returns whether anything happened.
+    fn poll_outbound(&mut self, cx: &mut Context<'_>) -> Result<bool, LinkEnd> {
+        let mut progress = false;
+        loop {
+            if self.wbuf.is_empty() {
+                self.fill_write_buffer();
+                if self.wbuf.is_empty() {
+                    self.peer.register_writer(cx.waker());
+                    return Ok(progress);
+                }
+            }
+            match Pin::new(&mut self.stream).poll_write(cx, &self.wbuf) {
+                Poll::Ready(Ok(0)) => {
+                    return Err(LinkEnd::Io(io::ErrorKind::WriteZero.into()));
+                }
+                Poll::Ready(Ok(n)) => {
+                    self.wbuf.advance(n);
+                    progress = true;
+                }
+                Poll::Ready(Err(e)) => return Err(LinkEnd::Io(e)),
+                Poll::Pending => return Ok(progress),
+            }
+        }
+    }
+
+    fn fill_write_buffer(&mut self) {
+        self.wbuf.clear();
+        self.session.poll_transmit(&mut self.wbuf);
+        if !self.attached {
+            return;
+        }
+        while let Some((topic, subscribe)) = self.peer.pop_subscription() {
+            self.session
+                .encode_subscription(&mut self.wbuf, &topic, subscribe);
+        }
+        while self.wbuf.len() < WRITE_BATCH {
+            let Some(msg) = self.peer.pop_message() else {
+                break;
+            };
+            let last = msg.len().saturating_sub(1);
+            for (i, frame) in msg.iter().enumerate() {
+                self.session.encode_frame(&mut self.wbuf, frame, i < last);
+            }
+        }
+    }
+}

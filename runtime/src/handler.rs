@@ -1,0 +1,44 @@
+//! The interface between a connection and the socket that owns it.
+
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use monocoque_zmtp::SessionConfig;
+
+use crate::message::Message;
+use crate::monitor::MonitorEvent;
+use crate::peer::Peer;
+
+/// What a socket type does with its peers' traffic. Implemented by the socket
+/// patterns; called by connection drivers on the socket's own executor.
+pub trait Handler {
+    /// The protocol settings for a new connection (socket type, identity, limits).
+    fn session_config(&self) -> SessionConfig;
+
+    /// A peer for a newly accepted connection.
+    fn new_peer(&self, remote: String) -> Rc<Peer>;
+
+    /// The handshake with `peer` completed (its [`Peer::info`] is set). Returning an
+    /// error refuses the peer: the connection is closed with that reason.
+    fn on_attach(&self, peer: &Rc<Peer>) -> Result<(), String>;
+
+    /// Ready when the socket can take another inbound message from `peer` (RCVHWM);
+    /// otherwise registers `cx` to be woken when it can.
+    fn poll_inbound_room(&self, peer: &Rc<Peer>, cx: &mut Context<'_>) -> Poll<()>;
+
+    /// A complete message from `peer`.
+    fn on_message(&self, peer: &Rc<Peer>, msg: Message);
+
+    /// A SUBSCRIBE (`subscribe = true`) or CANCEL command from `peer`.
+    fn on_subscription(&self, peer: &Rc<Peer>, topic: Bytes, subscribe: bool);
+
+    /// The connection to `peer` ended (after [`Handler::on_attach`] succeeded).
+    fn on_detach(&self, peer: &Rc<Peer>);
+
+    /// The connection of an accepted peer is gone for good.
+    fn on_peer_gone(&self, peer: &Rc<Peer>);
+
+    /// A monitor event happened.
+    fn on_monitor(&self, event: MonitorEvent);
+}

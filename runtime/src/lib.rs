@@ -1,0 +1,29 @@
+//! # monocoque-runtime
+//!
+//! The I/O half of Monocoque on glommio: endpoints and transports (TCP, IPC),
+//! per-peer outbound queues, the connection driver that pumps bytes between a stream
+//! and a sans-IO [`monocoque_zmtp::Session`], and the background tasks that accept,
+//! connect and reconnect. It knows nothing of socket-type semantics: a socket plugs in
+//! through the [`Handler`] trait.
+
+pub mod driver;
+pub mod endpoint;
+pub mod handler;
+pub mod lifecycle;
+pub mod link;
+pub mod message;
+pub mod monitor;
+pub mod notify;
+pub mod peer;
+pub mod transport;
+
+pub use driver::LinkEnd;
+pub use endpoint::{Endpoint, EndpointError};
+pub use handler::Handler;
+pub use lifecycle::Lifecycle;
+pub use link::{spawn_connector, spawn_listener, LinkOptions};
+pub use message::Message;
+pub use monitor::MonitorEvent;
+pub use notify::Notify;
+pub use peer::{Peer, PeerId};
+pub use transport::{connect, Listener, Stream};

@@ -1,0 +1,186 @@
+//! Background tasks that make connections: the listener's accept loop and the
+//! connector's connect-retry loop.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use futures_lite::future;
+use monocoque_zmtp::Session;
+use tracing::{debug, info, warn};
+
+use crate::driver::{drive, LinkEnd};
+use crate::endpoint::Endpoint;
+use crate::handler::Handler;
+use crate::lifecycle::Lifecycle;
+use crate::monitor::MonitorEvent;
+use crate::peer::Peer;
+use crate::transport::{connect, Listener, Stream};
+
+/// Timing options of a socket's connections (libzmq's names and defaults).
+#[derive(Debug, Clone, Copy)]
+pub struct LinkOptions {
+    /// RECONNECT_IVL; `None` (libzmq's −1) disables reconnection.
+    pub reconnect_ivl: Option<Duration>,
+    /// RECONNECT_IVL_MAX; zero keeps the interval constant, otherwise it doubles up to this.
+    pub reconnect_ivl_max: Duration,
+    /// HANDSHAKE_IVL; `None` = no limit.
+    pub handshake_ivl: Option<Duration>,
+}
+
+impl Default for LinkOptions {
+    fn default() -> LinkOptions {
+        LinkOptions {
+            reconnect_ivl: Some(Duration::from_millis(100)),
+            reconnect_ivl_max: Duration::ZERO,
+            handshake_ivl: Some(Duration::from_secs(30)),
+        }
+    }
+}
+
+/// Accepts connections on `listener` until the socket closes, running each one.
+pub fn spawn_listener(
+    lifecycle: &Rc<Lifecycle>,
+    listener: Listener,
+    handler: Rc<dyn Handler>,
+    options: LinkOptions,
+) {
+    let lc = Rc::clone(lifecycle);
+    let endpoint = listener
+        .local_endpoint()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    lifecycle.spawn(async move {
+        loop {
+            let accepted = future::or(async { Some(listener.accept().await) }, async {
+                lc.closing().await;
+                None
+            })
+            .await;
+            match accepted {
+                None => break,
+                Some(Ok(stream)) => {
+                    let remote = stream.peer_description();
+                    handler.on_monitor(MonitorEvent::Accepted {
+                        remote: remote.clone(),
+                    });
+                    let peer = handler.new_peer(remote);
+                    let handler = Rc::clone(&handler);
+                    let lc2 = Rc::clone(&lc);
+                    lc.spawn(async move {
+                        run_link(stream, &peer, &handler, &lc2, options).await;
+                        handler.on_peer_gone(&peer);
+                    });
+                }
+                Some(Err(e)) => {
+                    warn!(%endpoint, error = %e, "accept failed");
+                    handler.on_monitor(MonitorEvent::AcceptFailed {
+                        reason: e.to_string(),
+                    });
+                    glommio::timer::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        }
+        drop(listener);
+        handler.on_monitor(MonitorEvent::Closed { endpoint });
+    });
+}
+
+/// Connects `peer` to `endpoint` in the background, reconnecting after every loss
+/// until the socket closes.
+pub fn spawn_connector(
+    lifecycle: &Rc<Lifecycle>,
+    endpoint: Endpoint,
+    peer: Rc<Peer>,
+    handler: Rc<dyn Handler>,
+    options: LinkOptions,
+) {
+    let lc = Rc::clone(lifecycle);
+    lifecycle.spawn(async move {
+        let name = endpoint.to_string();
+        let mut ivl = options.reconnect_ivl.unwrap_or(Duration::from_millis(100));
+        loop {
+            if lc.is_aborted() || (lc.is_closing() && !peer.has_output()) {
+                break;
+            }
+            let attempt = future::or(async { Some(connect(&endpoint).await) }, async {
+                lc.aborted().await;
+                None
+            })
+            .await;
+            match attempt {
+                None => break,
+                Some(Ok(stream)) => {
+                    handler.on_monitor(MonitorEvent::Connected {
+                        endpoint: name.clone(),
+                    });
+                    peer.set_remote(name.clone());
+                    run_link(stream, &peer, &handler, &lc, options).await;
+                    ivl = options.reconnect_ivl.unwrap_or(ivl);
+                }
+                Some(Err(e)) => {
+                    debug!(endpoint = %name, error = %e, "connect failed; will retry");
+                    handler.on_monitor(MonitorEvent::ConnectRetried {
+                        endpoint: name.clone(),
+                        retry_ms: ivl.as_millis() as u64,
+                    });
+                }
+            }
+            if options.reconnect_ivl.is_none() || lc.is_closing() && !peer.has_output() {
+                break;
+            }
+            let stop = future::or(
+                async {
+                    glommio::timer::sleep(ivl).await;
+                    false
+                },
+                async {
+                    lc.aborted().await;
+                    true
+                },
+            )
+            .await;
+            if stop {
+                break;
+            }
+            if !options.reconnect_ivl_max.is_zero() {
+                ivl = (ivl * 2).min(options.reconnect_ivl_max);
+            }
+        }
+    });
+}
+
+/// Runs one connection to its end, logging and reporting why it ended.
+async fn run_link(
+    stream: Stream,
+    peer: &Rc<Peer>,
+    handler: &Rc<dyn Handler>,
+    lc: &Rc<Lifecycle>,
+    options: LinkOptions,
+) {
+    let remote = peer.remote();
+    let session = Session::new(handler.session_config());
+    let end = drive(
+        stream,
+        session,
+        Rc::clone(peer),
+        Rc::clone(handler),
+        Rc::clone(lc),
+        options.handshake_ivl,
+    )
+    .await;
+    match &end {
+        LinkEnd::Shutdown | LinkEnd::PeerClosed => debug!(%remote, "connection closed: {end}"),
+        LinkEnd::Protocol(_) | LinkEnd::Refused(_) => {
+            warn!(%remote, "closing connection: {end}");
+            handler.on_monitor(MonitorEvent::HandshakeFailedProtocol {
+                remote: remote.clone(),
+                reason: end.to_string(),
+            });
+        }
+        _ => info!(%remote, "connection lost: {end}"),
+    }
+    handler.on_monitor(MonitorEvent::Disconnected {
+        remote,
+        reason: end.to_string(),
+    });
+}

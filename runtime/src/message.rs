@@ -1,0 +1,152 @@
+//! Multipart messages: a small vector of zero-copy [`Bytes`] frames.
+
+use bytes::Bytes;
+use smallvec::SmallVec;
+
+/// A multipart message. Frames are [`Bytes`], so cloning a message (for PUB fan-out,
+/// say) never copies a payload; up to four frames are stored inline.
+///
+/// ```
+/// use monocoque_runtime::Message;
+/// let msg = Message::from(vec!["topic", "payload"]);
+/// assert_eq!(msg.len(), 2);
+/// assert_eq!(&msg[1][..], b"payload");
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Message {
+    frames: SmallVec<[Bytes; 4]>,
+}
+
+impl Message {
+    /// An empty message (no frames).
+    pub fn new() -> Message {
+        Message::default()
+    }
+
+    /// A single-frame message.
+    pub fn single(frame: impl Into<Bytes>) -> Message {
+        let mut msg = Message::new();
+        msg.push(frame);
+        msg
+    }
+
+    /// Appends a frame.
+    pub fn push(&mut self, frame: impl Into<Bytes>) {
+        self.frames.push(frame.into());
+    }
+
+    /// Inserts a frame at the front (an envelope or routing id).
+    pub fn push_front(&mut self, frame: impl Into<Bytes>) {
+        self.frames.insert(0, frame.into());
+    }
+
+    /// Removes and returns the first frame.
+    pub fn pop_front(&mut self) -> Option<Bytes> {
+        if self.frames.is_empty() {
+            None
+        } else {
+            Some(self.frames.remove(0))
+        }
+    }
+
+    /// Removes the first `n` frames.
+    pub fn drain_front(&mut self, n: usize) {
+        self.frames.drain(..n.min(self.frames.len()));
+    }
+
+    /// Number of frames.
+    pub fn len(&self) -> usize {
+        self.frames.len()
+    }
+
+    /// True when the message has no frames.
+    pub fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+
+    /// Total payload bytes over all frames.
+    pub fn byte_len(&self) -> usize {
+        self.frames.iter().map(Bytes::len).sum()
+    }
+
+    /// The frames in order.
+    pub fn frames(&self) -> &[Bytes] {
+        &self.frames
+    }
+
+    /// Iterates over the frames.
+    pub fn iter(&self) -> std::slice::Iter<'_, Bytes> {
+        self.frames.iter()
+    }
+
+    /// Removes all frames, keeping the inline storage.
+    pub fn clear(&mut self) {
+        self.frames.clear();
+    }
+
+    /// Consumes the message into its frames.
+    pub fn into_frames(self) -> SmallVec<[Bytes; 4]> {
+        self.frames
+    }
+}
+
+impl std::ops::Index<usize> for Message {
+    type Output = Bytes;
+    fn index(&self, index: usize) -> &Bytes {
+        &self.frames[index]
+    }
+}
+
+impl<'a> IntoIterator for &'a Message {
+    type Item = &'a Bytes;
+    type IntoIter = std::slice::Iter<'a, Bytes>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.frames.iter()
+    }
+}
+
+impl IntoIterator for Message {
+    type Item = Bytes;
+    type IntoIter = smallvec::IntoIter<[Bytes; 4]>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.frames.into_iter()
+    }
+}
+
+impl<F: Into<Bytes>> FromIterator<F> for Message {
+    fn from_iter<I: IntoIterator<Item = F>>(iter: I) -> Message {
+        Message {
+            frames: iter.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl<F: Into<Bytes>> From<Vec<F>> for Message {
+    fn from(frames: Vec<F>) -> Message {
+        frames.into_iter().collect()
+    }
+}
+
+impl From<Bytes> for Message {
+    fn from(frame: Bytes) -> Message {
+        Message::single(frame)
+    }
+}
+
+impl From<&'static str> for Message {
+    fn from(frame: &'static str) -> Message {
+        Message::single(frame)
+    }
+}
+
+impl From<&'static [u8]> for Message {
+    fn from(frame: &'static [u8]) -> Message {
+        Message::single(frame)
+    }
+}
+
+impl From<String> for Message {
+    fn from(frame: String) -> Message {
+        Message::single(frame)
+    }
+}

@@ -1,0 +1,48 @@
+//! Socket monitor events, numbered as libzmq numbers them.
+
+/// Something that happened to a socket's connections. [`MonitorEvent::code`] gives
+/// libzmq's event number (`ZMQ_EVENT_*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MonitorEvent {
+    /// A connection to `endpoint` was established.
+    Connected { endpoint: String },
+    /// A connection attempt failed; the next one is in `retry_ms`.
+    ConnectRetried { endpoint: String, retry_ms: u64 },
+    /// Bound and listening on `endpoint`.
+    Listening { endpoint: String },
+    /// Binding failed.
+    BindFailed { endpoint: String, reason: String },
+    /// A connection from `remote` was accepted.
+    Accepted { remote: String },
+    /// Accepting failed.
+    AcceptFailed { reason: String },
+    /// A listener was closed.
+    Closed { endpoint: String },
+    /// A connection ended.
+    Disconnected { remote: String, reason: String },
+    /// The ZMTP handshake with `remote` succeeded.
+    HandshakeSucceeded { remote: String },
+    /// The handshake failed because the peer broke the protocol or is incompatible.
+    HandshakeFailedProtocol { remote: String, reason: String },
+    /// The handshake failed without a protocol reason (timeout, I/O error).
+    HandshakeFailedNoDetail { remote: String, reason: String },
+}
+
+impl MonitorEvent {
+    /// libzmq's `ZMQ_EVENT_*` number.
+    pub fn code(&self) -> u16 {
+        match self {
+            MonitorEvent::Connected { .. } => 0x1,
+            MonitorEvent::ConnectRetried { .. } => 0x4,
+            MonitorEvent::Listening { .. } => 0x8,
+            MonitorEvent::BindFailed { .. } => 0x10,
+            MonitorEvent::Accepted { .. } => 0x20,
+            MonitorEvent::AcceptFailed { .. } => 0x40,
+            MonitorEvent::Closed { .. } => 0x80,
+            MonitorEvent::Disconnected { .. } => 0x200,
+            MonitorEvent::HandshakeFailedNoDetail { .. } => 0x800,
+            MonitorEvent::HandshakeSucceeded { .. } => 0x1000,
+            MonitorEvent::HandshakeFailedProtocol { .. } => 0x2000,
+        }
+    }
+}
