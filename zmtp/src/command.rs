@@ -168,3 +168,73 @@ impl Command {
         String::from_utf8_lossy(self.name_bytes()).into_owned()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enc(c: &Command) -> Vec<u8> {
+        let mut out = BytesMut::new();
+        c.encode(&mut out);
+        out.to_vec()
+    }
+
+    #[test]
+    fn exact_encodings() {
+        assert_eq!(
+            enc(&Command::Subscribe(Bytes::from_static(b"A"))),
+            b"\x04\x0b\x09SUBSCRIBEA"
+        );
+        assert_eq!(
+            enc(&Command::Cancel(Bytes::from_static(b"A"))),
+            b"\x04\x08\x06CANCELA"
+        );
+        assert_eq!(
+            enc(&Command::Error(Bytes::from_static(b"400"))),
+            b"\x04\x0a\x05ERROR\x03400"
+        );
+        assert_eq!(
+            enc(&Command::Ping {
+                ttl_deciseconds: 10,
+                context: Bytes::new()
+            }),
+            b"\x04\x07\x04PING\x00\x0a"
+        );
+        assert_eq!(
+            enc(&Command::Pong {
+                context: Bytes::from_static(b"c")
+            }),
+            b"\x04\x06\x04PONGc"
+        );
+        let other = Command::Other {
+            name: Bytes::from_static(b"HELLO"),
+            data: Bytes::from_static(b"\x00"),
+        };
+        assert_eq!(enc(&other), b"\x04\x07\x05HELLO\x00");
+        assert_eq!(other.name(), "HELLO");
+    }
+
+    #[test]
+    fn decode_edge_cases() {
+        assert!(Command::decode(Bytes::new()).is_err());
+        assert!(Command::decode(Bytes::from_static(b"\x00")).is_err());
+        assert!(Command::decode(Bytes::from_static(b"\x05READ")).is_err());
+        assert!(Command::decode(Bytes::from_static(b"\x05ERROR")).is_err());
+        assert_eq!(
+            Command::decode(Bytes::from_static(b"\x05ERROR\x00")),
+            Ok(Command::Error(Bytes::new()))
+        );
+        // Names are case-sensitive, like libzmq: "ready" is some other command.
+        assert!(matches!(
+            Command::decode(Bytes::from_static(b"\x05ready")),
+            Ok(Command::Other { .. })
+        ));
+        assert_eq!(
+            Command::decode(Bytes::from_static(b"\x04PING\x01\x02ctx")),
+            Ok(Command::Ping {
+                ttl_deciseconds: 0x0102,
+                context: Bytes::from_static(b"ctx")
+            })
+        );
+    }
+}

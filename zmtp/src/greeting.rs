@@ -131,3 +131,50 @@ impl Greeting {
         self.major == 3 && self.minor == 0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_checks() {
+        assert_eq!(Greeting::check_prefix(b""), Ok(()));
+        assert_eq!(Greeting::check_prefix(&[0xFF]), Ok(()));
+        assert_eq!(
+            Greeting::check_prefix(b"G"),
+            Err(ProtocolError::BadSignature)
+        );
+        let mut g = Greeting::new(Mechanism::Null, false).encode();
+        for n in 0..=GREETING_LEN {
+            assert_eq!(Greeting::check_prefix(&g[..n]), Ok(()));
+        }
+        g[9] = 0x7E;
+        assert_eq!(Greeting::check_prefix(&g[..9]), Ok(()));
+        assert_eq!(
+            Greeting::check_prefix(&g[..10]),
+            Err(ProtocolError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn decode_fields() {
+        let mut g = Greeting::new(Mechanism::Curve, true).encode();
+        assert_eq!(&g[12..17], b"CURVE");
+        assert_eq!(g[32], 1);
+        let d = Greeting::decode(&g).unwrap();
+        assert_eq!(d.mechanism(), Some(Mechanism::Curve));
+        assert!(d.as_server);
+        g[11] = 0;
+        assert!(Greeting::decode(&g).unwrap().is_zmtp30());
+        g[10] = 2;
+        assert_eq!(
+            Greeting::decode(&g),
+            Err(ProtocolError::UnsupportedVersion { major: 2, minor: 0 })
+        );
+        g[10] = 3;
+        g[12..32].copy_from_slice(&[b'Z'; 20]);
+        let d = Greeting::decode(&g).unwrap();
+        assert_eq!(d.mechanism(), None);
+        assert_eq!(d.mechanism_name(), "Z".repeat(20));
+    }
+}

@@ -30,10 +30,7 @@ fn feed(s: &mut Session, input: &[u8], chunks: &[usize], limit: u64) -> Result<(
                 Ok(None) => {
                     // Whatever it waits for fits the limit (+ a 9-byte header).
                     let pending = buf.len() as u64 + s.needed() as u64;
-                    assert!(
-                        pending <= limit + 9 || buf.len() < 64,
-                        "waiting for {pending}"
-                    );
+                    assert!(pending <= limit + 9, "waiting for {pending} bytes");
                     break;
                 }
                 Err(e) => {

@@ -1,0 +1,645 @@
+//! The state every socket type shares: its peers, its inbound queue, its options and
+//! its background tasks, plus the per-type routing decisions (the [`Handler`] side).
+//!
+//! One `Core` lives on one executor; the typed sockets ([`crate::Dealer`], …) are thin
+//! handles around an `Rc<Core>`.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::{Rc, Weak};
+use std::task::{Context, Poll, Waker};
+
+use ahash::AHashMap;
+use bytes::Bytes;
+use monocoque_runtime::{
+    spawn_connector, spawn_listener, Endpoint, Handler, Lifecycle, Listener, Message, MonitorEvent,
+    Notify, Peer, PeerId,
+};
+use monocoque_zmtp::{SessionConfig, SocketType};
+
+use crate::error::{Error, Result};
+use crate::monitor::MonitorQueue;
+use crate::options::Options;
+use crate::subscriptions::SubscriptionSet;
+
+/// Per-type routing state.
+#[derive(Default)]
+pub(crate) struct Routing {
+    /// PUB/XPUB: each subscriber's prefixes.
+    pub peer_subs: AHashMap<PeerId, SubscriptionSet>,
+    /// XPUB: union over subscribers (to pass up only new topics).
+    pub all_subs: SubscriptionSet,
+    /// SUB/XSUB: our own subscriptions, resent on every connect.
+    pub my_subs: SubscriptionSet,
+    /// ROUTER: routing id → peer.
+    pub routes: AHashMap<Bytes, Rc<Peer>>,
+    /// ROUTER: next generated routing id.
+    pub next_route: u32,
+    /// REQ: the peer whose reply we wait for.
+    pub awaiting: Option<PeerId>,
+    /// REQ: a request was sent and its reply not yet received.
+    pub req_pending: bool,
+    /// REQ: request id for REQ_CORRELATE.
+    pub request_id: u32,
+    /// REP: where the reply to the request just received goes, and its envelope.
+    pub reply_to: Option<(PeerId, Message)>,
+}
+
+struct Inbound {
+    queue: VecDeque<(PeerId, Message)>,
+    counts: AHashMap<PeerId, usize>,
+    blocked: AHashMap<PeerId, Waker>,
+}
+
+pub(crate) struct Core {
+    pub kind: SocketType,
+    pub options: RefCell<Options>,
+    pub lifecycle: Rc<Lifecycle>,
+    me: Weak<Core>,
+    next_peer: Cell<PeerId>,
+    pub peers: RefCell<AHashMap<PeerId, Rc<Peer>>>,
+    /// Peers that load balancing, PAIR and fan-out send to, in round-robin order.
+    pub out: RefCell<Vec<Rc<Peer>>>,
+    rr: Cell<usize>,
+    inbound: RefCell<Inbound>,
+    pub send_room: Rc<Notify>,
+    recv_ready: Notify,
+    pub routing: RefCell<Routing>,
+    last_endpoint: RefCell<Option<Endpoint>>,
+    monitor: RefCell<Option<Rc<MonitorQueue>>>,
+    closed: Cell<bool>,
+}
+
+impl Core {
+    pub fn new(kind: SocketType, options: Options) -> Rc<Core> {
+        Rc::new_cyclic(|me| Core {
+            kind,
+            options: RefCell::new(options),
+            lifecycle: Lifecycle::new(),
+            me: me.clone(),
+            next_peer: Cell::new(1),
+            peers: RefCell::default(),
+            out: RefCell::default(),
+            rr: Cell::new(0),
+            inbound: RefCell::new(Inbound {
+                queue: VecDeque::new(),
+                counts: AHashMap::default(),
+                blocked: AHashMap::default(),
+            }),
+            send_room: Rc::new(Notify::new()),
+            recv_ready: Notify::new(),
+            routing: RefCell::new(Routing {
+                next_route: rand::random(),
+                ..Routing::default()
+            }),
+            last_endpoint: RefCell::new(None),
+            monitor: RefCell::new(None),
+            closed: Cell::new(false),
+        })
+    }
+
+    fn handler(&self) -> Rc<dyn Handler> {
+        self.me.upgrade().expect("socket core alive while in use")
+    }
+
+    fn make_peer(&self, remote: String) -> Rc<Peer> {
+        let id = self.next_peer.get();
+        self.next_peer.set(id + 1);
+        let peer = Rc::new(Peer::new(
+            id,
+            remote,
+            self.options.borrow().sndhwm,
+            Rc::clone(&self.send_room),
+        ));
+        self.peers.borrow_mut().insert(id, Rc::clone(&peer));
+        peer
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.closed.get() {
+            Err(Error::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    // ----- bind / connect / close -------------------------------------------------
+
+    pub fn bind(&self, endpoint: &str) -> Result<Endpoint> {
+        self.check_open()?;
+        let ep: Endpoint = endpoint.parse()?;
+        let opts = self.options.borrow().clone();
+        let listener = Listener::bind(&ep, opts.backlog).map_err(|e| {
+            self.on_monitor(MonitorEvent::BindFailed {
+                endpoint: endpoint.to_string(),
+                reason: e.to_string(),
+            });
+            if e.kind() == std::io::ErrorKind::AddrInUse {
+                Error::AddrInUse(endpoint.to_string())
+            } else {
+                Error::Bind {
+                    endpoint: endpoint.to_string(),
+                    source: e,
+                }
+            }
+        })?;
+        let bound = listener.local_endpoint().map_err(|e| Error::Bind {
+            endpoint: endpoint.to_string(),
+            source: e,
+        })?;
+        self.on_monitor(MonitorEvent::Listening {
+            endpoint: bound.to_string(),
+        });
+        spawn_listener(&self.lifecycle, listener, self.handler(), opts.link());
+        *self.last_endpoint.borrow_mut() = Some(bound.clone());
+        Ok(bound)
+    }
+
+    pub fn connect(&self, endpoint: &str) -> Result<()> {
+        self.check_open()?;
+        let ep: Endpoint = endpoint.parse()?;
+        if let Endpoint::Tcp { .. } = ep {
+            ep.socket_addrs()?;
+        }
+        let peer = self.make_peer(ep.to_string());
+        if self.routes_to_unattached_peers() {
+            self.out.borrow_mut().push(Rc::clone(&peer));
+        }
+        let link = self.options.borrow().link();
+        spawn_connector(&self.lifecycle, ep.clone(), peer, self.handler(), link);
+        *self.last_endpoint.borrow_mut() = Some(ep);
+        Ok(())
+    }
+
+    pub fn last_endpoint(&self) -> Option<Endpoint> {
+        self.last_endpoint.borrow().clone()
+    }
+
+    /// Socket types whose outgoing messages queue for a connect peer before it is
+    /// connected (libzmq creates the pipe at connect time).
+    fn routes_to_unattached_peers(&self) -> bool {
+        matches!(
+            self.kind,
+            SocketType::Dealer | SocketType::Push | SocketType::Req | SocketType::Pair
+        )
+    }
+
+    /// Stops accepting and connecting; connections flush what is queued and close.
+    pub fn shutdown(&self) {
+        if self.closed.replace(true) {
+            return;
+        }
+        self.lifecycle.close();
+        for peer in self.peers.borrow().values() {
+            peer.close();
+        }
+        self.recv_ready.notify_all();
+        self.send_room.notify_all();
+    }
+
+    /// Shuts down and waits up to LINGER for queued messages to go out.
+    pub async fn close(&self) {
+        self.shutdown();
+        let linger = self.options.borrow().linger;
+        let lc = Rc::clone(&self.lifecycle);
+        match linger {
+            None => lc.idle().await,
+            Some(d) => {
+                let _ = glommio::timer::timeout(d, async {
+                    lc.idle().await;
+                    Ok(())
+                })
+                .await;
+            }
+        }
+        lc.abort();
+    }
+
+    /// Shutdown from `Drop`: lingers in a background task.
+    pub fn shutdown_in_background(&self) {
+        if self.closed.get() {
+            return;
+        }
+        self.shutdown();
+        let lc = Rc::clone(&self.lifecycle);
+        let linger = self.options.borrow().linger;
+        if lc.live_tasks() == 0 {
+            return;
+        }
+        glommio::spawn_local(async move {
+            if let Some(d) = linger {
+                let _ = glommio::timer::timeout(d, async {
+                    lc.idle().await;
+                    Ok(())
+                })
+                .await;
+                lc.abort();
+            } else {
+                lc.idle().await;
+            }
+        })
+        .detach();
+    }
+
+    pub fn monitor(&self) -> Rc<MonitorQueue> {
+        Rc::clone(
+            self.monitor
+                .borrow_mut()
+                .get_or_insert_with(|| Rc::new(MonitorQueue::default())),
+        )
+    }
+
+    // ----- receiving --------------------------------------------------------------
+
+    fn enqueue(&self, peer: PeerId, msg: Message) {
+        let mut inbound = self.inbound.borrow_mut();
+        inbound.queue.push_back((peer, msg));
+        *inbound.counts.entry(peer).or_insert(0) += 1;
+        drop(inbound);
+        self.recv_ready.notify_all();
+    }
+
+    /// Takes the next inbound message, releasing a reader paused at RCVHWM.
+    pub fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Result<(PeerId, Message)>> {
+        let mut inbound = self.inbound.borrow_mut();
+        if let Some((peer, msg)) = inbound.queue.pop_front() {
+            let hwm = self.options.borrow().rcvhwm;
+            let left = match inbound.counts.get_mut(&peer) {
+                Some(c) => {
+                    *c -= 1;
+                    *c
+                }
+                None => 0,
+            };
+            if left == 0 {
+                inbound.counts.remove(&peer);
+            }
+            if hwm == 0 || left < hwm {
+                if let Some(w) = inbound.blocked.remove(&peer) {
+                    w.wake();
+                }
+            }
+            return Poll::Ready(Ok((peer, msg)));
+        }
+        drop(inbound);
+        if self.closed.get() {
+            return Poll::Ready(Err(Error::Closed));
+        }
+        self.recv_ready.register(cx.waker());
+        Poll::Pending
+    }
+
+    pub async fn recv(&self) -> Result<(PeerId, Message)> {
+        std::future::poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// Takes the next inbound message if one is queued.
+    pub fn try_recv(&self) -> Option<(PeerId, Message)> {
+        let mut cx = Context::from_waker(Waker::noop());
+        match self.poll_recv(&mut cx) {
+            Poll::Ready(Ok(x)) => Some(x),
+            _ => None,
+        }
+    }
+
+    // ----- sending ----------------------------------------------------------------
+
+    /// Round-robin over the `out` peers that have room; waits while none has.
+    pub async fn send_load_balanced(&self, msg: Message) -> Result<PeerId> {
+        let mut msg = Some(msg);
+        std::future::poll_fn(|cx| {
+            self.check_open()?;
+            let out = self.out.borrow();
+            let n = out.len();
+            let start = self.rr.get();
+            for i in 0..n {
+                let idx = (start + i) % n;
+                let peer = &out[idx];
+                if peer.has_room() {
+                    let m = msg.take().expect("message sent once");
+                    if let Err(m) = peer.try_send(m) {
+                        msg = Some(m);
+                        continue;
+                    }
+                    self.rr.set((idx + 1) % n);
+                    return Poll::Ready(Ok(peer.id()));
+                }
+            }
+            self.send_room.register(cx.waker());
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Queues `msg` for `peer`, waiting while it is at SNDHWM (`wait`) or dropping.
+    pub async fn send_to(&self, peer: &Rc<Peer>, msg: Message, wait: bool) -> Result<()> {
+        let mut msg = Some(msg);
+        std::future::poll_fn(|cx| {
+            self.check_open()?;
+            match peer.try_send(msg.take().expect("message sent once")) {
+                Ok(()) => Poll::Ready(Ok(())),
+                Err(_) if !wait => Poll::Ready(Ok(())),
+                Err(m) => {
+                    if !self.peers.borrow().contains_key(&peer.id()) {
+                        return Poll::Ready(Ok(()));
+                    }
+                    msg = Some(m);
+                    self.send_room.register(cx.waker());
+                    Poll::Pending
+                }
+            }
+        })
+        .await
+    }
+
+    /// PUB/XPUB: queues `msg` for every subscriber whose prefixes match its first
+    /// frame; a subscriber at SNDHWM misses it. Never waits, never copies a payload.
+    pub fn fan_out(&self, msg: &Message) -> Result<()> {
+        self.check_open()?;
+        let topic = msg.frames().first().map(|f| &f[..]).unwrap_or(&[]);
+        let routing = self.routing.borrow();
+        for peer in self.out.borrow().iter() {
+            if let Some(subs) = routing.peer_subs.get(&peer.id()) {
+                if subs.matches(topic) {
+                    let _ = peer.try_send(msg.clone());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// SUB/XSUB: records a subscription change and tells every connected peer.
+    pub fn change_subscription(&self, topic: &[u8], subscribe: bool) -> Result<()> {
+        self.check_open()?;
+        let changed = {
+            let mut routing = self.routing.borrow_mut();
+            if subscribe {
+                routing.my_subs.add(topic)
+            } else {
+                routing.my_subs.remove(topic)
+            }
+        };
+        if changed {
+            let topic = Bytes::copy_from_slice(topic);
+            for peer in self.peers.borrow().values() {
+                if peer.is_attached() {
+                    peer.send_subscription(topic.clone(), subscribe);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Number of peers that completed their handshake.
+    pub fn attached_peers(&self) -> usize {
+        self.peers
+            .borrow()
+            .values()
+            .filter(|p| p.is_attached())
+            .count()
+    }
+
+    pub fn peer(&self, id: PeerId) -> Option<Rc<Peer>> {
+        self.peers.borrow().get(&id).cloned()
+    }
+
+    // ----- per-type inbound rules -------------------------------------------------
+
+    fn accept_subscription(&self, peer: &Rc<Peer>, topic: Bytes, subscribe: bool) {
+        if !matches!(self.kind, SocketType::Pub | SocketType::XPub) {
+            return;
+        }
+        let mut routing = self.routing.borrow_mut();
+        let verbose = self.options.borrow().xpub_verbose;
+        let Some(subs) = routing.peer_subs.get_mut(&peer.id()) else {
+            return;
+        };
+        let pass_up = if subscribe {
+            subs.add(&topic);
+            let new = routing.all_subs.add(&topic);
+            new || verbose
+        } else {
+            if !subs.contains(&topic) {
+                return;
+            }
+            subs.remove(&topic);
+            routing.all_subs.remove(&topic)
+        };
+        drop(routing);
+        if self.kind == SocketType::XPub && pass_up {
+            let mut frame = Vec::with_capacity(topic.len() + 1);
+            frame.push(u8::from(subscribe));
+            frame.extend_from_slice(&topic);
+            self.enqueue(peer.id(), Message::single(frame));
+        }
+    }
+
+    /// REQ: the reply must come from the peer we asked, carry our request id when
+    /// correlating, and start with the empty delimiter; anything else is dropped.
+    fn accept_reply(&self, peer: &Rc<Peer>, mut msg: Message) -> Option<Message> {
+        let mut routing = self.routing.borrow_mut();
+        if routing.awaiting != Some(peer.id()) {
+            return None;
+        }
+        if self.options.borrow().req_correlate {
+            let id = msg.pop_front()?;
+            if id[..] != routing.request_id.to_be_bytes() {
+                return None;
+            }
+        }
+        if !msg.pop_front()?.is_empty() {
+            return None;
+        }
+        routing.awaiting = None;
+        Some(msg)
+    }
+}
+
+impl Handler for Core {
+    fn session_config(&self) -> SessionConfig {
+        let opts = self.options.borrow();
+        let mut config = SessionConfig::new(self.kind);
+        config.identity = opts.routing_id.clone();
+        config.max_msg_size = opts.maxmsgsize;
+        config
+    }
+
+    fn new_peer(&self, remote: String) -> Rc<Peer> {
+        self.make_peer(remote)
+    }
+
+    fn on_attach(&self, peer: &Rc<Peer>) -> std::result::Result<(), String> {
+        let identity = peer
+            .info()
+            .as_ref()
+            .map(|i| i.identity.clone())
+            .unwrap_or_default();
+        match self.kind {
+            SocketType::Pair => {
+                let others = self
+                    .peers
+                    .borrow()
+                    .values()
+                    .any(|p| p.id() != peer.id() && p.is_attached());
+                if others {
+                    return Err("PAIR socket already has a peer".into());
+                }
+            }
+            SocketType::Router => {
+                let mut routing = self.routing.borrow_mut();
+                let id = if identity.is_empty() {
+                    loop {
+                        let n = routing.next_route;
+                        routing.next_route = n.wrapping_add(1);
+                        let mut id = vec![0u8];
+                        id.extend_from_slice(&n.to_be_bytes());
+                        let id = Bytes::from(id);
+                        if !routing.routes.contains_key(&id) {
+                            break id;
+                        }
+                    }
+                } else if routing.routes.contains_key(&identity) {
+                    return Err(format!("duplicate routing id {:02x?}", &identity[..]));
+                } else {
+                    identity
+                };
+                peer.set_routing_id(id.clone());
+                routing.routes.insert(id, Rc::clone(peer));
+            }
+            SocketType::Sub | SocketType::XSub => {
+                peer.clear_subscriptions();
+                for topic in self.routing.borrow().my_subs.prefixes() {
+                    peer.send_subscription(topic.clone(), true);
+                }
+            }
+            SocketType::Pub | SocketType::XPub => {
+                self.routing
+                    .borrow_mut()
+                    .peer_subs
+                    .insert(peer.id(), SubscriptionSet::default());
+            }
+            _ => {}
+        }
+        let mut out = self.out.borrow_mut();
+        let routed = matches!(
+            self.kind,
+            SocketType::Dealer
+                | SocketType::Push
+                | SocketType::Req
+                | SocketType::Pair
+                | SocketType::Pub
+                | SocketType::XPub
+                | SocketType::XSub
+        );
+        if routed && !out.iter().any(|p| p.id() == peer.id()) {
+            out.push(Rc::clone(peer));
+        }
+        drop(out);
+        self.send_room.notify_all();
+        self.on_monitor(MonitorEvent::HandshakeSucceeded {
+            remote: peer.remote(),
+        });
+        Ok(())
+    }
+
+    fn poll_inbound_room(&self, peer: &Rc<Peer>, cx: &mut Context<'_>) -> Poll<()> {
+        let hwm = self.options.borrow().rcvhwm;
+        let mut inbound = self.inbound.borrow_mut();
+        let queued = inbound.counts.get(&peer.id()).copied().unwrap_or(0);
+        if hwm == 0 || queued < hwm {
+            Poll::Ready(())
+        } else {
+            inbound.blocked.insert(peer.id(), cx.waker().clone());
+            Poll::Pending
+        }
+    }
+
+    fn on_message(&self, peer: &Rc<Peer>, mut msg: Message) {
+        match self.kind {
+            SocketType::Pub | SocketType::XPub => {
+                let first = msg.frames().first().cloned().unwrap_or_default();
+                if msg.len() == 1 && !first.is_empty() && first[0] <= 1 {
+                    self.accept_subscription(peer, first.slice(1..), first[0] == 1);
+                } else if self.kind == SocketType::XPub {
+                    self.enqueue(peer.id(), msg);
+                }
+            }
+            SocketType::Sub => {
+                let topic = msg.frames().first().map(|f| &f[..]).unwrap_or(&[]);
+                if self.routing.borrow().my_subs.matches(topic) {
+                    self.enqueue(peer.id(), msg);
+                }
+            }
+            SocketType::Req => {
+                if let Some(reply) = self.accept_reply(peer, msg) {
+                    self.enqueue(peer.id(), reply);
+                }
+            }
+            SocketType::Rep => {
+                if msg.iter().any(|f| f.is_empty()) {
+                    self.enqueue(peer.id(), msg);
+                }
+            }
+            SocketType::Router => {
+                msg.push_front(peer.routing_id());
+                self.enqueue(peer.id(), msg);
+            }
+            _ => self.enqueue(peer.id(), msg),
+        }
+    }
+
+    fn on_subscription(&self, peer: &Rc<Peer>, topic: Bytes, subscribe: bool) {
+        self.accept_subscription(peer, topic, subscribe);
+    }
+
+    fn on_detach(&self, peer: &Rc<Peer>) {
+        match self.kind {
+            SocketType::Router => {
+                let mut routing = self.routing.borrow_mut();
+                let id = peer.routing_id();
+                if routing.routes.get(&id).is_some_and(|p| p.id() == peer.id()) {
+                    routing.routes.remove(&id);
+                }
+            }
+            SocketType::Pub | SocketType::XPub => {
+                let mut routing = self.routing.borrow_mut();
+                let subs = routing.peer_subs.remove(&peer.id()).unwrap_or_default();
+                let mut gone = Vec::new();
+                for (topic, count) in subs.iter() {
+                    for _ in 0..count {
+                        if routing.all_subs.remove(topic) {
+                            gone.push(topic.clone());
+                        }
+                    }
+                }
+                drop(routing);
+                if self.kind == SocketType::XPub {
+                    for topic in gone {
+                        let mut frame = Vec::with_capacity(topic.len() + 1);
+                        frame.push(0);
+                        frame.extend_from_slice(&topic);
+                        self.enqueue(peer.id(), Message::single(frame));
+                    }
+                }
+            }
+            _ => {}
+        }
+        if !self.routes_to_unattached_peers() {
+            self.out.borrow_mut().retain(|p| p.id() != peer.id());
+        }
+    }
+
+    fn on_peer_gone(&self, peer: &Rc<Peer>) {
+        self.peers.borrow_mut().remove(&peer.id());
+        self.out.borrow_mut().retain(|p| p.id() != peer.id());
+        self.inbound.borrow_mut().blocked.remove(&peer.id());
+        peer.clear_messages();
+        self.send_room.notify_all();
+    }
+
+    fn on_monitor(&self, event: MonitorEvent) {
+        if let Some(q) = self.monitor.borrow().as_ref() {
+            q.push(event);
+        }
+    }
+}

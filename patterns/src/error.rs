@@ -1,0 +1,40 @@
+//! The error type of socket operations.
+
+use monocoque_runtime::EndpointError;
+
+/// What went wrong in a socket call.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The endpoint string is malformed.
+    #[error(transparent)]
+    Endpoint(#[from] EndpointError),
+    /// Another socket is bound to this address.
+    #[error("address already in use: {0}")]
+    AddrInUse(String),
+    /// Binding failed for another reason.
+    #[error("cannot bind {endpoint}: {source}")]
+    Bind {
+        /// The endpoint asked for.
+        endpoint: String,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// ROUTER_MANDATORY: no peer has this routing id.
+    #[error("no peer with routing id {0:02x?}")]
+    HostUnreachable(Vec<u8>),
+    /// The call is not allowed in the socket's current state (e.g. REQ `send` twice).
+    #[error("operation not allowed now: {0}")]
+    State(&'static str),
+    /// The message has no frames, or lacks a frame the socket type needs.
+    #[error("invalid message: {0}")]
+    InvalidMessage(&'static str),
+    /// The socket was closed.
+    #[error("socket closed")]
+    Closed,
+    /// A bounded wait elapsed.
+    #[error("timed out")]
+    Timeout,
+}
+
+/// Result of socket operations.
+pub type Result<T> = std::result::Result<T, Error>;

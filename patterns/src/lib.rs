@@ -1,0 +1,54 @@
+//! # Monocoque
+//!
+//! ZeroMQ-compatible sockets in safe Rust on glommio. Monocoque speaks ZMTP 3.1 on the
+//! wire, so its sockets talk to libzmq, pyzmq, JeroMQ and NetMQ peers, and follows
+//! libzmq's socket semantics: background connect and reconnect, many peers per
+//! socket, high-water marks, REQ/REP envelopes, ROUTER identities, prefix
+//! subscriptions.
+//!
+//! Sockets are typed (a [`Pub`] has no `recv`) and live on the glommio executor that
+//! creates them: no background thread, no lock.
+//!
+//! ```no_run
+//! use monocoque::{Dealer, Router};
+//!
+//! glommio::LocalExecutor::default().run(async {
+//!     let router = Router::new();
+//!     let endpoint = router.bind("tcp://127.0.0.1:0")?;
+//!     let dealer = Dealer::new();
+//!     dealer.connect(&endpoint.to_string())?;
+//!     dealer.send("hello").await?;
+//!     let msg = router.recv().await?; // [routing id, "hello"]
+//!     router.send(msg).await?;        // back to the dealer
+//!     assert_eq!(&dealer.recv().await?[0][..], b"hello");
+//!     Ok::<(), monocoque::Error>(())
+//! })
+//! .unwrap();
+//! ```
+
+#![warn(missing_docs)]
+
+mod core;
+mod error;
+mod monitor;
+mod options;
+mod pair;
+mod pipeline;
+mod pubsub;
+mod reqrep;
+mod socket;
+mod subscriptions;
+
+pub use error::{Error, Result};
+pub use monitor::Monitor;
+pub use monocoque_runtime::{Endpoint, Message, MonitorEvent};
+pub use monocoque_zmtp::SocketType;
+pub use options::Options;
+pub use pair::Pair;
+pub use pipeline::{Pull, Push};
+pub use pubsub::{Pub, Sub, XPub, XSub};
+pub use reqrep::{Dealer, Rep, Req, Router};
+pub use subscriptions::SubscriptionSet;
+
+/// Re-exported so callers can name frame types without adding `bytes` themselves.
+pub use bytes::Bytes;

@@ -1,0 +1,55 @@
+//! A socket's monitor: a bounded queue of [`MonitorEvent`]s.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::task::Poll;
+
+use monocoque_runtime::{MonitorEvent, Notify};
+
+/// Events kept when nobody reads them; older ones are dropped first.
+const CAPACITY: usize = 4096;
+
+#[derive(Default)]
+pub(crate) struct MonitorQueue {
+    events: RefCell<VecDeque<MonitorEvent>>,
+    ready: Notify,
+}
+
+impl MonitorQueue {
+    pub fn push(&self, event: MonitorEvent) {
+        let mut events = self.events.borrow_mut();
+        if events.len() == CAPACITY {
+            events.pop_front();
+        }
+        events.push_back(event);
+        drop(events);
+        self.ready.notify_all();
+    }
+}
+
+/// Receives a socket's monitor events (libzmq's `zmq_socket_monitor`, as a stream).
+/// Created by the sockets' `monitor()` method; events start at that moment. Up to
+/// 4096 unread events are kept, the oldest dropped first.
+pub struct Monitor {
+    pub(crate) queue: Rc<MonitorQueue>,
+}
+
+impl Monitor {
+    /// Waits for the next event.
+    pub async fn next(&self) -> MonitorEvent {
+        std::future::poll_fn(|cx| match self.queue.events.borrow_mut().pop_front() {
+            Some(ev) => Poll::Ready(ev),
+            None => {
+                self.queue.ready.register(cx.waker());
+                Poll::Pending
+            }
+        })
+        .await
+    }
+
+    /// The next event if one is waiting.
+    pub fn try_next(&self) -> Option<MonitorEvent> {
+        self.queue.events.borrow_mut().pop_front()
+    }
+}

@@ -1,0 +1,76 @@
+//! Socket options, with libzmq's names and defaults.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use monocoque_runtime::LinkOptions;
+
+/// Options of one socket. Field names follow libzmq's `ZMQ_*` options and the defaults
+/// are libzmq 4.3's. Set them before `bind`/`connect`; connections made later use the
+/// values current at that time.
+///
+/// ```
+/// use monocoque::Options;
+/// let opts = Options { sndhwm: 10_000, ..Options::default() };
+/// assert_eq!(opts.rcvhwm, 1000);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// SNDHWM: messages queued per peer before the socket drops or waits (0 = no limit).
+    pub sndhwm: usize,
+    /// RCVHWM: messages queued from one peer before reading from it pauses (0 = no limit).
+    pub rcvhwm: usize,
+    /// LINGER: how long closing waits for queued messages to go out (`None` = forever).
+    pub linger: Option<Duration>,
+    /// ROUTING_ID: the identity announced to peers (REQ, DEALER, ROUTER send it).
+    pub routing_id: Bytes,
+    /// RECONNECT_IVL: delay before reconnecting (`None` = do not reconnect).
+    pub reconnect_ivl: Option<Duration>,
+    /// RECONNECT_IVL_MAX: cap of the doubling backoff (zero = no backoff).
+    pub reconnect_ivl_max: Duration,
+    /// HANDSHAKE_IVL: time allowed for the ZMTP handshake (`None` = no limit).
+    pub handshake_ivl: Option<Duration>,
+    /// MAXMSGSIZE: largest frame accepted from a peer (`None` = no limit).
+    pub maxmsgsize: Option<u64>,
+    /// BACKLOG: pending connections a listener queues.
+    pub backlog: i32,
+    /// ROUTER_MANDATORY: a ROUTER reports unroutable messages instead of dropping them,
+    /// and waits instead of dropping when the peer is at its high-water mark.
+    pub router_mandatory: bool,
+    /// XPUB_VERBOSE: an XPUB passes up every subscription, not only new topics.
+    pub xpub_verbose: bool,
+    /// REQ_RELAXED: a REQ may send a new request without waiting for the reply.
+    pub req_relaxed: bool,
+    /// REQ_CORRELATE: a REQ tags requests with an id and accepts only matching replies.
+    pub req_correlate: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            sndhwm: 1000,
+            rcvhwm: 1000,
+            linger: None,
+            routing_id: Bytes::new(),
+            reconnect_ivl: Some(Duration::from_millis(100)),
+            reconnect_ivl_max: Duration::ZERO,
+            handshake_ivl: Some(Duration::from_secs(30)),
+            maxmsgsize: None,
+            backlog: 100,
+            router_mandatory: false,
+            xpub_verbose: false,
+            req_relaxed: false,
+            req_correlate: false,
+        }
+    }
+}
+
+impl Options {
+    pub(crate) fn link(&self) -> LinkOptions {
+        LinkOptions {
+            reconnect_ivl: self.reconnect_ivl,
+            reconnect_ivl_max: self.reconnect_ivl_max,
+            handshake_ivl: self.handshake_ivl,
+        }
+    }
+}

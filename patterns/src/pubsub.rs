@@ -1,0 +1,119 @@
+//! PUB, SUB, XPUB and XSUB (RFC 29): topic-filtered fan-out.
+
+use monocoque_runtime::Message;
+use monocoque_zmtp::SocketType;
+
+use crate::socket::{non_empty, socket_type};
+use crate::Result;
+
+socket_type!(
+    /// Publishes each message to every subscriber whose subscription is a prefix of
+    /// the message's first frame. A subscriber at SNDHWM misses messages; the others
+    /// are never slowed. Payloads are shared, not copied, between subscribers.
+    ///
+    /// ```no_run
+    /// # glommio::LocalExecutor::default().run(async {
+    /// let publisher = monocoque::Pub::new();
+    /// publisher.bind("tcp://*:5556")?;
+    /// publisher.send(vec!["weather.paris", "21C"]).await?;
+    /// # Ok::<(), monocoque::Error>(()) });
+    /// ```
+    Pub,
+    SocketType::Pub
+);
+
+impl Pub {
+    /// Publishes `msg` to the matching subscribers. Never waits.
+    pub async fn send(&self, msg: impl Into<Message>) -> Result<()> {
+        self.core.fan_out(&non_empty(msg.into())?)
+    }
+}
+
+socket_type!(
+    /// Receives the messages of its publishers that match its subscriptions.
+    /// Subscriptions are sent to every publisher, again after each reconnect.
+    ///
+    /// ```no_run
+    /// # glommio::LocalExecutor::default().run(async {
+    /// let sub = monocoque::Sub::new();
+    /// sub.connect("tcp://127.0.0.1:5556")?;
+    /// sub.subscribe(b"weather.")?;
+    /// let msg = sub.recv().await?;
+    /// # Ok::<(), monocoque::Error>(()) });
+    /// ```
+    Sub,
+    SocketType::Sub
+);
+
+impl Sub {
+    /// Subscribes to messages whose first frame starts with `prefix` (empty: all).
+    /// Subscriptions are counted: subscribing twice needs two unsubscribes.
+    pub fn subscribe(&self, prefix: &[u8]) -> Result<()> {
+        self.core.change_subscription(prefix, true)
+    }
+
+    /// Removes one subscription to `prefix`.
+    pub fn unsubscribe(&self, prefix: &[u8]) -> Result<()> {
+        self.core.change_subscription(prefix, false)
+    }
+
+    /// Waits for the next matching message.
+    pub async fn recv(&self) -> Result<Message> {
+        Ok(self.core.recv().await?.1)
+    }
+
+    /// The next message if one has already arrived.
+    pub fn try_recv(&self) -> Option<Message> {
+        self.core.try_recv().map(|(_, m)| m)
+    }
+}
+
+socket_type!(
+    /// A PUB whose subscriptions can be read: `recv` returns `\x01topic` for each new
+    /// subscription and `\x00topic` when the last subscriber of a topic cancels or
+    /// leaves (every subscription with XPUB_VERBOSE).
+    XPub,
+    SocketType::XPub
+);
+
+impl XPub {
+    /// Publishes `msg` to the matching subscribers. Never waits.
+    pub async fn send(&self, msg: impl Into<Message>) -> Result<()> {
+        self.core.fan_out(&non_empty(msg.into())?)
+    }
+
+    /// Waits for the next subscription message (or other upstream message).
+    pub async fn recv(&self) -> Result<Message> {
+        Ok(self.core.recv().await?.1)
+    }
+}
+
+socket_type!(
+    /// A SUB whose subscriptions are sent as messages: `\x01topic` subscribes,
+    /// `\x00topic` cancels; it receives everything its publishers send it.
+    XSub,
+    SocketType::XSub
+);
+
+impl XSub {
+    /// Sends a subscription message (`\x01topic` / `\x00topic`) to every publisher;
+    /// any other message goes to every connected publisher as is.
+    pub async fn send(&self, msg: impl Into<Message>) -> Result<()> {
+        let msg = non_empty(msg.into())?;
+        let first = &msg[0];
+        if msg.len() == 1 && !first.is_empty() && first[0] <= 1 {
+            return self.core.change_subscription(&first[1..], first[0] == 1);
+        }
+        for peer in self.core.out.borrow().iter() {
+            if peer.is_attached() {
+                let _ = peer.try_send(msg.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits for the next message.
+    pub async fn recv(&self) -> Result<Message> {
+        Ok(self.core.recv().await?.1)
+    }
+}

@@ -1,0 +1,111 @@
+//! What every socket type has: construction, options, bind/connect, monitor, close.
+
+/// Declares a typed socket around a [`crate::core::Core`] with the methods all types
+/// share. Type-specific `send`/`recv` are written next to each type.
+macro_rules! socket_type {
+    ($(#[$doc:meta])* $name:ident, $kind:expr) => {
+        $(#[$doc])*
+        pub struct $name {
+            core: std::rc::Rc<$crate::core::Core>,
+        }
+
+        impl $name {
+            /// Creates the socket with libzmq's default options. It lives on the
+            /// current glommio executor (it is `!Send`).
+            pub fn new() -> Self {
+                Self::with_options($crate::Options::default())
+            }
+
+            /// Creates the socket with the given options.
+            pub fn with_options(options: $crate::Options) -> Self {
+                Self {
+                    core: $crate::core::Core::new($kind, options),
+                }
+            }
+
+            /// Listens on `endpoint` (`tcp://host:port`, `tcp://*:port`,
+            /// `tcp://127.0.0.1:0` for an ephemeral port, `ipc:///path`) and returns
+            /// the endpoint actually bound. Fails with [`crate::Error::AddrInUse`] when
+            /// another socket holds the address.
+            pub fn bind(&self, endpoint: &str) -> $crate::Result<monocoque_runtime::Endpoint> {
+                self.core.bind(endpoint)
+            }
+
+            /// Connects to `endpoint` in the background and returns at once; the
+            /// connection is retried every RECONNECT_IVL until the peer appears, and
+            /// re-established whenever it is lost.
+            pub fn connect(&self, endpoint: &str) -> $crate::Result<()> {
+                self.core.connect(endpoint)
+            }
+
+            /// The current options.
+            pub fn options(&self) -> $crate::Options {
+                self.core.options.borrow().clone()
+            }
+
+            /// Replaces the options; connections made afterwards use them.
+            pub fn set_options(&self, options: $crate::Options) {
+                *self.core.options.borrow_mut() = options;
+            }
+
+            /// The endpoint of the last `bind` or `connect` (LAST_ENDPOINT).
+            pub fn last_endpoint(&self) -> Option<monocoque_runtime::Endpoint> {
+                self.core.last_endpoint()
+            }
+
+            /// Number of peers whose handshake has completed.
+            pub fn peer_count(&self) -> usize {
+                self.core.attached_peers()
+            }
+
+            /// Starts receiving this socket's monitor events.
+            pub fn monitor(&self) -> $crate::Monitor {
+                $crate::Monitor {
+                    queue: self.core.monitor(),
+                }
+            }
+
+            /// Closes the socket: stops listening and connecting, lets every
+            /// connection send what is queued for up to LINGER, then drops the rest.
+            /// Dropping the socket does the same in the background.
+            pub async fn close(self) {
+                self.core.close().await
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl Drop for $name {
+            fn drop(&mut self) {
+                self.core.shutdown_in_background();
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($name))
+                    .field("peers", &self.core.attached_peers())
+                    .finish()
+            }
+        }
+    };
+}
+
+/// Rejects messages without frames.
+pub(crate) fn non_empty(
+    msg: monocoque_runtime::Message,
+) -> crate::Result<monocoque_runtime::Message> {
+    if msg.is_empty() {
+        Err(crate::Error::InvalidMessage(
+            "a message needs at least one frame",
+        ))
+    } else {
+        Ok(msg)
+    }
+}
+
+pub(crate) use socket_type;

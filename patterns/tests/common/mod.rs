@@ -1,0 +1,85 @@
+//! Helpers shared by the integration tests: running Monocoque on a glommio executor
+//! in its own thread, and libzmq (the `zmq` crate) peers with bounded waits.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// Generous bound on any single wait in a test: long enough never to fire on a slow
+/// CI machine, short enough that a bug fails the test instead of hanging it.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// Runs `f` on a fresh glommio executor in its own thread and returns its result.
+pub fn run<F, Fut, T>(f: F) -> T
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = T> + 'static,
+    T: Send + 'static,
+{
+    glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
+        .io_memory(256 << 10)
+        .name("monocoque-test")
+        .spawn(f)
+        .expect("start glommio executor")
+        .join()
+        .expect("executor thread")
+}
+
+/// Awaits `fut`, panicking with `what` if it takes longer than [`WAIT`].
+pub async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
+    match glommio::timer::timeout(WAIT, async { Ok(fut.await) }).await {
+        Ok(v) => v,
+        Err(_) => panic!("timed out waiting for {what}"),
+    }
+}
+
+/// A libzmq socket with bounded send/receive waits and no linger.
+pub fn zsock(ctx: &zmq::Context, kind: zmq::SocketType) -> zmq::Socket {
+    let s = ctx.socket(kind).expect("libzmq socket");
+    s.set_rcvtimeo(WAIT.as_millis() as i32).unwrap();
+    s.set_sndtimeo(WAIT.as_millis() as i32).unwrap();
+    s.set_linger(0).unwrap();
+    s
+}
+
+/// Binds a libzmq socket to an ephemeral endpoint of `transport` ("tcp" or "ipc")
+/// and returns the endpoint to connect to.
+pub fn zbind(s: &zmq::Socket, transport: &str) -> String {
+    s.bind(&fresh_endpoint(transport)).expect("libzmq bind");
+    s.get_last_endpoint().unwrap().unwrap()
+}
+
+/// A new endpoint nobody uses yet: `tcp://127.0.0.1:*`-style for libzmq binds is not
+/// portable to Monocoque, so TCP gets port 0 (`bind` returns the real one) and IPC a
+/// unique path.
+pub fn fresh_endpoint(transport: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    match transport {
+        "tcp" => "tcp://127.0.0.1:0".to_string(),
+        "ipc" => {
+            let n = N.fetch_add(1, Ordering::Relaxed);
+            let path = std::env::temp_dir().join(format!(
+                "monocoque-test-{}-{}.sock",
+                std::process::id(),
+                n
+            ));
+            format!("ipc://{}", path.display())
+        }
+        other => panic!("unknown transport {other}"),
+    }
+}
+
+/// A TCP port that was free a moment ago (for connect-before-bind tests).
+pub fn free_tcp_endpoint() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("tcp://127.0.0.1:{}", l.local_addr().unwrap().port())
+}
+
+/// Converts a Monocoque message into owned frames for comparisons.
+pub fn frames(msg: &monocoque::Message) -> Vec<Vec<u8>> {
+    msg.iter().map(|f| f.to_vec()).collect()
+}
+
+/// Both transports every interop test runs over.
+pub const TRANSPORTS: [&str; 2] = ["tcp", "ipc"];
