@@ -1,43 +1,6 @@
 //! The sans-IO ZMTP connection: greeting, NULL handshake, then frames and commands.
 //!
-//! Two sessions talking through plain byte buffers:
-//!
-//! ```
-//! use bytes::BytesMut;
-//! use monocoque_zmtp::{Event, Session, SessionConfig, SocketType};
-//!
-//! let mut client = Session::new(SessionConfig::new(SocketType::Dealer));
-//! let mut server = Session::new(SessionConfig::new(SocketType::Router));
-//! let (mut to_server, mut to_client) = (BytesMut::new(), BytesMut::new());
-//!
-//! // Pump bytes both ways until both sides report Ready.
-//! let (mut client_peer, mut server_peer) = (None, None);
-//! while client_peer.is_none() || server_peer.is_none() {
-//!     client.poll_transmit(&mut to_server);
-//!     server.poll_transmit(&mut to_client);
-//!     while let Some(ev) = server.handle_input(&mut to_server).unwrap() {
-//!         if let Event::Ready(p) = ev { server_peer = Some(p) }
-//!     }
-//!     while let Some(ev) = client.handle_input(&mut to_client).unwrap() {
-//!         if let Event::Ready(p) = ev { client_peer = Some(p) }
-//!     }
-//! }
-//! assert_eq!(server_peer.unwrap().socket_type, SocketType::Dealer);
-//! assert_eq!(client_peer.unwrap().socket_type, SocketType::Router);
-//!
-//! // A two-frame message from the DEALER to the ROUTER.
-//! client.encode_frame(&mut to_server, b"hello", true);
-//! client.encode_frame(&mut to_server, b"world", false);
-//! assert_eq!(
-//!     server.handle_input(&mut to_server).unwrap(),
-//!     Some(Event::Frame { more: true, body: "hello".into() })
-//! );
-//! assert_eq!(
-//!     server.handle_input(&mut to_server).unwrap(),
-//!     Some(Event::Frame { more: false, body: "world".into() })
-//! );
-//! assert_eq!(server.handle_input(&mut to_server).unwrap(), None);
-//! ```
+//! See [`Session`] for an example of two sessions handshaking through byte buffers.
 
 use bytes::{Bytes, BytesMut};
 
@@ -133,8 +96,46 @@ enum State {
 /// One connection's protocol state. Create with [`Session::new`], which queues our
 /// greeting at once (all 64 bytes, without waiting for the peer's).
 ///
-/// The session speaks the NULL mechanism. See the [module docs](crate::session) for an
-/// example of two sessions handshaking.
+/// The session speaks the NULL mechanism.
+///
+/// Two sessions talking through plain byte buffers:
+///
+/// ```
+/// use bytes::BytesMut;
+/// use monocoque_zmtp::{Event, Session, SessionConfig, SocketType};
+///
+/// let mut client = Session::new(SessionConfig::new(SocketType::Dealer));
+/// let mut server = Session::new(SessionConfig::new(SocketType::Router));
+/// let (mut to_server, mut to_client) = (BytesMut::new(), BytesMut::new());
+///
+/// // Pump bytes both ways until both sides report Ready.
+/// let (mut client_peer, mut server_peer) = (None, None);
+/// while client_peer.is_none() || server_peer.is_none() {
+///     client.poll_transmit(&mut to_server);
+///     server.poll_transmit(&mut to_client);
+///     while let Some(ev) = server.handle_input(&mut to_server).unwrap() {
+///         if let Event::Ready(p) = ev { server_peer = Some(p) }
+///     }
+///     while let Some(ev) = client.handle_input(&mut to_client).unwrap() {
+///         if let Event::Ready(p) = ev { client_peer = Some(p) }
+///     }
+/// }
+/// assert_eq!(server_peer.unwrap().socket_type, SocketType::Dealer);
+/// assert_eq!(client_peer.unwrap().socket_type, SocketType::Router);
+///
+/// // A two-frame message from the DEALER to the ROUTER.
+/// client.encode_frame(&mut to_server, b"hello", true);
+/// client.encode_frame(&mut to_server, b"world", false);
+/// assert_eq!(
+///     server.handle_input(&mut to_server).unwrap(),
+///     Some(Event::Frame { more: true, body: "hello".into() })
+/// );
+/// assert_eq!(
+///     server.handle_input(&mut to_server).unwrap(),
+///     Some(Event::Frame { more: false, body: "world".into() })
+/// );
+/// assert_eq!(server.handle_input(&mut to_server).unwrap(), None);
+/// ```
 #[derive(Debug)]
 pub struct Session {
     config: SessionConfig,
