@@ -52,3 +52,8 @@ pub use subscriptions::SubscriptionSet;
 
 /// Re-exported so callers can name frame types without adding `bytes` themselves.
 pub use bytes::Bytes;
+
+/// The README's examples, compiled as doc tests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

@@ -83,3 +83,15 @@ pub fn frames(msg: &monocoque::Message) -> Vec<Vec<u8>> {
 
 /// Both transports every interop test runs over.
 pub const TRANSPORTS: [&str; 2] = ["tcp", "ipc"];
+
+/// Waits for a libzmq thread without blocking the executor: Monocoque's sockets live
+/// on this executor and must keep running while the libzmq side finishes.
+pub async fn join<T>(handle: std::thread::JoinHandle<T>) -> T {
+    within("libzmq thread", async {
+        while !handle.is_finished() {
+            glommio::timer::sleep(Duration::from_millis(2)).await;
+        }
+    })
+    .await;
+    handle.join().expect("libzmq thread panicked")
+}
