@@ -28,6 +28,8 @@ use crate::transport::Stream;
 pub const WRITE_BATCH: usize = 256 * 1024;
 const READ_MIN: usize = 8 * 1024;
 const READ_MAX: usize = 64 * 1024;
+/// Largest single read, used when a big frame's header says how much is coming.
+const READ_LARGE: usize = 4 * 1024 * 1024;
 /// Rounds of read+write work before the driver yields to other tasks.
 const BUDGET: usize = 32;
 
@@ -211,7 +213,10 @@ impl Conn {
     /// One read into the receive buffer. Ready(()) when bytes arrived.
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Result<Poll<()>, LinkEnd> {
         let start = self.rbuf.len();
-        self.rbuf.resize(start + self.read_size, 0);
+        // A large frame announces its size in its header: read the rest of it in one
+        // go instead of growing the buffer 64 KiB at a time.
+        let want = self.read_size.max(self.session.needed().min(READ_LARGE));
+        self.rbuf.resize(start + want, 0);
         let result = Pin::new(&mut self.stream).poll_read(cx, &mut self.rbuf[start..]);
         match result {
             Poll::Ready(Ok(0)) => {
@@ -224,7 +229,7 @@ impl Conn {
             }
             Poll::Ready(Ok(n)) => {
                 self.rbuf.truncate(start + n);
-                if n == self.read_size {
+                if n >= self.read_size {
                     self.read_size = (self.read_size * 2).min(READ_MAX);
                 }
                 Ok(Poll::Ready(()))
