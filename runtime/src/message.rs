@@ -121,9 +121,30 @@ impl<F: Into<Bytes>> FromIterator<F> for Message {
     }
 }
 
-impl<F: Into<Bytes>> From<Vec<F>> for Message {
-    fn from(frames: Vec<F>) -> Message {
+/// Multipart messages from vectors of frames: `vec!["a", "b"]`, `vec![vec![1u8], vec![2]]`.
+macro_rules! from_frame_vec {
+    ($($frame:ty),*) => {$(
+        impl From<Vec<$frame>> for Message {
+            fn from(frames: Vec<$frame>) -> Message {
+                frames.into_iter().collect()
+            }
+        }
+    )*};
+}
+
+from_frame_vec!(Bytes, Vec<u8>, String, &'static str, &'static [u8]);
+
+/// Multipart messages from arrays of frames: `["topic", "payload"]`.
+impl<F: Into<Bytes>, const N: usize> From<[F; N]> for Message {
+    fn from(frames: [F; N]) -> Message {
         frames.into_iter().collect()
+    }
+}
+
+/// A single frame from a byte vector.
+impl From<Vec<u8>> for Message {
+    fn from(frame: Vec<u8>) -> Message {
+        Message::single(frame)
     }
 }
 
