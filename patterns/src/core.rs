@@ -331,6 +331,62 @@ impl Core {
         .await
     }
 
+    /// Batching: round-robin like [`Core::send_load_balanced`], but the chosen peer's
+    /// connection is not woken until [`Core::flush`] (or its queue fills), so many
+    /// messages leave in one write.
+    pub async fn send_load_balanced_deferred(&self, msg: Message) -> Result<()> {
+        let mut msg = Some(msg);
+        std::future::poll_fn(|cx| {
+            self.check_open()?;
+            let out = self.out.borrow();
+            let n = out.len();
+            let start = self.rr.get();
+            for i in 0..n {
+                let idx = (start + i) % n;
+                let peer = &out[idx];
+                match peer.try_send_deferred(msg.take().expect("message sent once")) {
+                    Ok(()) => {
+                        self.rr.set((idx + 1) % n);
+                        return Poll::Ready(Ok(()));
+                    }
+                    Err(m) => {
+                        msg = Some(m);
+                        // Full: let it drain before waiting on it.
+                        peer.flush();
+                    }
+                }
+            }
+            self.send_room.register(cx.waker());
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Wakes every connection that has deferred messages.
+    pub fn flush(&self) {
+        for peer in self.peers.borrow().values() {
+            peer.flush();
+        }
+    }
+
+    /// Waits for at least one inbound message, then moves up to `max` queued ones into
+    /// `out` without further waiting. Returns how many were moved.
+    pub async fn recv_batch(&self, out: &mut Vec<Message>, max: usize) -> Result<usize> {
+        let (_, first) = self.recv().await?;
+        out.push(first);
+        let mut n = 1;
+        while n < max {
+            match self.try_recv() {
+                Some((_, msg)) => {
+                    out.push(msg);
+                    n += 1;
+                }
+                None => break,
+            }
+        }
+        Ok(n)
+    }
+
     /// Queues `msg` for `peer`, waiting while it is at SNDHWM (`wait`) or dropping.
     pub async fn send_to(&self, peer: &Rc<Peer>, msg: Message, wait: bool) -> Result<()> {
         let mut msg = Some(msg);
@@ -414,9 +470,15 @@ impl Core {
         let Some(subs) = routing.peer_subs.get_mut(&peer.id()) else {
             return;
         };
+        // A peer's subscriptions are a set, as in libzmq: a libzmq SUB/XSUB sends
+        // SUBSCRIBE on every subscribe call but CANCEL only when its own count drops
+        // to zero, so counting per peer here would keep it subscribed forever.
         let pass_up = if subscribe {
-            subs.add(&topic);
-            let new = routing.all_subs.add(&topic);
+            let fresh = !subs.contains(&topic);
+            if fresh {
+                subs.add(&topic);
+            }
+            let new = fresh && routing.all_subs.add(&topic);
             new || verbose
         } else {
             if !subs.contains(&topic) {

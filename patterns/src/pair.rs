@@ -3,7 +3,7 @@
 use monocoque_runtime::Message;
 use monocoque_zmtp::SocketType;
 
-use crate::socket::{non_empty, socket_type};
+use crate::socket::{batch_recv, batch_send, non_empty, socket_type};
 use crate::Result;
 
 socket_type!(
@@ -26,3 +26,6 @@ impl Pair {
         Ok(self.core.recv().await?.1)
     }
 }
+
+batch_send!(Pair);
+batch_recv!(Pair);

@@ -3,7 +3,7 @@
 use monocoque_runtime::Message;
 use monocoque_zmtp::SocketType;
 
-use crate::socket::{non_empty, socket_type};
+use crate::socket::{batch_recv, batch_send, non_empty, socket_type};
 use crate::Result;
 
 socket_type!(
@@ -47,3 +47,6 @@ impl Pull {
         self.core.try_recv().map(|(_, m)| m)
     }
 }
+
+batch_send!(Push);
+batch_recv!(Pull);

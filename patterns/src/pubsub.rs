@@ -3,7 +3,7 @@
 use monocoque_runtime::Message;
 use monocoque_zmtp::SocketType;
 
-use crate::socket::{non_empty, socket_type};
+use crate::socket::{batch_recv, non_empty, socket_type};
 use crate::Result;
 
 socket_type!(
@@ -26,6 +26,20 @@ impl Pub {
     /// Publishes `msg` to the matching subscribers. Never waits.
     pub async fn send(&self, msg: impl Into<Message>) -> Result<()> {
         self.core.fan_out(&non_empty(msg.into())?)
+    }
+
+    /// Publishes every message of `msgs`; each subscriber's connection then writes its
+    /// share in as few writes as possible. Returns how many were published.
+    pub async fn send_batch<M: Into<Message>>(
+        &self,
+        msgs: impl IntoIterator<Item = M>,
+    ) -> Result<usize> {
+        let mut n = 0;
+        for msg in msgs {
+            self.core.fan_out(&non_empty(msg.into())?)?;
+            n += 1;
+        }
+        Ok(n)
     }
 }
 
@@ -117,3 +131,6 @@ impl XSub {
         Ok(self.core.recv().await?.1)
     }
 }
+
+batch_recv!(Sub);
+batch_recv!(XSub);

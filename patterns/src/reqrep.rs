@@ -3,7 +3,7 @@
 use monocoque_runtime::Message;
 use monocoque_zmtp::SocketType;
 
-use crate::socket::{non_empty, socket_type};
+use crate::socket::{batch_recv, batch_send, non_empty, socket_type};
 use crate::{Error, Result};
 
 socket_type!(
@@ -198,3 +198,7 @@ impl Router {
         self.core.try_recv().map(|(_, m)| m)
     }
 }
+
+batch_send!(Dealer);
+batch_recv!(Dealer);
+batch_recv!(Router);

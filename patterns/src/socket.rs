@@ -95,6 +95,63 @@ macro_rules! socket_type {
     };
 }
 
+/// Adds the explicit batching API to a load-balancing sender (PUSH, DEALER, PAIR).
+macro_rules! batch_send {
+    ($name:ident) => {
+        impl $name {
+            /// Queues `msg` like `send`, but does not wake the connection: it goes out
+            /// with the next [`Self::flush`] (or when the peer's queue fills), together
+            /// with everything else buffered, in as few writes as possible.
+            pub async fn send_buffered(
+                &self,
+                msg: impl Into<monocoque_runtime::Message>,
+            ) -> $crate::Result<()> {
+                self.core
+                    .send_load_balanced_deferred($crate::socket::non_empty(msg.into())?)
+                    .await
+            }
+
+            /// Hands every buffered message to its connection.
+            pub fn flush(&self) {
+                self.core.flush()
+            }
+
+            /// Sends every message of `msgs` as one batch ([`Self::send_buffered`] each,
+            /// then [`Self::flush`]). Returns how many were sent.
+            pub async fn send_batch<M: Into<monocoque_runtime::Message>>(
+                &self,
+                msgs: impl IntoIterator<Item = M>,
+            ) -> $crate::Result<usize> {
+                let mut n = 0;
+                for msg in msgs {
+                    self.send_buffered(msg).await?;
+                    n += 1;
+                }
+                self.flush();
+                Ok(n)
+            }
+        }
+    };
+}
+
+/// Adds `recv_batch` to a receiving socket.
+macro_rules! batch_recv {
+    ($name:ident) => {
+        impl $name {
+            /// Waits for one message, then also takes up to `max - 1` more that have
+            /// already arrived, without waiting again; appends them to `out` and
+            /// returns how many were taken.
+            pub async fn recv_batch(
+                &self,
+                out: &mut Vec<monocoque_runtime::Message>,
+                max: usize,
+            ) -> $crate::Result<usize> {
+                self.core.recv_batch(out, max.max(1)).await
+            }
+        }
+    };
+}
+
 /// Rejects messages without frames.
 pub(crate) fn non_empty(
     msg: monocoque_runtime::Message,
@@ -108,4 +165,4 @@ pub(crate) fn non_empty(
     }
 }
 
-pub(crate) use socket_type;
+pub(crate) use {batch_recv, batch_send, socket_type};

@@ -125,6 +125,28 @@ impl Peer {
         Ok(())
     }
 
+    /// Like [`Peer::try_send`] but without waking the connection: the message waits
+    /// until [`Peer::flush`] or the next wake-up, so a batch goes out in one write.
+    #[allow(clippy::result_large_err)]
+    pub fn try_send_deferred(&self, msg: Message) -> Result<(), Message> {
+        let mut out = self.out.borrow_mut();
+        if out.hwm != 0 && out.messages.len() >= out.hwm {
+            return Err(msg);
+        }
+        out.messages.push_back(msg);
+        Ok(())
+    }
+
+    /// Wakes the connection if messages are waiting.
+    pub fn flush(&self) {
+        let mut out = self.out.borrow_mut();
+        if !out.messages.is_empty() {
+            if let Some(w) = out.writer.take() {
+                w.wake();
+            }
+        }
+    }
+
     /// Queues a subscription (or cancellation) for the peer. Not bounded by SNDHWM:
     /// the number of distinct subscriptions bounds it.
     pub fn send_subscription(&self, topic: Bytes, subscribe: bool) {
