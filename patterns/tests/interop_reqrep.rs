@@ -1,0 +1,613 @@
+//! Interop of REQ, REP, DEALER and ROUTER with libzmq 4.3: every compatible pairing,
+//! Monocoque on either side, binding or connecting, over TCP and IPC.
+
+mod common;
+mod interop_util;
+
+use std::future::Future;
+
+use interop_util::*;
+use monocoque::{Dealer, Error, Options, Rep, Req, Router};
+
+/// Number of messages in the corpus every stream test exchanges.
+fn n() -> usize {
+    corpus().len()
+}
+
+/// Envelopes a DEALER puts in front of a REP's request: the bare delimiter, and a
+/// multi-hop one as a broker chain would build.
+const ENVELOPES: [&[&[u8]]; 2] = [&[b""], &[b"hop1", b"hop2", b""]];
+
+/// Asserts that `fut` (a REQ/REP call out of turn) fails with [`Error::State`].
+async fn expect_state<T: std::fmt::Debug>(fut: impl Future<Output = monocoque::Result<T>>) {
+    match common::within("an out-of-turn call", fut).await {
+        Err(Error::State(_)) => {}
+        other => panic!("expected Error::State, got {other:?}"),
+    }
+}
+
+// ----- one scenario per pairing and direction ------------------------------------------
+
+fn mono_req_zmq_rep(case: Case) {
+    interop(
+        case,
+        |z| {
+            let s = z.sock(zmq::REP);
+            zmq_echo(&s, n());
+            s
+        },
+        |m| async move {
+            let s = Req::new();
+            m.attach(&s, 1).await;
+            mono_lockstep(&s).await;
+            s
+        },
+    );
+}
+
+fn zmq_req_mono_rep(case: Case) {
+    interop(
+        case,
+        |z| {
+            let s = z.sock(zmq::REQ);
+            zmq_lockstep(&s);
+            s
+        },
+        |m| async move {
+            let s = Rep::new();
+            m.attach(&s, 1).await;
+            assert_eq!(
+                mono_echo(&s, n()).await,
+                corpus(),
+                "REP must strip the envelope"
+            );
+            s
+        },
+    );
+}
+
+fn mono_req_zmq_router(case: Case, id: Id) {
+    interop(
+        case,
+        move |z| {
+            let s = z.sock(zmq::ROUTER);
+            check_router_view(&zmq_echo(&s, n()), &[b""], id);
+            s
+        },
+        move |m| async move {
+            let s = Req::with_options(id.options());
+            m.attach(&s, 1).await;
+            mono_lockstep(&s).await;
+            s
+        },
+    );
+}
+
+fn zmq_req_mono_router(case: Case, id: Id) {
+    interop(
+        case,
+        move |z| {
+            let s = id.zsock(z, zmq::REQ);
+            zmq_lockstep(&s);
+            s
+        },
+        move |m| async move {
+            let s = Router::new();
+            m.attach(&s, 1).await;
+            // A libzmq REQ through a ROUTER shows [id, "", body...].
+            check_router_view(&mono_echo(&s, n()).await, &[b""], id);
+            s
+        },
+    );
+}
+
+fn mono_dealer_zmq_rep(case: Case, envelope: &'static [&'static [u8]]) {
+    interop(
+        case,
+        |z| {
+            let s = z.sock(zmq::REP);
+            assert_eq!(zmq_echo(&s, n()), corpus());
+            s
+        },
+        move |m| async move {
+            let s = Dealer::new();
+            m.attach(&s, 1).await;
+            mono_pipelined(&s, envelope).await;
+            s
+        },
+    );
+}
+
+fn zmq_dealer_mono_rep(case: Case, envelope: &'static [&'static [u8]]) {
+    interop(
+        case,
+        move |z| {
+            let s = z.sock(zmq::DEALER);
+            zmq_pipelined(&s, envelope);
+            s
+        },
+        |m| async move {
+            let s = Rep::new();
+            m.attach(&s, 1).await;
+            // The envelope (up to and including the delimiter) is not in the request
+            // and comes back on the reply.
+            assert_eq!(mono_echo(&s, n()).await, corpus());
+            s
+        },
+    );
+}
+
+fn mono_dealer_zmq_router(case: Case, id: Id) {
+    interop(
+        case,
+        move |z| {
+            let s = z.sock(zmq::ROUTER);
+            check_router_view(&zmq_echo(&s, n()), &[], id);
+            s
+        },
+        move |m| async move {
+            let s = Dealer::with_options(id.options());
+            m.attach(&s, 1).await;
+            mono_pipelined(&s, &[]).await;
+            s
+        },
+    );
+}
+
+fn zmq_dealer_mono_router(case: Case, id: Id) {
+    interop(
+        case,
+        move |z| {
+            let s = id.zsock(z, zmq::DEALER);
+            zmq_pipelined(&s, &[]);
+            s
+        },
+        move |m| async move {
+            let s = Router::new();
+            m.attach(&s, 1).await;
+            check_router_view(&mono_echo(&s, n()).await, &[], id);
+            s
+        },
+    );
+}
+
+fn mono_dealer_zmq_dealer(case: Case) {
+    interop(
+        case,
+        |z| {
+            let s = z.sock(zmq::DEALER);
+            assert_eq!(zmq_echo(&s, n()), corpus());
+            s
+        },
+        |m| async move {
+            let s = Dealer::new();
+            m.attach(&s, 1).await;
+            mono_pipelined(&s, &[]).await;
+            s
+        },
+    );
+}
+
+fn zmq_dealer_mono_dealer(case: Case) {
+    interop(
+        case,
+        |z| {
+            let s = z.sock(zmq::DEALER);
+            zmq_pipelined(&s, &[]);
+            s
+        },
+        |m| async move {
+            let s = Dealer::new();
+            m.attach(&s, 1).await;
+            assert_eq!(mono_echo(&s, n()).await, corpus());
+            s
+        },
+    );
+}
+
+const MONO_ROUTER: &[u8] = b"mono-router";
+const ZMQ_ROUTER: &[u8] = b"zmq-router";
+
+/// Monocoque ROUTER (named) addresses a named libzmq ROUTER once connected.
+fn mono_router_zmq_router(case: Case) {
+    interop(
+        case,
+        |z| {
+            let s = z.sock_with_id(zmq::ROUTER, ZMQ_ROUTER);
+            check_router_view(&zmq_echo(&s, n()), &[], Id::Exact(MONO_ROUTER));
+            s
+        },
+        |m| async move {
+            let s = Router::with_options(Options {
+                router_mandatory: true,
+                ..Id::Exact(MONO_ROUTER).options()
+            });
+            m.attach(&s, 1).await;
+            wait_peers(&s, 1).await;
+            mono_pipelined(&s, &[ZMQ_ROUTER]).await;
+            s
+        },
+    );
+}
+
+/// A named libzmq ROUTER addresses a named Monocoque ROUTER once connected.
+fn zmq_router_mono_router(case: Case) {
+    interop(
+        case,
+        |z| {
+            let s = z.socket(zmq::ROUTER);
+            s.set_identity(ZMQ_ROUTER).unwrap();
+            s.set_router_mandatory(true).unwrap();
+            z.attach(&s);
+            zmq_pipelined(&s, &[MONO_ROUTER]);
+            s
+        },
+        |m| async move {
+            let s = Router::with_options(Id::Exact(MONO_ROUTER).options());
+            m.attach(&s, 1).await;
+            check_router_view(&mono_echo(&s, n()).await, &[], Id::Exact(ZMQ_ROUTER));
+            s
+        },
+    );
+}
+
+// ----- pairings over every transport and role ------------------------------------------
+
+#[test]
+fn req_rep() {
+    for case in cases() {
+        mono_req_zmq_rep(case);
+        zmq_req_mono_rep(case);
+    }
+}
+
+#[test]
+fn req_router() {
+    for case in cases() {
+        for id in [Id::Generated, Id::Exact(b"a-req")] {
+            mono_req_zmq_router(case, id);
+            zmq_req_mono_router(case, id);
+        }
+    }
+}
+
+#[test]
+fn dealer_rep() {
+    for case in cases() {
+        for envelope in ENVELOPES {
+            mono_dealer_zmq_rep(case, envelope);
+            zmq_dealer_mono_rep(case, envelope);
+        }
+    }
+}
+
+#[test]
+fn dealer_router() {
+    for case in cases() {
+        for id in [Id::Generated, Id::Exact(b"a-dealer")] {
+            mono_dealer_zmq_router(case, id);
+            zmq_dealer_mono_router(case, id);
+        }
+    }
+}
+
+#[test]
+fn dealer_dealer() {
+    for case in cases() {
+        mono_dealer_zmq_dealer(case);
+        zmq_dealer_mono_dealer(case);
+    }
+}
+
+#[test]
+fn router_router() {
+    for case in cases() {
+        mono_router_zmq_router(case);
+        zmq_router_mono_router(case);
+    }
+}
+
+#[test]
+fn connect_before_bind() {
+    for case in early_cases() {
+        mono_req_zmq_rep(case);
+        zmq_req_mono_rep(case);
+        mono_dealer_zmq_router(case, Id::Exact(b"early"));
+        zmq_dealer_mono_router(case, Id::Generated);
+        mono_dealer_zmq_dealer(case);
+        zmq_dealer_mono_dealer(case);
+    }
+}
+
+// ----- socket-type rules -------------------------------------------------------------
+
+/// A Monocoque ROUTER routes replies to the right one of several libzmq peers, named
+/// and unnamed; unnamed peers get distinct generated ids.
+#[test]
+fn router_routes_to_each_peer() {
+    const NAMES: [Id; 4] = [
+        Id::Exact(b"alpha"),
+        Id::Exact(b"beta"),
+        Id::Generated,
+        Id::Generated,
+    ];
+    for case in cases() {
+        interop(
+            case,
+            |z| {
+                let socks: Vec<_> = NAMES.iter().map(|id| id.zsock(z, zmq::DEALER)).collect();
+                for (i, s) in socks.iter().enumerate() {
+                    zsend(s, &[b"hello".to_vec(), format!("{i}").into_bytes()]);
+                }
+                for (i, s) in socks.iter().enumerate() {
+                    assert_eq!(zrecv(s), vec![b"for".to_vec(), format!("{i}").into_bytes()]);
+                }
+                socks
+            },
+            |m| async move {
+                let r = Router::new();
+                m.attach(&r, NAMES.len()).await;
+                let mut ids = vec![Vec::new(); NAMES.len()];
+                for _ in 0..NAMES.len() {
+                    let f = mrecv(&r).await;
+                    assert_eq!(f.len(), 3, "{}", show(&f));
+                    assert_eq!(f[1], b"hello");
+                    ids[num(&f[2])] = f[0].clone();
+                }
+                for (id, want) in ids.iter().zip(NAMES) {
+                    want.check(id);
+                }
+                assert_ne!(ids[2], ids[3], "generated ids must differ");
+                // Reply in reverse arrival order; each peer must get its own.
+                for (i, id) in ids.iter().enumerate().rev() {
+                    msend(
+                        &r,
+                        vec![id.clone(), b"for".to_vec(), format!("{i}").into_bytes()],
+                    )
+                    .await;
+                }
+                r
+            },
+        );
+    }
+}
+
+/// ROUTER_MANDATORY reports an unknown routing id; without it the message is dropped.
+#[test]
+fn router_mandatory() {
+    for case in cases() {
+        for mandatory in [true, false] {
+            interop(
+                case,
+                |z| {
+                    let s = z.sock_with_id(zmq::DEALER, b"known");
+                    zsend(&s, &[b"hello".to_vec()]);
+                    assert_eq!(zrecv(&s), vec![b"reply".to_vec()]);
+                    s
+                },
+                move |m| async move {
+                    let r = Router::with_options(Options {
+                        router_mandatory: mandatory,
+                        ..Options::default()
+                    });
+                    m.attach(&r, 1).await;
+                    assert_eq!(mrecv(&r).await, vec![b"known".to_vec(), b"hello".to_vec()]);
+                    let sent = r.send(vec!["unknown", "lost"]).await;
+                    match (mandatory, sent) {
+                        (true, Err(Error::HostUnreachable(id))) => assert_eq!(id, b"unknown"),
+                        (false, Ok(())) => {}
+                        (_, other) => panic!("mandatory={mandatory}: unexpected {other:?}"),
+                    }
+                    msend(&r, vec![b"known".to_vec(), b"reply".to_vec()]).await;
+                    r
+                },
+            );
+        }
+    }
+}
+
+/// REQ and REP refuse calls out of turn (and send nothing when they do).
+#[test]
+fn req_rep_strict_alternation() {
+    for case in cases() {
+        interop(
+            case,
+            |z| {
+                let s = z.sock(zmq::REP);
+                zmq_echo(&s, 2);
+                s
+            },
+            |m| async move {
+                let s = Req::new();
+                expect_state(s.recv()).await;
+                m.attach(&s, 1).await;
+                s.send("one").await.unwrap();
+                expect_state(s.send("two")).await;
+                assert_eq!(mrecv(&s).await, vec![b"one".to_vec()]);
+                expect_state(s.recv()).await;
+                // Had "two" gone out, the REP would answer it here instead.
+                s.send("three").await.unwrap();
+                assert_eq!(mrecv(&s).await, vec![b"three".to_vec()]);
+                s
+            },
+        );
+        interop(
+            case,
+            |z| {
+                let s = z.sock(zmq::REQ);
+                zsend(&s, &[b"one".to_vec()]);
+                assert_eq!(zrecv(&s), vec![b"one".to_vec()]);
+                zsend(&s, &[b"two".to_vec()]);
+                assert_eq!(zrecv(&s), vec![b"two".to_vec()]);
+                s
+            },
+            |m| async move {
+                let s = Rep::new();
+                expect_state(s.send("early")).await;
+                m.attach(&s, 1).await;
+                let one = mrecv(&s).await;
+                expect_state(s.recv()).await;
+                msend(&s, one).await;
+                expect_state(s.send("again")).await;
+                let two = mrecv(&s).await;
+                msend(&s, two).await;
+                s
+            },
+        );
+    }
+}
+
+/// A Monocoque REQ spreads requests over three libzmq REPs in strict rotation.
+#[test]
+fn req_round_robin() {
+    const PEERS: usize = 3;
+    const ROUNDS: usize = 4;
+    for case in cases() {
+        interop(
+            case,
+            |z| {
+                let reps: Vec<_> = (0..PEERS).map(|_| z.sock(zmq::REP)).collect();
+                let mut answered = 0;
+                while answered < PEERS * ROUNDS {
+                    let mut items: Vec<_> =
+                        reps.iter().map(|s| s.as_poll_item(zmq::POLLIN)).collect();
+                    let ready = zmq::poll(&mut items, common::WAIT.as_millis() as i64).unwrap();
+                    assert!(ready > 0, "no request after {answered}");
+                    for (i, item) in items.iter().enumerate() {
+                        if item.is_readable() {
+                            let req = zrecv(&reps[i]);
+                            zsend(&reps[i], &[format!("{i}").into_bytes(), req[0].clone()]);
+                            answered += 1;
+                        }
+                    }
+                }
+                reps
+            },
+            |m| async move {
+                let s = Req::new();
+                m.attach(&s, PEERS).await;
+                wait_peers(&s, PEERS).await;
+                let mut per_peer = vec![Vec::new(); PEERS];
+                for i in 0..PEERS * ROUNDS {
+                    msend(&s, vec![format!("{i}").into_bytes()]).await;
+                    let reply = mrecv(&s).await;
+                    assert_eq!(num(&reply[1]), i, "reply to the wrong request");
+                    per_peer[num(&reply[0])].push(i);
+                }
+                assert_round_robin(&per_peer, ROUNDS);
+                s
+            },
+        );
+    }
+}
+
+/// A Monocoque DEALER sends round-robin over three libzmq DEALERs and fair-queues
+/// what they send back.
+#[test]
+fn dealer_round_robin_and_fair_queue() {
+    const PEERS: usize = 3;
+    const PER: usize = 10;
+    for case in cases() {
+        interop(
+            case,
+            |z| {
+                let socks: Vec<_> = (0..PEERS).map(|_| z.sock(zmq::DEALER)).collect();
+                let got = zmq_collect(&socks, PEERS * PER);
+                let per_peer: Vec<Vec<usize>> = got
+                    .iter()
+                    .map(|msgs| msgs.iter().map(|m| num(&m[0])).collect())
+                    .collect();
+                assert_round_robin(&per_peer, PER);
+                for (k, s) in socks.iter().enumerate() {
+                    for i in 0..PER {
+                        zsend(
+                            s,
+                            &[format!("{k}").into_bytes(), format!("{i}").into_bytes()],
+                        );
+                    }
+                }
+                socks
+            },
+            |m| async move {
+                let s = Dealer::new();
+                m.attach(&s, PEERS).await;
+                wait_peers(&s, PEERS).await;
+                for i in 0..PEERS * PER {
+                    msend(&s, vec![format!("{i}").into_bytes()]).await;
+                }
+                let mut next = [0; PEERS];
+                for _ in 0..PEERS * PER {
+                    let f = mrecv(&s).await;
+                    let k = num(&f[0]);
+                    assert_eq!(num(&f[1]), next[k], "peer {k}'s messages out of order");
+                    next[k] += 1;
+                }
+                assert_eq!(next, [PER; PEERS]);
+                s
+            },
+        );
+        flood_does_not_starve(case, zmq::DEALER, Dealer::new);
+    }
+}
+
+/// A Monocoque REP behind a libzmq broker (REQ → ROUTER → DEALER → REP): the REP sees
+/// only the body, and the ROUTER's [id, ""] envelope comes back on the reply so the
+/// broker can route it to the right REQ.
+#[test]
+fn rep_behind_libzmq_router() {
+    for case in cases() {
+        interop(
+            case,
+            |z| {
+                let frontend = z.socket(zmq::ROUTER);
+                frontend.bind("inproc://frontend").unwrap();
+                let backend = z.sock(zmq::DEALER);
+                let ctx = z.ctx.clone();
+                let client = std::thread::spawn(move || {
+                    let c = common::zsock(&ctx, zmq::REQ);
+                    c.connect("inproc://frontend").unwrap();
+                    zmq_lockstep(&c);
+                });
+                let mut client_id = None;
+                let (mut requests, mut replies) = (0, 0);
+                while replies < n() {
+                    let mut items = [
+                        frontend.as_poll_item(zmq::POLLIN),
+                        backend.as_poll_item(zmq::POLLIN),
+                    ];
+                    let ready = zmq::poll(&mut items, common::WAIT.as_millis() as i64).unwrap();
+                    assert!(
+                        ready > 0,
+                        "broker idle after {requests} requests, {replies} replies"
+                    );
+                    if items[0].is_readable() {
+                        let m = zrecv(&frontend);
+                        assert!(m[1].is_empty(), "REQ envelope: {}", show(&m));
+                        client_id.get_or_insert_with(|| m[0].clone());
+                        check_eq("request", requests, &m[2..], &corpus()[requests]);
+                        zsend(&backend, &m);
+                        requests += 1;
+                    }
+                    if items[1].is_readable() {
+                        let m = zrecv(&backend);
+                        assert_eq!(Some(&m[0]), client_id.as_ref(), "reply envelope lost");
+                        assert!(m[1].is_empty(), "reply delimiter lost: {}", show(&m));
+                        check_eq("reply", replies, &m[2..], &corpus()[replies]);
+                        zsend(&frontend, &m);
+                        replies += 1;
+                    }
+                }
+                if let Err(p) = client.join() {
+                    std::panic::resume_unwind(p);
+                }
+                (frontend, backend)
+            },
+            |m| async move {
+                let s = Rep::new();
+                m.attach(&s, 1).await;
+                assert_eq!(mono_echo(&s, n()).await, corpus());
+                s
+            },
+        );
+    }
+}
