@@ -67,7 +67,20 @@ pub(crate) struct Core {
     pub routing: RefCell<Routing>,
     last_endpoint: RefCell<Option<Endpoint>>,
     monitor: RefCell<Option<Rc<MonitorQueue>>>,
+    observer: RefCell<Option<Weak<dyn CoreObserver>>>,
+    /// ROUTER in a sharded socket: the core's index, put in every generated routing id
+    /// so that ids are unique over all cores.
+    id_prefix: Cell<Option<u8>>,
     closed: Cell<bool>,
+}
+
+/// Hears about changes a sharded socket must tell its other cores.
+pub(crate) trait CoreObserver {
+    /// PUB/XPUB: `topic` joined (`added`) or left the union of this socket's
+    /// subscriptions.
+    fn union_changed(&self, topic: &Bytes, added: bool);
+    /// ROUTER: routing id `id` appeared on (`added`) or left this socket.
+    fn route_changed(&self, id: &Bytes, added: bool);
 }
 
 impl Core {
@@ -94,6 +107,8 @@ impl Core {
             }),
             last_endpoint: RefCell::new(None),
             monitor: RefCell::new(None),
+            observer: RefCell::new(None),
+            id_prefix: Cell::new(None),
             closed: Cell::new(false),
         })
     }
@@ -126,10 +141,18 @@ impl Core {
     // ----- bind / connect / close -------------------------------------------------
 
     pub fn bind(&self, endpoint: &str) -> Result<Endpoint> {
+        let (listener, bound) = self.open_listener(endpoint)?;
+        let link = self.options.borrow().link();
+        spawn_listener(&self.lifecycle, listener, self.handler(), link);
+        Ok(bound)
+    }
+
+    /// Binds `endpoint` and reports it, without starting to accept.
+    pub fn open_listener(&self, endpoint: &str) -> Result<(Listener, Endpoint)> {
         self.check_open()?;
         let ep: Endpoint = endpoint.parse()?;
-        let opts = self.options.borrow().clone();
-        let listener = Listener::bind(&ep, opts.backlog).map_err(|e| {
+        let backlog = self.options.borrow().backlog;
+        let listener = Listener::bind(&ep, backlog).map_err(|e| {
             self.on_monitor(MonitorEvent::BindFailed {
                 endpoint: endpoint.to_string(),
                 reason: e.to_string(),
@@ -150,9 +173,31 @@ impl Core {
         self.on_monitor(MonitorEvent::Listening {
             endpoint: bound.to_string(),
         });
-        spawn_listener(&self.lifecycle, listener, self.handler(), opts.link());
         *self.last_endpoint.borrow_mut() = Some(bound.clone());
-        Ok(bound)
+        Ok((listener, bound))
+    }
+
+    /// Serves a connection accepted elsewhere (another core's listener).
+    pub fn adopt(&self, stream: monocoque_runtime::Stream) {
+        if self.closed.get() {
+            return;
+        }
+        let link = self.options.borrow().link();
+        monocoque_runtime::spawn_accepted(&self.lifecycle, stream, self.handler(), link);
+    }
+
+    /// Generated routing ids get `prefix` as their second byte (sharded ROUTER).
+    pub fn set_id_prefix(&self, prefix: u8) {
+        self.id_prefix.set(Some(prefix));
+    }
+
+    /// Makes `observer` hear about subscription-union and routing-id changes.
+    pub fn set_observer(&self, observer: Weak<dyn CoreObserver>) {
+        *self.observer.borrow_mut() = Some(observer);
+    }
+
+    fn observer(&self) -> Option<Rc<dyn CoreObserver>> {
+        self.observer.borrow().as_ref().and_then(Weak::upgrade)
     }
 
     pub fn connect(&self, endpoint: &str) -> Result<()> {
@@ -470,6 +515,7 @@ impl Core {
         let Some(subs) = routing.peer_subs.get_mut(&peer.id()) else {
             return;
         };
+        let union_changed;
         // A peer's subscriptions are a set, as in libzmq: a libzmq SUB/XSUB sends
         // SUBSCRIBE on every subscribe call but CANCEL only when its own count drops
         // to zero, so counting per peer here would keep it subscribed forever.
@@ -479,15 +525,22 @@ impl Core {
                 subs.add(&topic);
             }
             let new = fresh && routing.all_subs.add(&topic);
+            union_changed = new;
             new || verbose
         } else {
             if !subs.contains(&topic) {
                 return;
             }
             subs.remove(&topic);
-            routing.all_subs.remove(&topic)
+            union_changed = routing.all_subs.remove(&topic);
+            union_changed
         };
         drop(routing);
+        if union_changed {
+            if let Some(observer) = self.observer() {
+                observer.union_changed(&topic, subscribe);
+            }
+        }
         if self.kind == SocketType::XPub && pass_up {
             let mut frame = Vec::with_capacity(topic.len() + 1);
             frame.push(u8::from(subscribe));
@@ -555,6 +608,9 @@ impl Handler for Core {
                         routing.next_route = n.wrapping_add(1);
                         let mut id = vec![0u8];
                         id.extend_from_slice(&n.to_be_bytes());
+                        if let Some(prefix) = self.id_prefix.get() {
+                            id[1] = prefix;
+                        }
                         let id = Bytes::from(id);
                         if !routing.routes.contains_key(&id) {
                             break id;
@@ -566,7 +622,11 @@ impl Handler for Core {
                     identity
                 };
                 peer.set_routing_id(id.clone());
-                routing.routes.insert(id, Rc::clone(peer));
+                routing.routes.insert(id.clone(), Rc::clone(peer));
+                drop(routing);
+                if let Some(observer) = self.observer() {
+                    observer.route_changed(&id, true);
+                }
             }
             SocketType::Sub | SocketType::XSub => {
                 peer.clear_subscriptions();
@@ -661,6 +721,10 @@ impl Handler for Core {
                 let id = peer.routing_id();
                 if routing.routes.get(&id).is_some_and(|p| p.id() == peer.id()) {
                     routing.routes.remove(&id);
+                    drop(routing);
+                    if let Some(observer) = self.observer() {
+                        observer.route_changed(&id, false);
+                    }
                 }
             }
             SocketType::Pub | SocketType::XPub => {
@@ -675,6 +739,11 @@ impl Handler for Core {
                     }
                 }
                 drop(routing);
+                if let Some(observer) = self.observer() {
+                    for topic in &gone {
+                        observer.union_changed(topic, false);
+                    }
+                }
                 if self.kind == SocketType::XPub {
                     for topic in gone {
                         let mut frame = Vec::with_capacity(topic.len() + 1);

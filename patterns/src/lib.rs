@@ -36,18 +36,21 @@ mod pair;
 mod pipeline;
 mod pubsub;
 mod reqrep;
+mod sharded;
 mod socket;
 mod subscriptions;
 
 pub use error::{Error, Result};
 pub use monitor::Monitor;
 pub use monocoque_runtime::{Endpoint, Message, MonitorEvent};
+pub use monocoque_runtime::{Runtime, RuntimeBuilder, RuntimeError};
 pub use monocoque_zmtp::SocketType;
 pub use options::Options;
 pub use pair::Pair;
 pub use pipeline::{Pull, Push};
 pub use pubsub::{Pub, Sub, XPub, XSub};
 pub use reqrep::{Dealer, Rep, Req, Router};
+pub use sharded::{ShardRef, ShardedSocket};
 pub use subscriptions::SubscriptionSet;
 
 /// Re-exported so callers can name frame types without adding `bytes` themselves.

@@ -21,6 +21,7 @@ use monocoque_zmtp::{Event, ProtocolError, Session};
 use crate::handler::Handler;
 use crate::lifecycle::Lifecycle;
 use crate::message::Message;
+use crate::monitor::MonitorEvent;
 use crate::peer::Peer;
 use crate::transport::Stream;
 
@@ -94,6 +95,16 @@ pub async fn drive(
     if conn.attached {
         peer.set_info(None);
         handler.on_detach(&peer);
+    } else if !matches!(
+        end,
+        LinkEnd::Shutdown | LinkEnd::Protocol(_) | LinkEnd::Refused(_)
+    ) {
+        // As libzmq: a handshake that ends without a protocol error (timeout, peer
+        // gone, I/O error) is HANDSHAKE_FAILED_NO_DETAIL; this event was never sent.
+        handler.on_monitor(MonitorEvent::HandshakeFailedNoDetail {
+            remote: peer.remote(),
+            reason: end.to_string(),
+        });
     }
     end
 }

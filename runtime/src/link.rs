@@ -58,19 +58,7 @@ pub fn spawn_listener(
             .await;
             match accepted {
                 None => break,
-                Some(Ok(stream)) => {
-                    let remote = stream.peer_description();
-                    handler.on_monitor(MonitorEvent::Accepted {
-                        remote: remote.clone(),
-                    });
-                    let peer = handler.new_peer(remote);
-                    let handler = Rc::clone(&handler);
-                    let lc2 = Rc::clone(&lc);
-                    lc.spawn(async move {
-                        run_link(stream, &peer, &handler, &lc2, options).await;
-                        handler.on_peer_gone(&peer);
-                    });
-                }
+                Some(Ok(stream)) => spawn_accepted(&lc, stream, Rc::clone(&handler), options),
                 Some(Err(e)) => {
                     warn!(%endpoint, error = %e, "accept failed");
                     handler.on_monitor(MonitorEvent::AcceptFailed {
@@ -82,6 +70,25 @@ pub fn spawn_listener(
         }
         drop(listener);
         handler.on_monitor(MonitorEvent::Closed { endpoint });
+    });
+}
+
+/// Runs an accepted connection as a new peer of `handler`'s socket.
+pub fn spawn_accepted(
+    lifecycle: &Rc<Lifecycle>,
+    stream: Stream,
+    handler: Rc<dyn Handler>,
+    options: LinkOptions,
+) {
+    let remote = stream.peer_description();
+    handler.on_monitor(MonitorEvent::Accepted {
+        remote: remote.clone(),
+    });
+    let peer = handler.new_peer(remote);
+    let lc = Rc::clone(lifecycle);
+    lifecycle.spawn(async move {
+        run_link(stream, &peer, &handler, &lc, options).await;
+        handler.on_peer_gone(&peer);
     });
 }
 

@@ -153,6 +153,38 @@ impl Listener {
     }
 }
 
+/// An accepted connection that can move to another core's executor.
+pub enum SharedStream {
+    /// TCP.
+    Tcp(glommio::net::AcceptedTcpStream),
+    /// Unix domain socket.
+    Ipc(glommio::net::AcceptedUnixStream),
+}
+
+impl SharedStream {
+    /// Attaches the connection to the current executor.
+    pub fn into_stream(self) -> Stream {
+        match self {
+            SharedStream::Tcp(s) => {
+                let s = s.bind_to_executor();
+                let _ = s.set_nodelay(true);
+                Stream::Tcp(s)
+            }
+            SharedStream::Ipc(s) => Stream::Ipc(s.bind_to_executor()),
+        }
+    }
+}
+
+impl Listener {
+    /// Accepts the next connection in a form that can be handed to another core.
+    pub async fn accept_shared(&self) -> io::Result<SharedStream> {
+        match self {
+            Listener::Tcp(l) => Ok(SharedStream::Tcp(l.shared_accept().await?)),
+            Listener::Ipc(l, _) => Ok(SharedStream::Ipc(l.shared_accept().await?)),
+        }
+    }
+}
+
 impl Drop for Listener {
     fn drop(&mut self) {
         if let Listener::Ipc(_, path) = self {
