@@ -23,6 +23,8 @@ pub mod monitor;
 pub mod notify;
 pub mod peer;
 pub mod ring;
+pub mod ring;
+pub(crate) mod sync;
 pub(crate) mod sync;
 pub mod transport;
 
