@@ -23,8 +23,6 @@ pub mod monitor;
 pub mod notify;
 pub mod peer;
 pub mod ring;
-pub mod ring;
-pub(crate) mod sync;
 pub(crate) mod sync;
 pub mod transport;
 
