@@ -1,0 +1,236 @@
+//! Where and how the two sides of a run execute: glommio executors and std threads
+//! pinned to the sender and receiver cores, endpoints to bind, deadlines.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::result::{Impl, Transport};
+use crate::Result;
+
+/// The sending side (PUSH, REQ, DEALER clients, PUB) runs here.
+pub const SENDER_CORE: usize = 0;
+/// The receiving side (PULL, REP, ROUTER, SUBs) runs here.
+pub const RECEIVER_CORE: usize = 1;
+
+/// A run that has not finished by then has hung: it fails instead of blocking the suite.
+pub const RUN_DEADLINE: Duration = Duration::from_secs(120);
+/// libzmq receive timeout (RCVTIMEO), for the same purpose.
+pub const RECV_TIMEOUT_MS: i32 = 30_000;
+
+/// Options that apply to every run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions {
+    /// glommio `spin_before_park` (50 µs) on Monocoque's executors.
+    pub spin: bool,
+}
+
+/// The CPU to use for `core`, wrapped onto the machine's CPUs (so a 1-CPU machine
+/// still runs, unpinned in effect).
+pub fn cpu(core: usize) -> usize {
+    let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+    core % n
+}
+
+/// One side of a run, running on its own pinned thread.
+pub struct Side<T: Send + 'static> {
+    join: Joiner<T>,
+}
+
+enum Joiner<T: Send + 'static> {
+    Glommio(glommio::ExecutorJoinHandle<Result<T>>),
+    Thread(std::thread::JoinHandle<Result<T>>),
+}
+
+impl<T: Send + 'static> Side<T> {
+    /// Waits for the side to finish and returns what it produced.
+    pub fn join(self) -> Result<T> {
+        match self.join {
+            Joiner::Glommio(h) => h
+                .join()
+                .map_err(|e| format!("glommio executor failed: {e}"))?,
+            Joiner::Thread(h) => h.join().map_err(|_| "benchmark thread panicked")?,
+        }
+    }
+}
+
+/// Starts a glommio executor pinned to `core` (256 KiB of io_memory, as DESIGN.md
+/// advises) and runs `make()`'s future on it, with the run deadline.
+pub fn glommio_side<T, G, F>(name: &str, core: usize, opts: RunOptions, make: G) -> Result<Side<T>>
+where
+    T: Send + 'static,
+    G: FnOnce() -> F + Send + 'static,
+    F: Future<Output = Result<T>> + 'static,
+{
+    let mut builder = glommio::LocalExecutorBuilder::new(glommio::Placement::Fixed(cpu(core)))
+        .name(name)
+        .io_memory(256 << 10);
+    if opts.spin {
+        builder = builder.spin_before_park(Duration::from_micros(50));
+    }
+    let handle = builder
+        .spawn(move || async move {
+            match glommio::timer::timeout(RUN_DEADLINE, async { Ok(make().await) }).await {
+                Ok(result) => result,
+                Err(_) => Err(format!("no result within {RUN_DEADLINE:?}").into()),
+            }
+        })
+        .map_err(|e| {
+            format!("cannot start a glommio executor (is RLIMIT_MEMLOCK at least 512 KiB?): {e}")
+        })?;
+    Ok(Side {
+        join: Joiner::Glommio(handle),
+    })
+}
+
+/// Starts a std thread pinned to `core` (core_affinity) running `f`.
+pub fn thread_side<T, F>(name: &str, core: usize, f: F) -> Result<Side<T>>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T> + Send + 'static,
+{
+    let id = cpu(core);
+    let handle = std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(move || {
+            core_affinity::set_for_current(core_affinity::CoreId { id });
+            f()
+        })?;
+    Ok(Side {
+        join: Joiner::Thread(handle),
+    })
+}
+
+/// Joins both sides, reporting the first failure.
+pub fn join2<A: Send + 'static, B: Send + 'static>(a: Side<A>, b: Side<B>) -> Result<(A, B)> {
+    let ra = a.join();
+    let rb = b.join();
+    Ok((ra?, rb?))
+}
+
+/// An address to bind for `imp` on `transport`: an ephemeral TCP port on loopback, or
+/// a fresh IPC path that is removed when the guard drops.
+pub struct BindAddr {
+    /// The endpoint to pass to `bind`.
+    pub endpoint: String,
+    ipc_path: Option<std::path::PathBuf>,
+}
+
+impl BindAddr {
+    /// A new address.
+    pub fn new(imp: Impl, transport: Transport) -> BindAddr {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        match transport {
+            Transport::Tcp => BindAddr {
+                endpoint: match imp {
+                    Impl::Monocoque => "tcp://127.0.0.1:0".into(),
+                    Impl::Libzmq => "tcp://127.0.0.1:*".into(),
+                },
+                ipc_path: None,
+            },
+            Transport::Ipc => {
+                let n = NEXT.fetch_add(1, Ordering::Relaxed);
+                let path = std::env::temp_dir()
+                    .join(format!("monocoque-bench-{}-{n}.ipc", std::process::id()));
+                let _ = std::fs::remove_file(&path);
+                BindAddr {
+                    endpoint: format!("ipc://{}", path.display()),
+                    ipc_path: Some(path),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for BindAddr {
+    fn drop(&mut self) {
+        if let Some(p) = &self.ipc_path {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// Time from the first message received to the last, as `local_thr` takes it.
+pub struct Stopwatch(Instant);
+
+impl Stopwatch {
+    /// Starts now.
+    pub fn start() -> Stopwatch {
+        Stopwatch(Instant::now())
+    }
+    /// Seconds since the start.
+    pub fn stop(self) -> f64 {
+        self.0.elapsed().as_secs_f64()
+    }
+}
+
+/// Fails unless a received message has the expected size.
+pub fn check_size(got: usize, want: usize) -> Result<()> {
+    if got == want {
+        Ok(())
+    } else {
+        Err(format!("message of incorrect size received: {got} B, expected {want} B").into())
+    }
+}
+
+/// The receiving side's endpoint reaches the sending side through this channel.
+pub fn endpoint_channel() -> (mpsc::Sender<String>, EndpointRx) {
+    let (tx, rx) = mpsc::channel();
+    (tx, EndpointRx(rx))
+}
+
+/// Receives the endpoint the other side bound.
+pub struct EndpointRx(mpsc::Receiver<String>);
+
+impl EndpointRx {
+    /// Waits (bounded) for the endpoint.
+    pub fn get(&self) -> Result<String> {
+        self.0
+            .recv_timeout(Duration::from_secs(30))
+            .map_err(|_| "the receiving side never bound".into())
+    }
+}
+
+/// libzmq helpers shared by the scenario modules.
+pub mod zmq_util {
+    use crate::Result;
+
+    /// A socket with the bench's receive timeout and a finite linger.
+    pub fn socket(ctx: &zmq::Context, kind: zmq::SocketType) -> Result<zmq::Socket> {
+        let s = ctx.socket(kind)?;
+        s.set_rcvtimeo(super::RECV_TIMEOUT_MS)?;
+        s.set_linger(5_000)?;
+        Ok(s)
+    }
+
+    /// Binds and returns the endpoint actually bound (`tcp://127.0.0.1:*` → the port).
+    pub fn bind(s: &zmq::Socket, endpoint: &str) -> Result<String> {
+        s.bind(endpoint)?;
+        s.get_last_endpoint()?
+            .map_err(|_| "last endpoint is not UTF-8".into())
+    }
+
+    /// Maps EAGAIN after RCVTIMEO to a clear error.
+    pub fn timed_out(e: zmq::Error) -> crate::Error {
+        if e == zmq::Error::EAGAIN {
+            "libzmq receive timed out".into()
+        } else {
+            e.into()
+        }
+    }
+}
+
+/// Monocoque helpers shared by the scenario modules.
+pub mod mono_util {
+    use std::time::Duration;
+
+    /// Options for benchmark sockets: libzmq's defaults, with a finite linger so a
+    /// broken run cannot hang on close.
+    pub fn options() -> monocoque::Options {
+        monocoque::Options {
+            linger: Some(Duration::from_secs(5)),
+            ..monocoque::Options::default()
+        }
+    }
+}

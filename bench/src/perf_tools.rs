@@ -1,0 +1,1 @@
+//! libzmq-compatible perf tools (placeholder).

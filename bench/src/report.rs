@@ -1,0 +1,244 @@
+//! The readable table (Markdown, so it pastes into docs/performance.md) and the JSON
+//! lines.
+
+use std::fmt::Write as _;
+
+use crate::result::{fmt_size, Impl, Scenario, Summary};
+
+/// `5.12 M`, `812 k`, `71.2`, `0.004`.
+pub fn fmt_num(v: f64) -> String {
+    let a = v.abs();
+    if a >= 1e9 {
+        format!("{:.2} G", v / 1e9)
+    } else if a >= 1e6 {
+        format!("{:.2} M", v / 1e6)
+    } else if a >= 1e4 {
+        format!("{:.0} k", v / 1e3)
+    } else if a >= 100.0 {
+        format!("{v:.0}")
+    } else if a >= 1.0 {
+        format!("{v:.1}")
+    } else if a == 0.0 {
+        "0".into()
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+fn opt(v: Option<f64>) -> String {
+    v.map_or_else(|| "–".into(), fmt_num)
+}
+
+/// The comparison table, one row per case and implementation.
+pub fn table(results: &[Summary]) -> String {
+    let mut out = String::new();
+    let head = "| scenario | transport | size | peers | shards | impl | msg/s | MB/s | p50 µs | p99 µs | p99.9 µs | dropped | spread | × libzmq |";
+    let rule = "|---|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|";
+    let mut allocs = Vec::new();
+    let _ = writeln!(out, "{head}\n{rule}");
+    for s in results {
+        if s.case.scenario == Scenario::Alloc {
+            allocs.push(s);
+            continue;
+        }
+        let c = &s.case;
+        let failed = if s.reps == 0 {
+            format!(" FAILED: {}", s.errors.first().map_or("", String::as_str))
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {}{} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            c.scenario,
+            c.transport.name(),
+            fmt_size(c.size),
+            c.peers,
+            shards(s),
+            s.imp,
+            failed,
+            opt(s.median.msgs_per_sec),
+            opt(s.median.mb_per_sec),
+            opt(s.median.p50_us),
+            opt(s.median.p99_us),
+            opt(s.median.p999_us),
+            s.median
+                .dropped
+                .map_or_else(|| "–".into(), |d| format!("{:.1}%", d * 100.0)),
+            s.spread_pct()
+                .map_or_else(|| "–".into(), |p| format!("±{:.0}%", p / 2.0)),
+            ratio(s),
+        );
+    }
+    if !allocs.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n| alloc | transport | size | impl | allocations/msg, send path | allocations/msg, receive path |\n|---|---|---|---|---:|---:|"
+        );
+        for s in allocs {
+            let _ = writeln!(
+                out,
+                "| alloc | {} | {} | {} | {} | {} |",
+                s.case.transport.name(),
+                fmt_size(s.case.size),
+                s.imp,
+                s.median
+                    .allocs_send
+                    .map_or_else(|| "–".into(), |v| format!("{v:.4}")),
+                s.median
+                    .allocs_recv
+                    .map_or_else(|| "–".into(), |v| format!("{v:.4}")),
+            );
+        }
+    }
+    out
+}
+
+fn shards(s: &Summary) -> String {
+    if s.imp == Impl::Monocoque {
+        s.case.shards.to_string()
+    } else {
+        "–".into()
+    }
+}
+
+fn ratio(s: &Summary) -> String {
+    match (s.imp, s.ratio_vs_libzmq) {
+        (Impl::Libzmq, _) => "1".into(),
+        (_, Some(r)) => format!("{r:.2}"),
+        _ => "–".into(),
+    }
+}
+
+/// Notes printed under the table: what the columns mean and the layouts.
+pub fn notes(impls: &[Impl], spin: bool) -> String {
+    let mut out = String::from(
+        "msg/s: messages per second (thr: first to last message received, as local_thr; lat: not \
+         used; router: round trips/s over all clients; fanout: deliveries/s summed over \
+         subscribers; fanout-capacity: highest publish rate with no drop for the whole hold). \
+         MB/s: payload only, 10^6 B. p50/p99/p99.9: full round trip (lat). spread: ±half the \
+         (max − min) of the primary figure over the repetitions, relative to the median. × libzmq: \
+         median / libzmq's median of the primary figure (msg/s; for lat p50, lower is better).\n\
+         curve: left out, Monocoque has no CURVE yet. zmq.rs (`zeromq` crate): not compared, see \
+         docs/performance.md.\n",
+    );
+    for imp in impls {
+        let _ = writeln!(out, "layout, {}: {}", imp, imp.layout(spin));
+    }
+    out
+}
+
+/// One JSON object for a result.
+pub fn json_line(s: &Summary) -> String {
+    let c = &s.case;
+    let mut o = JsonObject::default();
+    o.str("impl", s.imp.name());
+    o.str("scenario", c.scenario.name());
+    o.str("transport", c.transport.name());
+    o.num("size", Some(c.size as f64));
+    o.num("peers", Some(c.peers as f64));
+    o.num(
+        "shards",
+        (s.imp == Impl::Monocoque).then_some(c.shards as f64),
+    );
+    o.num("msgs_per_sec", s.median.msgs_per_sec);
+    o.num("mb_per_sec", s.median.mb_per_sec);
+    o.num("p50_us", s.median.p50_us);
+    o.num("p99_us", s.median.p99_us);
+    o.num("p999_us", s.median.p999_us);
+    o.num("dropped", s.median.dropped);
+    o.num("allocs_per_msg_send", s.median.allocs_send);
+    o.num("allocs_per_msg_recv", s.median.allocs_recv);
+    o.num("count", Some(c.count as f64));
+    o.num("reps", Some(s.reps as f64));
+    o.num("primary_min", s.spread.map(|x| x.0));
+    o.num("primary_max", s.spread.map(|x| x.1));
+    o.num("ratio_vs_libzmq", s.ratio_vs_libzmq);
+    o.str("api", s.api);
+    match s.spin {
+        Some(b) => o.raw("spin_before_park", if b { "true" } else { "false" }),
+        None => o.raw("spin_before_park", "null"),
+    }
+    if !s.errors.is_empty() {
+        o.str("errors", &s.errors.join("; "));
+    }
+    o.finish()
+}
+
+/// A minimal JSON object writer (flat objects of strings and numbers).
+#[derive(Default)]
+struct JsonObject {
+    body: String,
+}
+
+impl JsonObject {
+    fn key(&mut self, k: &str) {
+        if !self.body.is_empty() {
+            self.body.push(',');
+        }
+        let _ = write!(self.body, "\"{k}\":");
+    }
+
+    fn raw(&mut self, k: &str, v: &str) {
+        self.key(k);
+        self.body.push_str(v);
+    }
+
+    fn str(&mut self, k: &str, v: &str) {
+        self.key(k);
+        self.body.push('"');
+        for ch in v.chars() {
+            match ch {
+                '"' => self.body.push_str("\\\""),
+                '\\' => self.body.push_str("\\\\"),
+                c if (c as u32) < 0x20 => {
+                    let _ = write!(self.body, "\\u{:04x}", c as u32);
+                }
+                c => self.body.push(c),
+            }
+        }
+        self.body.push('"');
+    }
+
+    fn num(&mut self, k: &str, v: Option<f64>) {
+        match v {
+            Some(x) if x.is_finite() => {
+                if x.fract() == 0.0 && x.abs() < 1e15 {
+                    self.raw(k, &format!("{}", x as i64));
+                } else {
+                    self.raw(k, &format!("{x}"));
+                }
+            }
+            _ => self.raw(k, "null"),
+        }
+    }
+
+    fn finish(self) -> String {
+        format!("{{{}}}", self.body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_escapes_and_nulls() {
+        let mut o = JsonObject::default();
+        o.str("a", "x\"y\\z\n");
+        o.num("b", None);
+        o.num("c", Some(3.0));
+        o.num("d", Some(0.5));
+        assert_eq!(
+            o.finish(),
+            r#"{"a":"x\"y\\z\u000a","b":null,"c":3,"d":0.5}"#
+        );
+    }
+
+    #[test]
+    fn numbers() {
+        assert_eq!(fmt_num(5_120_000.0), "5.12 M");
+        assert_eq!(fmt_num(81_200.0), "81 k");
+        assert_eq!(fmt_num(71.24), "71.2");
+    }
+}

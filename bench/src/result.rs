@@ -1,0 +1,368 @@
+//! The shared vocabulary: implementations, scenarios, cases, one run's sample and the
+//! summary of a case's repetitions.
+
+use std::fmt;
+
+/// An implementation under test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Impl {
+    /// This project, on glommio.
+    Monocoque,
+    /// libzmq 4.3 through the `zmq` crate (the reference).
+    Libzmq,
+}
+
+impl Impl {
+    /// Every implementation, the reference last so its rows close each group.
+    pub const ALL: [Impl; 2] = [Impl::Monocoque, Impl::Libzmq];
+
+    /// The name used in tables and JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Impl::Monocoque => "monocoque",
+            Impl::Libzmq => "libzmq",
+        }
+    }
+
+    /// Parses a name as printed by [`Impl::name`].
+    pub fn parse(s: &str) -> Option<Impl> {
+        Impl::ALL.into_iter().find(|i| i.name() == s)
+    }
+
+    /// How this implementation's two sides are laid out on the two cores.
+    pub fn layout(self, spin: bool) -> String {
+        match self {
+            Impl::Monocoque => format!(
+                "sender side: one glommio executor pinned to core 0; receiver side: one glommio \
+                 executor pinned to core 1; no other threads; spin_before_park {}",
+                if spin { "on (50 us)" } else { "off" }
+            ),
+            Impl::Libzmq => {
+                "sender side: app thread pinned to core 0 plus its context's I/O thread \
+                 (started from the app thread, so it inherits core 0); receiver side: app thread \
+                 and its context's I/O thread on core 1; one context per side, one I/O thread each"
+                    .to_string()
+            }
+        }
+    }
+}
+
+impl fmt::Display for Impl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The scenarios of BENCH.md that exist so far (`curve` does not: Monocoque has no
+/// CURVE yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scenario {
+    /// PUSH → PULL, default API.
+    Thr,
+    /// PUSH → PULL with the explicit batching API.
+    ThrBatch,
+    /// REQ ↔ REP round trips.
+    Lat,
+    /// N DEALER ↔ one ROUTER echo.
+    Router,
+    /// One PUB → N SUB, flat out.
+    Fanout,
+    /// One PUB → N SUB, paced: highest rate without drops.
+    FanoutCapacity,
+    /// One PUB → 100 SUB, each subscribed to 1 of 1000 topics.
+    FanoutTopics,
+    /// Allocations per message on PUSH → PULL.
+    Alloc,
+}
+
+impl Scenario {
+    /// Every scenario, in table order.
+    pub const ALL: [Scenario; 8] = [
+        Scenario::Thr,
+        Scenario::ThrBatch,
+        Scenario::Lat,
+        Scenario::Router,
+        Scenario::Fanout,
+        Scenario::FanoutCapacity,
+        Scenario::FanoutTopics,
+        Scenario::Alloc,
+    ];
+
+    /// The name used in tables, JSON and `--scenarios`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Thr => "thr",
+            Scenario::ThrBatch => "thr-batch",
+            Scenario::Lat => "lat",
+            Scenario::Router => "router",
+            Scenario::Fanout => "fanout",
+            Scenario::FanoutCapacity => "fanout-capacity",
+            Scenario::FanoutTopics => "fanout-topics",
+            Scenario::Alloc => "alloc",
+        }
+    }
+
+    /// Parses a name as printed by [`Scenario::name`].
+    pub fn parse(s: &str) -> Option<Scenario> {
+        Scenario::ALL.into_iter().find(|x| x.name() == s)
+    }
+
+    /// The figure that ranks implementations in this scenario.
+    pub fn primary(self) -> Metric {
+        match self {
+            Scenario::Lat => Metric::P50Us,
+            Scenario::Alloc => Metric::AllocsRecv,
+            _ => Metric::MsgsPerSec,
+        }
+    }
+}
+
+impl fmt::Display for Scenario {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Transport {
+    /// TCP over loopback.
+    Tcp,
+    /// Unix domain sockets.
+    Ipc,
+}
+
+impl Transport {
+    /// The name used in tables and JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Tcp => "tcp",
+            Transport::Ipc => "ipc",
+        }
+    }
+}
+
+/// One point of a scenario: what every implementation runs the same way.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Case {
+    /// The scenario.
+    pub scenario: Scenario,
+    /// The transport.
+    pub transport: Transport,
+    /// Message size in bytes.
+    pub size: usize,
+    /// Peers on the far side (DEALER clients, SUB subscribers); 1 for pairs.
+    pub peers: usize,
+    /// Shards (cores) of the Monocoque side; 1 = local mode. Only implementations
+    /// that shard are run with more than 1.
+    pub shards: usize,
+    /// Messages (or round trips) per run.
+    pub count: u64,
+    /// Paced scenarios: how long each rate step is held.
+    pub hold: std::time::Duration,
+}
+
+impl Case {
+    /// A short label for progress lines.
+    pub fn label(&self) -> String {
+        format!(
+            "{} {} {} peers={} shards={}",
+            self.scenario.name(),
+            self.transport.name(),
+            fmt_size(self.size),
+            self.peers,
+            self.shards
+        )
+    }
+}
+
+/// The figures one run produced; absent where they do not apply.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Sample {
+    /// Messages (or round trips, or deliveries) per second.
+    pub msgs_per_sec: Option<f64>,
+    /// Payload megabytes (10^6 B) per second.
+    pub mb_per_sec: Option<f64>,
+    /// Latency percentiles, µs.
+    pub p50_us: Option<f64>,
+    /// 99th percentile, µs.
+    pub p99_us: Option<f64>,
+    /// 99.9th percentile, µs.
+    pub p999_us: Option<f64>,
+    /// Fraction of messages lost (0..1), for PUB/SUB.
+    pub dropped: Option<f64>,
+    /// Allocations per message on the sending side.
+    pub allocs_send: Option<f64>,
+    /// Allocations per message on the receiving side.
+    pub allocs_recv: Option<f64>,
+}
+
+/// A figure of a [`Sample`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    /// [`Sample::msgs_per_sec`].
+    MsgsPerSec,
+    /// [`Sample::mb_per_sec`].
+    MbPerSec,
+    /// [`Sample::p50_us`].
+    P50Us,
+    /// [`Sample::p99_us`].
+    P99Us,
+    /// [`Sample::p999_us`].
+    P999Us,
+    /// [`Sample::dropped`].
+    Dropped,
+    /// [`Sample::allocs_send`].
+    AllocsSend,
+    /// [`Sample::allocs_recv`].
+    AllocsRecv,
+}
+
+impl Metric {
+    /// Every metric.
+    pub const ALL: [Metric; 8] = [
+        Metric::MsgsPerSec,
+        Metric::MbPerSec,
+        Metric::P50Us,
+        Metric::P99Us,
+        Metric::P999Us,
+        Metric::Dropped,
+        Metric::AllocsSend,
+        Metric::AllocsRecv,
+    ];
+
+    /// The figure in `s`.
+    pub fn get(self, s: &Sample) -> Option<f64> {
+        match self {
+            Metric::MsgsPerSec => s.msgs_per_sec,
+            Metric::MbPerSec => s.mb_per_sec,
+            Metric::P50Us => s.p50_us,
+            Metric::P99Us => s.p99_us,
+            Metric::P999Us => s.p999_us,
+            Metric::Dropped => s.dropped,
+            Metric::AllocsSend => s.allocs_send,
+            Metric::AllocsRecv => s.allocs_recv,
+        }
+    }
+
+    /// Sets the figure in `s`.
+    pub fn set(self, s: &mut Sample, v: Option<f64>) {
+        let slot = match self {
+            Metric::MsgsPerSec => &mut s.msgs_per_sec,
+            Metric::MbPerSec => &mut s.mb_per_sec,
+            Metric::P50Us => &mut s.p50_us,
+            Metric::P99Us => &mut s.p99_us,
+            Metric::P999Us => &mut s.p999_us,
+            Metric::Dropped => &mut s.dropped,
+            Metric::AllocsSend => &mut s.allocs_send,
+            Metric::AllocsRecv => &mut s.allocs_recv,
+        };
+        *slot = v;
+    }
+
+    /// True when a larger value is better.
+    pub fn higher_is_better(self) -> bool {
+        matches!(self, Metric::MsgsPerSec | Metric::MbPerSec)
+    }
+}
+
+impl Sample {
+    /// A throughput sample: `count` messages of `size` bytes in `secs`.
+    pub fn throughput(count: u64, size: usize, secs: f64) -> Sample {
+        let secs = secs.max(1e-9);
+        Sample {
+            msgs_per_sec: Some(count as f64 / secs),
+            mb_per_sec: Some(count as f64 * size as f64 / secs / 1e6),
+            ..Sample::default()
+        }
+    }
+}
+
+/// A case's result for one implementation over its repetitions.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    /// The case.
+    pub case: Case,
+    /// The implementation.
+    pub imp: Impl,
+    /// The median of each figure over the repetitions that succeeded.
+    pub median: Sample,
+    /// Smallest and largest value of the scenario's primary figure.
+    pub spread: Option<(f64, f64)>,
+    /// Repetitions that succeeded.
+    pub reps: usize,
+    /// Errors of the repetitions that failed.
+    pub errors: Vec<String>,
+    /// glommio's spin_before_park, for Monocoque.
+    pub spin: Option<bool>,
+    /// Which API was used (`default`, `batch`).
+    pub api: &'static str,
+    /// Median / libzmq's median of the primary figure, filled in by the runner.
+    pub ratio_vs_libzmq: Option<f64>,
+}
+
+impl Summary {
+    /// The primary figure's median.
+    pub fn primary(&self) -> Option<f64> {
+        self.case.scenario.primary().get(&self.median)
+    }
+
+    /// The spread as a percentage of the median: (max − min) / median.
+    pub fn spread_pct(&self) -> Option<f64> {
+        let (lo, hi) = self.spread?;
+        let m = self.primary()?;
+        (m != 0.0).then(|| (hi - lo) / m * 100.0)
+    }
+}
+
+/// `64 B`, `1 KiB`, `64 KiB`, `1 MiB`.
+pub fn fmt_size(size: usize) -> String {
+    if size >= 1 << 20 && size % (1 << 20) == 0 {
+        format!("{} MiB", size >> 20)
+    } else if size >= 1 << 10 && size % (1 << 10) == 0 {
+        format!("{} KiB", size >> 10)
+    } else {
+        format!("{size} B")
+    }
+}
+
+/// The median of `values` (which must not be empty); the mean of the middle two for
+/// an even count.
+pub fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians() {
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), 2.5);
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(fmt_size(64), "64 B");
+        assert_eq!(fmt_size(1024), "1 KiB");
+        assert_eq!(fmt_size(65536), "64 KiB");
+        assert_eq!(fmt_size(1 << 20), "1 MiB");
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for s in Scenario::ALL {
+            assert_eq!(Scenario::parse(s.name()), Some(s));
+        }
+        for i in Impl::ALL {
+            assert_eq!(Impl::parse(i.name()), Some(i));
+        }
+    }
+}

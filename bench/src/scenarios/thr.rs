@@ -1,0 +1,129 @@
+//! `thr` and `thr-batch`: PUSH → PULL throughput. The receiver binds (like libzmq's
+//! `local_thr`), the sender connects (like `remote_thr`). The clock starts when the
+//! first message has been received and stops after the last, and throughput is
+//! `count / elapsed`, exactly as `local_thr` computes it.
+
+use bytes::Bytes;
+
+use crate::harness::{
+    check_size, endpoint_channel, glommio_side, join2, mono_util, thread_side, zmq_util, BindAddr,
+    RunOptions, Stopwatch, RECEIVER_CORE, SENDER_CORE,
+};
+use crate::result::{Case, Impl, Sample};
+use crate::Result;
+
+/// Messages per `send_batch` call in `thr-batch`.
+pub const SEND_BATCH: usize = 256;
+/// Most messages taken per `recv_batch` call in `thr-batch`.
+pub const RECV_BATCH: usize = 1024;
+
+/// How the sender and receiver use their sockets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// One `send`/`recv` per message.
+    Default,
+    /// `send_batch`/`recv_batch` (Monocoque only; libzmq has no such API and runs
+    /// its default one).
+    Batch,
+}
+
+/// Runs one PUSH → PULL throughput measurement.
+pub fn run(imp: Impl, case: &Case, api: Api, opts: RunOptions) -> Result<Sample> {
+    let addr = BindAddr::new(imp, case.transport);
+    let secs = match imp {
+        Impl::Monocoque => monocoque(&addr.endpoint, case.size, case.count, api, opts)?,
+        Impl::Libzmq => libzmq(&addr.endpoint, case.size, case.count)?,
+    };
+    Ok(Sample::throughput(case.count, case.size, secs))
+}
+
+fn monocoque(endpoint: &str, size: usize, count: u64, api: Api, opts: RunOptions) -> Result<f64> {
+    let (tx, rx) = endpoint_channel();
+    let bind = endpoint.to_string();
+    let receiver = glommio_side("thr-pull", RECEIVER_CORE, opts, move || async move {
+        let pull = monocoque::Pull::with_options(mono_util::options());
+        tx.send(pull.bind(&bind)?.to_string())?;
+        let watch;
+        match api {
+            Api::Default => {
+                check_size(pull.recv().await?.byte_len(), size)?;
+                watch = Stopwatch::start();
+                for _ in 1..count {
+                    check_size(pull.recv().await?.byte_len(), size)?;
+                }
+            }
+            Api::Batch => {
+                let mut batch = Vec::with_capacity(RECV_BATCH);
+                let mut got = pull.recv_batch(&mut batch, RECV_BATCH).await? as u64;
+                watch = Stopwatch::start();
+                loop {
+                    for msg in batch.drain(..) {
+                        check_size(msg.byte_len(), size)?;
+                    }
+                    if got >= count {
+                        break;
+                    }
+                    got += pull.recv_batch(&mut batch, RECV_BATCH).await? as u64;
+                }
+            }
+        }
+        let secs = watch.stop();
+        pull.close().await;
+        Ok(secs)
+    })?;
+    let sender = glommio_side("thr-push", SENDER_CORE, opts, move || async move {
+        let push = monocoque::Push::with_options(mono_util::options());
+        push.connect(&rx.get()?)?;
+        let payload = Bytes::from(vec![0u8; size]);
+        match api {
+            Api::Default => {
+                for _ in 0..count {
+                    push.send(payload.clone()).await?;
+                }
+            }
+            Api::Batch => {
+                let mut left = count;
+                while left > 0 {
+                    let n = left.min(SEND_BATCH as u64);
+                    push.send_batch((0..n).map(|_| payload.clone())).await?;
+                    left -= n;
+                }
+            }
+        }
+        push.close().await;
+        Ok(())
+    })?;
+    let (secs, ()) = join2(receiver, sender)?;
+    Ok(secs)
+}
+
+fn libzmq(endpoint: &str, size: usize, count: u64) -> Result<f64> {
+    let (tx, rx) = endpoint_channel();
+    let bind = endpoint.to_string();
+    let receiver = thread_side("thr-pull", RECEIVER_CORE, move || {
+        let ctx = zmq::Context::new();
+        let pull = zmq_util::socket(&ctx, zmq::PULL)?;
+        tx.send(zmq_util::bind(&pull, &bind)?)?;
+        let mut msg = zmq::Message::new();
+        pull.recv(&mut msg, 0).map_err(zmq_util::timed_out)?;
+        check_size(msg.len(), size)?;
+        let watch = Stopwatch::start();
+        for _ in 1..count {
+            pull.recv(&mut msg, 0).map_err(zmq_util::timed_out)?;
+            check_size(msg.len(), size)?;
+        }
+        Ok(watch.stop())
+    })?;
+    let sender = thread_side("thr-push", SENDER_CORE, move || {
+        let ctx = zmq::Context::new();
+        let push = zmq_util::socket(&ctx, zmq::PUSH)?;
+        push.connect(&rx.get()?)?;
+        for _ in 0..count {
+            // As remote_thr: a fresh message of the size, never filled.
+            push.send(zmq::Message::with_size(size), 0)?;
+        }
+        Ok(())
+    })?;
+    let (secs, ()) = join2(receiver, sender)?;
+    Ok(secs)
+}
