@@ -76,14 +76,19 @@ impl Raw {
 
     /// Writes all of `bytes`; false if the server closed the connection first.
     async fn write(&mut self, mut bytes: &[u8]) -> bool {
-        while !bytes.is_empty() {
-            match self.0.write(bytes) {
-                Ok(n) => bytes = &bytes[n..],
-                Err(e) if e.kind() == ErrorKind::WouldBlock => glommio::timer::sleep(POLL).await,
-                Err(_) => return false,
+        within("a raw write", async {
+            while !bytes.is_empty() {
+                match self.0.write(bytes) {
+                    Ok(n) => bytes = &bytes[n..],
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                        glommio::timer::sleep(POLL).await
+                    }
+                    Err(_) => return false,
+                }
             }
-        }
-        true
+            true
+        })
+        .await
     }
 
     /// Reads whatever is available into `into`; Err(()) once the server closed.
