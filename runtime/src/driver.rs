@@ -95,16 +95,19 @@ pub async fn drive(
     if conn.attached {
         peer.set_info(None);
         handler.on_detach(&peer);
-    } else if !matches!(
-        end,
-        LinkEnd::Shutdown | LinkEnd::Protocol(_) | LinkEnd::Refused(_)
-    ) {
-        // As libzmq: a handshake that ends without a protocol error (timeout, peer
-        // gone, I/O error) is HANDSHAKE_FAILED_NO_DETAIL; this event was never sent.
-        handler.on_monitor(MonitorEvent::HandshakeFailedNoDetail {
-            remote: peer.remote(),
-            reason: end.to_string(),
-        });
+    } else {
+        // As libzmq: a handshake that fails on the peer's protocol (or type) is
+        // HANDSHAKE_FAILED_PROTOCOL; one that ends otherwise (timeout, peer gone, I/O
+        // error) is HANDSHAKE_FAILED_NO_DETAIL. After the handshake, only DISCONNECTED.
+        let remote = peer.remote();
+        let reason = end.to_string();
+        match end {
+            LinkEnd::Shutdown => {}
+            LinkEnd::Protocol(_) | LinkEnd::Refused(_) => {
+                handler.on_monitor(MonitorEvent::HandshakeFailedProtocol { remote, reason })
+            }
+            _ => handler.on_monitor(MonitorEvent::HandshakeFailedNoDetail { remote, reason }),
+        }
     }
     end
 }

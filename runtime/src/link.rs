@@ -69,6 +69,11 @@ pub fn spawn_listener(
             }
         }
         drop(listener);
+        // The accept that was pending when closing began is an io_uring request that
+        // keeps the listening socket (and its port) alive until glommio's reactor
+        // submits its cancellation. Wait for one reactor turn (a timer only fires after
+        // one) so that once `close().await` returns, the endpoint can be bound again.
+        glommio::timer::sleep(Duration::from_millis(1)).await;
         handler.on_monitor(MonitorEvent::Closed { endpoint });
     });
 }
@@ -177,13 +182,7 @@ async fn run_link(
     .await;
     match &end {
         LinkEnd::Shutdown | LinkEnd::PeerClosed => debug!(%remote, "connection closed: {end}"),
-        LinkEnd::Protocol(_) | LinkEnd::Refused(_) => {
-            warn!(%remote, "closing connection: {end}");
-            handler.on_monitor(MonitorEvent::HandshakeFailedProtocol {
-                remote: remote.clone(),
-                reason: end.to_string(),
-            });
-        }
+        LinkEnd::Protocol(_) | LinkEnd::Refused(_) => warn!(%remote, "closing connection: {end}"),
         _ => info!(%remote, "connection lost: {end}"),
     }
     handler.on_monitor(MonitorEvent::Disconnected {
