@@ -7,7 +7,7 @@ mod interop_util;
 use std::future::Future;
 
 use interop_util::*;
-use monocoque::{Dealer, Error, Options, Rep, Req, Router};
+use monocoque::{Dealer, Error, MonitorEvent, Options, Rep, Req, Router};
 
 /// Number of messages in the corpus every stream test exchanges.
 fn n() -> usize {
@@ -609,5 +609,271 @@ fn rep_behind_libzmq_router() {
                 s
             },
         );
+    }
+}
+
+/// REQ drops a reply without the empty delimiter; REP drops a request without one.
+#[test]
+fn req_rep_drop_messages_without_delimiter() {
+    for case in cases() {
+        interop(
+            case,
+            |z| {
+                let s = z.sock(zmq::ROUTER);
+                let req = zrecv(&s);
+                assert_eq!(req[1..], [b"".to_vec(), b"q".to_vec()]);
+                zsend(&s, &[req[0].clone(), b"no delimiter".to_vec()]);
+                zsend(&s, &[req[0].clone(), vec![], b"real".to_vec()]);
+                s
+            },
+            |m| async move {
+                let s = Req::new();
+                m.attach(&s, 1).await;
+                msend(&s, one("q")).await;
+                assert_eq!(mrecv(&s).await, one("real"));
+                s
+            },
+        );
+        interop(
+            case,
+            |z| {
+                let s = z.sock(zmq::DEALER);
+                zsend(&s, &one("no delimiter"));
+                zsend(&s, &[vec![], b"q".to_vec()]);
+                assert_eq!(zrecv(&s), [vec![], b"a".to_vec()]);
+                s
+            },
+            |m| async move {
+                let s = Rep::new();
+                m.attach(&s, 1).await;
+                assert_eq!(mrecv(&s).await, one("q"));
+                msend(&s, one("a")).await;
+                s
+            },
+        );
+    }
+}
+
+fn one(s: &str) -> Frames {
+    vec![s.as_bytes().to_vec()]
+}
+
+/// REQ_RELAXED + REQ_CORRELATE both ways: a second request may go out before the
+/// first reply, which is then discarded by its request id; a REP echoes the id.
+#[test]
+fn req_relaxed_correlate() {
+    let relaxed = || Options {
+        req_relaxed: true,
+        req_correlate: true,
+        ..Options::default()
+    };
+    for case in cases() {
+        // Monocoque REQ → libzmq ROUTER: [id, request id (4 bytes), "", body].
+        interop(
+            case,
+            |z| {
+                let s = z.sock(zmq::ROUTER);
+                let mut last = None;
+                for body in ["a", "b", "c"] {
+                    let m = zrecv(&s);
+                    assert_eq!(m.len(), 4, "{}", show(&m));
+                    assert_eq!(m[1].len(), 4, "request id: {}", show(&m));
+                    let rid = u32::from_be_bytes(m[1][..].try_into().unwrap());
+                    if let Some(prev) = last {
+                        assert_eq!(rid, u32::wrapping_add(prev, 1), "request ids count up");
+                    }
+                    last = Some(rid);
+                    assert_eq!(m[2..], [vec![], body.as_bytes().to_vec()]);
+                    zsend(&s, &m);
+                }
+                s
+            },
+            move |m| async move {
+                let s = Req::with_options(relaxed());
+                m.attach(&s, 1).await;
+                msend(&s, one("a")).await;
+                msend(&s, one("b")).await;
+                assert_eq!(mrecv(&s).await, one("b"), "stale reply not discarded");
+                msend(&s, one("c")).await;
+                assert_eq!(mrecv(&s).await, one("c"));
+                s
+            },
+        );
+        // Monocoque REQ → libzmq REP (which echoes the request id back).
+        interop(
+            case,
+            |z| {
+                let s = z.sock(zmq::REP);
+                assert_eq!(zmq_echo(&s, 2), [one("a"), one("b")]);
+                s
+            },
+            move |m| async move {
+                let s = Req::with_options(relaxed());
+                m.attach(&s, 1).await;
+                msend(&s, one("a")).await;
+                msend(&s, one("b")).await;
+                assert_eq!(mrecv(&s).await, one("b"), "stale reply not discarded");
+                s
+            },
+        );
+        // libzmq REQ (relaxed, correlating) → Monocoque REP, which must return the
+        // request id with the delimiter.
+        interop(
+            case,
+            |z| {
+                let s = z.socket(zmq::REQ);
+                s.set_req_relaxed(true).unwrap();
+                s.set_req_correlate(true).unwrap();
+                z.attach(&s);
+                zsend(&s, &one("a"));
+                zsend(&s, &one("b"));
+                assert_eq!(zrecv(&s), one("b"));
+                s
+            },
+            |m| async move {
+                let s = Rep::new();
+                m.attach(&s, 1).await;
+                assert_eq!(mono_echo(&s, 2).await, [one("a"), one("b")]);
+                s
+            },
+        );
+    }
+}
+
+/// A second libzmq peer announcing a routing id already in use is refused by a
+/// Monocoque ROUTER: the first keeps the id, the second's messages never arrive.
+#[test]
+fn router_refuses_duplicate_routing_id() {
+    for case in mono_binds_cases() {
+        interop(
+            case,
+            |z| {
+                let first = z.sock_with_id(zmq::DEALER, b"dup");
+                zsend(&first, &one("first-1"));
+                assert_eq!(zrecv(&first), one("ack-1"));
+                let second = z.sock_with_id(zmq::DEALER, b"dup");
+                zsend(&second, &one("intruder"));
+                zsend(&first, &one("second connected"));
+                assert_eq!(zrecv(&first), one("refused"));
+                zsend(&first, &one("first-2"));
+                assert_eq!(zrecv(&first), one("ack-2"));
+                assert!(
+                    matches!(
+                        second.recv_multipart(zmq::DONTWAIT),
+                        Err(zmq::Error::EAGAIN)
+                    ),
+                    "the refused duplicate got a message"
+                );
+                (first, second)
+            },
+            |m| async move {
+                let r = Router::new();
+                let monitor = r.monitor();
+                m.attach(&r, 1).await;
+                let from_dup = |s: &str| vec![b"dup".to_vec(), s.as_bytes().to_vec()];
+                assert_eq!(mrecv(&r).await, from_dup("first-1"));
+                msend(&r, from_dup("ack-1")).await;
+                assert_eq!(mrecv(&r).await, from_dup("second connected"));
+                common::within("the duplicate to be refused", async {
+                    while !matches!(
+                        monitor.next().await,
+                        MonitorEvent::HandshakeFailedProtocol { .. }
+                    ) {}
+                })
+                .await;
+                msend(&r, from_dup("refused")).await;
+                assert_eq!(mrecv(&r).await, from_dup("first-2"));
+                msend(&r, from_dup("ack-2")).await;
+                r
+            },
+        );
+    }
+}
+
+/// Waits for a libzmq monitor event of kind `event` on `mon` (a PAIR connected to
+/// the monitor endpoint).
+fn zmq_wait_event(mon: &zmq::Socket, event: zmq::SocketEvent) {
+    loop {
+        let m = zrecv(mon);
+        if u16::from_le_bytes([m[0][0], m[0][1]]) == event as u16 {
+            return;
+        }
+    }
+}
+
+/// The peer restarts (closes and binds the same endpoint again); the connecting side
+/// reconnects by itself and messages flow again. Both directions, both transports.
+#[test]
+fn reconnect_after_peer_restart() {
+    for case in cases() {
+        match case.role {
+            // libzmq ROUTER restarts; Monocoque DEALER reconnects.
+            Role::ZmqBinds => interop(
+                case,
+                |z| {
+                    let r1 = z.sock(zmq::ROUTER);
+                    assert_eq!(zrecv(&r1), [b"d".to_vec(), b"before".to_vec()]);
+                    let ep = r1.get_last_endpoint().unwrap().unwrap();
+                    drop(r1);
+                    let r2 = z.socket(zmq::ROUTER);
+                    // The old listener closes in libzmq's I/O thread: retry briefly.
+                    let deadline = std::time::Instant::now() + common::WAIT;
+                    while let Err(e) = r2.bind(&ep) {
+                        assert!(std::time::Instant::now() < deadline, "rebind: {e}");
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                    }
+                    assert_eq!(zrecv(&r2), [b"d".to_vec(), b"after".to_vec()]);
+                    zsend(&r2, &[b"d".to_vec(), b"welcome back".to_vec()]);
+                    r2
+                },
+                |m| async move {
+                    let s = Dealer::with_options(Id::Exact(b"d").options());
+                    let monitor = s.monitor();
+                    m.attach(&s, 1).await;
+                    msend(&s, one("before")).await;
+                    common::within("the disconnect", async {
+                        while !matches!(monitor.next().await, MonitorEvent::Disconnected { .. }) {}
+                    })
+                    .await;
+                    msend(&s, one("after")).await;
+                    assert_eq!(mrecv(&s).await, one("welcome back"));
+                    s
+                },
+            ),
+            // Monocoque ROUTER restarts; libzmq DEALER reconnects.
+            _ => interop(
+                case,
+                |z| {
+                    let s = z.socket(zmq::DEALER);
+                    s.set_identity(b"d").unwrap();
+                    s.monitor(
+                        "inproc://dealer-monitor",
+                        zmq::SocketEvent::DISCONNECTED as i32,
+                    )
+                    .unwrap();
+                    let mon = z.socket(zmq::PAIR);
+                    mon.connect("inproc://dealer-monitor").unwrap();
+                    z.attach(&s);
+                    zsend(&s, &one("before"));
+                    zmq_wait_event(&mon, zmq::SocketEvent::DISCONNECTED);
+                    zsend(&s, &one("after"));
+                    assert_eq!(zrecv(&s), one("welcome back"));
+                    (s, mon)
+                },
+                |m| async move {
+                    let r1 = Router::new();
+                    m.attach(&r1, 1).await;
+                    assert_eq!(mrecv(&r1).await, [b"d".to_vec(), b"before".to_vec()]);
+                    let ep = r1.last_endpoint().unwrap().to_string();
+                    common::within("the ROUTER to close", r1.close()).await;
+                    let r2 = Router::new();
+                    // Once `close` has returned, the endpoint is free again.
+                    r2.bind(&ep).expect("bind the same endpoint again");
+                    assert_eq!(mrecv(&r2).await, [b"d".to_vec(), b"after".to_vec()]);
+                    msend(&r2, vec![b"d".to_vec(), b"welcome back".to_vec()]).await;
+                    r2
+                },
+            ),
+        }
     }
 }

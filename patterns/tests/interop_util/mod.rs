@@ -78,7 +78,8 @@ pub enum Role {
     /// Monocoque connects to an endpoint nobody listens on, and libzmq binds it only
     /// after Monocoque has reported a failed attempt (connect-before-bind).
     MonoConnectsFirst,
-    /// libzmq connects first; Monocoque binds the endpoint afterwards.
+    /// libzmq connects first; Monocoque binds the endpoint only after libzmq has
+    /// reported a failed attempt.
     ZmqConnectsFirst,
 }
 
@@ -146,7 +147,18 @@ impl ZEnd {
                 s.bind(&ep).expect("libzmq bind after Monocoque connected");
             }
             Role::ZmqConnectsFirst => {
+                // Watch for a failed attempt so Monocoque binds only after it.
+                static N: AtomicUsize = AtomicUsize::new(0);
+                let mon_ep = format!(
+                    "inproc://connect-first-{}",
+                    N.fetch_add(1, Ordering::Relaxed)
+                );
+                s.monitor(&mon_ep, zmq::SocketEvent::CONNECT_RETRIED as i32)
+                    .unwrap();
+                let mon = self.socket(zmq::PAIR);
+                mon.connect(&mon_ep).unwrap();
                 s.connect(&self.preset).expect("libzmq connect");
+                zrecv(&mon);
                 self.ep_tx.send(self.preset.clone()).unwrap();
             }
         }
