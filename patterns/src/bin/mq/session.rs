@@ -1,0 +1,377 @@
+//! The socket's life: open it as the command line says, move messages between it and
+//! standard input/output in the way its [`Mode`] prescribes, then close it.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::io::Write;
+use std::time::Duration;
+
+use futures_lite::future;
+use monocoque::{Bytes, Error, Message, Options, SocketType};
+
+use crate::cli::{Config, Mode};
+use crate::frames::{format_message, parse_line};
+use crate::input::Input;
+use crate::socket::AnySocket;
+
+/// Why a session ended early.
+#[derive(Debug)]
+pub enum Failure {
+    /// Bad setup or a socket error (exit status 2).
+    Error(String),
+    /// `--timeout` fired (exit status 1).
+    Timeout(String),
+    /// Whoever read standard output has gone (`mq sub … | head -1`): nothing left to
+    /// do (exit status 0).
+    OutputClosed,
+}
+
+/// Opens the socket, exchanges messages until done, and closes it (delivering queued
+/// messages unless the session failed).
+pub async fn run(cfg: &Config) -> Result<(), Failure> {
+    let socket = open(cfg).await?;
+    let mut input = match cfg.mode.reads_input() {
+        true => Input::start().await.map_err(Failure::Error)?,
+        false => Input::none(),
+    };
+    let outcome = exchange(&socket, cfg, &mut input).await;
+    match outcome {
+        Ok(()) | Err(Failure::OutputClosed) => {
+            finish(socket, cfg.timeout).await?;
+            outcome
+        }
+        Err(failure) => Err(failure),
+    }
+}
+
+/// Creates the socket, subscribes it, and binds and connects it.
+async fn open(cfg: &Config) -> Result<AnySocket, Failure> {
+    let socket = AnySocket::new(cfg.kind, options(cfg));
+    for prefix in subscriptions(cfg) {
+        socket.subscribe(&prefix).await.map_err(socket_error)?;
+    }
+    for endpoint in &cfg.binds {
+        let bound = socket
+            .bind(endpoint)
+            .map_err(|e| endpoint_error(endpoint, e))?;
+        if picks_port(endpoint) {
+            eprintln!("mq: listening on {bound}");
+        }
+    }
+    for endpoint in &cfg.connects {
+        socket
+            .connect(endpoint)
+            .map_err(|e| endpoint_error(endpoint, e))?;
+    }
+    Ok(socket)
+}
+
+/// Socket options from the command line. A ROUTER reports unroutable messages
+/// (ROUTER_MANDATORY) so that `mq` can say so instead of dropping them silently.
+fn options(cfg: &Config) -> Options {
+    let mut options = Options {
+        router_mandatory: cfg.kind == SocketType::Router,
+        ..Options::default()
+    };
+    if let Some(id) = &cfg.identity {
+        options.routing_id = id.clone();
+    }
+    options
+}
+
+/// The prefixes to subscribe to: those given, or everything for a SUB or XSUB
+/// without `--subscribe`.
+fn subscriptions(cfg: &Config) -> Vec<Bytes> {
+    match cfg.kind {
+        SocketType::Sub | SocketType::XSub if cfg.subscriptions.is_empty() => vec![Bytes::new()],
+        _ => cfg.subscriptions.clone(),
+    }
+}
+
+/// Whether binding `endpoint` lets the system choose the port (so it must be shown).
+fn picks_port(endpoint: &str) -> bool {
+    endpoint.starts_with("tcp://") && endpoint.ends_with(":0")
+}
+
+/// Moves messages as `cfg.mode` says until input ends, `--count` is reached or
+/// something fails.
+async fn exchange(socket: &AnySocket, cfg: &Config, input: &mut Input) -> Result<(), Failure> {
+    let counter = Counter::new(cfg.count);
+    match cfg.mode {
+        Mode::Send => send_lines(socket, input, &counter, cfg.timeout).await,
+        Mode::Receive => print_received(socket, &counter, cfg.timeout).await,
+        Mode::Request => request(socket, input, &counter, cfg.timeout).await,
+        Mode::Reply => reply(socket, input, &counter, cfg.timeout).await,
+        Mode::Echo => echo(socket, &counter, cfg.timeout).await,
+        Mode::Duplex => duplex(socket, input, &counter, cfg).await,
+    }
+}
+
+/// PUSH, PUB: sends every input line; `--count` limits the lines sent and
+/// `--timeout` how long one send may wait for a peer.
+async fn send_lines(
+    socket: &AnySocket,
+    input: &mut Input,
+    counter: &Counter,
+    timeout: Option<Duration>,
+) -> Result<(), Failure> {
+    while let Some(line) = next_line(input).await? {
+        let sent = bounded(timeout, deliver(socket, parse_line(&line)))
+            .await
+            .ok_or_else(|| send_timeout(timeout))??;
+        if sent && counter.record() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// PULL, SUB: prints every received message.
+async fn print_received(
+    socket: &AnySocket,
+    counter: &Counter,
+    timeout: Option<Duration>,
+) -> Result<(), Failure> {
+    loop {
+        print(&receive(socket, timeout).await?)?;
+        if counter.record() {
+            return Ok(());
+        }
+    }
+}
+
+/// REQ: sends each input line and prints its reply; `--timeout` bounds each
+/// request-reply round trip.
+async fn request(
+    socket: &AnySocket,
+    input: &mut Input,
+    counter: &Counter,
+    timeout: Option<Duration>,
+) -> Result<(), Failure> {
+    while let Some(line) = next_line(input).await? {
+        let round_trip = async {
+            if deliver(socket, parse_line(&line)).await? {
+                socket.recv().await.map(Some).map_err(socket_error)
+            } else {
+                Ok(None)
+            }
+        };
+        let reply = bounded(timeout, round_trip).await.ok_or_else(|| {
+            Failure::Timeout(format!("no reply within {:?}", timeout.unwrap_or_default()))
+        })??;
+        if let Some(reply) = reply {
+            print(&reply)?;
+            if counter.record() {
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// REP: prints each request and replies with the next input line; stops as soon as
+/// input ends, even while waiting for a request.
+async fn reply(
+    socket: &AnySocket,
+    input: &mut Input,
+    counter: &Counter,
+    timeout: Option<Duration>,
+) -> Result<(), Failure> {
+    // The reply to the next request, when it was typed before the request came.
+    let mut ahead: Option<Vec<u8>> = None;
+    loop {
+        let request = if ahead.is_some() {
+            receive(socket, timeout).await?
+        } else {
+            let request = async { receive(socket, timeout).await.map(Next::Request) };
+            let line = async { next_line(input).await.map(Next::Line) };
+            match future::or(request, line).await? {
+                Next::Request(request) => request,
+                Next::Line(None) => return Ok(()),
+                Next::Line(line) => {
+                    ahead = line;
+                    continue;
+                }
+            }
+        };
+        print(&request)?;
+        let line = match ahead.take() {
+            Some(line) => line,
+            None => match next_line(input).await? {
+                Some(line) => line,
+                None => return Ok(()),
+            },
+        };
+        deliver(socket, parse_line(&line)).await?;
+        if counter.record() {
+            return Ok(());
+        }
+    }
+}
+
+/// Whichever came first while a REP waits: a request, or an input line (`None`: the
+/// end of input).
+enum Next {
+    Request(Message),
+    Line(Option<Vec<u8>>),
+}
+
+/// `--echo`: sends every received message back as it came (a ROUTER's starts with
+/// the sender's routing id, so it returns to the sender).
+async fn echo(
+    socket: &AnySocket,
+    counter: &Counter,
+    timeout: Option<Duration>,
+) -> Result<(), Failure> {
+    loop {
+        let msg = receive(socket, timeout).await?;
+        deliver(socket, msg).await?;
+        if counter.record() {
+            return Ok(());
+        }
+    }
+}
+
+/// DEALER, ROUTER, PAIR, XPUB, XSUB: sends input lines while printing received
+/// messages. When input ends, receiving goes on only if `--count` or `--timeout`
+/// says when to stop.
+async fn duplex(
+    socket: &AnySocket,
+    input: &mut Input,
+    counter: &Counter,
+    cfg: &Config,
+) -> Result<(), Failure> {
+    let sending = async {
+        while let Some(line) = next_line(input).await? {
+            deliver(socket, parse_line(&line)).await?;
+        }
+        Ok(true)
+    };
+    let receiving = async {
+        print_received(socket, counter, cfg.timeout)
+            .await
+            .map(|()| false)
+    };
+    let input_ended = future::or(sending, receiving).await?;
+    if input_ended && (cfg.count.is_some() || cfg.timeout.is_some()) {
+        print_received(socket, counter, cfg.timeout).await?;
+    }
+    Ok(())
+}
+
+/// Closes the socket once its queued messages are delivered (at most `timeout`).
+async fn finish(socket: AnySocket, timeout: Option<Duration>) -> Result<(), Failure> {
+    bounded(timeout, socket.close()).await.ok_or_else(|| {
+        Failure::Timeout(format!(
+            "queued messages not delivered within {:?}",
+            timeout.unwrap_or_default()
+        ))
+    })
+}
+
+/// Counts messages against `--count`.
+struct Counter {
+    seen: Cell<u64>,
+    limit: Option<u64>,
+}
+
+impl Counter {
+    fn new(limit: Option<u64>) -> Counter {
+        Counter {
+            seen: Cell::new(0),
+            limit,
+        }
+    }
+
+    /// Counts one message; true when the limit is reached.
+    fn record(&self) -> bool {
+        self.seen.set(self.seen.get() + 1);
+        self.limit.is_some_and(|limit| self.seen.get() >= limit)
+    }
+}
+
+/// Runs `fut` for at most `limit` (forever without one); `None` if time ran out.
+async fn bounded<T>(limit: Option<Duration>, fut: impl Future<Output = T>) -> Option<T> {
+    match limit {
+        None => Some(fut.await),
+        Some(limit) => {
+            future::or(async { Some(fut.await) }, async {
+                glommio::timer::sleep(limit).await;
+                None
+            })
+            .await
+        }
+    }
+}
+
+/// Waits for the next message, for at most `timeout`.
+async fn receive(socket: &AnySocket, timeout: Option<Duration>) -> Result<Message, Failure> {
+    bounded(timeout, socket.recv())
+        .await
+        .ok_or_else(|| {
+            Failure::Timeout(format!(
+                "no message received for {:?}",
+                timeout.unwrap_or_default()
+            ))
+        })?
+        .map_err(socket_error)
+}
+
+/// Sends `msg`; true if sent, false if it was skipped with a warning (a ROUTER's
+/// unknown routing id, a message the socket type does not accept).
+async fn deliver(socket: &AnySocket, msg: Message) -> Result<bool, Failure> {
+    if matches!(socket, AnySocket::Router(_)) && msg.len() < 2 {
+        eprintln!("mq: message skipped: a ROUTER line needs a routing id, TAB, then the message");
+        return Ok(false);
+    }
+    match socket.send(msg).await {
+        Ok(()) => Ok(true),
+        Err(Error::HostUnreachable(id)) => {
+            let id = format_message(&Message::single(id));
+            eprintln!("mq: no peer with routing id {id}; message skipped");
+            Ok(false)
+        }
+        Err(Error::InvalidMessage(why)) => {
+            eprintln!("mq: message skipped: {why}");
+            Ok(false)
+        }
+        Err(e) => Err(socket_error(e)),
+    }
+}
+
+/// The next input line, or `None` at the end of input.
+async fn next_line(input: &mut Input) -> Result<Option<Vec<u8>>, Failure> {
+    input.next_line().await.map_err(Failure::Error)
+}
+
+/// Prints `msg` as one line and flushes it, so that `mq` works in pipelines.
+fn print(msg: &Message) -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}", format_message(msg))
+        .and_then(|()| out.flush())
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::BrokenPipe => Failure::OutputClosed,
+            _ => Failure::Error(format!("cannot write standard output: {e}")),
+        })
+}
+
+/// The failure for a send that waited longer than `--timeout`.
+fn send_timeout(timeout: Option<Duration>) -> Failure {
+    Failure::Timeout(format!(
+        "could not send within {:?}: no peer ready to take the message",
+        timeout.unwrap_or_default()
+    ))
+}
+
+/// A socket error during the session.
+fn socket_error(e: Error) -> Failure {
+    Failure::Error(e.to_string())
+}
+
+/// A bind or connect error, with the endpoint when the message lacks it.
+fn endpoint_error(endpoint: &str, e: Error) -> Failure {
+    match e {
+        Error::Endpoint(e) => Failure::Error(format!("bad endpoint {endpoint}: {e}")),
+        e => Failure::Error(e.to_string()),
+    }
+}
