@@ -159,6 +159,11 @@ impl Stopwatch {
     pub fn start() -> Stopwatch {
         Stopwatch(Instant::now())
     }
+    /// Time since the start.
+    pub fn elapsed(&self) -> Duration {
+        self.0.elapsed()
+    }
+
     /// Seconds since the start.
     pub fn stop(self) -> f64 {
         self.0.elapsed().as_secs_f64()

@@ -317,9 +317,9 @@ impl Summary {
 
 /// `64 B`, `1 KiB`, `64 KiB`, `1 MiB`.
 pub fn fmt_size(size: usize) -> String {
-    if size >= 1 << 20 && size % (1 << 20) == 0 {
+    if size >= 1 << 20 && size & ((1 << 20) - 1) == 0 {
         format!("{} MiB", size >> 20)
-    } else if size >= 1 << 10 && size % (1 << 10) == 0 {
+    } else if size >= 1 << 10 && size & ((1 << 10) - 1) == 0 {
         format!("{} KiB", size >> 10)
     } else {
         format!("{size} B")

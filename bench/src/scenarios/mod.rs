@@ -4,6 +4,10 @@
 //! Every module has one function per implementation, run on the same pinned layout
 //! (sender side on core 0, receiver side on core 1), and returns a [`Sample`].
 
+pub mod alloc;
+pub mod fanout;
+pub mod lat;
+pub mod router;
 pub mod thr;
 
 use std::time::Duration;
@@ -28,7 +32,7 @@ impl Effort {
     fn count(self, full: u64) -> u64 {
         match self {
             Effort::Full => full,
-            Effort::Quick => (full / 4).max(1),
+            Effort::Quick => (full / 20).max(1),
             Effort::Smoke => (full / 500).max(10),
         }
     }
@@ -36,7 +40,7 @@ impl Effort {
     fn hold(self) -> Duration {
         match self {
             Effort::Full => Duration::from_secs(2),
-            Effort::Quick => Duration::from_millis(400),
+            Effort::Quick => Duration::from_millis(200),
             Effort::Smoke => Duration::from_millis(50),
         }
     }
@@ -85,7 +89,67 @@ pub fn cases(scenario: Scenario, effort: Effort) -> Vec<Case> {
                 });
             }
         }
-        _ => {}
+        Scenario::Lat => {
+            for transport in [Transport::Tcp, Transport::Ipc] {
+                for (size, full) in [(64, 20_000), (1024, 20_000), (64 << 10, 5_000)] {
+                    out.push(Case {
+                        transport,
+                        size,
+                        count: effort.count(full),
+                        ..base.clone()
+                    });
+                }
+            }
+        }
+        Scenario::Router => {
+            for (peers, full) in [(1, 40_000), (16, 160_000), (256, 256_000)] {
+                out.push(Case {
+                    peers,
+                    count: effort.count(full),
+                    ..base.clone()
+                });
+            }
+        }
+        Scenario::Fanout => {
+            for &shards in FANOUT_SHARDS {
+                for (size, scale) in [(64, 1), (1024, 2)] {
+                    for (peers, full) in [(1, 1_000_000), (10, 400_000), (100, 100_000)] {
+                        out.push(Case {
+                            size,
+                            peers,
+                            shards,
+                            count: effort.count(full / scale),
+                            ..base.clone()
+                        });
+                    }
+                }
+            }
+        }
+        Scenario::FanoutCapacity => {
+            for &shards in FANOUT_SHARDS {
+                for peers in [1, 10, 100] {
+                    out.push(Case {
+                        peers,
+                        shards,
+                        ..base.clone()
+                    });
+                }
+            }
+        }
+        Scenario::FanoutTopics => {
+            for &shards in FANOUT_SHARDS {
+                out.push(Case {
+                    peers: 100,
+                    shards,
+                    count: effort.count(2_000_000),
+                    ..base.clone()
+                });
+            }
+        }
+        Scenario::Alloc => out.push(Case {
+            count: effort.count(200_000),
+            ..base
+        }),
     }
     out
 }
@@ -103,6 +167,9 @@ pub fn api(imp: Impl, scenario: Scenario) -> &'static str {
     match (imp, scenario) {
         (Impl::Monocoque, Scenario::ThrBatch) => "send_batch/recv_batch",
         (Impl::Libzmq, Scenario::ThrBatch) => "default (libzmq has no batching API)",
+        (Impl::Monocoque, Scenario::Fanout | Scenario::FanoutTopics) => {
+            "default; the publisher yields to its connections every 32 messages"
+        }
         _ => "default",
     }
 }
@@ -112,6 +179,10 @@ pub fn run(imp: Impl, case: &Case, opts: RunOptions) -> Result<Sample> {
     match case.scenario {
         Scenario::Thr => thr::run(imp, case, thr::Api::Default, opts),
         Scenario::ThrBatch => thr::run(imp, case, thr::Api::Batch, opts),
-        other => Err(format!("scenario {other} is not implemented yet").into()),
+        Scenario::Lat => lat::run(imp, case, opts),
+        Scenario::Router => router::run(imp, case, opts),
+        Scenario::Fanout | Scenario::FanoutTopics => fanout::run(imp, case, opts),
+        Scenario::FanoutCapacity => fanout::capacity(imp, case, opts),
+        Scenario::Alloc => alloc::run(imp, case, opts),
     }
 }

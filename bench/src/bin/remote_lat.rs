@@ -1,0 +1,7 @@
+//! `remote_lat` with libzmq's arguments and output, on Monocoque (see `perf_tools`).
+
+fn main() {
+    std::process::exit(monocoque_bench::perf_tools::main_of(
+        monocoque_bench::perf_tools::Tool::RemoteLat,
+    ));
+}

@@ -1,0 +1,122 @@
+//! `lat`: REQ ↔ REP round trips. REP binds on the receiver core and echoes; REQ
+//! connects from the sender core and records every full round trip (send → reply
+//! received) in an HDR histogram after a warm-up.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use hdrhistogram::Histogram;
+
+use crate::harness::{
+    check_size, endpoint_channel, glommio_side, join2, mono_util, thread_side, zmq_util, BindAddr,
+    RunOptions, RECEIVER_CORE, SENDER_CORE,
+};
+use crate::result::{Case, Impl, Sample};
+use crate::Result;
+
+/// Round trips before recording starts.
+pub fn warmup(count: u64) -> u64 {
+    (count / 10).clamp(10, 1_000)
+}
+
+/// Runs one REQ ↔ REP latency measurement.
+pub fn run(imp: Impl, case: &Case, opts: RunOptions) -> Result<Sample> {
+    let addr = BindAddr::new(imp, case.transport);
+    let hist = match imp {
+        Impl::Monocoque => monocoque(&addr.endpoint, case.size, case.count, opts)?,
+        Impl::Libzmq => libzmq(&addr.endpoint, case.size, case.count)?,
+    };
+    Ok(latency_sample(&hist))
+}
+
+/// A new histogram of nanoseconds, 1 ns to 60 s, 3 significant digits.
+pub fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("valid histogram bounds")
+}
+
+/// Records the time since `start` in nanoseconds.
+pub fn record(hist: &mut Histogram<u64>, start: Instant) {
+    let ns = start.elapsed().as_nanos().clamp(1, 60_000_000_000) as u64;
+    hist.saturating_record(ns);
+}
+
+/// p50/p99/p99.9 in µs.
+pub fn latency_sample(hist: &Histogram<u64>) -> Sample {
+    let us = |q: f64| Some(hist.value_at_quantile(q) as f64 / 1e3);
+    Sample {
+        p50_us: us(0.5),
+        p99_us: us(0.99),
+        p999_us: us(0.999),
+        ..Sample::default()
+    }
+}
+
+fn monocoque(endpoint: &str, size: usize, count: u64, opts: RunOptions) -> Result<Histogram<u64>> {
+    let total = warmup(count) + count;
+    let (tx, rx) = endpoint_channel();
+    let bind = endpoint.to_string();
+    let server = glommio_side("lat-rep", RECEIVER_CORE, opts, move || async move {
+        let rep = monocoque::Rep::with_options(mono_util::options());
+        tx.send(rep.bind(&bind)?.to_string())?;
+        for _ in 0..total {
+            let msg = rep.recv().await?;
+            rep.send(msg).await?;
+        }
+        rep.close().await;
+        Ok(())
+    })?;
+    let client = glommio_side("lat-req", SENDER_CORE, opts, move || async move {
+        let req = monocoque::Req::with_options(mono_util::options());
+        req.connect(&rx.get()?)?;
+        let payload = Bytes::from(vec![0u8; size]);
+        let mut hist = histogram();
+        for i in 0..total {
+            let start = Instant::now();
+            req.send(payload.clone()).await?;
+            check_size(req.recv().await?.byte_len(), size)?;
+            if i >= total - count {
+                record(&mut hist, start);
+            }
+        }
+        req.close().await;
+        Ok(hist)
+    })?;
+    let ((), hist) = join2(server, client)?;
+    Ok(hist)
+}
+
+fn libzmq(endpoint: &str, size: usize, count: u64) -> Result<Histogram<u64>> {
+    let total = warmup(count) + count;
+    let (tx, rx) = endpoint_channel();
+    let bind = endpoint.to_string();
+    let server = thread_side("lat-rep", RECEIVER_CORE, move || {
+        let ctx = zmq::Context::new();
+        let rep = zmq_util::socket(&ctx, zmq::REP)?;
+        tx.send(zmq_util::bind(&rep, &bind)?)?;
+        for _ in 0..total {
+            let mut msg = zmq::Message::new();
+            rep.recv(&mut msg, 0).map_err(zmq_util::timed_out)?;
+            rep.send(msg, 0)?;
+        }
+        Ok(())
+    })?;
+    let client = thread_side("lat-req", SENDER_CORE, move || {
+        let ctx = zmq::Context::new();
+        let req = zmq_util::socket(&ctx, zmq::REQ)?;
+        req.connect(&rx.get()?)?;
+        let mut reply = zmq::Message::new();
+        let mut hist = histogram();
+        for i in 0..total {
+            let start = Instant::now();
+            req.send(zmq::Message::with_size(size), 0)?;
+            req.recv(&mut reply, 0).map_err(zmq_util::timed_out)?;
+            check_size(reply.len(), size)?;
+            if i >= total - count {
+                record(&mut hist, start);
+            }
+        }
+        Ok(hist)
+    })?;
+    let ((), hist) = join2(server, client)?;
+    Ok(hist)
+}

@@ -1,0 +1,82 @@
+//! Every scenario runs, once per implementation, with tiny counts. These check that the
+//! measurements complete and produce their figures; they assert no time.
+
+use std::time::Duration;
+
+use monocoque_bench::alloc_count::CountingAlloc;
+use monocoque_bench::harness::RunOptions;
+use monocoque_bench::result::{Case, Impl, Scenario, Transport};
+use monocoque_bench::scenarios;
+
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
+
+fn case(scenario: Scenario, transport: Transport, size: usize, peers: usize, count: u64) -> Case {
+    Case {
+        scenario,
+        transport,
+        size,
+        peers,
+        shards: 1,
+        count,
+        hold: Duration::from_millis(20),
+    }
+}
+
+fn run_all(c: &Case) -> Vec<monocoque_bench::result::Sample> {
+    Impl::ALL
+        .into_iter()
+        .filter(|&i| scenarios::supports(i, c))
+        .map(|i| {
+            scenarios::run(i, c, RunOptions::default())
+                .unwrap_or_else(|e| panic!("{} with {i}: {e}", c.label()))
+        })
+        .collect()
+}
+
+#[test]
+fn thr_and_batch() {
+    for transport in [Transport::Tcp, Transport::Ipc] {
+        for s in run_all(&case(Scenario::Thr, transport, 1024, 1, 2_000)) {
+            assert!(s.msgs_per_sec.unwrap() > 0.0);
+            assert!(s.mb_per_sec.unwrap() > 0.0);
+        }
+    }
+    for s in run_all(&case(Scenario::ThrBatch, Transport::Tcp, 64, 1, 3_000)) {
+        assert!(s.msgs_per_sec.unwrap() > 0.0);
+    }
+}
+
+#[test]
+fn lat() {
+    for s in run_all(&case(Scenario::Lat, Transport::Ipc, 64, 1, 200)) {
+        let (p50, p99, p999) = (s.p50_us.unwrap(), s.p99_us.unwrap(), s.p999_us.unwrap());
+        assert!(0.0 < p50 && p50 <= p99 && p99 <= p999);
+    }
+}
+
+#[test]
+fn router() {
+    for s in run_all(&case(Scenario::Router, Transport::Tcp, 64, 8, 800)) {
+        assert!(s.msgs_per_sec.unwrap() > 0.0);
+    }
+}
+
+#[test]
+fn fanout_and_topics() {
+    for s in run_all(&case(Scenario::Fanout, Transport::Tcp, 64, 3, 2_000)) {
+        let dropped = s.dropped.unwrap();
+        assert!((0.0..=1.0).contains(&dropped));
+    }
+    for s in run_all(&case(Scenario::FanoutTopics, Transport::Tcp, 64, 10, 5_000)) {
+        assert!((0.0..=1.0).contains(&s.dropped.unwrap()));
+    }
+}
+
+#[test]
+fn alloc_counts_both_paths() {
+    let c = case(Scenario::Alloc, Transport::Tcp, 64, 1, 2_000);
+    let s = scenarios::run(Impl::Monocoque, &c, RunOptions::default()).unwrap();
+    assert!(s.allocs_send.is_some() && s.allocs_recv.is_some());
+    assert!(!scenarios::supports(Impl::Libzmq, &c));
+}
