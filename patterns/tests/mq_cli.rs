@@ -216,6 +216,29 @@ fn push_connect_delivers_input_lines_and_exits_when_input_ends() {
 }
 
 #[test]
+fn push_count_stops_after_n_lines_sent() {
+    let ctx = zmq::Context::new();
+    let pull = zsock(&ctx, zmq::PULL);
+    let endpoint = zbind(&pull, "tcp");
+    let mut mq = Mq::start(&["push", "--connect", &endpoint, "--count", "2"]);
+    mq.write_line("first");
+    mq.write_line("second");
+    mq.write_line("third");
+    // Input stays open: the count alone ends mq.
+    let stdin = mq.take_stdin();
+    let done = mq.finish();
+    drop(stdin);
+    assert!(done.status.success(), "stderr: {:?}", done.stderr);
+    assert_eq!(pull.recv_multipart(0).unwrap(), frames(&[b"first"]));
+    assert_eq!(pull.recv_multipart(0).unwrap(), frames(&[b"second"]));
+    pull.set_rcvtimeo(200).unwrap();
+    assert!(
+        pull.recv_multipart(0).is_err(),
+        "the third line is not sent"
+    );
+}
+
+#[test]
 fn push_started_before_its_pull_binds_still_delivers() {
     let endpoint = free_tcp_endpoint();
     let mut mq = Mq::start(&["push", "--connect", &endpoint]);

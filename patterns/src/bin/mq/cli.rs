@@ -26,8 +26,8 @@ What each TYPE does:
                  what is queued). PUB drops messages sent before a subscriber has
                  connected and subscribed (the 'slow joiner'): feed lines slowly or
                  start the subscribers first.
-  PULL, SUB      print every received message. SUB without --subscribe receives
-                 everything.
+  PULL, SUB      print every received message. SUB (and XSUB) without
+                 --subscribe receive everything.
   REQ            send each input line as a request and print its reply; exit when
                  input ends.
   REP            print each request and reply with the next input line; exit when
@@ -40,7 +40,8 @@ What each TYPE does:
                  prints subscriptions (0x01 + topic, 0x00 + topic); XSUB sends such
                  lines as subscriptions. When input ends they exit, unless --count
                  or --timeout is given: then they keep receiving until the count is
-                 reached or the timeout fires.
+                 reached or the timeout fires. (To only receive, with no input and
+                 no limit, keep the input open: tail -f /dev/null | mq router ...)
   REP, ROUTER, DEALER, PAIR with --echo
                  send every received message back unchanged (ROUTER to its sender)
                  and print nothing; standard input is not read.
@@ -56,7 +57,15 @@ with one line on standard error. Before exiting, queued messages are delivered \
 (waiting for peers as long as needed; at most SECS with --timeout).
 
 Logs go to standard error at the 'warn' level; set RUST_LOG (e.g. RUST_LOG=debug) \
-to see more.";
+to see more.
+
+Examples:
+  mq pull --bind tcp://*:5557
+  printf 'job\\t42\\n' | mq push --connect tcp://localhost:5557
+  mq sub --connect tcp://localhost:5556 --subscribe weather. --count 10
+  echo ping | mq req --connect tcp://localhost:5555 --timeout 5
+  mq rep --bind tcp://*:5555 --echo
+  mq router --bind tcp://*:5555    (reply by typing: ROUTING-ID<TAB>message)";
 
 /// Socket type names for the TYPE help line.
 const TYPE_HELP: &str = "Socket type, in any case: PUB, SUB, XPUB, XSUB, PUSH, PULL, \

@@ -30,9 +30,10 @@ pub enum Failure {
 /// messages unless the session failed).
 pub async fn run(cfg: &Config) -> Result<(), Failure> {
     let socket = open(cfg).await?;
-    let mut input = match cfg.mode.reads_input() {
-        true => Input::start().await.map_err(Failure::Error)?,
-        false => Input::none(),
+    let mut input = if cfg.mode.reads_input() {
+        Input::start().await.map_err(Failure::Error)?
+    } else {
+        Input::none()
     };
     let outcome = exchange(&socket, cfg, &mut input).await;
     match outcome {
@@ -118,7 +119,11 @@ async fn send_lines(
     while let Some(line) = next_line(input).await? {
         let sent = bounded(timeout, deliver(socket, parse_line(&line)))
             .await
-            .ok_or_else(|| send_timeout(timeout))??;
+            .map_err(|limit| {
+                Failure::Timeout(format!(
+                    "could not send within {limit:?}: no peer ready to take the message"
+                ))
+            })??;
         if sent && counter.record() {
             break;
         }
@@ -156,9 +161,9 @@ async fn request(
                 Ok(None)
             }
         };
-        let reply = bounded(timeout, round_trip).await.ok_or_else(|| {
-            Failure::Timeout(format!("no reply within {:?}", timeout.unwrap_or_default()))
-        })??;
+        let reply = bounded(timeout, round_trip)
+            .await
+            .map_err(|limit| Failure::Timeout(format!("no reply within {limit:?}")))??;
         if let Some(reply) = reply {
             print(&reply)?;
             if counter.record() {
@@ -261,11 +266,8 @@ async fn duplex(
 
 /// Closes the socket once its queued messages are delivered (at most `timeout`).
 async fn finish(socket: AnySocket, timeout: Option<Duration>) -> Result<(), Failure> {
-    bounded(timeout, socket.close()).await.ok_or_else(|| {
-        Failure::Timeout(format!(
-            "queued messages not delivered within {:?}",
-            timeout.unwrap_or_default()
-        ))
+    bounded(timeout, socket.close()).await.map_err(|limit| {
+        Failure::Timeout(format!("queued messages not delivered within {limit:?}"))
     })
 }
 
@@ -290,14 +292,15 @@ impl Counter {
     }
 }
 
-/// Runs `fut` for at most `limit` (forever without one); `None` if time ran out.
-async fn bounded<T>(limit: Option<Duration>, fut: impl Future<Output = T>) -> Option<T> {
+/// Runs `fut` for at most `limit` (as long as it takes without one); `Err(limit)`
+/// if time ran out first.
+async fn bounded<T>(limit: Option<Duration>, fut: impl Future<Output = T>) -> Result<T, Duration> {
     match limit {
-        None => Some(fut.await),
+        None => Ok(fut.await),
         Some(limit) => {
-            future::or(async { Some(fut.await) }, async {
+            future::or(async { Ok(fut.await) }, async {
                 glommio::timer::sleep(limit).await;
-                None
+                Err(limit)
             })
             .await
         }
@@ -308,12 +311,7 @@ async fn bounded<T>(limit: Option<Duration>, fut: impl Future<Output = T>) -> Op
 async fn receive(socket: &AnySocket, timeout: Option<Duration>) -> Result<Message, Failure> {
     bounded(timeout, socket.recv())
         .await
-        .ok_or_else(|| {
-            Failure::Timeout(format!(
-                "no message received for {:?}",
-                timeout.unwrap_or_default()
-            ))
-        })?
+        .map_err(|limit| Failure::Timeout(format!("no message received for {limit:?}")))?
         .map_err(socket_error)
 }
 
@@ -353,14 +351,6 @@ fn print(msg: &Message) -> Result<(), Failure> {
             std::io::ErrorKind::BrokenPipe => Failure::OutputClosed,
             _ => Failure::Error(format!("cannot write standard output: {e}")),
         })
-}
-
-/// The failure for a send that waited longer than `--timeout`.
-fn send_timeout(timeout: Option<Duration>) -> Failure {
-    Failure::Timeout(format!(
-        "could not send within {:?}: no peer ready to take the message",
-        timeout.unwrap_or_default()
-    ))
 }
 
 /// A socket error during the session.
