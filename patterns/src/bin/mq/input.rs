@@ -36,14 +36,14 @@ impl Input {
                 let sender = sender.connect().await;
                 let stdin = std::io::stdin();
                 let mut reader = stdin.lock();
-                loop {
-                    let item = read_line(&mut reader);
-                    let last = !matches!(item, Some(Ok(_)));
-                    let Some(item) = item else { break };
-                    if sender.send(item).await.is_err() || last {
+                while let Some(item) = read_line(&mut reader) {
+                    let failed = item.is_err();
+                    // Stop when the session no longer listens, or after an error.
+                    if sender.send(item).await.is_err() || failed {
                         break;
                     }
                 }
+                // Dropping the sender tells the session that input has ended.
             })
             .map_err(|e| format!("cannot start the standard input reader: {e}"))?;
         Ok(Input {

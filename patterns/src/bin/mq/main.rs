@@ -11,6 +11,8 @@ mod input;
 mod session;
 mod socket;
 
+use std::io::IsTerminal;
+
 use glommio::{LocalExecutorBuilder, Placement};
 use tracing_subscriber::EnvFilter;
 
@@ -38,12 +40,14 @@ fn main() {
     std::process::exit(code);
 }
 
-/// Sends logs to standard error, at `warn` unless RUST_LOG says otherwise.
+/// Sends logs to standard error, at `warn` unless RUST_LOG says otherwise, colored
+/// only on a terminal.
 fn init_logging() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 }
 
