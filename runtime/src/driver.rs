@@ -83,7 +83,7 @@ pub async fn drive(
         peer: Rc::clone(&peer),
         handler: Rc::clone(&handler),
         lifecycle,
-        rbuf: BytesMut::with_capacity(READ_MAX),
+        rbuf: BytesMut::new(),
         read_size: READ_MIN,
         wbuf: BytesMut::with_capacity(READ_MAX),
         partial: Message::new(),
@@ -230,6 +230,7 @@ impl Conn {
         // A large frame announces its size in its header: read the rest of it in one
         // go instead of growing the buffer 64 KiB at a time.
         let want = self.read_size.max(self.session.needed().min(READ_LARGE));
+        crate::arena::reserve(&mut self.rbuf, want);
         self.rbuf.resize(start + want, 0);
         let result = Pin::new(&mut self.stream).poll_read(cx, &mut self.rbuf[start..]);
         match result {

@@ -10,6 +10,7 @@
 //! lock-free SPSC [`ring`] between cores, the [`doorbell`]s that wake parked cores and
 //! the [`mesh`] of mailboxes built from them.
 
+pub mod arena;
 pub mod doorbell;
 pub mod driver;
 pub mod endpoint;

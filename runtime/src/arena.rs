@@ -1,0 +1,209 @@
+//! The per-core receive arena: the chunks connections read into.
+//!
+//! A connection reads into a chunk (a [`BytesMut`] of [`CHUNK`] bytes) and the decoder
+//! splits frames out of it as zero-copy [`bytes::Bytes`] views. When the chunk has no
+//! room left, the connection takes another one from its core's arena (copying over the
+//! unfinished frame at its end, if any) and *retires* the old one. A retired chunk
+//! returns to the arena's free list once every view of it has been dropped: the arena
+//! checks this lazily, oldest first, with [`BytesMut::try_reclaim`], which succeeds only
+//! when the buffer has no other owner. So in steady state, with the application
+//! consuming messages, connections cycle through the same few chunks and reading
+//! allocates nothing.
+//!
+//! A view dropped on another core (a message handed to another core's handler, say)
+//! only decrements the chunk's atomic reference count there; the chunk is reclaimed by
+//! its home core at its next check. Nothing crosses cores, nothing takes a lock, and a
+//! chunk is never freed on a core that did not allocate it through the arena. (If the
+//! home core has gone, the last view frees the memory through the global allocator.)
+//!
+//! Frames larger than a chunk get a buffer of their own, outside the arena.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+
+use bytes::BytesMut;
+
+/// Size of an arena chunk.
+pub const CHUNK: usize = 64 * 1024;
+/// Retired chunks an arena keeps track of; beyond this the oldest is let go (its
+/// memory returns to the allocator when its last view drops).
+const MAX_RETIRED: usize = 512;
+/// Retired chunks looked at per refill.
+const SCAN: usize = 4;
+
+/// Counters of one core's arena.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ArenaStats {
+    /// Chunks allocated from the global allocator.
+    pub allocated: u64,
+    /// Refills served by a reclaimed chunk.
+    pub reused: u64,
+    /// Chunks currently retired (waiting for their views to drop).
+    pub retired: usize,
+    /// Chunks currently free.
+    pub free: usize,
+}
+
+#[derive(Default)]
+struct Arena {
+    free: Vec<BytesMut>,
+    retired: VecDeque<BytesMut>,
+    allocated: u64,
+    reused: u64,
+}
+
+thread_local! {
+    static ARENA: RefCell<Arena> = RefCell::new(Arena::default());
+}
+
+impl Arena {
+    fn take(&mut self) -> BytesMut {
+        if let Some(chunk) = self.free.pop() {
+            self.reused += 1;
+            return chunk;
+        }
+        for _ in 0..SCAN.min(self.retired.len()) {
+            let mut oldest = self.retired.pop_front().expect("counted");
+            if oldest.try_reclaim(CHUNK) {
+                self.reused += 1;
+                return oldest;
+            }
+            self.retired.push_back(oldest);
+        }
+        self.allocated += 1;
+        BytesMut::with_capacity(CHUNK)
+    }
+
+    fn retire(&mut self, mut chunk: BytesMut) {
+        chunk.clear();
+        if chunk.try_reclaim(CHUNK) {
+            self.free.push(chunk);
+            return;
+        }
+        if self.retired.len() == MAX_RETIRED {
+            self.retired.pop_front();
+        }
+        self.retired.push_back(chunk);
+    }
+}
+
+/// Makes room for `want` more bytes at the end of `buf`, a connection's receive buffer:
+/// in place if nothing else references it, else by moving its contents (the start of
+/// an unfinished frame) to a chunk from this core's arena and retiring the old one.
+pub fn reserve(buf: &mut BytesMut, want: usize) {
+    if buf.capacity() - buf.len() >= want || buf.try_reclaim(want) {
+        return;
+    }
+    let need = buf.len() + want;
+    let fresh = if need <= CHUNK {
+        let mut chunk = ARENA.with(|a| a.borrow_mut().take());
+        chunk.extend_from_slice(buf);
+        chunk
+    } else {
+        let mut big = BytesMut::with_capacity(need);
+        big.extend_from_slice(buf);
+        big
+    };
+    let old = std::mem::replace(buf, fresh);
+    if old.capacity() + old.len() >= CHUNK / 2 {
+        ARENA.with(|a| a.borrow_mut().retire(old));
+    }
+}
+
+/// This core's arena counters.
+pub fn stats() -> ArenaStats {
+    ARENA.with(|a| {
+        let a = a.borrow();
+        ArenaStats {
+            allocated: a.allocated,
+            reused: a.reused,
+            retired: a.retired.len(),
+            free: a.free.len(),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reads `n` small frames through one receive buffer the way the driver does,
+    /// dropping each frame (the application consumed it).
+    fn read_frames(buf: &mut BytesMut, n: usize, size: usize) {
+        for _ in 0..n {
+            reserve(buf, size);
+            buf.extend_from_slice(&vec![1u8; size]);
+            let frame = buf.split_to(size).freeze();
+            drop(frame);
+        }
+    }
+
+    #[test]
+    fn steady_state_reuses_chunks() {
+        std::thread::spawn(|| {
+            let mut buf = BytesMut::new();
+            read_frames(&mut buf, 100_000, 1000);
+            let s = stats();
+            assert!(s.allocated <= 2, "{s:?}");
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn held_views_keep_their_chunk_until_dropped() {
+        std::thread::spawn(|| {
+            let mut buf = BytesMut::new();
+            let mut held = Vec::new();
+            for _ in 0..200 {
+                reserve(&mut buf, 1000);
+                buf.extend_from_slice(&[2u8; 1000]);
+                held.push(buf.split_to(1000).freeze());
+            }
+            let pinned = stats();
+            assert!(
+                pinned.allocated >= 3,
+                "200 KB held needs several chunks: {pinned:?}"
+            );
+            assert!(
+                held.iter().all(|f| f.iter().all(|&b| b == 2)),
+                "views intact"
+            );
+            drop(held);
+            let before = stats().allocated;
+            read_frames(&mut buf, 10_000, 1000);
+            assert_eq!(stats().allocated, before, "released chunks are reused");
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn unfinished_frame_moves_to_the_new_chunk() {
+        std::thread::spawn(|| {
+            let mut buf = BytesMut::new();
+            reserve(&mut buf, CHUNK);
+            buf.extend_from_slice(&vec![3u8; CHUNK - 10]);
+            let held = buf.split_to(CHUNK - 20).freeze();
+            // 10 bytes of an unfinished frame remain; 100 more are coming.
+            reserve(&mut buf, 100);
+            assert_eq!(&buf[..], &[3u8; 10]);
+            assert!(buf.capacity() - buf.len() >= 100);
+            assert_eq!(held.len(), CHUNK - 20);
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn frames_larger_than_a_chunk_get_their_own_buffer() {
+        std::thread::spawn(|| {
+            let mut buf = BytesMut::new();
+            reserve(&mut buf, 3 * CHUNK);
+            assert!(buf.capacity() >= 3 * CHUNK);
+            assert_eq!(stats().allocated, 0);
+        })
+        .join()
+        .unwrap();
+    }
+}
