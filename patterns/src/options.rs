@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use monocoque_runtime::LinkOptions;
+use monocoque_runtime::{HeartbeatOptions, LinkOptions};
 
 /// Options of one socket. Field names follow libzmq's `ZMQ_*` options and the defaults
 /// are libzmq 4.3's. Set them before `bind`/`connect`; connections made later use the
@@ -30,6 +30,14 @@ pub struct Options {
     pub reconnect_ivl_max: Duration,
     /// HANDSHAKE_IVL: time allowed for the ZMTP handshake (`None` = no limit).
     pub handshake_ivl: Option<Duration>,
+    /// HEARTBEAT_IVL: PING each peer this often (`None` = never).
+    pub heartbeat_ivl: Option<Duration>,
+    /// HEARTBEAT_TIMEOUT: close a connection that sends nothing this long after a PING
+    /// (`None` = HEARTBEAT_IVL).
+    pub heartbeat_timeout: Option<Duration>,
+    /// HEARTBEAT_TTL: asks peers to close if they hear nothing from us this long
+    /// (sent in our PINGs, in tenths of a second).
+    pub heartbeat_ttl: Option<Duration>,
     /// MAXMSGSIZE: largest frame accepted from a peer (`None` = no limit).
     pub maxmsgsize: Option<u64>,
     /// BACKLOG: pending connections a listener queues.
@@ -55,6 +63,9 @@ impl Default for Options {
             reconnect_ivl: Some(Duration::from_millis(100)),
             reconnect_ivl_max: Duration::ZERO,
             handshake_ivl: Some(Duration::from_secs(30)),
+            heartbeat_ivl: None,
+            heartbeat_timeout: None,
+            heartbeat_ttl: None,
             maxmsgsize: None,
             backlog: 100,
             router_mandatory: false,
@@ -71,6 +82,11 @@ impl Options {
             reconnect_ivl: self.reconnect_ivl,
             reconnect_ivl_max: self.reconnect_ivl_max,
             handshake_ivl: self.handshake_ivl,
+            heartbeat: HeartbeatOptions {
+                ivl: self.heartbeat_ivl,
+                timeout: self.heartbeat_timeout,
+                ttl: self.heartbeat_ttl,
+            },
         }
     }
 }

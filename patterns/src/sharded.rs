@@ -613,10 +613,7 @@ impl Shard {
                 )
                 .await;
                 match accepted {
-                    None => {
-                        eprintln!("DBG acceptor exit");
-                        break;
-                    }
+                    None => break,
                     Some(Ok(stream)) => {
                         let target = next % me.cores;
                         next = next.wrapping_add(1);

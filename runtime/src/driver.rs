@@ -12,14 +12,16 @@ use std::io;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::Instant;
 
 use bytes::{Buf, BytesMut};
 use futures_lite::{AsyncRead, AsyncWrite};
 use monocoque_zmtp::{Event, ProtocolError, Session};
 
 use crate::handler::Handler;
+use crate::heartbeat::{Beat, Heartbeat, HeartbeatOptions};
 use crate::lifecycle::Lifecycle;
+use crate::link::LinkOptions;
 use crate::message::Message;
 use crate::monitor::MonitorEvent;
 use crate::peer::Peer;
@@ -58,6 +60,9 @@ pub enum LinkEnd {
     /// The handshake did not finish within HANDSHAKE_IVL.
     #[error("handshake timed out")]
     HandshakeTimeout,
+    /// The peer went silent (HEARTBEAT_TIMEOUT, or the TTL it asked for).
+    #[error("{0}")]
+    HeartbeatTimeout(&'static str),
 }
 
 impl LinkEnd {
@@ -75,7 +80,7 @@ pub async fn drive(
     peer: Rc<Peer>,
     handler: Rc<dyn Handler>,
     lifecycle: Rc<Lifecycle>,
-    handshake_timeout: Option<Duration>,
+    options: LinkOptions,
 ) -> LinkEnd {
     let mut conn = Conn {
         stream,
@@ -89,7 +94,10 @@ pub async fn drive(
         partial: Message::new(),
         pending: None,
         attached: false,
-        handshake_timer: handshake_timeout.map(glommio::timer::Timer::new),
+        handshake_timer: options.handshake_ivl.map(glommio::timer::Timer::new),
+        heartbeat_options: options.heartbeat,
+        heartbeat: None,
+        last_rx: Instant::now(),
     };
     let end = std::future::poll_fn(|cx| conn.poll(cx)).await;
     if conn.attached {
@@ -127,6 +135,11 @@ struct Conn {
     pending: Option<Message>,
     attached: bool,
     handshake_timer: Option<glommio::timer::Timer>,
+    heartbeat_options: HeartbeatOptions,
+    /// Running once the handshake completed.
+    heartbeat: Option<Heartbeat>,
+    /// When the peer last sent anything.
+    last_rx: Instant,
 }
 
 impl Conn {
@@ -143,6 +156,11 @@ impl Conn {
             }
         }
         for _ in 0..BUDGET {
+            // Heartbeat timers are (re)armed here, so they are polled, and so can wake
+            // this task, from the moment the handshake completes.
+            if let Some(end) = self.poll_heartbeat(cx) {
+                return Poll::Ready(end);
+            }
             let read = match self.poll_inbound(cx) {
                 Ok(progress) => progress,
                 Err(end) => return Poll::Ready(self.finish(cx, end)),
@@ -160,6 +178,20 @@ impl Conn {
         }
         cx.waker().wake_by_ref();
         Poll::Pending
+    }
+
+    /// Sends a due PING; reports a peer that went silent.
+    fn poll_heartbeat(&mut self, cx: &mut Context<'_>) -> Option<LinkEnd> {
+        let hb = self.heartbeat.as_mut()?;
+        match hb.poll(cx, self.last_rx) {
+            Beat::Idle => None,
+            Beat::Ping => {
+                let ttl = self.heartbeat_options.ttl_deciseconds();
+                self.session.encode_ping(&mut self.wbuf, ttl, b"");
+                None
+            }
+            Beat::Dead(reason) => Some(LinkEnd::HeartbeatTimeout(reason)),
+        }
     }
 
     fn closing(&self) -> bool {
@@ -210,6 +242,7 @@ impl Conn {
                     return Err(LinkEnd::Refused(reason));
                 }
                 self.attached = true;
+                self.heartbeat = Some(Heartbeat::start(self.heartbeat_options));
             }
             Event::Frame { more, body } => {
                 self.partial.push(body);
@@ -219,7 +252,12 @@ impl Conn {
             }
             Event::Subscribe(topic) => self.handler.on_subscription(&self.peer, topic, true),
             Event::Cancel(topic) => self.handler.on_subscription(&self.peer, topic, false),
-            Event::Ping { .. } | Event::Pong => {}
+            Event::Ping { ttl_deciseconds } => {
+                if let Some(hb) = &mut self.heartbeat {
+                    hb.on_peer_ping(ttl_deciseconds);
+                }
+            }
+            Event::Pong => {}
         }
         Ok(())
     }
@@ -244,6 +282,9 @@ impl Conn {
             }
             Poll::Ready(Ok(n)) => {
                 self.rbuf.truncate(start + n);
+                if self.heartbeat.is_some() {
+                    self.last_rx = Instant::now();
+                }
                 if n >= self.read_size {
                     self.read_size = (self.read_size * 2).min(READ_MAX);
                 }

@@ -79,9 +79,13 @@ impl FromStr for Endpoint {
                 let (host, port) = rest
                     .rsplit_once(':')
                     .ok_or_else(|| EndpointError::InvalidTcpAddress(rest.to_string()))?;
-                let port: u16 = port
-                    .parse()
-                    .map_err(|_| EndpointError::InvalidTcpAddress(rest.to_string()))?;
+                // libzmq's `*` port asks for an ephemeral one, like 0.
+                let port: u16 = if port == "*" {
+                    0
+                } else {
+                    port.parse()
+                        .map_err(|_| EndpointError::InvalidTcpAddress(rest.to_string()))?
+                };
                 if host.is_empty() {
                     return Err(EndpointError::InvalidTcpAddress(rest.to_string()));
                 }
@@ -128,6 +132,13 @@ mod tests {
             Endpoint::Tcp {
                 host: "[::1]".into(),
                 port: 80
+            }
+        );
+        assert_eq!(
+            "tcp://127.0.0.1:*".parse::<Endpoint>().unwrap(),
+            Endpoint::Tcp {
+                host: "127.0.0.1".into(),
+                port: 0
             }
         );
         assert_eq!(

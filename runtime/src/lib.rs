@@ -16,6 +16,7 @@ pub mod driver;
 pub mod endpoint;
 pub mod executor;
 pub mod handler;
+pub mod heartbeat;
 pub mod lifecycle;
 pub mod link;
 pub mod mesh;
@@ -33,6 +34,7 @@ pub use executor::{
     CoreContext, CrossHandler, CrossMsg, Runtime, RuntimeBuilder, RuntimeError, RuntimeHandle,
 };
 pub use handler::Handler;
+pub use heartbeat::HeartbeatOptions;
 pub use lifecycle::Lifecycle;
 pub use link::{spawn_accepted, spawn_connector, spawn_listener, LinkOptions};
 pub use message::Message;

@@ -11,6 +11,7 @@ use tracing::{debug, info, warn};
 use crate::driver::{drive, LinkEnd};
 use crate::endpoint::Endpoint;
 use crate::handler::Handler;
+use crate::heartbeat::HeartbeatOptions;
 use crate::lifecycle::Lifecycle;
 use crate::monitor::MonitorEvent;
 use crate::peer::Peer;
@@ -25,6 +26,8 @@ pub struct LinkOptions {
     pub reconnect_ivl_max: Duration,
     /// HANDSHAKE_IVL; `None` = no limit.
     pub handshake_ivl: Option<Duration>,
+    /// HEARTBEAT_IVL, HEARTBEAT_TIMEOUT, HEARTBEAT_TTL.
+    pub heartbeat: HeartbeatOptions,
 }
 
 impl Default for LinkOptions {
@@ -33,6 +36,7 @@ impl Default for LinkOptions {
             reconnect_ivl: Some(Duration::from_millis(100)),
             reconnect_ivl_max: Duration::ZERO,
             handshake_ivl: Some(Duration::from_secs(30)),
+            heartbeat: HeartbeatOptions::default(),
         }
     }
 }
@@ -177,7 +181,7 @@ async fn run_link(
         Rc::clone(peer),
         Rc::clone(handler),
         Rc::clone(lc),
-        options.handshake_ivl,
+        options,
     )
     .await;
     match &end {
