@@ -22,8 +22,8 @@ pub const RECV_TIMEOUT_MS: i32 = 30_000;
 /// Options that apply to every run.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RunOptions {
-    /// glommio `spin_before_park` (50 µs) on Monocoque's executors.
-    pub spin: bool,
+    /// glommio `spin_before_park` on Monocoque's executors (`None`: off).
+    pub spin: Option<Duration>,
 }
 
 /// The CPU to use for `core`, wrapped onto the machine's CPUs (so a 1-CPU machine
@@ -66,8 +66,8 @@ where
     let mut builder = glommio::LocalExecutorBuilder::new(glommio::Placement::Fixed(cpu(core)))
         .name(name)
         .io_memory(256 << 10);
-    if opts.spin {
-        builder = builder.spin_before_park(Duration::from_micros(50));
+    if let Some(spin) = opts.spin {
+        builder = builder.spin_before_park(spin);
     }
     let handle = builder
         .spawn(move || async move {

@@ -50,9 +50,17 @@ struct CompareArgs {
     /// Comma-separated implementations to run (default: monocoque,libzmq).
     #[arg(long, value_delimiter = ',')]
     impls: Vec<String>,
-    /// Turn on glommio's spin_before_park (50 µs) on Monocoque's executors.
+    /// Comma-separated message sizes in bytes to keep (default: every size).
+    #[arg(long, value_delimiter = ',')]
+    sizes: Vec<usize>,
+    /// Override every case's message/round-trip count (for profiling runs).
     #[arg(long)]
-    spin: bool,
+    count: Option<u64>,
+    /// Turn on glommio's spin_before_park on Monocoque's executors: an executor with
+    /// nothing to do spins this many µs before it sleeps (default 50 µs when given
+    /// without a value). Costs CPU; always reported.
+    #[arg(long, value_name = "US", num_args = 0..=1, default_missing_value = "50")]
+    spin: Option<u64>,
     /// Tiny counts: checks that everything runs, measures nothing.
     #[arg(long, hide = true)]
     smoke: bool,
@@ -94,8 +102,17 @@ fn compare(args: CompareArgs) -> monocoque_bench::Result<()> {
     let cases: Vec<_> = selected
         .iter()
         .flat_map(|&s| scenarios::cases(s, effort))
+        .filter(|c| args.sizes.is_empty() || args.sizes.contains(&c.size))
+        .map(|mut c| {
+            if let Some(n) = args.count {
+                c.count = n;
+            }
+            c
+        })
         .collect();
-    let opts = RunOptions { spin: args.spin };
+    let opts = RunOptions {
+        spin: args.spin.map(std::time::Duration::from_micros),
+    };
     eprintln!(
         "monocoque-bench compare: {} cases × {} implementations × {} repetitions ({:?})",
         cases.len(),
@@ -119,7 +136,7 @@ fn compare(args: CompareArgs) -> monocoque_bench::Result<()> {
     let text = format!(
         "\n{}\n{}",
         report::table(&results),
-        report::notes(&impls, args.spin)
+        report::notes(&impls, opts.spin)
     );
     if args.json {
         eprintln!("{text}");

@@ -111,7 +111,7 @@ fn ratio(s: &Summary) -> String {
 }
 
 /// Notes printed under the table: what the columns mean and the layouts.
-pub fn notes(impls: &[Impl], spin: bool) -> String {
+pub fn notes(impls: &[Impl], spin: Option<std::time::Duration>) -> String {
     let mut out = String::from(
         "msg/s: messages per second (thr: first to last message received, as local_thr; lat: not \
          used; router: round trips/s over all clients; fanout: deliveries/s summed over \
@@ -155,10 +155,11 @@ pub fn json_line(s: &Summary) -> String {
     o.num("primary_max", s.spread.map(|x| x.1));
     o.num("ratio_vs_libzmq", s.ratio_vs_libzmq);
     o.str("api", s.api);
-    match s.spin {
-        Some(b) => o.raw("spin_before_park", if b { "true" } else { "false" }),
-        None => o.raw("spin_before_park", "null"),
-    }
+    // µs of glommio spin_before_park (0 = off); null for implementations without it.
+    o.num(
+        "spin_before_park_us",
+        s.spin.map(|d| d.map_or(0.0, |d| d.as_micros() as f64)),
+    );
     if !s.errors.is_empty() {
         o.str("errors", &s.errors.join("; "));
     }

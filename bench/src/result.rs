@@ -30,12 +30,15 @@ impl Impl {
     }
 
     /// How this implementation's two sides are laid out on the two cores.
-    pub fn layout(self, spin: bool) -> String {
+    pub fn layout(self, spin: Option<std::time::Duration>) -> String {
         match self {
             Impl::Monocoque => format!(
                 "sender side: one glommio executor pinned to core 0; receiver side: one glommio \
                  executor pinned to core 1; no other threads; spin_before_park {}",
-                if spin { "on (50 us)" } else { "off" }
+                match spin {
+                    Some(d) => format!("on ({} µs)", d.as_micros()),
+                    None => "off".to_string(),
+                }
             ),
             Impl::Libzmq => {
                 "sender side: app thread pinned to core 0 plus its context's I/O thread \
@@ -293,8 +296,8 @@ pub struct Summary {
     pub reps: usize,
     /// Errors of the repetitions that failed.
     pub errors: Vec<String>,
-    /// glommio's spin_before_park, for Monocoque.
-    pub spin: Option<bool>,
+    /// glommio's spin_before_park, for Monocoque (`Some(None)`: off).
+    pub spin: Option<Option<std::time::Duration>>,
     /// Which API was used (`default`, `batch`).
     pub api: &'static str,
     /// Median / libzmq's median of the primary figure, filled in by the runner.
