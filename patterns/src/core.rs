@@ -349,8 +349,10 @@ impl Core {
 
     // ----- sending ----------------------------------------------------------------
 
-    /// Round-robin over the `out` peers that have room; waits while none has.
-    pub async fn send_load_balanced(&self, msg: Message) -> Result<PeerId> {
+    /// Round-robin over the `out` peers that have room; waits while none has. With
+    /// `defer` (the batching API) the chosen peer's connection is not woken until
+    /// [`Core::flush`] or its queue fills, so many messages leave in one write.
+    pub async fn send_load_balanced(&self, msg: Message, defer: bool) -> Result<PeerId> {
         let mut msg = Some(msg);
         std::future::poll_fn(|cx| {
             self.check_open()?;
@@ -360,43 +362,20 @@ impl Core {
             for i in 0..n {
                 let idx = (start + i) % n;
                 let peer = &out[idx];
-                if peer.has_room() {
-                    let m = msg.take().expect("message sent once");
-                    if let Err(m) = peer.try_send(m) {
-                        msg = Some(m);
-                        continue;
-                    }
-                    self.rr.set((idx + 1) % n);
-                    return Poll::Ready(Ok(peer.id()));
-                }
-            }
-            self.send_room.register(cx.waker());
-            Poll::Pending
-        })
-        .await
-    }
-
-    /// Batching: round-robin like [`Core::send_load_balanced`], but the chosen peer's
-    /// connection is not woken until [`Core::flush`] (or its queue fills), so many
-    /// messages leave in one write.
-    pub async fn send_load_balanced_deferred(&self, msg: Message) -> Result<()> {
-        let mut msg = Some(msg);
-        std::future::poll_fn(|cx| {
-            self.check_open()?;
-            let out = self.out.borrow();
-            let n = out.len();
-            let start = self.rr.get();
-            for i in 0..n {
-                let idx = (start + i) % n;
-                let peer = &out[idx];
-                match peer.try_send_deferred(msg.take().expect("message sent once")) {
+                let m = msg.take().expect("message sent once");
+                let sent = if defer {
+                    peer.try_send_deferred(m)
+                } else {
+                    peer.try_send(m)
+                };
+                match sent {
                     Ok(()) => {
                         self.rr.set((idx + 1) % n);
-                        return Poll::Ready(Ok(()));
+                        return Poll::Ready(Ok(peer.id()));
                     }
                     Err(m) => {
                         msg = Some(m);
-                        // Full: let it drain before waiting on it.
+                        // Full: deferred messages must get out before we wait on it.
                         peer.flush();
                     }
                 }

@@ -1,31 +1,14 @@
 //! PAIR (RFC 31): an exclusive connection to one peer.
 
-use monocoque_runtime::Message;
 use monocoque_zmtp::SocketType;
 
-use crate::socket::{batch_recv, batch_send, non_empty, socket_type};
-use crate::Result;
+use crate::socket::{fair_queued_recv, load_balanced_send, socket_type};
 
 socket_type!(
-    /// Talks to exactly one PAIR peer; a second peer's connection is refused.
+    /// Talks to exactly one PAIR peer; a second peer's connection is refused. `send`
+    /// waits while there is no peer or it is at SNDHWM.
     Pair,
     SocketType::Pair
 );
-
-impl Pair {
-    /// Queues `msg` for the peer, waiting while none is there or it is at SNDHWM.
-    pub async fn send(&self, msg: impl Into<Message>) -> Result<()> {
-        self.core
-            .send_load_balanced(non_empty(msg.into())?)
-            .await
-            .map(drop)
-    }
-
-    /// Waits for the next message.
-    pub async fn recv(&self) -> Result<Message> {
-        Ok(self.core.recv().await?.1)
-    }
-}
-
-batch_send!(Pair);
-batch_recv!(Pair);
+load_balanced_send!(Pair);
+fair_queued_recv!(Pair);

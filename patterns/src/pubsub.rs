@@ -3,7 +3,7 @@
 use monocoque_runtime::Message;
 use monocoque_zmtp::SocketType;
 
-use crate::socket::{batch_recv, non_empty, socket_type};
+use crate::socket::{fair_queued_recv, non_empty, socket_type};
 use crate::Result;
 
 socket_type!(
@@ -70,16 +70,6 @@ impl Sub {
     pub fn unsubscribe(&self, prefix: &[u8]) -> Result<()> {
         self.core.change_subscription(prefix, false)
     }
-
-    /// Waits for the next matching message.
-    pub async fn recv(&self) -> Result<Message> {
-        Ok(self.core.recv().await?.1)
-    }
-
-    /// The next message if one has already arrived.
-    pub fn try_recv(&self) -> Option<Message> {
-        self.core.try_recv().map(|(_, m)| m)
-    }
 }
 
 socket_type!(
@@ -94,11 +84,6 @@ impl XPub {
     /// Publishes `msg` to the matching subscribers. Never waits.
     pub async fn send(&self, msg: impl Into<Message>) -> Result<()> {
         self.core.fan_out(&non_empty(msg.into())?)
-    }
-
-    /// Waits for the next subscription message (or other upstream message).
-    pub async fn recv(&self) -> Result<Message> {
-        Ok(self.core.recv().await?.1)
     }
 }
 
@@ -125,12 +110,8 @@ impl XSub {
         }
         Ok(())
     }
-
-    /// Waits for the next message.
-    pub async fn recv(&self) -> Result<Message> {
-        Ok(self.core.recv().await?.1)
-    }
 }
 
-batch_recv!(Sub);
-batch_recv!(XSub);
+fair_queued_recv!(Sub);
+fair_queued_recv!(XPub);
+fair_queued_recv!(XSub);

@@ -3,7 +3,7 @@
 use monocoque_runtime::Message;
 use monocoque_zmtp::SocketType;
 
-use crate::socket::{batch_recv, batch_send, non_empty, socket_type};
+use crate::socket::{fair_queued_recv, load_balanced_send, non_empty, socket_type};
 use crate::{Error, Result};
 
 socket_type!(
@@ -45,7 +45,7 @@ impl Req {
             }
             routing.req_pending = true;
         }
-        match self.core.send_load_balanced(msg).await {
+        match self.core.send_load_balanced(msg, false).await {
             Ok(peer) => {
                 self.core.routing.borrow_mut().awaiting = Some(peer);
                 Ok(())
@@ -132,25 +132,8 @@ socket_type!(
     SocketType::Dealer
 );
 
-impl Dealer {
-    /// Queues `msg` for the next peer with room, waiting while all are full.
-    pub async fn send(&self, msg: impl Into<Message>) -> Result<()> {
-        self.core
-            .send_load_balanced(non_empty(msg.into())?)
-            .await
-            .map(drop)
-    }
-
-    /// Waits for the next message from any peer.
-    pub async fn recv(&self) -> Result<Message> {
-        Ok(self.core.recv().await?.1)
-    }
-
-    /// The next message if one has already arrived.
-    pub fn try_recv(&self) -> Option<Message> {
-        self.core.try_recv().map(|(_, m)| m)
-    }
-}
+load_balanced_send!(Dealer);
+fair_queued_recv!(Dealer);
 
 socket_type!(
     /// Routes by peer identity: every received message starts with the sender's
@@ -187,18 +170,6 @@ impl Router {
             None => Ok(()),
         }
     }
-
-    /// Waits for the next message; its first frame is the sender's routing id.
-    pub async fn recv(&self) -> Result<Message> {
-        Ok(self.core.recv().await?.1)
-    }
-
-    /// The next message if one has already arrived.
-    pub fn try_recv(&self) -> Option<Message> {
-        self.core.try_recv().map(|(_, m)| m)
-    }
 }
 
-batch_send!(Dealer);
-batch_recv!(Dealer);
-batch_recv!(Router);
+fair_queued_recv!(Router);

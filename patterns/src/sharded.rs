@@ -794,7 +794,7 @@ impl ShardRef {
             SocketType::Sub | SocketType::XSub | SocketType::Pull => {
                 Err(Error::State("this socket type does not send"))
             }
-            _ => core.send_load_balanced(msg).await.map(drop),
+            _ => core.send_load_balanced(msg, false).await.map(drop),
         }
     }
 }

@@ -95,10 +95,21 @@ macro_rules! socket_type {
     };
 }
 
-/// Adds the explicit batching API to a load-balancing sender (PUSH, DEALER, PAIR).
-macro_rules! batch_send {
+/// Adds `send` and the explicit batching API to a load-balancing sender (PUSH,
+/// DEALER, PAIR): each message goes to the next peer with room, waiting while every
+/// peer is at SNDHWM (or, for a connect peer, not there yet).
+macro_rules! load_balanced_send {
     ($name:ident) => {
         impl $name {
+            /// Queues `msg` for the next peer with room, waiting while all are full.
+            pub async fn send(
+                &self,
+                msg: impl Into<monocoque_runtime::Message>,
+            ) -> $crate::Result<()> {
+                let msg = $crate::socket::non_empty(msg.into())?;
+                self.core.send_load_balanced(msg, false).await.map(drop)
+            }
+
             /// Queues `msg` like `send`, but does not wake the connection: it goes out
             /// with the next [`Self::flush`] (or when the peer's queue fills), together
             /// with everything else buffered, in as few writes as possible.
@@ -106,9 +117,8 @@ macro_rules! batch_send {
                 &self,
                 msg: impl Into<monocoque_runtime::Message>,
             ) -> $crate::Result<()> {
-                self.core
-                    .send_load_balanced_deferred($crate::socket::non_empty(msg.into())?)
-                    .await
+                let msg = $crate::socket::non_empty(msg.into())?;
+                self.core.send_load_balanced(msg, true).await.map(drop)
             }
 
             /// Hands every buffered message to its connection.
@@ -134,10 +144,21 @@ macro_rules! batch_send {
     };
 }
 
-/// Adds `recv_batch` to a receiving socket.
-macro_rules! batch_recv {
+/// Adds `recv`, `try_recv` and `recv_batch` to a socket that fair-queues what its
+/// peers send (its per-type rules were applied on arrival).
+macro_rules! fair_queued_recv {
     ($name:ident) => {
         impl $name {
+            /// Waits for the next message from any peer.
+            pub async fn recv(&self) -> $crate::Result<monocoque_runtime::Message> {
+                Ok(self.core.recv().await?.1)
+            }
+
+            /// The next message if one has already arrived.
+            pub fn try_recv(&self) -> Option<monocoque_runtime::Message> {
+                self.core.try_recv().map(|(_, m)| m)
+            }
+
             /// Waits for one message, then also takes up to `max - 1` more that have
             /// already arrived, without waiting again; appends them to `out` and
             /// returns how many were taken.
@@ -165,4 +186,4 @@ pub(crate) fn non_empty(
     }
 }
 
-pub(crate) use {batch_recv, batch_send, socket_type};
+pub(crate) use {fair_queued_recv, load_balanced_send, socket_type};
