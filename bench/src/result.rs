@@ -41,9 +41,9 @@ impl Impl {
                 }
             ),
             Impl::Libzmq => {
-                "sender side: app thread pinned to core 0 plus its context's I/O thread \
-                 (started from the app thread, so it inherits core 0); receiver side: app thread \
-                 and its context's I/O thread on core 1; one context per side, one I/O thread each"
+                "sender side: app thread pinned to core 0 plus its context's I/O and reaper \
+                 threads (started from the app thread, so they inherit core 0); receiver side: \
+                 the same on core 1; one context per side, one I/O thread each"
                     .to_string()
             }
         }
