@@ -26,9 +26,19 @@ impl Notify {
 
     /// Wakes and forgets every waiter.
     pub fn notify_all(&self) {
-        let waiters = std::mem::take(&mut *self.waiters.borrow_mut());
-        for w in waiters {
+        // Take the list out (a woken task may register again while we iterate), then
+        // put the emptied vector back so its capacity is reused: waking allocates
+        // nothing in steady state.
+        let mut waiters = std::mem::take(&mut *self.waiters.borrow_mut());
+        if waiters.is_empty() {
+            return;
+        }
+        for w in waiters.drain(..) {
             w.wake();
+        }
+        let mut slot = self.waiters.borrow_mut();
+        if slot.is_empty() {
+            *slot = waiters;
         }
     }
 }
