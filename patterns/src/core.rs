@@ -20,13 +20,15 @@ use monocoque_zmtp::{SessionConfig, SocketType};
 use crate::error::{Error, Result};
 use crate::monitor::MonitorQueue;
 use crate::options::Options;
-use crate::subscriptions::SubscriptionSet;
+use crate::subscriptions::{SubscriberIndex, SubscriptionSet};
 
 /// Per-type routing state.
 #[derive(Default)]
 pub(crate) struct Routing {
     /// PUB/XPUB: each subscriber's prefixes.
     pub peer_subs: AHashMap<PeerId, SubscriptionSet>,
+    /// PUB/XPUB: prefix → subscribers, for fan-out.
+    pub subscribers: SubscriberIndex,
     /// XPUB: union over subscribers (to pass up only new topics).
     pub all_subs: SubscriptionSet,
     /// SUB/XSUB: our own subscriptions, resent on every connect.
@@ -437,14 +439,12 @@ impl Core {
     pub fn fan_out(&self, msg: &Message) -> Result<()> {
         self.check_open()?;
         let topic = msg.frames().first().map(|f| &f[..]).unwrap_or(&[]);
-        let routing = self.routing.borrow();
-        for peer in self.out.borrow().iter() {
-            if let Some(subs) = routing.peer_subs.get(&peer.id()) {
-                if subs.matches(topic) {
-                    let _ = peer.try_send(msg.clone());
-                }
-            }
-        }
+        self.routing
+            .borrow()
+            .subscribers
+            .for_each_match(topic, |peer| {
+                let _ = peer.try_send(msg.clone());
+            });
         Ok(())
     }
 
@@ -502,6 +502,7 @@ impl Core {
             let fresh = !subs.contains(&topic);
             if fresh {
                 subs.add(&topic);
+                routing.subscribers.add(&topic, peer);
             }
             let new = fresh && routing.all_subs.add(&topic);
             union_changed = new;
@@ -511,6 +512,7 @@ impl Core {
                 return;
             }
             subs.remove(&topic);
+            routing.subscribers.remove(&topic, peer.id());
             union_changed = routing.all_subs.remove(&topic);
             union_changed
         };
@@ -710,6 +712,9 @@ impl Handler for Core {
                 let mut routing = self.routing.borrow_mut();
                 let subs = routing.peer_subs.remove(&peer.id()).unwrap_or_default();
                 let mut gone = Vec::new();
+                for topic in subs.prefixes() {
+                    routing.subscribers.remove(topic, peer.id());
+                }
                 for (topic, count) in subs.iter() {
                     for _ in 0..count {
                         if routing.all_subs.remove(topic) {

@@ -125,3 +125,123 @@ mod tests {
         assert!(s.matches(b"X"));
     }
 }
+
+/// For a publisher: which subscribers hold each prefix. A message's topic is matched
+/// by looking up each prefix length in use, so publishing costs a few hash lookups
+/// plus one queue push per matching subscriber, however many subscribers do not match.
+#[derive(Default)]
+pub(crate) struct SubscriberIndex {
+    by_prefix: AHashMap<Bytes, smallvec::SmallVec<[std::rc::Rc<monocoque_runtime::Peer>; 4]>>,
+    /// How many distinct prefixes have each length, sorted by length.
+    lengths: Vec<(usize, usize)>,
+}
+
+impl SubscriberIndex {
+    /// Records that `peer` subscribes to `prefix` (at most once per pair).
+    pub fn add(&mut self, prefix: &Bytes, peer: &std::rc::Rc<monocoque_runtime::Peer>) {
+        let peers = match self.by_prefix.get_mut(prefix) {
+            Some(peers) => peers,
+            None => {
+                match self
+                    .lengths
+                    .binary_search_by_key(&prefix.len(), |&(l, _)| l)
+                {
+                    Ok(i) => self.lengths[i].1 += 1,
+                    Err(i) => self.lengths.insert(i, (prefix.len(), 1)),
+                }
+                self.by_prefix.entry(prefix.clone()).or_default()
+            }
+        };
+        if !peers.iter().any(|p| p.id() == peer.id()) {
+            peers.push(std::rc::Rc::clone(peer));
+        }
+    }
+
+    /// Forgets that `peer` subscribes to `prefix`.
+    pub fn remove(&mut self, prefix: &[u8], peer: monocoque_runtime::PeerId) {
+        let Some(peers) = self.by_prefix.get_mut(prefix) else {
+            return;
+        };
+        peers.retain(|p| p.id() != peer);
+        if !peers.is_empty() {
+            return;
+        }
+        self.by_prefix.remove(prefix);
+        if let Ok(i) = self
+            .lengths
+            .binary_search_by_key(&prefix.len(), |&(l, _)| l)
+        {
+            self.lengths[i].1 -= 1;
+            if self.lengths[i].1 == 0 {
+                self.lengths.remove(i);
+            }
+        }
+    }
+
+    /// Calls `f` once for every subscriber with a prefix of `topic`.
+    pub fn for_each_match(&self, topic: &[u8], mut f: impl FnMut(&monocoque_runtime::Peer)) {
+        let mut hits = self
+            .lengths
+            .iter()
+            .take_while(|&&(len, _)| len <= topic.len())
+            .filter_map(|&(len, _)| self.by_prefix.get(&topic[..len]));
+        let Some(first) = hits.next() else { return };
+        let Some(second) = hits.next() else {
+            // One matching prefix: its subscribers are distinct.
+            first.iter().for_each(|p| f(p));
+            return;
+        };
+        // Several matching prefixes: a subscriber holding more than one gets one copy.
+        let mut seen: smallvec::SmallVec<[monocoque_runtime::PeerId; 32]> =
+            smallvec::SmallVec::new();
+        for peers in [first, second].into_iter().chain(hits) {
+            for p in peers {
+                if !seen.contains(&p.id()) {
+                    seen.push(p.id());
+                    f(p);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod index_tests {
+    use std::rc::Rc;
+
+    use bytes::Bytes;
+    use monocoque_runtime::{Notify, Peer};
+
+    use super::SubscriberIndex;
+
+    fn peer(id: u64) -> Rc<Peer> {
+        Rc::new(Peer::new(id, String::new(), 0, Rc::new(Notify::new())))
+    }
+
+    fn matches(index: &SubscriberIndex, topic: &[u8]) -> Vec<u64> {
+        let mut ids = Vec::new();
+        index.for_each_match(topic, |p| ids.push(p.id()));
+        ids.sort();
+        ids
+    }
+
+    #[test]
+    fn each_matching_subscriber_once() {
+        let (a, b, c) = (peer(1), peer(2), peer(3));
+        let mut index = SubscriberIndex::default();
+        index.add(&Bytes::from_static(b"ab"), &a);
+        index.add(&Bytes::from_static(b"a"), &a);
+        index.add(&Bytes::from_static(b"abc"), &b);
+        index.add(&Bytes::from_static(b""), &c);
+        index.add(&Bytes::from_static(b"ab"), &a);
+        assert_eq!(matches(&index, b"abcd"), vec![1, 2, 3]);
+        assert_eq!(matches(&index, b"ab"), vec![1, 3]);
+        assert_eq!(matches(&index, b"x"), vec![3]);
+        index.remove(b"", 3);
+        index.remove(b"a", 1);
+        assert_eq!(matches(&index, b"abcd"), vec![1, 2]);
+        index.remove(b"ab", 1);
+        assert_eq!(matches(&index, b"ab"), Vec::<u64>::new());
+        assert_eq!(matches(&index, b"abc"), vec![2]);
+    }
+}
