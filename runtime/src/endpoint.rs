@@ -16,7 +16,12 @@ use std::str::FromStr;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Endpoint {
     /// TCP: a host name or address (`*` = every interface) and a port (0 = ephemeral).
-    Tcp { host: String, port: u16 },
+    Tcp {
+        /// Host name, IPv4 address, `[IPv6]` address, or `*`.
+        host: String,
+        /// Port (0: ephemeral).
+        port: u16,
+    },
     /// A Unix domain socket path.
     Ipc(PathBuf),
 }

@@ -10,6 +10,8 @@
 //! lock-free SPSC [`ring`] between cores, the [`doorbell`]s that wake parked cores and
 //! the [`mesh`] of mailboxes built from them.
 
+#![warn(missing_docs)]
+
 pub mod arena;
 pub mod doorbell;
 pub mod driver;

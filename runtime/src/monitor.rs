@@ -1,7 +1,10 @@
 //! Socket monitor events, numbered as libzmq numbers them.
 
 /// Something that happened to a socket's connections. [`MonitorEvent::code`] gives
-/// libzmq's event number (`ZMQ_EVENT_*`).
+/// libzmq's event number (`ZMQ_EVENT_*`). Fields: `endpoint` is a local or connect
+/// endpoint, `remote` the peer's address, `reason` a human-readable cause, `retry_ms`
+/// the delay before the next connection attempt.
+#[allow(missing_docs)] // fields documented on the enum
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MonitorEvent {
     /// A connection to `endpoint` was established.
