@@ -91,12 +91,23 @@ where
     F: FnOnce() -> Result<T> + Send + 'static,
 {
     let id = cpu(core);
+    std_side(name, move || {
+        core_affinity::set_for_current(core_affinity::CoreId { id });
+        f()
+    })
+}
+
+/// Starts an unpinned std thread running `f`: for a thread that only owns and drives
+/// pinned executors (a thread pinned to one CPU sees only that CPU in
+/// `available_parallelism`, so a `Runtime` built from it could not use the others).
+pub fn std_side<T, F>(name: &str, f: F) -> Result<Side<T>>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T> + Send + 'static,
+{
     let handle = std::thread::Builder::new()
         .name(name.to_string())
-        .spawn(move || {
-            core_affinity::set_for_current(core_affinity::CoreId { id });
-            f()
-        })?;
+        .spawn(f)?;
     Ok(Side {
         join: Joiner::Thread(handle),
     })

@@ -125,6 +125,13 @@ pub fn notes(impls: &[Impl], spin: Option<std::time::Duration>) -> String {
     for imp in impls {
         let _ = writeln!(out, "layout, {}: {}", imp, imp.layout(spin));
     }
+    if impls.contains(&Impl::Monocoque) {
+        let _ = writeln!(
+            out,
+            "layout, monocoque, {}",
+            crate::scenarios::fanout::SHARDED_LAYOUT
+        );
+    }
     out
 }
 

@@ -125,7 +125,7 @@ pub fn summarize(
         reps: samples.len(),
         errors,
         spin: (imp == Impl::Monocoque).then_some(opts.spin),
-        api: scenarios::api(imp, case.scenario),
+        api: scenarios::api(imp, case),
         ratio_vs_libzmq: None,
     }
 }

@@ -74,6 +74,26 @@ fn fanout_and_topics() {
 }
 
 #[test]
+fn sharded_fanout_capacity_and_topics() {
+    let sharded = |scenario, peers, count| Case {
+        shards: 2,
+        ..case(scenario, Transport::Tcp, 64, peers, count)
+    };
+    for c in [
+        sharded(Scenario::Fanout, 3, 2_000),
+        sharded(Scenario::FanoutCapacity, 4, 0),
+        sharded(Scenario::FanoutTopics, 10, 5_000),
+    ] {
+        // libzmq has no shards but runs alongside, so the row has a ratio.
+        assert!(scenarios::supports(Impl::Libzmq, &c));
+        for s in run_all(&c) {
+            assert!((0.0..=1.0).contains(&s.dropped.unwrap()));
+            assert!(s.msgs_per_sec.unwrap() >= 0.0);
+        }
+    }
+}
+
+#[test]
 fn alloc_counts_both_paths() {
     let c = case(Scenario::Alloc, Transport::Tcp, 64, 1, 2_000);
     let s = scenarios::run(Impl::Monocoque, &c, RunOptions::default()).unwrap();

@@ -14,14 +14,14 @@
 //! receipt).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 
 use crate::harness::{
-    endpoint_channel, glommio_side, join2, mono_util, thread_side, zmq_util, BindAddr, RunOptions,
-    Stopwatch, RECEIVER_CORE, SENDER_CORE,
+    cpu, endpoint_channel, glommio_side, join2, mono_util, std_side, thread_side, zmq_util,
+    BindAddr, EndpointRx, RunOptions, Side, Stopwatch, RECEIVER_CORE, SENDER_CORE,
 };
 use crate::result::{Case, Impl, Sample, Scenario};
 use crate::Result;
@@ -234,16 +234,9 @@ pub fn run(imp: Impl, case: &Case, opts: RunOptions) -> Result<Sample> {
 }
 
 fn run_spec(imp: Impl, case: &Case, spec: Spec, opts: RunOptions) -> Result<Outcome> {
-    if case.shards != 1 {
-        return Err(format!(
-            "{} shards: the sharded runtime is not there yet",
-            case.shards
-        )
-        .into());
-    }
     let addr = BindAddr::new(imp, case.transport);
     match imp {
-        Impl::Monocoque => monocoque(&addr.endpoint, spec, opts),
+        Impl::Monocoque => monocoque(&addr.endpoint, spec, case.shards, opts),
         Impl::Libzmq => libzmq(&addr.endpoint, spec),
     }
 }
@@ -321,45 +314,155 @@ fn wait_for(counter: &AtomicUsize, want: usize, start: Instant) -> Result<bool> 
     Ok(false)
 }
 
-fn monocoque(endpoint: &str, spec: Spec, opts: RunOptions) -> Result<Outcome> {
+/// Monocoque's publisher side, then the subscribers (the same for every shard count).
+fn monocoque(endpoint: &str, spec: Spec, shards: usize, opts: RunOptions) -> Result<Outcome> {
     let rv = Arc::new(Rendezvous::default());
     let (tx, rx) = endpoint_channel();
     let bind = endpoint.to_string();
     let pub_rv = Arc::clone(&rv);
-    let publisher = glommio_side("fanout-pub", SENDER_CORE, opts, move || async move {
+    let publisher = if shards <= 1 {
+        local_publisher(bind, tx, spec, pub_rv, opts)?
+    } else {
+        sharded_publisher(bind, tx, spec, pub_rv, shards, opts)?
+    };
+    let subscribers = mono_subscribers(rx, spec, rv, opts)?;
+    let (publish_secs, trackers) = join2(publisher, subscribers)?;
+    Ok(Outcome {
+        trackers,
+        publish_secs,
+    })
+}
+
+/// Shards = 1: a local `Pub` on one glommio executor pinned to the sender core.
+fn local_publisher(
+    bind: String,
+    tx: mpsc::Sender<String>,
+    spec: Spec,
+    rv: Arc<Rendezvous>,
+    opts: RunOptions,
+) -> Result<Side<f64>> {
+    glommio_side("fanout-pub", SENDER_CORE, opts, move || async move {
         let publisher = monocoque::Pub::with_options(mono_util::options());
         tx.send(publisher.bind(&bind)?.to_string())?;
-        mono_markers(&publisher, &spec, WARMUP, &pub_rv.ready).await?;
-        let pacer = Pacer::new(spec);
-        let mut seq = 0;
-        while seq < spec.count {
-            let due = pacer.due(seq, YIELD_EVERY);
-            while seq < due {
-                publisher
-                    .send(mono_message(&spec, spec.topic_of_seq(seq), seq))
-                    .await?;
-                seq += 1;
-            }
-            if spec.rate.is_some() {
-                glommio::timer::sleep(PACE_TICK).await;
-            } else {
-                futures_lite::future::yield_now().await;
-            }
-        }
-        let publish_secs = pacer.start.elapsed().as_secs_f64();
-        mono_markers(&publisher, &spec, END, &pub_rv.done).await?;
+        let publish_secs = mono_publish(&publisher, spec, &rv).await?;
         publisher.close().await;
         Ok(publish_secs)
-    })?;
-    let sub_rv = Arc::clone(&rv);
-    let subscribers = glommio_side("fanout-subs", RECEIVER_CORE, opts, move || async move {
+    })
+}
+
+/// Shards ≥ 2: a sharded PUB on a runtime with one executor per core, starting at the
+/// sender core (on 2 cores: both). Its acceptor on the first core deals the subscriber
+/// connections to the cores in turn. The stream is published by an `on_each_core`
+/// handler on the first core ([`PUBLISHING_CORE`]) with `ShardRef::send`: its own core's
+/// subscribers are served there, the other cores' through the runtime's rings. An
+/// unpinned plain thread owns the runtime and only binds, starts the handler and waits
+/// (asleep) for it.
+fn sharded_publisher(
+    bind: String,
+    tx: mpsc::Sender<String>,
+    spec: Spec,
+    rv: Arc<Rendezvous>,
+    shards: usize,
+    opts: RunOptions,
+) -> Result<Side<f64>> {
+    std_side("fanout-pub-owner", move || {
+        let rt = monocoque::Runtime::builder()
+            .cores((0..shards).map(|i| cpu(SENDER_CORE + i)).collect())
+            .spin_before_park(opts.spin)
+            .build()?;
+        let socket =
+            monocoque::ShardedSocket::new(&rt, monocoque::SocketType::Pub, mono_util::options());
+        tx.send(socket.bind(&bind)?.to_string())?;
+        let (done_tx, done_rx) = mpsc::channel::<Result<f64>>();
+        socket.on_each_core(move |shard| {
+            let done = (shard.core_index() == PUBLISHING_CORE).then(|| done_tx.clone());
+            let rv = Arc::clone(&rv);
+            async move {
+                if let Some(done) = done {
+                    let _ = done.send(mono_publish(&shard, spec, &rv).await);
+                }
+            }
+        });
+        let publish_secs = done_rx
+            .recv_timeout(crate::harness::RUN_DEADLINE)
+            .map_err(|_| "the sharded publisher did not finish")??;
+        socket.close();
+        rt.shutdown();
+        Ok(publish_secs)
+    })
+}
+
+/// The runtime core whose `on_each_core` handler publishes in the sharded case.
+pub const PUBLISHING_CORE: usize = 0;
+
+/// Where the sharded variant runs, for the notes under the table and the docs.
+pub const SHARDED_LAYOUT: &str =
+    "fan-out with shards = 2: a sharded PUB on a 2-core runtime (executors pinned to cores 0 \
+     and 1), subscriber connections dealt to the two cores in turn by its acceptor on core 0; \
+     the stream is published by an on_each_core handler on core 0 (ShardRef::send, yielding \
+     every 32 messages when flat out) and reaches core 1's connections over the cross-core \
+     ring (4096 messages; a full ring drops, counted by the subscribers); the subscribers are \
+     the same Monocoque SUBs as with shards = 1, on their own executor on core 1, so core 1 \
+     runs half the publisher's connections and all the subscribers";
+
+/// What publishes in a Monocoque run: a local `Pub` or one core's share of a sharded PUB.
+trait Publisher {
+    async fn publish(&self, msg: bytes::Bytes) -> Result<()>;
+}
+
+impl Publisher for monocoque::Pub {
+    async fn publish(&self, msg: bytes::Bytes) -> Result<()> {
+        Ok(self.send(msg).await?)
+    }
+}
+
+impl Publisher for monocoque::ShardRef {
+    async fn publish(&self, msg: bytes::Bytes) -> Result<()> {
+        Ok(self.send(msg).await?)
+    }
+}
+
+/// The publisher's part of a run: warm-up markers, the (paced or flat-out) stream, end
+/// markers. Returns the stream's duration. Flat out, it yields to the connections on
+/// its core every [`YIELD_EVERY`] messages.
+async fn mono_publish<P: Publisher>(publisher: &P, spec: Spec, rv: &Rendezvous) -> Result<f64> {
+    mono_markers(publisher, &spec, WARMUP, &rv.ready).await?;
+    let pacer = Pacer::new(spec);
+    let mut seq = 0;
+    while seq < spec.count {
+        let due = pacer.due(seq, YIELD_EVERY);
+        while seq < due {
+            publisher
+                .publish(mono_message(&spec, spec.topic_of_seq(seq), seq))
+                .await?;
+            seq += 1;
+        }
+        if spec.rate.is_some() {
+            glommio::timer::sleep(PACE_TICK).await;
+        } else {
+            futures_lite::future::yield_now().await;
+        }
+    }
+    let publish_secs = pacer.start.elapsed().as_secs_f64();
+    mono_markers(publisher, &spec, END, &rv.done).await?;
+    Ok(publish_secs)
+}
+
+/// N Monocoque SUBs, one task each, on one executor pinned to the receiver core.
+fn mono_subscribers(
+    rx: EndpointRx,
+    spec: Spec,
+    rv: Arc<Rendezvous>,
+    opts: RunOptions,
+) -> Result<Side<Vec<Tracker>>> {
+    glommio_side("fanout-subs", RECEIVER_CORE, opts, move || async move {
         let endpoint = rx.get()?;
         let mut tasks = Vec::with_capacity(spec.subs);
         for j in 0..spec.subs {
             let sub = monocoque::Sub::with_options(mono_util::options());
             sub.subscribe(&spec.subscription(j))?;
             sub.connect(&endpoint)?;
-            let rv = Arc::clone(&sub_rv);
+            let rv = Arc::clone(&rv);
             tasks.push(glommio::spawn_local(async move {
                 let mut t = Tracker::default();
                 loop {
@@ -377,11 +480,6 @@ fn monocoque(endpoint: &str, spec: Spec, opts: RunOptions) -> Result<Outcome> {
             trackers.push(t.await?);
         }
         Ok(trackers)
-    })?;
-    let (publish_secs, trackers) = join2(publisher, subscribers)?;
-    Ok(Outcome {
-        trackers,
-        publish_secs,
     })
 }
 
@@ -393,8 +491,8 @@ fn mono_message(spec: &Spec, topic: Option<usize>, seq: u64) -> bytes::Bytes {
 }
 
 /// Sends marker rounds until `counter` says every subscriber has seen one.
-async fn mono_markers(
-    publisher: &monocoque::Pub,
+async fn mono_markers<P: Publisher>(
+    publisher: &P,
     spec: &Spec,
     seq: u64,
     counter: &AtomicUsize,
@@ -402,7 +500,7 @@ async fn mono_markers(
     let start = Instant::now();
     loop {
         for topic in spec.marker_topics() {
-            publisher.send(mono_message(spec, topic, seq)).await?;
+            publisher.publish(mono_message(spec, topic, seq)).await?;
         }
         if wait_for(counter, spec.subs, start)? {
             return Ok(());

@@ -46,9 +46,9 @@ impl Effort {
     }
 }
 
-/// Shard counts of Monocoque measured in the fan-out scenarios. Only local mode (1)
-/// exists now; the sharded runtime will add 2.
-pub const FANOUT_SHARDS: &[usize] = &[1];
+/// Shard counts of Monocoque measured in the fan-out scenarios: local mode (1) and a
+/// sharded PUB over both cores (2; see [`fanout::SHARDED_LAYOUT`]).
+pub const FANOUT_SHARDS: &[usize] = &[1, 2];
 
 /// The cases of `scenario`.
 pub fn cases(scenario: Scenario, effort: Effort) -> Vec<Case> {
@@ -158,13 +158,26 @@ pub fn cases(scenario: Scenario, effort: Effort) -> Vec<Case> {
 pub fn supports(imp: Impl, case: &Case) -> bool {
     match imp {
         Impl::Monocoque => true,
-        Impl::Libzmq => case.shards == 1 && case.scenario != Scenario::Alloc,
+        // libzmq has no shards: it runs in every fan-out case, alternating with each
+        // Monocoque shard count, so every row has a ratio from its own alternation.
+        Impl::Libzmq => case.scenario != Scenario::Alloc && (case.shards == 1 || is_fanout(case)),
     }
 }
 
-/// The API `imp` uses in `scenario`, for the report.
-pub fn api(imp: Impl, scenario: Scenario) -> &'static str {
-    match (imp, scenario) {
+fn is_fanout(case: &Case) -> bool {
+    matches!(
+        case.scenario,
+        Scenario::Fanout | Scenario::FanoutCapacity | Scenario::FanoutTopics
+    )
+}
+
+/// The API `imp` uses in `case`, for the report.
+pub fn api(imp: Impl, case: &Case) -> &'static str {
+    if imp == Impl::Monocoque && case.shards > 1 && is_fanout(case) {
+        return "ShardedSocket (PUB) on 2 cores; ShardRef::send from an on_each_core handler \
+                on core 0, yielding every 32 messages when flat out";
+    }
+    match (imp, case.scenario) {
         (Impl::Monocoque, Scenario::ThrBatch) => "send_batch/recv_batch",
         (Impl::Libzmq, Scenario::ThrBatch) => "default (libzmq has no batching API)",
         (Impl::Monocoque, Scenario::Fanout | Scenario::FanoutTopics) => {
