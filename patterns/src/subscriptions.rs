@@ -4,6 +4,37 @@
 use ahash::AHashMap;
 use bytes::Bytes;
 
+/// The lengths of the distinct prefixes in use, with how many prefixes have each: a
+/// topic can only match a prefix of one of these lengths.
+#[derive(Debug, Default, Clone)]
+struct PrefixLengths(Vec<(usize, usize)>);
+
+impl PrefixLengths {
+    fn add(&mut self, len: usize) {
+        match self.0.binary_search_by_key(&len, |&(l, _)| l) {
+            Ok(i) => self.0[i].1 += 1,
+            Err(i) => self.0.insert(i, (len, 1)),
+        }
+    }
+
+    fn remove(&mut self, len: usize) {
+        if let Ok(i) = self.0.binary_search_by_key(&len, |&(l, _)| l) {
+            self.0[i].1 -= 1;
+            if self.0[i].1 == 0 {
+                self.0.remove(i);
+            }
+        }
+    }
+
+    /// The prefixes of `topic` that could be subscribed, shortest first.
+    fn prefixes_of<'a>(&'a self, topic: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.0
+            .iter()
+            .take_while(move |&&(len, _)| len <= topic.len())
+            .map(move |&(len, _)| &topic[..len])
+    }
+}
+
 /// Topic prefixes with counts: subscribing twice and cancelling once leaves the
 /// prefix subscribed. Matching looks up each prefix length in use, so its cost
 /// depends on the message's length, not on the number of subscriptions.
@@ -18,8 +49,7 @@ use bytes::Bytes;
 #[derive(Debug, Default, Clone)]
 pub struct SubscriptionSet {
     counts: AHashMap<Bytes, usize>,
-    /// How many distinct prefixes have each length, sorted by length.
-    lengths: Vec<(usize, usize)>,
+    lengths: PrefixLengths,
 }
 
 impl SubscriptionSet {
@@ -30,13 +60,7 @@ impl SubscriptionSet {
             return false;
         }
         self.counts.insert(Bytes::copy_from_slice(prefix), 1);
-        match self
-            .lengths
-            .binary_search_by_key(&prefix.len(), |&(l, _)| l)
-        {
-            Ok(i) => self.lengths[i].1 += 1,
-            Err(i) => self.lengths.insert(i, (prefix.len(), 1)),
-        }
+        self.lengths.add(prefix.len());
         true
     }
 
@@ -50,24 +74,15 @@ impl SubscriptionSet {
             return false;
         }
         self.counts.remove(prefix);
-        if let Ok(i) = self
-            .lengths
-            .binary_search_by_key(&prefix.len(), |&(l, _)| l)
-        {
-            self.lengths[i].1 -= 1;
-            if self.lengths[i].1 == 0 {
-                self.lengths.remove(i);
-            }
-        }
+        self.lengths.remove(prefix.len());
         true
     }
 
     /// True if some subscribed prefix is a prefix of `topic`.
     pub fn matches(&self, topic: &[u8]) -> bool {
         self.lengths
-            .iter()
-            .take_while(|&&(len, _)| len <= topic.len())
-            .any(|&(len, _)| self.counts.contains_key(&topic[..len]))
+            .prefixes_of(topic)
+            .any(|p| self.counts.contains_key(p))
     }
 
     /// True if `prefix` itself is subscribed.
@@ -132,26 +147,16 @@ mod tests {
 #[derive(Default)]
 pub(crate) struct SubscriberIndex {
     by_prefix: AHashMap<Bytes, smallvec::SmallVec<[std::rc::Rc<monocoque_runtime::Peer>; 4]>>,
-    /// How many distinct prefixes have each length, sorted by length.
-    lengths: Vec<(usize, usize)>,
+    lengths: PrefixLengths,
 }
 
 impl SubscriberIndex {
     /// Records that `peer` subscribes to `prefix` (at most once per pair).
     pub fn add(&mut self, prefix: &Bytes, peer: &std::rc::Rc<monocoque_runtime::Peer>) {
-        let peers = match self.by_prefix.get_mut(prefix) {
-            Some(peers) => peers,
-            None => {
-                match self
-                    .lengths
-                    .binary_search_by_key(&prefix.len(), |&(l, _)| l)
-                {
-                    Ok(i) => self.lengths[i].1 += 1,
-                    Err(i) => self.lengths.insert(i, (prefix.len(), 1)),
-                }
-                self.by_prefix.entry(prefix.clone()).or_default()
-            }
-        };
+        if !self.by_prefix.contains_key(prefix) {
+            self.lengths.add(prefix.len());
+        }
+        let peers = self.by_prefix.entry(prefix.clone()).or_default();
         if !peers.iter().any(|p| p.id() == peer.id()) {
             peers.push(std::rc::Rc::clone(peer));
         }
@@ -167,24 +172,15 @@ impl SubscriberIndex {
             return;
         }
         self.by_prefix.remove(prefix);
-        if let Ok(i) = self
-            .lengths
-            .binary_search_by_key(&prefix.len(), |&(l, _)| l)
-        {
-            self.lengths[i].1 -= 1;
-            if self.lengths[i].1 == 0 {
-                self.lengths.remove(i);
-            }
-        }
+        self.lengths.remove(prefix.len());
     }
 
     /// Calls `f` once for every subscriber with a prefix of `topic`.
     pub fn for_each_match(&self, topic: &[u8], mut f: impl FnMut(&monocoque_runtime::Peer)) {
         let mut hits = self
             .lengths
-            .iter()
-            .take_while(|&&(len, _)| len <= topic.len())
-            .filter_map(|&(len, _)| self.by_prefix.get(&topic[..len]));
+            .prefixes_of(topic)
+            .filter_map(|p| self.by_prefix.get(p));
         let Some(first) = hits.next() else { return };
         let Some(second) = hits.next() else {
             // One matching prefix: its subscribers are distinct.
