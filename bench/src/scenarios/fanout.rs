@@ -2,7 +2,10 @@
 //!
 //! The PUB binds on the sender core; the N SUBs connect from the receiver core (one
 //! executor with one task per SUB for Monocoque; one thread polling N sockets, plus
-//! the context's I/O thread, for libzmq). Every message carries a sequence number
+//! the context's I/O thread, for libzmq). With `shards` = 2 only Monocoque's publisher
+//! side changes: a sharded PUB spread over both cores, its connections dealt to the
+//! cores in turn, publishing from a handler on core 0 ([`SHARDED_LAYOUT`]); the
+//! subscribers are the same. Every message carries a sequence number
 //! after its optional 4-byte topic, so each subscriber counts what it got and the
 //! drops are exact.
 //!
