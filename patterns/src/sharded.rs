@@ -251,9 +251,14 @@ impl ShardedSocket {
         });
     }
 
-    /// Messages dropped by [`ShardedSocket::send`] because a core's ring was full.
+    /// Messages a core missed because its ring was full: published through this handle
+    /// ([`ShardedSocket::send`]) or by a core's [`ShardRef::send`]. Asks every core, so
+    /// call it from a plain thread.
     pub fn dropped(&self) -> u64 {
-        self.external().dropped
+        let on_cores: u64 = (0..self.inner.rt.cores())
+            .filter_map(|core| self.ask(core, |shard| shard.dropped.get()).ok())
+            .sum();
+        self.external().dropped + on_cores
     }
 
     fn external(&self) -> std::sync::MutexGuard<'_, External> {
@@ -487,6 +492,8 @@ pub(crate) struct Shard {
     /// Routing ids that live on other cores (ROUTER).
     remote_routes: RefCell<AHashMap<Bytes, usize>>,
     forwarding: std::cell::Cell<bool>,
+    /// Publishes from this core that another core's full ring missed.
+    dropped: std::cell::Cell<u64>,
 }
 
 impl Shard {
@@ -515,6 +522,7 @@ impl Shard {
             ),
             remote_routes: RefCell::new(AHashMap::default()),
             forwarding: std::cell::Cell::new(false),
+            dropped: std::cell::Cell::new(0),
         });
         let observer: Rc<dyn CoreObserver> = Rc::clone(&shard) as Rc<dyn CoreObserver>;
         shard.core.set_observer(Rc::downgrade(&observer));
@@ -757,9 +765,13 @@ impl ShardRef {
                 let unions = shard.unions.borrow();
                 for other in (0..shard.cores).filter(|&c| c != shard.index) {
                     if unions[other].matches(&msg[0]) {
-                        let _ = shard
+                        let sent = shard
                             .ctx
                             .send_to(other, shard.mark(OP_PUBLISH, 0, msg.clone()));
+                        if sent.is_err() {
+                            // PUB semantics: a core whose ring is full misses it.
+                            shard.dropped.set(shard.dropped.get() + 1);
+                        }
                     }
                 }
                 Ok(())

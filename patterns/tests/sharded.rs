@@ -405,3 +405,68 @@ fn runtime_rejects_impossible_configurations() {
     let err = Runtime::builder().cores(vec![]).build().err().unwrap();
     assert!(err.to_string().contains("at least one"), "{err}");
 }
+
+/// A thread pinned to one CPU sees only that CPU in `available_parallelism`; the
+/// runtime still knows the machine's cores.
+#[test]
+fn runtime_builds_from_a_pinned_thread() {
+    glommio::LocalExecutorBuilder::new(glommio::Placement::Fixed(0))
+        .io_memory(256 << 10)
+        .spawn(|| async {
+            let rt = Runtime::builder()
+                .cores(vec![0, 1])
+                .build()
+                .expect("both cores are usable from a thread pinned to core 0");
+            assert_eq!(rt.cores(), 2);
+            rt.shutdown();
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+#[test]
+fn publishes_a_full_ring_missed_are_counted() {
+    let rt = Runtime::builder()
+        .cores(vec![0, 1])
+        .mesh_capacity(2)
+        .build()
+        .unwrap();
+    let publisher = ShardedSocket::new(&rt, SocketType::Pub, Options::default());
+    let endpoint = publisher.bind("tcp://127.0.0.1:0").unwrap().to_string();
+    let (ready_tx, ready) = mpsc::channel();
+    // Two subscribers: the acceptor deals the second one to core 1.
+    let subs: Vec<_> = (0..2)
+        .map(|_| libzmq_sub(endpoint.clone(), b"t", 100_000, ready_tx.clone(), None))
+        .collect();
+    wait_for_peers(&publisher, 1);
+    warm_up(|m| publisher.send(m).unwrap(), &ready, 2);
+    let (done_tx, done) = mpsc::channel();
+    publisher.on_each_core(move |shard| {
+        let done = done_tx.clone();
+        async move {
+            if shard.core_index() == 0 {
+                // A burst with no yield: core 1's ring (2 slots) cannot keep up.
+                for i in 0..1000u32 {
+                    shard.send(numbered(i)).await.unwrap();
+                }
+                done.send(()).unwrap();
+            }
+        }
+    });
+    done.recv_timeout(WAIT).unwrap();
+    assert!(
+        publisher.dropped() > 0,
+        "the burst overflowed core 1's ring"
+    );
+    let start = Instant::now();
+    while !subs.iter().all(|s| s.is_finished()) {
+        publisher.send(end()).unwrap();
+        assert!(start.elapsed() < WAIT, "subscribers never saw the end");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    for s in subs {
+        s.join().unwrap();
+    }
+    rt.shutdown();
+}

@@ -151,7 +151,7 @@ impl RuntimeBuilder {
 
     /// Starts the executors.
     pub fn build(self) -> Result<Runtime, RuntimeError> {
-        let online = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let online = online_cpus();
         let cores = self.cores.clone().unwrap_or_else(|| (0..online).collect());
         if cores.is_empty() {
             return Err(RuntimeError::NoCores);
@@ -175,6 +175,24 @@ impl RuntimeBuilder {
         }
         Runtime::start(self, cores)
     }
+}
+
+/// CPUs online on the machine (not only those this thread may run on: the runtime
+/// may be built from a thread pinned to one core). Reads `/sys/devices/system/cpu/online`
+/// ("0-3,6"), falling back to what this thread may use.
+fn online_cpus() -> usize {
+    let parsed = std::fs::read_to_string("/sys/devices/system/cpu/online")
+        .ok()
+        .and_then(|list| {
+            list.trim()
+                .split(',')
+                .map(|part| match part.split_once('-') {
+                    Some((_, hi)) => hi.parse::<usize>().ok(),
+                    None => part.parse::<usize>().ok(),
+                })
+                .try_fold(0, |max, hi| hi.map(|h| max.max(h + 1)))
+        });
+    parsed.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// RLIMIT_MEMLOCK's soft limit, from /proc (None if unlimited or unknown).
