@@ -95,3 +95,44 @@ fn eventually(what: &str, cond: impl Fn() -> bool) {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// With too little lockable memory for glommio, building the runtime says so (run in
+/// a child process whose RLIMIT_MEMLOCK `prlimit` lowers).
+#[test]
+fn too_little_locked_memory_is_a_clear_error() {
+    if std::env::var_os("MONOCOQUE_MEMLOCK_CHILD").is_some() {
+        let err = Runtime::builder()
+            .cores(vec![0])
+            .build()
+            .err()
+            .expect("a runtime cannot start with 64 KiB of locked memory");
+        assert!(
+            matches!(err, monocoque::RuntimeError::MemlockTooLow { .. }),
+            "{err}"
+        );
+        println!("CHILD-OK: {err}");
+        return;
+    }
+    let out = std::process::Command::new("prlimit")
+        .arg("--memlock=65536:65536")
+        .arg("--")
+        .arg(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "too_little_locked_memory_is_a_clear_error",
+            "--nocapture",
+        ])
+        .env("MONOCOQUE_MEMLOCK_CHILD", "1")
+        .output()
+        .expect("run prlimit (util-linux)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("CHILD-OK"),
+        "child failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("locked-memory limit is 65536 bytes"),
+        "{stdout}"
+    );
+}
