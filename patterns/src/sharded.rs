@@ -158,6 +158,12 @@ impl ShardedSocket {
         core: usize,
         job: impl FnOnce(&Rc<Shard>) -> T + Send + 'static,
     ) -> Result<T> {
+        if CoreContext::current().is_some() {
+            // Blocking on a core for an answer from a core could wait for itself.
+            return Err(Error::State(
+                "call this ShardedSocket method from a plain thread, not from a runtime core",
+            ));
+        }
         let (tx, rx) = std::sync::mpsc::channel();
         let id = self.inner.id;
         let sent = self.inner.rt.run_on(core, move || {
