@@ -335,6 +335,12 @@ impl ShardedSocket {
     /// (`None`: forever). ROUTER messages start with the routing id; XPUB gets each
     /// topic's subscription once over all cores (every one with XPUB_VERBOSE).
     pub fn recv_timeout(&self, timeout: Option<Duration>) -> Result<Option<Message>> {
+        if CoreContext::current().is_some() {
+            // Parking a core's thread would stall the very core that must forward.
+            return Err(Error::State(
+                "receive through ShardRef on a runtime core; ShardedSocket::recv is for plain threads",
+            ));
+        }
         let deadline = timeout.map(|t| Instant::now() + t);
         self.start_forwarding();
         loop {
