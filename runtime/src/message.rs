@@ -4,7 +4,11 @@ use bytes::Bytes;
 use smallvec::SmallVec;
 
 /// A multipart message. Frames are [`Bytes`], so cloning a message (for PUB fan-out,
-/// say) never copies a payload; up to four frames are stored inline.
+/// say) never copies a payload; up to three frames are stored inline (a message is
+/// then 104 bytes, which the compiler moves with inline vector copies instead of a
+/// `memmove` call: with four inline frames, 136 bytes, moving messages between queues
+/// took about a third of the CPU at 64 B and PUSH→PULL ran 35% slower). Messages of
+/// four or more frames keep their frame list on the heap.
 ///
 /// ```
 /// use monocoque_runtime::Message;
@@ -14,7 +18,7 @@ use smallvec::SmallVec;
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Message {
-    frames: SmallVec<[Bytes; 4]>,
+    frames: SmallVec<[Bytes; 3]>,
 }
 
 impl Message {
@@ -85,7 +89,7 @@ impl Message {
     }
 
     /// Consumes the message into its frames.
-    pub fn into_frames(self) -> SmallVec<[Bytes; 4]> {
+    pub fn into_frames(self) -> SmallVec<[Bytes; 3]> {
         self.frames
     }
 }
@@ -107,7 +111,7 @@ impl<'a> IntoIterator for &'a Message {
 
 impl IntoIterator for Message {
     type Item = Bytes;
-    type IntoIter = smallvec::IntoIter<[Bytes; 4]>;
+    type IntoIter = smallvec::IntoIter<[Bytes; 3]>;
     fn into_iter(self) -> Self::IntoIter {
         self.frames.into_iter()
     }
