@@ -20,7 +20,7 @@ use monocoque_zmtp::{Event, ProtocolError, Session};
 
 use crate::handler::Handler;
 use crate::heartbeat::{Beat, Heartbeat, HeartbeatOptions};
-use crate::lifecycle::Lifecycle;
+use crate::lifecycle::{Lifecycle, StopWatch};
 use crate::link::LinkOptions;
 use crate::message::Message;
 use crate::monitor::MonitorEvent;
@@ -88,6 +88,7 @@ pub async fn drive(
         peer: Rc::clone(&peer),
         handler: Rc::clone(&handler),
         lifecycle,
+        stop_watch: StopWatch::default(),
         rbuf: BytesMut::new(),
         read_size: READ_MIN,
         wbuf: BytesMut::with_capacity(READ_MAX),
@@ -126,6 +127,7 @@ struct Conn {
     peer: Rc<Peer>,
     handler: Rc<dyn Handler>,
     lifecycle: Rc<Lifecycle>,
+    stop_watch: StopWatch,
     rbuf: BytesMut,
     read_size: usize,
     wbuf: BytesMut,
@@ -147,7 +149,7 @@ impl Conn {
         if self.lifecycle.is_aborted() {
             return Poll::Ready(LinkEnd::Shutdown);
         }
-        self.lifecycle.register(cx.waker());
+        self.lifecycle.watch(&mut self.stop_watch, cx.waker());
         if let Some(timer) = &mut self.handshake_timer {
             if self.attached {
                 self.handshake_timer = None;

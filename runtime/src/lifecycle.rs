@@ -17,8 +17,15 @@ pub struct Lifecycle {
     closing: Cell<bool>,
     aborted: Cell<bool>,
     live: Cell<usize>,
-    changed: Notify,
+    /// Woken when closing starts and when abort is requested.
+    stop: Notify,
+    /// Woken when a task ends (for `idle`).
+    ended: Notify,
 }
+
+/// Which stop phase a task last registered for (see [`Lifecycle::watch`]).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct StopWatch(Option<u8>);
 
 impl Lifecycle {
     /// A running lifecycle with no tasks.
@@ -33,7 +40,7 @@ impl Lifecycle {
         glommio::spawn_local(async move {
             fut.await;
             me.live.set(me.live.get() - 1);
-            me.changed.notify_all();
+            me.ended.notify_all();
         })
         .detach();
     }
@@ -41,14 +48,14 @@ impl Lifecycle {
     /// Asks every task to finish (flushing what it holds).
     pub fn close(&self) {
         self.closing.set(true);
-        self.changed.notify_all();
+        self.stop.notify_all();
     }
 
     /// Makes every task stop at once, dropping what it holds.
     pub fn abort(&self) {
         self.closing.set(true);
         self.aborted.set(true);
-        self.changed.notify_all();
+        self.stop.notify_all();
     }
 
     /// True once [`Lifecycle::close`] or [`Lifecycle::abort`] was called.
@@ -68,30 +75,36 @@ impl Lifecycle {
 
     /// Resolves when closing starts.
     pub async fn closing(&self) {
-        self.wait_until(|lc| lc.closing.get()).await
+        Self::wait_until(&self.stop, || self.closing.get()).await
     }
 
     /// Resolves when abort is requested.
     pub async fn aborted(&self) {
-        self.wait_until(|lc| lc.aborted.get()).await
+        Self::wait_until(&self.stop, || self.aborted.get()).await
     }
 
     /// Resolves when no task is left.
     pub async fn idle(&self) {
-        self.wait_until(|lc| lc.live.get() == 0).await
+        Self::wait_until(&self.ended, || self.live.get() == 0).await
     }
 
-    /// Registers `waker` for any change (close, abort, a task ending).
-    pub fn register(&self, waker: &std::task::Waker) {
-        self.changed.register(waker);
+    /// Makes `waker` be woken when closing starts or abort is requested. A connection
+    /// calls this on every poll; it registers only once per stop phase (`seen`
+    /// remembers which), so polling costs nothing and the list holds each task once.
+    pub fn watch(&self, seen: &mut StopWatch, waker: &std::task::Waker) {
+        let phase = u8::from(self.closing.get()) + u8::from(self.aborted.get());
+        if seen.0 != Some(phase) {
+            self.stop.add(waker);
+            seen.0 = Some(phase);
+        }
     }
 
-    async fn wait_until(&self, cond: impl Fn(&Lifecycle) -> bool) {
+    async fn wait_until(notify: &Notify, cond: impl Fn() -> bool) {
         std::future::poll_fn(|cx| {
-            if cond(self) {
+            if cond() {
                 Poll::Ready(())
             } else {
-                self.changed.register(cx.waker());
+                notify.register(cx.waker());
                 Poll::Pending
             }
         })

@@ -24,6 +24,12 @@ impl Notify {
         }
     }
 
+    /// Adds `waker` without looking for an equivalent one: for callers that already
+    /// register each task once.
+    pub fn add(&self, waker: &Waker) {
+        self.waiters.borrow_mut().push(waker.clone());
+    }
+
     /// Wakes and forgets every waiter.
     pub fn notify_all(&self) {
         // Take the list out (a woken task may register again while we iterate), then
