@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{join, run, within};
+use common::{join, libzmq_push_numbered, run, within};
 use monocoque::Pull;
 use monocoque_runtime::arena;
 
@@ -14,16 +14,7 @@ fn a_busy_connection_recycles_its_chunks() {
     let (stats, bytes) = run(|| async {
         let pull = Pull::new();
         let endpoint = pull.bind("tcp://127.0.0.1:0").unwrap().to_string();
-        let pusher = std::thread::spawn(move || {
-            let ctx = zmq::Context::new();
-            let push = ctx.socket(zmq::PUSH).unwrap();
-            push.connect(&endpoint).unwrap();
-            for i in 0..N {
-                let mut body = vec![0u8; SIZE];
-                body[..4].copy_from_slice(&i.to_be_bytes());
-                push.send(body, 0).unwrap();
-            }
-        });
+        let pusher = libzmq_push_numbered(endpoint, N, SIZE);
         let mut bytes = 0usize;
         for i in 0..N {
             let msg = within("message", pull.recv()).await.unwrap();

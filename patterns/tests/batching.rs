@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{join, run, within, zbind, zsock};
+use common::{join, libzmq_push_numbered, run, within, zbind, zsock};
 use monocoque::{Pull, Push};
 
 fn numbered(n: u32) -> impl Iterator<Item = Vec<u8>> {
@@ -68,14 +68,7 @@ fn recv_batch_drains_what_has_arrived() {
     run(|| async {
         let pull = Pull::new();
         let endpoint = pull.bind("tcp://127.0.0.1:0").unwrap().to_string();
-        let pusher = std::thread::spawn(move || {
-            let ctx = zmq::Context::new();
-            let push = ctx.socket(zmq::PUSH).unwrap();
-            push.connect(&endpoint).unwrap();
-            for i in 0..10_000u32 {
-                push.send(&i.to_be_bytes()[..], 0).unwrap();
-            }
-        });
+        let pusher = libzmq_push_numbered(endpoint, 10_000, 4);
         let mut got = Vec::new();
         while got.len() < 10_000 {
             let n = within("recv_batch", pull.recv_batch(&mut got, 256))

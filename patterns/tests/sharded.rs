@@ -86,6 +86,38 @@ fn warm_up(publish: impl Fn(Vec<Vec<u8>>), ready: &mpsc::Receiver<()>, n: usize)
     }
 }
 
+/// A sharded PUB bound on TCP with `n` libzmq SUBs to topic "t" (RCVHWM `rcvhwm`),
+/// dealt over both cores, every one of them receiving the warm-up already.
+fn warm_pub_with_subs(
+    rt: &Runtime,
+    n: usize,
+    rcvhwm: i32,
+) -> (ShardedSocket, Vec<std::thread::JoinHandle<Vec<u32>>>) {
+    let publisher = ShardedSocket::new(rt, SocketType::Pub, Options::default());
+    let endpoint = publisher.bind("tcp://127.0.0.1:0").unwrap().to_string();
+    let (ready_tx, ready) = mpsc::channel();
+    let subs: Vec<_> = (0..n)
+        .map(|_| libzmq_sub(endpoint.clone(), b"t", rcvhwm, ready_tx.clone(), None))
+        .collect();
+    wait_for_peers(&publisher, n / 2);
+    warm_up(|m| publisher.send(m).unwrap(), &ready, n);
+    (publisher, subs)
+}
+
+/// Publishes the end marker until every subscriber has seen one; their numbers.
+fn finish(
+    publisher: &ShardedSocket,
+    subs: Vec<std::thread::JoinHandle<Vec<u32>>>,
+) -> Vec<Vec<u32>> {
+    let start = Instant::now();
+    while !subs.iter().all(|s| s.is_finished()) {
+        publisher.send(end()).unwrap();
+        assert!(start.elapsed() < WAIT, "subscribers never saw the end");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    subs.into_iter().map(|s| s.join().unwrap()).collect()
+}
+
 fn numbered(i: u32) -> Vec<Vec<u8>> {
     vec![b"t".to_vec(), i.to_be_bytes().to_vec()]
 }
@@ -97,14 +129,7 @@ fn end() -> Vec<Vec<u8>> {
 #[test]
 fn pub_reaches_libzmq_subs_on_both_cores_in_order() {
     let rt = runtime();
-    let publisher = ShardedSocket::new(&rt, SocketType::Pub, Options::default());
-    let endpoint = publisher.bind("tcp://127.0.0.1:0").unwrap().to_string();
-    let (ready_tx, ready) = mpsc::channel();
-    let subs: Vec<_> = (0..4)
-        .map(|_| libzmq_sub(endpoint.clone(), b"t", 1000, ready_tx.clone(), None))
-        .collect();
-    wait_for_peers(&publisher, 2);
-    warm_up(|m| publisher.send(m).unwrap(), &ready, 4);
+    let (publisher, subs) = warm_pub_with_subs(&rt, 4, 1000);
     for i in 0..2000 {
         publisher.send(numbered(i)).unwrap();
         if i % 500 == 499 {
@@ -155,15 +180,8 @@ fn stalled_subscriber_drops_while_others_get_everything() {
         assert_eq!(sub.join().unwrap(), (0..N).collect::<Vec<u32>>());
     }
     resume_tx.send(()).unwrap();
-    // The stalled subscriber is served again after resuming: keep publishing the end
-    // marker until it sees one.
-    let start = Instant::now();
-    while !stalled.is_finished() {
-        publisher.send(end()).unwrap();
-        assert!(start.elapsed() < WAIT, "stalled subscriber never resumed");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let got = stalled.join().unwrap();
+    // The stalled subscriber is served again after resuming.
+    let got = finish(&publisher, vec![stalled]).remove(0);
     assert!(
         got.len() < N as usize,
         "the stalled subscriber lost nothing?"
@@ -432,15 +450,8 @@ fn publishes_a_full_ring_missed_are_counted() {
         .mesh_capacity(2)
         .build()
         .unwrap();
-    let publisher = ShardedSocket::new(&rt, SocketType::Pub, Options::default());
-    let endpoint = publisher.bind("tcp://127.0.0.1:0").unwrap().to_string();
-    let (ready_tx, ready) = mpsc::channel();
     // Two subscribers: the acceptor deals the second one to core 1.
-    let subs: Vec<_> = (0..2)
-        .map(|_| libzmq_sub(endpoint.clone(), b"t", 100_000, ready_tx.clone(), None))
-        .collect();
-    wait_for_peers(&publisher, 1);
-    warm_up(|m| publisher.send(m).unwrap(), &ready, 2);
+    let (publisher, subs) = warm_pub_with_subs(&rt, 2, 100_000);
     let (done_tx, done) = mpsc::channel();
     publisher.on_each_core(move |shard| {
         let done = done_tx.clone();
@@ -459,14 +470,6 @@ fn publishes_a_full_ring_missed_are_counted() {
         publisher.dropped() > 0,
         "the burst overflowed core 1's ring"
     );
-    let start = Instant::now();
-    while !subs.iter().all(|s| s.is_finished()) {
-        publisher.send(end()).unwrap();
-        assert!(start.elapsed() < WAIT, "subscribers never saw the end");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    for s in subs {
-        s.join().unwrap();
-    }
+    finish(&publisher, subs);
     rt.shutdown();
 }

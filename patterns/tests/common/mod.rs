@@ -95,3 +95,23 @@ pub async fn join<T>(handle: std::thread::JoinHandle<T>) -> T {
     .await;
     handle.join().expect("libzmq thread panicked")
 }
+
+/// A libzmq PUSH in its own thread that connects to `endpoint` and sends `count`
+/// messages of `size` bytes (at least 4), each starting with its big-endian number;
+/// default LINGER, so the thread ends once everything is delivered.
+pub fn libzmq_push_numbered(
+    endpoint: String,
+    count: u32,
+    size: usize,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let ctx = zmq::Context::new();
+        let push = ctx.socket(zmq::PUSH).unwrap();
+        push.connect(&endpoint).unwrap();
+        for i in 0..count {
+            let mut body = vec![0u8; size.max(4)];
+            body[..4].copy_from_slice(&i.to_be_bytes());
+            push.send(body, 0).unwrap();
+        }
+    })
+}
