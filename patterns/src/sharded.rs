@@ -101,6 +101,8 @@ struct External {
     /// XPUB: how many cores have each topic, to pass a topic up once.
     topics: AHashMap<Bytes, usize>,
     pending: VecDeque<Message>,
+    /// Reused buffer for what `absorb` takes from the rings.
+    mail: Vec<CrossMsg>,
     dropped: u64,
 }
 
@@ -140,6 +142,7 @@ impl ShardedSocket {
                     routes: AHashMap::default(),
                     topics: AHashMap::default(),
                     pending: VecDeque::new(),
+                    mail: Vec::new(),
                     dropped: 0,
                 }),
             }),
@@ -414,9 +417,9 @@ impl ShardedSocket {
 impl External {
     /// Applies routing and union updates from the cores; queues inbound messages.
     fn absorb(&mut self, kind: SocketType, verbose: bool) {
-        let mut mail = Vec::new();
+        let mut mail = std::mem::take(&mut self.mail);
         self.inbox.drain(1024, |m| mail.push(m));
-        for m in mail {
+        for m in mail.drain(..) {
             let from = m.from as usize;
             match m.op {
                 OP_UNION => {
@@ -442,6 +445,7 @@ impl External {
                 _ => {}
             }
         }
+        self.mail = mail;
     }
 
     /// XPUB: whether a core's `\x01topic`/`\x00topic` is the first subscription or the
