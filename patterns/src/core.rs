@@ -47,12 +47,6 @@ pub(crate) struct Routing {
     pub reply_to: Option<(PeerId, Message)>,
 }
 
-struct Inbound {
-    queue: VecDeque<(PeerId, Message)>,
-    counts: AHashMap<PeerId, usize>,
-    blocked: AHashMap<PeerId, Waker>,
-}
-
 pub(crate) struct Core {
     pub kind: SocketType,
     pub options: RefCell<Options>,
@@ -63,7 +57,9 @@ pub(crate) struct Core {
     /// Peers that load balancing, PAIR and fan-out send to, in round-robin order.
     pub out: RefCell<Vec<Rc<Peer>>>,
     rr: Cell<usize>,
-    inbound: RefCell<Inbound>,
+    /// Received messages in arrival order, with the peer each came from (its
+    /// [`Peer::inbound_queued`] counts them against RCVHWM).
+    inbound: RefCell<VecDeque<(Rc<Peer>, Message)>>,
     pub send_room: Rc<Notify>,
     recv_ready: Notify,
     pub routing: RefCell<Routing>,
@@ -96,11 +92,7 @@ impl Core {
             peers: RefCell::default(),
             out: RefCell::default(),
             rr: Cell::new(0),
-            inbound: RefCell::new(Inbound {
-                queue: VecDeque::new(),
-                counts: AHashMap::default(),
-                blocked: AHashMap::default(),
-            }),
+            inbound: RefCell::default(),
             send_room: Rc::new(Notify::new()),
             recv_ready: Notify::new(),
             routing: RefCell::new(Routing {
@@ -298,37 +290,19 @@ impl Core {
 
     // ----- receiving --------------------------------------------------------------
 
-    fn enqueue(&self, peer: PeerId, msg: Message) {
-        let mut inbound = self.inbound.borrow_mut();
-        inbound.queue.push_back((peer, msg));
-        *inbound.counts.entry(peer).or_insert(0) += 1;
-        drop(inbound);
+    fn enqueue(&self, peer: &Rc<Peer>, msg: Message) {
+        peer.inbound_added();
+        self.inbound.borrow_mut().push_back((Rc::clone(peer), msg));
         self.recv_ready.notify_all();
     }
 
     /// Takes the next inbound message, releasing a reader paused at RCVHWM.
     pub fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Result<(PeerId, Message)>> {
-        let mut inbound = self.inbound.borrow_mut();
-        if let Some((peer, msg)) = inbound.queue.pop_front() {
-            let hwm = self.options.borrow().rcvhwm;
-            let left = match inbound.counts.get_mut(&peer) {
-                Some(c) => {
-                    *c -= 1;
-                    *c
-                }
-                None => 0,
-            };
-            if left == 0 {
-                inbound.counts.remove(&peer);
-            }
-            if hwm == 0 || left < hwm {
-                if let Some(w) = inbound.blocked.remove(&peer) {
-                    w.wake();
-                }
-            }
-            return Poll::Ready(Ok((peer, msg)));
+        let next = self.inbound.borrow_mut().pop_front();
+        if let Some((peer, msg)) = next {
+            peer.inbound_taken(self.options.borrow().rcvhwm);
+            return Poll::Ready(Ok((peer.id(), msg)));
         }
-        drop(inbound);
         if self.closed.get() {
             return Poll::Ready(Err(Error::Closed));
         }
@@ -354,38 +328,44 @@ impl Core {
     /// Round-robin over the `out` peers that have room; waits while none has. With
     /// `defer` (the batching API) the chosen peer's connection is not woken until
     /// [`Core::flush`] or its queue fills, so many messages leave in one write.
-    pub async fn send_load_balanced(&self, msg: Message, defer: bool) -> Result<PeerId> {
-        let mut msg = Some(msg);
-        std::future::poll_fn(|cx| {
-            self.check_open()?;
-            let out = self.out.borrow();
-            let n = out.len();
-            let start = self.rr.get();
-            for i in 0..n {
-                let idx = (start + i) % n;
-                let peer = &out[idx];
-                let m = msg.take().expect("message sent once");
-                let sent = if defer {
-                    peer.try_send_deferred(m)
-                } else {
-                    peer.try_send(m)
-                };
-                match sent {
-                    Ok(()) => {
-                        self.rr.set((idx + 1) % n);
-                        return Poll::Ready(Ok(peer.id()));
-                    }
-                    Err(m) => {
-                        msg = Some(m);
-                        // Full: deferred messages must get out before we wait on it.
-                        peer.flush();
-                    }
-                }
+    pub async fn send_load_balanced(&self, msg: &Message, defer: bool) -> Result<PeerId> {
+        if let Some(id) = self.try_send_load_balanced(msg, defer)? {
+            return Ok(id);
+        }
+        std::future::poll_fn(|cx| match self.try_send_load_balanced(msg, defer) {
+            Ok(None) => {
+                self.send_room.register(cx.waker());
+                Poll::Pending
             }
-            self.send_room.register(cx.waker());
-            Poll::Pending
+            Ok(Some(id)) => Poll::Ready(Ok(id)),
+            Err(e) => Poll::Ready(Err(e)),
         })
         .await
+    }
+
+    /// Offers `msg` to the `out` peers in round-robin order; the id of the peer that
+    /// took it, or None when all are full.
+    fn try_send_load_balanced(&self, msg: &Message, defer: bool) -> Result<Option<PeerId>> {
+        self.check_open()?;
+        let out = self.out.borrow();
+        let n = out.len();
+        let mut idx = if self.rr.get() < n { self.rr.get() } else { 0 };
+        for _ in 0..n {
+            let peer = &out[idx];
+            let sent = if defer {
+                peer.try_send_deferred(msg)
+            } else {
+                peer.try_send(msg)
+            };
+            idx = if idx + 1 == n { 0 } else { idx + 1 };
+            if sent.is_ok() {
+                self.rr.set(idx);
+                return Ok(Some(peer.id()));
+            }
+            // Full: deferred messages must get out before we wait on it.
+            peer.flush();
+        }
+        Ok(None)
     }
 
     /// Wakes every connection that has deferred messages.
@@ -414,22 +394,15 @@ impl Core {
     }
 
     /// Queues `msg` for `peer`, waiting while it is at SNDHWM (`wait`) or dropping.
-    pub async fn send_to(&self, peer: &Rc<Peer>, msg: Message, wait: bool) -> Result<()> {
-        let mut msg = Some(msg);
+    pub async fn send_to(&self, peer: &Rc<Peer>, msg: &Message, wait: bool) -> Result<()> {
         std::future::poll_fn(|cx| {
             self.check_open()?;
-            match peer.try_send(msg.take().expect("message sent once")) {
-                Ok(()) => Poll::Ready(Ok(())),
-                Err(_) if !wait => Poll::Ready(Ok(())),
-                Err(m) => {
-                    if !self.peers.borrow().contains_key(&peer.id()) {
-                        return Poll::Ready(Ok(()));
-                    }
-                    msg = Some(m);
-                    self.send_room.register(cx.waker());
-                    Poll::Pending
-                }
+            if peer.try_send(msg).is_ok() || !wait || !self.peers.borrow().contains_key(&peer.id())
+            {
+                return Poll::Ready(Ok(()));
             }
+            self.send_room.register(cx.waker());
+            Poll::Pending
         })
         .await
     }
@@ -443,7 +416,7 @@ impl Core {
             .borrow()
             .subscribers
             .for_each_match(topic, |peer| {
-                let _ = peer.try_send(msg.clone());
+                let _ = peer.try_send(msg);
             });
         Ok(())
     }
@@ -526,7 +499,7 @@ impl Core {
             let mut frame = Vec::with_capacity(topic.len() + 1);
             frame.push(u8::from(subscribe));
             frame.extend_from_slice(&topic);
-            self.enqueue(peer.id(), Message::single(frame));
+            self.enqueue(peer, Message::single(frame));
         }
     }
 
@@ -647,12 +620,10 @@ impl Handler for Core {
 
     fn poll_inbound_room(&self, peer: &Rc<Peer>, cx: &mut Context<'_>) -> Poll<()> {
         let hwm = self.options.borrow().rcvhwm;
-        let mut inbound = self.inbound.borrow_mut();
-        let queued = inbound.counts.get(&peer.id()).copied().unwrap_or(0);
-        if hwm == 0 || queued < hwm {
+        if hwm == 0 || peer.inbound_queued() < hwm {
             Poll::Ready(())
         } else {
-            inbound.blocked.insert(peer.id(), cx.waker().clone());
+            peer.wait_inbound_room(cx.waker());
             Poll::Pending
         }
     }
@@ -664,30 +635,30 @@ impl Handler for Core {
                 if msg.len() == 1 && !first.is_empty() && first[0] <= 1 {
                     self.accept_subscription(peer, first.slice(1..), first[0] == 1);
                 } else if self.kind == SocketType::XPub {
-                    self.enqueue(peer.id(), msg);
+                    self.enqueue(peer, msg);
                 }
             }
             SocketType::Sub => {
                 let topic = msg.frames().first().map(|f| &f[..]).unwrap_or(&[]);
                 if self.routing.borrow().my_subs.matches(topic) {
-                    self.enqueue(peer.id(), msg);
+                    self.enqueue(peer, msg);
                 }
             }
             SocketType::Req => {
                 if let Some(reply) = self.accept_reply(peer, msg) {
-                    self.enqueue(peer.id(), reply);
+                    self.enqueue(peer, reply);
                 }
             }
             SocketType::Rep => {
                 if msg.iter().any(|f| f.is_empty()) {
-                    self.enqueue(peer.id(), msg);
+                    self.enqueue(peer, msg);
                 }
             }
             SocketType::Router => {
                 msg.push_front(peer.routing_id());
-                self.enqueue(peer.id(), msg);
+                self.enqueue(peer, msg);
             }
-            _ => self.enqueue(peer.id(), msg),
+            _ => self.enqueue(peer, msg),
         }
     }
 
@@ -733,7 +704,7 @@ impl Handler for Core {
                         let mut frame = Vec::with_capacity(topic.len() + 1);
                         frame.push(0);
                         frame.extend_from_slice(&topic);
-                        self.enqueue(peer.id(), Message::single(frame));
+                        self.enqueue(peer, Message::single(frame));
                     }
                 }
             }
@@ -747,7 +718,7 @@ impl Handler for Core {
     fn on_peer_gone(&self, peer: &Rc<Peer>) {
         self.peers.borrow_mut().remove(&peer.id());
         self.out.borrow_mut().retain(|p| p.id() != peer.id());
-        self.inbound.borrow_mut().blocked.remove(&peer.id());
+        peer.forget_inbound_waiter();
         peer.clear_messages();
         self.send_room.notify_all();
     }

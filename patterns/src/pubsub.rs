@@ -105,7 +105,7 @@ impl XSub {
         }
         for peer in self.core.out.borrow().iter() {
             if peer.is_attached() {
-                let _ = peer.try_send(msg.clone());
+                let _ = peer.try_send(&msg);
             }
         }
         Ok(())

@@ -45,7 +45,7 @@ impl Req {
             }
             routing.req_pending = true;
         }
-        match self.core.send_load_balanced(msg, false).await {
+        match self.core.send_load_balanced(&msg, false).await {
             Ok(peer) => {
                 self.core.routing.borrow_mut().awaiting = Some(peer);
                 Ok(())
@@ -110,7 +110,7 @@ impl Rep {
             reply.push(frame);
         }
         match self.core.peer(peer) {
-            Some(peer) => self.core.send_to(&peer, reply, false).await,
+            Some(peer) => self.core.send_to(&peer, &reply, false).await,
             None => Ok(()),
         }
     }
@@ -165,7 +165,7 @@ impl Router {
         let mandatory = self.core.options.borrow().router_mandatory;
         let peer = self.core.routing.borrow().routes.get(&id).cloned();
         match peer {
-            Some(peer) => self.core.send_to(&peer, msg, mandatory).await,
+            Some(peer) => self.core.send_to(&peer, &msg, mandatory).await,
             None if mandatory => Err(Error::HostUnreachable(id.to_vec())),
             None => Ok(()),
         }

@@ -711,7 +711,7 @@ impl CrossHandler for Shard {
                 let Some(id) = m.msg.pop_front() else { return };
                 let peer = self.core.routing.borrow().routes.get(&id).cloned();
                 if let Some(peer) = peer {
-                    let _ = peer.try_send(m.msg);
+                    let _ = peer.try_send(&m.msg);
                 }
             }
             OP_UNION => {
@@ -798,7 +798,7 @@ impl ShardRef {
                 if let Some(peer) = local {
                     let mut msg = msg;
                     msg.pop_front();
-                    return core.send_to(&peer, msg, mandatory).await;
+                    return core.send_to(&peer, &msg, mandatory).await;
                 }
                 let remote = shard.remote_routes.borrow().get(&msg[0]).copied();
                 match remote {
@@ -822,7 +822,7 @@ impl ShardRef {
             SocketType::Sub | SocketType::XSub | SocketType::Pull => {
                 Err(Error::State("this socket type does not send"))
             }
-            _ => core.send_load_balanced(msg, false).await.map(drop),
+            _ => core.send_load_balanced(&msg, false).await.map(drop),
         }
     }
 }

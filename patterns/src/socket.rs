@@ -107,7 +107,7 @@ macro_rules! load_balanced_send {
                 msg: impl Into<monocoque_runtime::Message>,
             ) -> $crate::Result<()> {
                 let msg = $crate::socket::non_empty(msg.into())?;
-                self.core.send_load_balanced(msg, false).await.map(drop)
+                self.core.send_load_balanced(&msg, false).await.map(drop)
             }
 
             /// Queues `msg` like `send`, but does not wake the connection: it goes out
@@ -118,7 +118,7 @@ macro_rules! load_balanced_send {
                 msg: impl Into<monocoque_runtime::Message>,
             ) -> $crate::Result<()> {
                 let msg = $crate::socket::non_empty(msg.into())?;
-                self.core.send_load_balanced(msg, true).await.map(drop)
+                self.core.send_load_balanced(&msg, true).await.map(drop)
             }
 
             /// Hands every buffered message to its connection.

@@ -110,6 +110,27 @@ pub fn reserve(buf: &mut BytesMut, want: usize) {
     }
 }
 
+/// Receives into the spare capacity of `buf` (up to `want` bytes, which [`reserve`]
+/// made room for) without zero-filling it first, and extends `buf` by what arrived.
+/// Never blocks: `WouldBlock` when nothing is there.
+pub(crate) fn recv_into(
+    buf: &mut BytesMut,
+    want: usize,
+    socket: socket2::SockRef<'_>,
+) -> std::io::Result<usize> {
+    let spare = buf.spare_capacity_mut();
+    let want = want.min(spare.len());
+    let n = socket.recv_with_flags(&mut spare[..want], libc::MSG_DONTWAIT)?;
+    assert!(
+        n <= want,
+        "recv reported more bytes than it was given room for"
+    );
+    // SAFETY: `recv` initialized the first `n` bytes of the spare capacity (checked
+    // to be within it just above), so the first `len + n` bytes are initialized.
+    unsafe { buf.set_len(buf.len() + n) };
+    Ok(n)
+}
+
 /// This core's arena counters.
 pub fn stats() -> ArenaStats {
     ARENA.with(|a| {

@@ -25,6 +25,7 @@ pub mod mesh;
 pub mod message;
 pub mod monitor;
 pub mod notify;
+pub mod outgoing;
 pub mod peer;
 pub mod ring;
 pub(crate) mod sync;

@@ -13,6 +13,7 @@ use monocoque_zmtp::PeerInfo;
 
 use crate::message::Message;
 use crate::notify::Notify;
+use crate::outgoing::Outgoing;
 
 /// Identifies a peer within its socket.
 pub type PeerId = u64;
@@ -28,14 +29,39 @@ pub struct Peer {
     out: RefCell<OutQueue>,
     closing: Cell<bool>,
     room: Rc<Notify>,
+    /// Messages from this peer waiting in the socket's receive queue (for RCVHWM).
+    inbound: Cell<usize>,
+    /// The connection waiting for room in the receive queue.
+    inbound_waiter: RefCell<Option<Waker>>,
 }
+
+/// A peer's queue is at its high-water mark (SNDHWM).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Full;
 
 #[derive(Debug)]
 struct OutQueue {
-    messages: VecDeque<Message>,
+    /// Queued messages, already encoded (see [`Outgoing`]).
+    wire: Outgoing,
+    /// How many messages `wire` holds.
+    messages: usize,
     subscriptions: VecDeque<(Bytes, bool)>,
     hwm: usize,
     writer: Option<Waker>,
+}
+
+impl OutQueue {
+    fn push(&mut self, msg: &Message) -> Result<(), Full> {
+        if self.hwm != 0 && self.messages >= self.hwm {
+            return Err(Full);
+        }
+        let last = msg.len().saturating_sub(1);
+        for (i, frame) in msg.iter().enumerate() {
+            self.wire.push_frame(frame, i < last);
+        }
+        self.messages += 1;
+        Ok(())
+    }
 }
 
 impl Peer {
@@ -48,13 +74,16 @@ impl Peer {
             info: RefCell::new(None),
             routing_id: RefCell::new(Bytes::new()),
             out: RefCell::new(OutQueue {
-                messages: VecDeque::new(),
+                wire: Outgoing::new(),
+                messages: 0,
                 subscriptions: VecDeque::new(),
                 hwm: sndhwm,
                 writer: None,
             }),
             closing: Cell::new(false),
             room,
+            inbound: Cell::new(0),
+            inbound_waiter: RefCell::new(None),
         }
     }
 
@@ -101,24 +130,19 @@ impl Peer {
     /// True when another message fits under SNDHWM.
     pub fn has_room(&self) -> bool {
         let out = self.out.borrow();
-        out.hwm == 0 || out.messages.len() < out.hwm
+        out.hwm == 0 || out.messages < out.hwm
     }
 
     /// Number of queued messages.
     pub fn queued(&self) -> usize {
-        self.out.borrow().messages.len()
+        self.out.borrow().messages
     }
 
-    /// Queues `msg` unless the queue is at its high-water mark (then gives it back).
-    // Handing the message back by value (no boxing) keeps the full-queue path free of
-    // allocations; the size is that of the inline frame vector.
-    #[allow(clippy::result_large_err)]
-    pub fn try_send(&self, msg: Message) -> Result<(), Message> {
+    /// Queues `msg` (encoding it for the wire) unless the queue is at its high-water
+    /// mark, and wakes the connection.
+    pub fn try_send(&self, msg: &Message) -> Result<(), Full> {
         let mut out = self.out.borrow_mut();
-        if out.hwm != 0 && out.messages.len() >= out.hwm {
-            return Err(msg);
-        }
-        out.messages.push_back(msg);
+        out.push(msg)?;
         if let Some(w) = out.writer.take() {
             w.wake();
         }
@@ -127,20 +151,14 @@ impl Peer {
 
     /// Like [`Peer::try_send`] but without waking the connection: the message waits
     /// until [`Peer::flush`] or the next wake-up, so a batch goes out in one write.
-    #[allow(clippy::result_large_err)]
-    pub fn try_send_deferred(&self, msg: Message) -> Result<(), Message> {
-        let mut out = self.out.borrow_mut();
-        if out.hwm != 0 && out.messages.len() >= out.hwm {
-            return Err(msg);
-        }
-        out.messages.push_back(msg);
-        Ok(())
+    pub fn try_send_deferred(&self, msg: &Message) -> Result<(), Full> {
+        self.out.borrow_mut().push(msg)
     }
 
     /// Wakes the connection if messages are waiting.
     pub fn flush(&self) {
         let mut out = self.out.borrow_mut();
-        if !out.messages.is_empty() {
+        if out.messages != 0 {
             if let Some(w) = out.writer.take() {
                 w.wake();
             }
@@ -164,7 +182,10 @@ impl Peer {
 
     /// Drops every queued message.
     pub fn clear_messages(&self) {
-        self.out.borrow_mut().messages.clear();
+        let mut out = self.out.borrow_mut();
+        out.wire.clear();
+        out.messages = 0;
+        drop(out);
         self.room.notify_all();
     }
 
@@ -186,23 +207,58 @@ impl Peer {
         self.out.borrow_mut().subscriptions.pop_front()
     }
 
-    /// Driver side: takes the next message, waking blocked senders when the queue
-    /// drops below the mark.
-    pub fn pop_message(&self) -> Option<Message> {
+    /// Driver side: moves every queued message to the end of `wire`, waking blocked
+    /// senders if the queue was at its mark.
+    pub fn take_messages(&self, wire: &mut Outgoing) {
         let mut out = self.out.borrow_mut();
-        let was_full = out.hwm != 0 && out.messages.len() >= out.hwm;
-        let msg = out.messages.pop_front();
+        if out.messages == 0 {
+            return;
+        }
+        let was_full = out.hwm != 0 && out.messages >= out.hwm;
+        wire.append(&mut out.wire);
+        out.messages = 0;
         drop(out);
-        if msg.is_some() && was_full {
+        if was_full {
             self.room.notify_all();
         }
-        msg
     }
 
     /// Driver side: true when something is waiting to be written.
     pub fn has_output(&self) -> bool {
         let out = self.out.borrow();
-        !out.messages.is_empty() || !out.subscriptions.is_empty()
+        out.messages != 0 || !out.subscriptions.is_empty()
+    }
+
+    /// Messages from this peer waiting in the socket's receive queue.
+    pub fn inbound_queued(&self) -> usize {
+        self.inbound.get()
+    }
+
+    /// Socket side: a message from this peer entered the receive queue.
+    pub fn inbound_added(&self) {
+        self.inbound.set(self.inbound.get() + 1);
+    }
+
+    /// Socket side: a message from this peer left the receive queue; wakes the
+    /// connection if it waits for room and the queue is now below `rcvhwm`.
+    pub fn inbound_taken(&self, rcvhwm: usize) {
+        let left = self.inbound.get().saturating_sub(1);
+        self.inbound.set(left);
+        if rcvhwm == 0 || left < rcvhwm {
+            if let Some(w) = self.inbound_waiter.borrow_mut().take() {
+                w.wake();
+            }
+        }
+    }
+
+    /// Driver side: wake `waker` when the receive queue has room for this peer again.
+    pub fn wait_inbound_room(&self, waker: &Waker) {
+        *self.inbound_waiter.borrow_mut() = Some(waker.clone());
+    }
+
+    /// Forgets the connection waiting for receive room (it is gone).
+    pub fn forget_inbound_waiter(&self) {
+        self.inbound_waiter.borrow_mut().take();
     }
 
     /// Driver side: wake `waker` when something is queued or close is requested.

@@ -1,16 +1,18 @@
 //! TCP and IPC transports on glommio: listeners that report "address in use" like
 //! libzmq, and one stream type over both.
 
-use std::io;
-use std::os::fd::{FromRawFd, IntoRawFd};
+use std::io::{self, IoSlice};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, RawFd};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use bytes::BytesMut;
 use futures_lite::{AsyncRead, AsyncWrite};
 use glommio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use crate::endpoint::Endpoint;
+use crate::outgoing::Outgoing;
 
 /// A connected byte stream over TCP or a Unix domain socket.
 pub enum Stream {
@@ -31,6 +33,105 @@ impl Stream {
             Stream::Ipc(_) => "ipc peer".into(),
         }
     }
+
+    /// Reads up to `want` bytes onto the end of `buf`, which must have room for them
+    /// (see [`crate::arena::reserve`]). TCP reads go straight into the spare capacity;
+    /// only when nothing is waiting is the room zero-filled for glommio's read, which
+    /// then arms its readiness poll.
+    pub fn poll_read_buf(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut BytesMut,
+        want: usize,
+    ) -> Poll<io::Result<usize>> {
+        if let Stream::Tcp(s) = self {
+            match with_socket(s.as_raw_fd(), |sock| {
+                crate::arena::recv_into(buf, want, sock)
+            }) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                other => return Poll::Ready(other),
+            }
+        }
+        let start = buf.len();
+        buf.resize(start + want, 0);
+        let result = Pin::new(&mut *self).poll_read(cx, &mut buf[start..]);
+        let read = match &result {
+            Poll::Ready(Ok(n)) => *n,
+            _ => 0,
+        };
+        buf.truncate(start + read);
+        result
+    }
+
+    /// Writes the front of `out` (several pieces at once with vectored I/O when large
+    /// bodies are queued) and marks what was written. Ready(Ok(n)) with the bytes
+    /// written; Pending registers `cx` for writability.
+    pub fn poll_write_out(
+        &mut self,
+        cx: &mut Context<'_>,
+        out: &mut Outgoing,
+    ) -> Poll<io::Result<usize>> {
+        let mut slices = [IoSlice::new(&[]); 64];
+        let mut count = 0;
+        out.segments(|s| {
+            if count < slices.len() {
+                slices[count] = IoSlice::new(s);
+                count += 1;
+            }
+        });
+        let result = match self {
+            _ if count < 2 => Pin::new(&mut *self).poll_write(cx, out.first_segment()),
+            Stream::Tcp(s) => match send_vectored(s.as_raw_fd(), &slices[..count]) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    // Let glommio arm its readiness poll (it retries the send first).
+                    Pin::new(&mut *self).poll_write(cx, out.first_segment())
+                }
+                other => Poll::Ready(other),
+            },
+            // glommio's UnixStream does not expose its descriptor, so no vectored
+            // write: the pieces are gathered into one buffer instead (a write per
+            // piece costs far more than the copy).
+            Stream::Ipc(s) => GATHER.with(|gather| {
+                let mut gather = gather.borrow_mut();
+                gather.clear();
+                for slice in &slices[..count] {
+                    let room = GATHER_MAX.saturating_sub(gather.len());
+                    gather.extend_from_slice(&slice[..slice.len().min(room)]);
+                }
+                Pin::new(s).poll_write(cx, &gather)
+            }),
+        };
+        if let Poll::Ready(Ok(n)) = result {
+            out.advance(n);
+        }
+        result
+    }
+}
+
+/// Most bytes gathered for one IPC write.
+const GATHER_MAX: usize = 256 * 1024;
+
+thread_local! {
+    /// This core's buffer for gathering the pieces of an IPC write (it holds nothing
+    /// between calls).
+    static GATHER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// One non-blocking `sendmsg` of several buffers on the socket `fd`.
+fn send_vectored(fd: RawFd, slices: &[IoSlice<'_>]) -> io::Result<usize> {
+    with_socket(fd, |sock| {
+        sock.send_vectored_with_flags(slices, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
+    })
+}
+
+/// Runs `f` with a socket2 view of the descriptor of a glommio stream, for the
+/// calls glommio does not offer (vectored writes, reads into uninitialized memory).
+fn with_socket<R>(fd: RawFd, f: impl FnOnce(socket2::SockRef<'_>) -> R) -> R {
+    // SAFETY: callers pass the descriptor of a stream they borrow for the whole of
+    // this call, so `fd` stays open while the BorrowedFd (and the view) exist.
+    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+    f(socket2::SockRef::from(&fd))
 }
 
 impl AsyncRead for Stream {

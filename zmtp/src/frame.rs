@@ -1,6 +1,6 @@
 //! ZMTP frames: flags byte, 1- or 8-byte size, body.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use crate::ProtocolError;
 
@@ -150,7 +150,7 @@ impl FrameDecoder {
             self.needed = total - buf.len();
             return Ok(None);
         }
-        let _ = buf.split_to(header);
+        buf.advance(header);
         let body = buf.split_to(body_len).freeze();
         self.needed = 0;
         Ok(Some(Frame {

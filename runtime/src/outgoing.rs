@@ -1,0 +1,263 @@
+//! Bytes on their way to the wire: encoded ZMTP frames, with large bodies referenced
+//! instead of copied.
+//!
+//! A message is encoded when it is queued, not when the connection writes it: small
+//! frame bodies are copied next to their headers into one contiguous buffer, so a
+//! queued 64-byte message costs 66 bytes of buffer and no queue entry of its own,
+//! and the connection later hands the whole buffer to one `write`. Bodies of
+//! [`ZERO_COPY_MIN`] bytes or more are not copied: the buffer records where each one
+//! goes and the writer sends it from the caller's [`Bytes`] with vectored I/O.
+//!
+//! ```
+//! use bytes::Bytes;
+//! use monocoque_runtime::outgoing::{Outgoing, ZERO_COPY_MIN};
+//!
+//! let mut out = Outgoing::new();
+//! out.push_frame(&Bytes::from_static(b"hi"), true);
+//! out.push_frame(&Bytes::from(vec![7u8; ZERO_COPY_MIN]), false);
+//! let mut segments = Vec::new();
+//! out.segments(|s| segments.push(s.len()));
+//! assert_eq!(segments, [2 + 2 + 9, ZERO_COPY_MIN]); // headers and "hi", then the body
+//! assert_eq!(out.len(), 13 + ZERO_COPY_MIN);
+//! ```
+
+use std::collections::VecDeque;
+
+use bytes::{Buf, Bytes, BytesMut};
+use monocoque_zmtp::frame::{encode_frame, encode_header, header_len};
+
+/// Frame bodies of this size and larger are written from the caller's buffer, not
+/// copied. Smaller ones are copied next to their header, which is cheaper than an
+/// I/O vector entry, and keeps a slow peer's queue at most this much per frame.
+pub const ZERO_COPY_MIN: usize = 1024;
+
+/// Most I/O vector entries handed to one vectored write.
+const MAX_SEGMENTS: usize = 64;
+
+/// Encoded frames waiting to be written, in order.
+#[derive(Debug, Default)]
+pub struct Outgoing {
+    /// Encoded bytes not yet written; large bodies are spliced in at their positions.
+    buf: BytesMut,
+    /// Bytes of `buf` already written (positions below count from the same origin).
+    written: usize,
+    /// Large bodies and where they go: after the first `pos - written` bytes of `buf`.
+    large: VecDeque<(usize, Bytes)>,
+    /// Bytes in `large` not yet written.
+    large_len: usize,
+}
+
+impl Outgoing {
+    /// An empty buffer.
+    pub fn new() -> Outgoing {
+        Outgoing::default()
+    }
+
+    /// True when nothing is waiting to be written.
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty() && self.large.is_empty()
+    }
+
+    /// Bytes waiting to be written.
+    pub fn len(&self) -> usize {
+        self.buf.len() + self.large_len
+    }
+
+    /// Appends one data frame.
+    pub fn push_frame(&mut self, body: &Bytes, more: bool) {
+        if body.len() < ZERO_COPY_MIN {
+            encode_frame(&mut self.buf, body, more, false);
+        } else {
+            self.buf.reserve(header_len(body.len()));
+            encode_header(&mut self.buf, body.len(), more, false);
+            self.large_len += body.len();
+            self.large
+                .push_back((self.written + self.buf.len(), body.clone()));
+        }
+    }
+
+    /// The buffer that commands and handshake bytes are encoded into: whatever is
+    /// appended goes out after everything already queued.
+    pub fn tail(&mut self) -> &mut BytesMut {
+        if self.buf.is_empty() && self.large.is_empty() {
+            self.written = 0;
+        }
+        &mut self.buf
+    }
+
+    /// Moves everything queued in `other` to the end of this buffer (without copying
+    /// when this one is empty); `other` is left empty, keeping its capacity.
+    pub fn append(&mut self, other: &mut Outgoing) {
+        if self.is_empty() {
+            std::mem::swap(self, other);
+            other.clear();
+            return;
+        }
+        let shift = self.written + self.buf.len();
+        self.buf.extend_from_slice(&other.buf);
+        for (pos, body) in other.large.drain(..) {
+            self.large.push_back((pos - other.written + shift, body));
+        }
+        self.large_len += other.large_len;
+        other.clear();
+    }
+
+    /// Drops everything queued, keeping the buffer's capacity.
+    pub fn clear(&mut self) {
+        self.buf.clear();
+        self.written = 0;
+        self.large.clear();
+        self.large_len = 0;
+    }
+
+    /// Calls `f` with the next bytes to write, in order, as up to [`MAX_SEGMENTS`]
+    /// contiguous pieces (stops early at an empty piece).
+    pub fn segments<'a>(&'a self, mut f: impl FnMut(&'a [u8])) {
+        let mut from = 0;
+        let mut n = 0;
+        for (pos, body) in &self.large {
+            let upto = pos - self.written;
+            if upto > from {
+                f(&self.buf[from..upto]);
+                n += 1;
+            }
+            f(&body[..]);
+            n += 1;
+            from = upto;
+            if n + 2 > MAX_SEGMENTS {
+                return;
+            }
+        }
+        if self.buf.len() > from {
+            f(&self.buf[from..]);
+        }
+    }
+
+    /// The first contiguous piece to write (for a plain, non-vectored write).
+    pub fn first_segment(&self) -> &[u8] {
+        match self.large.front() {
+            Some((pos, body)) if *pos == self.written => body,
+            Some((pos, _)) => &self.buf[..pos - self.written],
+            None => &self.buf,
+        }
+    }
+
+    /// Marks `n` bytes as written.
+    pub fn advance(&mut self, mut n: usize) {
+        while n > 0 {
+            match self.large.front_mut() {
+                Some((pos, body)) if *pos == self.written => {
+                    let k = n.min(body.len());
+                    body.advance(k);
+                    self.large_len -= k;
+                    n -= k;
+                    if body.is_empty() {
+                        self.large.pop_front();
+                    }
+                }
+                next => {
+                    let upto = next.map_or(self.buf.len(), |(pos, _)| *pos - self.written);
+                    debug_assert!(upto > 0, "advanced past the end");
+                    if upto == 0 {
+                        return;
+                    }
+                    let k = n.min(upto);
+                    self.buf.advance(k);
+                    self.written += k;
+                    n -= k;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drain(out: &mut Outgoing, chunk: usize) -> Vec<u8> {
+        let mut wire = Vec::new();
+        while !out.is_empty() {
+            let mut next = Vec::new();
+            out.segments(|s| next.extend_from_slice(s));
+            let n = next.len().min(chunk);
+            wire.extend_from_slice(&next[..n]);
+            out.advance(n);
+        }
+        wire
+    }
+
+    fn encoded(frames: &[(&[u8], bool)]) -> Vec<u8> {
+        let mut buf = BytesMut::new();
+        for (body, more) in frames {
+            encode_frame(&mut buf, body, *more, false);
+        }
+        buf.to_vec()
+    }
+
+    #[test]
+    fn small_and_large_frames_come_out_in_order_whatever_the_write_sizes() {
+        let big = vec![9u8; ZERO_COPY_MIN + 5];
+        let big2 = vec![3u8; 70_000];
+        let frames: [(&[u8], bool); 5] = [
+            (b"a", true),
+            (&big, true),
+            (&big2, false),
+            (b"", false),
+            (&big, false),
+        ];
+        for chunk in [1, 7, 1000, 1 << 20] {
+            let mut out = Outgoing::new();
+            for (body, more) in frames {
+                out.push_frame(&Bytes::copy_from_slice(body), more);
+            }
+            out.tail().extend_from_slice(b"cmd");
+            let mut expected = encoded(&frames);
+            expected.extend_from_slice(b"cmd");
+            assert_eq!(out.len(), expected.len());
+            assert_eq!(drain(&mut out, chunk), expected, "chunk {chunk}");
+            assert_eq!(out.len(), 0);
+        }
+    }
+
+    #[test]
+    fn append_keeps_positions_and_order() {
+        let big = Bytes::from(vec![1u8; ZERO_COPY_MIN]);
+        let mut a = Outgoing::new();
+        a.push_frame(&Bytes::from_static(b"x"), false);
+        a.push_frame(&big, false);
+        a.advance(2); // part of the first frame went out
+        let mut b = Outgoing::new();
+        b.push_frame(&Bytes::from_static(b"yy"), false);
+        b.push_frame(&big, true);
+        b.push_frame(&Bytes::from_static(b"z"), false);
+        a.append(&mut b);
+        assert!(b.is_empty());
+        let mut expected = encoded(&[(b"x", false), (&big, false)])[2..].to_vec();
+        expected.extend(encoded(&[(b"yy", false), (&big, true), (b"z", false)]));
+        assert_eq!(drain(&mut a, 100), expected);
+
+        // Appending into an empty buffer moves it whole.
+        let mut c = Outgoing::new();
+        let mut d = Outgoing::new();
+        d.push_frame(&big, false);
+        c.append(&mut d);
+        assert_eq!(drain(&mut c, 1 << 20), encoded(&[(&big, false)]));
+    }
+
+    #[test]
+    fn segments_are_bounded() {
+        let big = Bytes::from(vec![1u8; ZERO_COPY_MIN]);
+        let mut out = Outgoing::new();
+        for _ in 0..200 {
+            out.push_frame(&Bytes::from_static(b"s"), false);
+            out.push_frame(&big, false);
+        }
+        let mut n = 0;
+        out.segments(|_| n += 1);
+        assert!(n <= MAX_SEGMENTS, "{n}");
+        let mut first = BytesMut::from(&encoded(&[(b"s", false)])[..]);
+        encode_header(&mut first, ZERO_COPY_MIN, false, false);
+        assert_eq!(out.first_segment(), &first[..]);
+    }
+}
