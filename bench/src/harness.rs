@@ -24,6 +24,8 @@ pub const RECV_TIMEOUT_MS: i32 = 30_000;
 pub struct RunOptions {
     /// glommio `spin_before_park` on Monocoque's executors (`None`: off).
     pub spin: Option<Duration>,
+    /// `Options::busy_poll` on Monocoque's sockets (`None`: off).
+    pub busy_poll: Option<Duration>,
 }
 
 /// The CPU to use for `core`, wrapped onto the machine's CPUs (so a 1-CPU machine
@@ -242,10 +244,11 @@ pub mod mono_util {
     use std::time::Duration;
 
     /// Options for benchmark sockets: libzmq's defaults, with a finite linger so a
-    /// broken run cannot hang on close.
-    pub fn options() -> monocoque::Options {
+    /// broken run cannot hang on close, and busy polling if the run asks for it.
+    pub fn options(run: super::RunOptions) -> monocoque::Options {
         monocoque::Options {
             linger: Some(Duration::from_secs(5)),
+            busy_poll: run.busy_poll,
             ..monocoque::Options::default()
         }
     }

@@ -61,6 +61,11 @@ struct CompareArgs {
     /// without a value). Costs CPU; always reported.
     #[arg(long, value_name = "US", num_args = 0..=1, default_missing_value = "50")]
     spin: Option<u64>,
+    /// Turn on busy polling on Monocoque's sockets (`Options::busy_poll`): an idle TCP
+    /// connection keeps polling its socket this many µs after its last traffic
+    /// (default 200 µs when given without a value). Costs CPU; always reported.
+    #[arg(long, value_name = "US", num_args = 0..=1, default_missing_value = "200")]
+    busy_poll: Option<u64>,
     /// Tiny counts: checks that everything runs, measures nothing.
     #[arg(long, hide = true)]
     smoke: bool,
@@ -112,6 +117,7 @@ fn compare(args: CompareArgs) -> monocoque_bench::Result<()> {
         .collect();
     let opts = RunOptions {
         spin: args.spin.map(std::time::Duration::from_micros),
+        busy_poll: args.busy_poll.map(std::time::Duration::from_micros),
     };
     eprintln!(
         "monocoque-bench compare: {} cases × {} implementations × {} repetitions ({:?})",
@@ -136,7 +142,7 @@ fn compare(args: CompareArgs) -> monocoque_bench::Result<()> {
     let text = format!(
         "\n{}\n{}",
         report::table(&results),
-        report::notes(&impls, opts.spin)
+        report::notes(&impls, opts)
     );
     if args.json {
         eprintln!("{text}");

@@ -111,7 +111,7 @@ fn ratio(s: &Summary) -> String {
 }
 
 /// Notes printed under the table: what the columns mean and the layouts.
-pub fn notes(impls: &[Impl], spin: Option<std::time::Duration>) -> String {
+pub fn notes(impls: &[Impl], opts: crate::harness::RunOptions) -> String {
     let mut out = String::from(
         "msg/s: messages per second (thr: first to last message received, as local_thr; lat: not \
          used; router: round trips/s over all clients; fanout: deliveries/s summed over \
@@ -123,7 +123,7 @@ pub fn notes(impls: &[Impl], spin: Option<std::time::Duration>) -> String {
          docs/performance.md.\n",
     );
     for imp in impls {
-        let _ = writeln!(out, "layout, {}: {}", imp, imp.layout(spin));
+        let _ = writeln!(out, "layout, {}: {}", imp, imp.layout(opts));
     }
     if impls.contains(&Impl::Monocoque) {
         let _ = writeln!(
@@ -166,6 +166,11 @@ pub fn json_line(s: &Summary) -> String {
     o.num(
         "spin_before_park_us",
         s.spin.map(|d| d.map_or(0.0, |d| d.as_micros() as f64)),
+    );
+    // µs of busy polling on Monocoque's sockets (0 = off); null for the others.
+    o.num(
+        "busy_poll_us",
+        s.busy_poll.map(|d| d.map_or(0.0, |d| d.as_micros() as f64)),
     );
     if !s.errors.is_empty() {
         o.str("errors", &s.errors.join("; "));

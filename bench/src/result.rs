@@ -30,15 +30,17 @@ impl Impl {
     }
 
     /// How this implementation's two sides are laid out on the two cores.
-    pub fn layout(self, spin: Option<std::time::Duration>) -> String {
+    pub fn layout(self, opts: crate::harness::RunOptions) -> String {
+        let on_off = |d: Option<std::time::Duration>| match d {
+            Some(d) => format!("on ({} µs)", d.as_micros()),
+            None => "off".to_string(),
+        };
         match self {
             Impl::Monocoque => format!(
                 "sender side: one glommio executor pinned to core 0; receiver side: one glommio \
-                 executor pinned to core 1; no other threads; spin_before_park {}",
-                match spin {
-                    Some(d) => format!("on ({} µs)", d.as_micros()),
-                    None => "off".to_string(),
-                }
+                 executor pinned to core 1; no other threads; spin_before_park {}; busy_poll {}",
+                on_off(opts.spin),
+                on_off(opts.busy_poll)
             ),
             Impl::Libzmq => {
                 "sender side: app thread pinned to core 0 plus its context's I/O and reaper \
@@ -298,6 +300,8 @@ pub struct Summary {
     pub errors: Vec<String>,
     /// glommio's spin_before_park, for Monocoque (`Some(None)`: off).
     pub spin: Option<Option<std::time::Duration>>,
+    /// Busy polling on Monocoque's sockets (`Some(None)`: off).
+    pub busy_poll: Option<Option<std::time::Duration>>,
     /// Which API was used (`default`, `batch`).
     pub api: &'static str,
     /// Median / libzmq's median of the primary figure, filled in by the runner.

@@ -125,6 +125,7 @@ pub fn summarize(
         reps: samples.len(),
         errors,
         spin: (imp == Impl::Monocoque).then_some(opts.spin),
+        busy_poll: (imp == Impl::Monocoque).then_some(opts.busy_poll),
         api: scenarios::api(imp, case),
         ratio_vs_libzmq: None,
     }

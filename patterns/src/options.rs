@@ -51,6 +51,13 @@ pub struct Options {
     pub req_relaxed: bool,
     /// REQ_CORRELATE: a REQ tags requests with an id and accepts only matching replies.
     pub req_correlate: bool,
+    /// Busy polling (a Monocoque option; libzmq has none): after its last traffic a
+    /// TCP connection keeps checking its socket for this long instead of letting its
+    /// executor sleep, so a reply that arrives within it is seen at once rather than
+    /// after a wake-up. It keeps the core busy while it lasts, like Linux's
+    /// SO_BUSY_POLL; use it where round-trip latency matters more than CPU time.
+    /// `None` (the default) never busy-polls. IPC connections ignore it.
+    pub busy_poll: Option<Duration>,
 }
 
 impl Default for Options {
@@ -72,6 +79,7 @@ impl Default for Options {
             xpub_verbose: false,
             req_relaxed: false,
             req_correlate: false,
+            busy_poll: None,
         }
     }
 }
@@ -87,6 +95,7 @@ impl Options {
                 timeout: self.heartbeat_timeout,
                 ttl: self.heartbeat_ttl,
             },
+            busy_poll: self.busy_poll,
         }
     }
 }

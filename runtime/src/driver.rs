@@ -13,7 +13,7 @@ use std::io;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use monocoque_zmtp::{Event, ProtocolError, Session};
@@ -85,6 +85,8 @@ pub async fn drive(
     lifecycle: Rc<Lifecycle>,
     options: LinkOptions,
 ) -> LinkEnd {
+    // Only TCP reads bypass glommio's readiness poll, which busy polling needs.
+    let busy_poll = options.busy_poll.filter(|_| stream.is_tcp());
     let mut conn = Conn {
         stream,
         session,
@@ -101,6 +103,8 @@ pub async fn drive(
         attached: false,
         handshake_timer: options.handshake_ivl.map(glommio::timer::Timer::new),
         heartbeat_options: options.heartbeat,
+        busy_poll,
+        last_traffic: Instant::now(),
         heartbeat: None,
         last_rx: Instant::now(),
     };
@@ -149,6 +153,10 @@ struct Conn {
     heartbeat: Option<Heartbeat>,
     /// When the peer last sent anything.
     last_rx: Instant,
+    /// How long to keep polling after the last traffic (see `LinkOptions::busy_poll`).
+    busy_poll: Option<Duration>,
+    /// When this connection last read or wrote anything (kept only when busy-polling).
+    last_traffic: Instant,
 }
 
 impl Conn {
@@ -165,7 +173,7 @@ impl Conn {
             }
         }
         self.delivered = 0;
-        for _ in 0..BUDGET {
+        for round in 0..BUDGET {
             // Heartbeat timers are (re)armed here, so they are polled, and so can wake
             // this task, from the moment the handshake completes.
             if let Some(end) = self.poll_heartbeat(cx) {
@@ -186,10 +194,26 @@ impl Conn {
                 break;
             }
             if !read && !wrote {
-                return Poll::Pending;
+                return self.idle(cx, round > 0);
             }
         }
         cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    /// Nothing to do: sleep until woken, or, while busy-polling, ask to be polled
+    /// again at once.
+    /// `progressed`: this poll read or wrote something before running out of work.
+    fn idle(&mut self, cx: &mut Context<'_>, progressed: bool) -> Poll<LinkEnd> {
+        if let Some(window) = self.busy_poll {
+            let now = Instant::now();
+            if progressed {
+                self.last_traffic = now;
+            }
+            if now.duration_since(self.last_traffic) < window {
+                cx.waker().wake_by_ref();
+            }
+        }
         Poll::Pending
     }
 

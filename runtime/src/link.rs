@@ -28,6 +28,8 @@ pub struct LinkOptions {
     pub handshake_ivl: Option<Duration>,
     /// HEARTBEAT_IVL, HEARTBEAT_TIMEOUT, HEARTBEAT_TTL.
     pub heartbeat: HeartbeatOptions,
+    /// How long an idle connection keeps polling its socket before it sleeps.
+    pub busy_poll: Option<Duration>,
 }
 
 impl Default for LinkOptions {
@@ -37,6 +39,7 @@ impl Default for LinkOptions {
             reconnect_ivl_max: Duration::ZERO,
             handshake_ivl: Some(Duration::from_secs(30)),
             heartbeat: HeartbeatOptions::default(),
+            busy_poll: None,
         }
     }
 }

@@ -34,6 +34,11 @@ impl Stream {
         }
     }
 
+    /// True for a TCP connection.
+    pub fn is_tcp(&self) -> bool {
+        matches!(self, Stream::Tcp(_))
+    }
+
     /// Reads up to `want` bytes onto the end of `buf`, which must have room for them
     /// (see [`crate::arena::reserve`]). TCP reads go straight into the spare capacity;
     /// only when nothing is waiting is the room zero-filled for glommio's read, which
@@ -53,6 +58,12 @@ impl Stream {
                 other => return Poll::Ready(other),
             }
         }
+        // Nothing was waiting on TCP: glommio's read (which arms the readiness poll)
+        // needs initialized memory, so keep that read small.
+        let want = match self {
+            Stream::Tcp(_) => want.min(FALLBACK_READ),
+            Stream::Ipc(_) => want,
+        };
         let start = buf.len();
         buf.resize(start + want, 0);
         let result = Pin::new(&mut *self).poll_read(cx, &mut buf[start..]);
@@ -108,6 +119,9 @@ impl Stream {
         result
     }
 }
+
+/// Largest TCP read through glommio (after a direct read found nothing).
+const FALLBACK_READ: usize = 4096;
 
 /// Most bytes gathered for one IPC write.
 const GATHER_MAX: usize = 256 * 1024;

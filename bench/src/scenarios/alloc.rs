@@ -33,7 +33,7 @@ pub fn run(imp: Impl, case: &Case, opts: RunOptions) -> Result<Sample> {
     let (tx, rx) = endpoint_channel();
     let bind = addr.endpoint.clone();
     let receiver = glommio_side("alloc-pull", RECEIVER_CORE, opts, move || async move {
-        let pull = monocoque::Pull::with_options(mono_util::options());
+        let pull = monocoque::Pull::with_options(mono_util::options(opts));
         tx.send(pull.bind(&bind)?.to_string())?;
         for _ in 0..warmup {
             check_size(pull.recv().await?.byte_len(), size)?;
@@ -47,7 +47,7 @@ pub fn run(imp: Impl, case: &Case, opts: RunOptions) -> Result<Sample> {
         Ok(allocs)
     })?;
     let sender = glommio_side("alloc-push", SENDER_CORE, opts, move || async move {
-        let push = monocoque::Push::with_options(mono_util::options());
+        let push = monocoque::Push::with_options(mono_util::options(opts));
         push.connect(&rx.get()?)?;
         let payload = Bytes::from(vec![0u8; size]);
         for _ in 0..warmup {

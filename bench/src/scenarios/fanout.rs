@@ -345,7 +345,7 @@ fn local_publisher(
     opts: RunOptions,
 ) -> Result<Side<f64>> {
     glommio_side("fanout-pub", SENDER_CORE, opts, move || async move {
-        let publisher = monocoque::Pub::with_options(mono_util::options());
+        let publisher = monocoque::Pub::with_options(mono_util::options(opts));
         tx.send(publisher.bind(&bind)?.to_string())?;
         let publish_secs = mono_publish(&publisher, spec, &rv).await?;
         publisher.close().await;
@@ -373,8 +373,11 @@ fn sharded_publisher(
             .cores((0..shards).map(|i| cpu(SENDER_CORE + i)).collect())
             .spin_before_park(opts.spin)
             .build()?;
-        let socket =
-            monocoque::ShardedSocket::new(&rt, monocoque::SocketType::Pub, mono_util::options());
+        let socket = monocoque::ShardedSocket::new(
+            &rt,
+            monocoque::SocketType::Pub,
+            mono_util::options(opts),
+        );
         tx.send(socket.bind(&bind)?.to_string())?;
         let (done_tx, done_rx) = mpsc::channel::<Result<f64>>();
         socket.on_each_core(move |shard| {
@@ -462,7 +465,7 @@ fn mono_subscribers(
         let endpoint = rx.get()?;
         let mut tasks = Vec::with_capacity(spec.subs);
         for j in 0..spec.subs {
-            let sub = monocoque::Sub::with_options(mono_util::options());
+            let sub = monocoque::Sub::with_options(mono_util::options(opts));
             sub.subscribe(&spec.subscription(j))?;
             sub.connect(&endpoint)?;
             let rv = Arc::clone(&rv);

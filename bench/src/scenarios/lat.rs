@@ -56,7 +56,7 @@ fn monocoque(endpoint: &str, size: usize, count: u64, opts: RunOptions) -> Resul
     let (tx, rx) = endpoint_channel();
     let bind = endpoint.to_string();
     let server = glommio_side("lat-rep", RECEIVER_CORE, opts, move || async move {
-        let rep = monocoque::Rep::with_options(mono_util::options());
+        let rep = monocoque::Rep::with_options(mono_util::options(opts));
         tx.send(rep.bind(&bind)?.to_string())?;
         for _ in 0..total {
             let msg = rep.recv().await?;
@@ -66,7 +66,7 @@ fn monocoque(endpoint: &str, size: usize, count: u64, opts: RunOptions) -> Resul
         Ok(())
     })?;
     let client = glommio_side("lat-req", SENDER_CORE, opts, move || async move {
-        let req = monocoque::Req::with_options(mono_util::options());
+        let req = monocoque::Req::with_options(mono_util::options(opts));
         req.connect(&rx.get()?)?;
         let payload = Bytes::from(vec![0u8; size]);
         let mut hist = histogram();

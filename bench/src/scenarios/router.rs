@@ -46,7 +46,7 @@ fn monocoque(
     let (tx, rx) = endpoint_channel();
     let bind = endpoint.to_string();
     let server = glommio_side("router-echo", RECEIVER_CORE, opts, move || async move {
-        let router = monocoque::Router::with_options(mono_util::options());
+        let router = monocoque::Router::with_options(mono_util::options(opts));
         tx.send(router.bind(&bind)?.to_string())?;
         for _ in 0..echoes(clients, per_client) {
             let msg = router.recv().await?;
@@ -60,7 +60,7 @@ fn monocoque(
         let payload = Bytes::from(vec![0u8; size]);
         let mut dealers = Vec::with_capacity(clients);
         for _ in 0..clients {
-            let d = monocoque::Dealer::with_options(mono_util::options());
+            let d = monocoque::Dealer::with_options(mono_util::options(opts));
             d.connect(&endpoint)?;
             dealers.push(Rc::new(d));
         }

@@ -41,7 +41,7 @@ fn monocoque(endpoint: &str, size: usize, count: u64, api: Api, opts: RunOptions
     let (tx, rx) = endpoint_channel();
     let bind = endpoint.to_string();
     let receiver = glommio_side("thr-pull", RECEIVER_CORE, opts, move || async move {
-        let pull = monocoque::Pull::with_options(mono_util::options());
+        let pull = monocoque::Pull::with_options(mono_util::options(opts));
         tx.send(pull.bind(&bind)?.to_string())?;
         let watch;
         match api {
@@ -72,7 +72,7 @@ fn monocoque(endpoint: &str, size: usize, count: u64, api: Api, opts: RunOptions
         Ok(secs)
     })?;
     let sender = glommio_side("thr-push", SENDER_CORE, opts, move || async move {
-        let push = monocoque::Push::with_options(mono_util::options());
+        let push = monocoque::Push::with_options(mono_util::options(opts));
         push.connect(&rx.get()?)?;
         let payload = Bytes::from(vec![0u8; size]);
         match api {
