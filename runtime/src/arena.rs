@@ -16,7 +16,10 @@
 //! chunk is never freed on a core that did not allocate it through the arena. (If the
 //! home core has gone, the last view frees the memory through the global allocator.)
 //!
-//! Frames larger than a chunk get a buffer of their own, outside the arena.
+//! Frames larger than a chunk get a buffer of their own, rounded up to a power of two;
+//! the arena keeps the last few such buffers and hands one out again once its frame
+//! has been dropped, so a stream of large messages does not allocate (and fault in
+//! fresh pages) for every one.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -30,6 +33,8 @@ pub const CHUNK: usize = 64 * 1024;
 const MAX_RETIRED: usize = 512;
 /// Retired chunks looked at per refill.
 const SCAN: usize = 4;
+/// Large (bigger than a chunk) buffers an arena keeps for reuse.
+const MAX_BIG: usize = 8;
 
 /// Counters of one core's arena.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +53,8 @@ pub struct ArenaStats {
 struct Arena {
     free: Vec<BytesMut>,
     retired: VecDeque<BytesMut>,
+    /// Buffers larger than a chunk, oldest first, maybe still referenced.
+    big: VecDeque<BytesMut>,
     allocated: u64,
     reused: u64,
 }
@@ -74,8 +81,27 @@ impl Arena {
         BytesMut::with_capacity(CHUNK)
     }
 
+    /// A buffer for `need` bytes, larger than a chunk.
+    fn take_big(&mut self, need: usize) -> BytesMut {
+        for i in 0..self.big.len() {
+            if self.big[i].try_reclaim(need) {
+                self.reused += 1;
+                return self.big.remove(i).expect("index in range");
+            }
+        }
+        self.allocated += 1;
+        BytesMut::with_capacity(need.next_power_of_two())
+    }
+
     fn retire(&mut self, mut chunk: BytesMut) {
         chunk.clear();
+        if chunk.capacity() > CHUNK {
+            if self.big.len() == MAX_BIG {
+                self.big.pop_front();
+            }
+            self.big.push_back(chunk);
+            return;
+        }
         if chunk.try_reclaim(CHUNK) {
             self.free.push(chunk);
             return;
@@ -100,7 +126,7 @@ pub fn reserve(buf: &mut BytesMut, want: usize) {
         chunk.extend_from_slice(buf);
         chunk
     } else {
-        let mut big = BytesMut::with_capacity(need);
+        let mut big = ARENA.with(|a| a.borrow_mut().take_big(need));
         big.extend_from_slice(buf);
         big
     };
@@ -222,7 +248,34 @@ mod tests {
             let mut buf = BytesMut::new();
             reserve(&mut buf, 3 * CHUNK);
             assert!(buf.capacity() >= 3 * CHUNK);
-            assert_eq!(stats().allocated, 0);
+            assert_eq!(stats().allocated, 1);
+        })
+        .join()
+        .unwrap();
+    }
+
+    /// Reads one frame of `size` bytes the way the driver does for a large frame:
+    /// a reserve for the whole of it, then a split.
+    fn read_big(buf: &mut BytesMut, size: usize) -> bytes::Bytes {
+        reserve(buf, size);
+        buf.extend_from_slice(&vec![4u8; size]);
+        buf.split_to(size).freeze()
+    }
+
+    #[test]
+    fn large_buffers_are_reused_once_their_frames_are_dropped() {
+        std::thread::spawn(|| {
+            let mut buf = BytesMut::new();
+            for _ in 0..1000 {
+                drop(read_big(&mut buf, CHUNK + 9));
+            }
+            assert!(stats().allocated <= 3, "{:?}", stats());
+
+            // Frames still held keep their buffers: each needs a new one.
+            let before = stats().allocated;
+            let held: Vec<_> = (0..20).map(|_| read_big(&mut buf, 3 * CHUNK)).collect();
+            assert!(stats().allocated >= before + 19, "{:?}", stats());
+            assert!(held.iter().all(|f| f.len() == 3 * CHUNK && f[0] == 4));
         })
         .join()
         .unwrap();
