@@ -113,27 +113,34 @@ impl Arena {
     }
 }
 
-/// Makes room for `want` more bytes at the end of `buf`, a connection's receive buffer:
-/// in place if nothing else references it, else by moving its contents (the start of
-/// an unfinished frame) to a chunk from this core's arena and retiring the old one.
-pub fn reserve(buf: &mut BytesMut, want: usize) {
+/// Makes room at the end of `buf`, a connection's receive buffer, for the next read:
+/// at least `min` bytes (what the frame being received still lacks) and up to `want`.
+/// In place if nothing else references the buffer; else its contents (the start of
+/// an unfinished frame) move to a chunk from this core's arena, or, when the frame
+/// does not fit in a chunk, to a large buffer, and the old one is retired. Returns
+/// how many bytes to read (between `min` and `want`).
+pub fn reserve(buf: &mut BytesMut, min: usize, want: usize) -> usize {
+    let want = want.max(min);
     if buf.capacity() - buf.len() >= want || buf.try_reclaim(want) {
-        return;
+        return want;
     }
-    let need = buf.len() + want;
-    let fresh = if need <= CHUNK {
+    let fresh = if buf.len() + min <= CHUNK {
         let mut chunk = ARENA.with(|a| a.borrow_mut().take());
         chunk.extend_from_slice(buf);
         chunk
     } else {
-        let mut big = ARENA.with(|a| a.borrow_mut().take_big(need));
+        let mut big = ARENA.with(|a| a.borrow_mut().take_big(buf.len() + want));
         big.extend_from_slice(buf);
         big
     };
     let old = std::mem::replace(buf, fresh);
-    if old.capacity() + old.len() >= CHUNK / 2 {
+    // A chunk read to its end has little or no capacity left, but its allocation
+    // comes back once its frames drop; only a buffer that never held anything (a
+    // connection's first) is not worth keeping.
+    if old.capacity() + old.len() > 0 {
         ARENA.with(|a| a.borrow_mut().retire(old));
     }
+    (buf.capacity() - buf.len()).min(want)
 }
 
 /// Receives into the spare capacity of `buf` (up to `want` bytes, which [`reserve`]
@@ -178,7 +185,7 @@ mod tests {
     /// dropping each frame (the application consumed it).
     fn read_frames(buf: &mut BytesMut, n: usize, size: usize) {
         for _ in 0..n {
-            reserve(buf, size);
+            reserve(buf, size, size);
             buf.extend_from_slice(&vec![1u8; size]);
             let frame = buf.split_to(size).freeze();
             drop(frame);
@@ -203,7 +210,7 @@ mod tests {
             let mut buf = BytesMut::new();
             let mut held = Vec::new();
             for _ in 0..200 {
-                reserve(&mut buf, 1000);
+                reserve(&mut buf, 1000, 1000);
                 buf.extend_from_slice(&[2u8; 1000]);
                 held.push(buf.split_to(1000).freeze());
             }
@@ -229,11 +236,11 @@ mod tests {
     fn unfinished_frame_moves_to_the_new_chunk() {
         std::thread::spawn(|| {
             let mut buf = BytesMut::new();
-            reserve(&mut buf, CHUNK);
+            reserve(&mut buf, CHUNK, CHUNK);
             buf.extend_from_slice(&vec![3u8; CHUNK - 10]);
             let held = buf.split_to(CHUNK - 20).freeze();
             // 10 bytes of an unfinished frame remain; 100 more are coming.
-            reserve(&mut buf, 100);
+            reserve(&mut buf, 100, 100);
             assert_eq!(&buf[..], &[3u8; 10]);
             assert!(buf.capacity() - buf.len() >= 100);
             assert_eq!(held.len(), CHUNK - 20);
@@ -246,7 +253,7 @@ mod tests {
     fn frames_larger_than_a_chunk_get_their_own_buffer() {
         std::thread::spawn(|| {
             let mut buf = BytesMut::new();
-            reserve(&mut buf, 3 * CHUNK);
+            reserve(&mut buf, 3 * CHUNK, 3 * CHUNK);
             assert!(buf.capacity() >= 3 * CHUNK);
             assert_eq!(stats().allocated, 1);
         })
@@ -257,7 +264,7 @@ mod tests {
     /// Reads one frame of `size` bytes the way the driver does for a large frame:
     /// a reserve for the whole of it, then a split.
     fn read_big(buf: &mut BytesMut, size: usize) -> bytes::Bytes {
-        reserve(buf, size);
+        reserve(buf, size, size);
         buf.extend_from_slice(&vec![4u8; size]);
         buf.split_to(size).freeze()
     }

@@ -32,6 +32,10 @@ const READ_MIN: usize = 8 * 1024;
 const READ_MAX: usize = 64 * 1024;
 /// Largest single read, used when a big frame's header says how much is coming.
 const READ_LARGE: usize = 4 * 1024 * 1024;
+/// Frames of this size and more switch reads to header-then-body (see `poll_read`).
+const LARGE_FRAME: usize = 32 * 1024;
+/// The longest frame header.
+const HEADER_MAX: usize = 9;
 /// Rounds of read+write work before the driver yields to other tasks.
 const BUDGET: usize = 32;
 /// Messages handed to the socket before the driver yields, so that the socket's reader
@@ -100,6 +104,7 @@ pub async fn drive(
         partial: Message::new(),
         pending: None,
         delivered: 0,
+        large_frames: false,
         attached: false,
         handshake_timer: options.handshake_ivl.map(glommio::timer::Timer::new),
         heartbeat_options: options.heartbeat,
@@ -146,6 +151,8 @@ struct Conn {
     pending: Option<Message>,
     /// Messages delivered in the current poll.
     delivered: usize,
+    /// The last data frame was large.
+    large_frames: bool,
     attached: bool,
     handshake_timer: Option<glommio::timer::Timer>,
     heartbeat_options: HeartbeatOptions,
@@ -286,6 +293,7 @@ impl Conn {
                 self.heartbeat = Some(Heartbeat::start(self.heartbeat_options));
             }
             Event::Frame { more, body } => {
+                self.large_frames = body.len() >= LARGE_FRAME;
                 self.partial.push(body);
                 if !more {
                     self.pending = Some(std::mem::take(&mut self.partial));
@@ -306,10 +314,22 @@ impl Conn {
     /// One read into the receive buffer. Ready(()) when bytes arrived.
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Result<Poll<()>, LinkEnd> {
         let start = self.rbuf.len();
-        // A large frame announces its size in its header: read the rest of it in one
-        // go instead of growing the buffer 64 KiB at a time.
-        let want = self.read_size.max(self.session.needed().min(READ_LARGE));
-        crate::arena::reserve(&mut self.rbuf, want);
+        let needed = self.session.needed().min(READ_LARGE);
+        let want = if self.large_frames {
+            // While large frames arrive, read a header alone and then exactly its
+            // body, so each body lands in a buffer of its own size and is never
+            // copied from a chunk that a read had filled past the frame's start.
+            if start == 0 {
+                HEADER_MAX
+            } else {
+                needed
+            }
+        } else {
+            // A large frame announces its size in its header: read the rest of it in
+            // one go instead of growing the buffer 64 KiB at a time.
+            self.read_size.max(needed)
+        };
+        let want = crate::arena::reserve(&mut self.rbuf, needed, want);
         match self.stream.poll_read_buf(cx, &mut self.rbuf, want) {
             Poll::Ready(Ok(0)) => {
                 if start > 0 || !self.partial.is_empty() || self.pending.is_some() {
