@@ -380,17 +380,15 @@ impl Core {
     pub async fn recv_batch(&self, out: &mut Vec<Message>, max: usize) -> Result<usize> {
         let (_, first) = self.recv().await?;
         out.push(first);
-        let mut n = 1;
-        while n < max {
-            match self.try_recv() {
-                Some((_, msg)) => {
-                    out.push(msg);
-                    n += 1;
-                }
-                None => break,
-            }
+        let hwm = self.options.borrow().rcvhwm;
+        let mut inbound = self.inbound.borrow_mut();
+        let more = (max - 1).min(inbound.len());
+        out.reserve(more);
+        for (peer, msg) in inbound.drain(..more) {
+            peer.inbound_taken(hwm);
+            out.push(msg);
         }
-        Ok(n)
+        Ok(more + 1)
     }
 
     /// Queues `msg` for `peer`, waiting while it is at SNDHWM (`wait`) or dropping.

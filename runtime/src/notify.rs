@@ -35,16 +35,41 @@ impl Notify {
         // Take the list out (a woken task may register again while we iterate), then
         // put the emptied vector back so its capacity is reused: waking allocates
         // nothing in steady state.
-        let mut waiters = std::mem::take(&mut *self.waiters.borrow_mut());
-        if waiters.is_empty() {
-            return;
-        }
+        let mut waiters = {
+            let mut slot = self.waiters.borrow_mut();
+            if slot.is_empty() {
+                // Nobody waits: leave the (empty) vector in place with its capacity.
+                return;
+            }
+            std::mem::take(&mut *slot)
+        };
         for w in waiters.drain(..) {
             w.wake();
         }
         let mut slot = self.waiters.borrow_mut();
         if slot.is_empty() {
             *slot = waiters;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waking_keeps_the_list_capacity_even_when_nobody_waits() {
+        let notify = Notify::new();
+        let waker = Waker::noop();
+        for _ in 0..3 {
+            notify.register(waker);
+            notify.notify_all();
+            // More notifications with nobody waiting (a socket notifies on every
+            // message) must not drop the capacity either.
+            notify.notify_all();
+            notify.notify_all();
+            assert!(notify.waiters.borrow().capacity() >= 1);
+            assert!(notify.waiters.borrow().is_empty());
         }
     }
 }
