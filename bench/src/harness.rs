@@ -1,5 +1,6 @@
-//! Where and how the two sides of a run execute: glommio executors and std threads
-//! pinned to the sender and receiver cores, endpoints to bind, deadlines.
+//! Where and how the two sides of a run execute: glommio executors, std threads and
+//! current-thread tokio runtimes pinned to the sender and receiver cores, endpoints to
+//! bind, deadlines.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -99,6 +100,33 @@ where
     })
 }
 
+/// Starts a std thread pinned to `core` (through [`thread_side`]) that runs `make()`'s
+/// future on a current-thread tokio runtime of its own, for zmq.rs. The future, and
+/// with it every task zmq.rs spawns, runs on that one thread; it is bounded by the run
+/// deadline, and so is the runtime's shutdown, so a hang becomes an error.
+pub fn tokio_side<T, G, F>(name: &str, core: usize, make: G) -> Result<Side<T>>
+where
+    T: Send + 'static,
+    G: FnOnce() -> F + Send + 'static,
+    F: Future<Output = Result<T>> + 'static,
+{
+    thread_side(name, core, move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()?;
+        let result = rt.block_on(async {
+            match tokio::time::timeout(RUN_DEADLINE, make()).await {
+                Ok(result) => result,
+                Err(_) => Err(format!("no result within {RUN_DEADLINE:?}").into()),
+            }
+        });
+        // Tasks zmq.rs spawned (accept loops, connection writers) are dropped here.
+        rt.shutdown_timeout(Duration::from_secs(5));
+        result
+    })
+}
+
 /// Starts an unpinned std thread running `f`: for a thread that only owns and drives
 /// pinned executors (a thread pinned to one CPU sees only that CPU in
 /// `available_parallelism`, so a `Runtime` built from it could not use the others).
@@ -137,7 +165,7 @@ impl BindAddr {
         match transport {
             Transport::Tcp => BindAddr {
                 endpoint: match imp {
-                    Impl::Monocoque => "tcp://127.0.0.1:0".into(),
+                    Impl::Monocoque | Impl::ZmqRs => "tcp://127.0.0.1:0".into(),
                     Impl::Libzmq => "tcp://127.0.0.1:*".into(),
                 },
                 ipc_path: None,
@@ -236,6 +264,21 @@ pub mod zmq_util {
         } else {
             e.into()
         }
+    }
+}
+
+/// zmq.rs helpers shared by the scenario modules.
+pub mod zmqrs_util {
+    use bytes::Bytes;
+
+    /// Payload bytes of a message, over all its frames.
+    pub fn byte_len(msg: &zeromq::ZmqMessage) -> usize {
+        msg.iter().map(Bytes::len).sum()
+    }
+
+    /// A zmq.rs error as a bench error, saying where it came from.
+    pub fn err(what: &'static str) -> impl FnOnce(zeromq::ZmqError) -> crate::Error {
+        move |e| format!("zmq.rs {what}: {e}").into()
     }
 }
 

@@ -47,7 +47,7 @@ struct CompareArgs {
     /// Comma-separated scenarios to run (default: all).
     #[arg(long, value_delimiter = ',')]
     scenarios: Vec<String>,
-    /// Comma-separated implementations to run (default: monocoque,libzmq).
+    /// Comma-separated implementations to run (default: monocoque,zmq.rs,libzmq).
     #[arg(long, value_delimiter = ',')]
     impls: Vec<String>,
     /// Comma-separated message sizes in bytes to keep (default: every size).

@@ -24,6 +24,10 @@ fn color(imp: Impl, transport: Transport, second: bool) -> RGBColor {
     match (imp, transport, second) {
         (Impl::Monocoque, Transport::Tcp, false) => RGBColor(31, 119, 180),
         (Impl::Monocoque, Transport::Ipc, false) => RGBColor(23, 190, 207),
+        (Impl::ZmqRs, Transport::Tcp, false) => RGBColor(127, 127, 127),
+        (Impl::ZmqRs, Transport::Ipc, false) => RGBColor(227, 119, 194),
+        (Impl::ZmqRs, Transport::Tcp, true) => RGBColor(82, 82, 82),
+        (Impl::ZmqRs, Transport::Ipc, true) => RGBColor(247, 182, 210),
         (Impl::Libzmq, Transport::Tcp, false) => RGBColor(214, 39, 40),
         (Impl::Libzmq, Transport::Ipc, false) => RGBColor(255, 127, 14),
         (Impl::Monocoque, Transport::Tcp, true) => RGBColor(44, 160, 44),

@@ -119,8 +119,9 @@ pub fn notes(impls: &[Impl], opts: crate::harness::RunOptions) -> String {
          MB/s: payload only, 10^6 B. p50/p99/p99.9: full round trip (lat). spread: ±half the \
          (max − min) of the primary figure over the repetitions, relative to the median. × libzmq: \
          median / libzmq's median of the primary figure (msg/s; for lat p50, lower is better).\n\
-         curve: left out, Monocoque has no CURVE yet. zmq.rs (`zeromq` crate): not compared, see \
-         docs/performance.md.\n",
+         curve: left out, Monocoque has no CURVE yet. zmq.rs (`zeromq` crate 0.7, on tokio): runs \
+         in thr (default API; tcp and ipc) and lat (tcp and ipc) only; not in thr-batch (no \
+         batching API), router, fanout, fanout-capacity, fanout-topics or alloc.\n",
     );
     for imp in impls {
         let _ = writeln!(out, "layout, {}: {}", imp, imp.layout(opts));

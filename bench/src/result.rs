@@ -8,18 +8,21 @@ use std::fmt;
 pub enum Impl {
     /// This project, on glommio.
     Monocoque,
+    /// zmq.rs, the pure-Rust `zeromq` crate, on tokio (`thr` and `lat` only).
+    ZmqRs,
     /// libzmq 4.3 through the `zmq` crate (the reference).
     Libzmq,
 }
 
 impl Impl {
     /// Every implementation, the reference last so its rows close each group.
-    pub const ALL: [Impl; 2] = [Impl::Monocoque, Impl::Libzmq];
+    pub const ALL: [Impl; 3] = [Impl::Monocoque, Impl::ZmqRs, Impl::Libzmq];
 
     /// The name used in tables and JSON.
     pub fn name(self) -> &'static str {
         match self {
             Impl::Monocoque => "monocoque",
+            Impl::ZmqRs => "zmq.rs",
             Impl::Libzmq => "libzmq",
         }
     }
@@ -42,6 +45,16 @@ impl Impl {
                 on_off(opts.spin),
                 on_off(opts.busy_poll)
             ),
+            Impl::ZmqRs => {
+                "sender side: one current-thread tokio runtime on a std thread pinned to \
+                 core 0 (zmq.rs spawns its connection tasks onto it); receiver side: the same \
+                 on core 1; no other threads while measuring (tokio's blocking pool starts one, \
+                 on the same core, only when an IPC socket file is removed on close); each \
+                 send is a fresh ZmqMessage whose one frame is a clone of a shared payload \
+                 Bytes (no payload copy); every side bounded by the run deadline \
+                 (tokio::time::timeout)"
+                    .to_string()
+            }
             Impl::Libzmq => {
                 "sender side: app thread pinned to core 0 plus its context's I/O and reaper \
                  threads (started from the app thread, so they inherit core 0); receiver side: \

@@ -100,3 +100,26 @@ fn alloc_counts_both_paths() {
     assert!(s.allocs_send.is_some() && s.allocs_recv.is_some());
     assert!(!scenarios::supports(Impl::Libzmq, &c));
 }
+
+#[test]
+fn zmqrs_thr_and_lat() {
+    let thr = case(Scenario::Thr, Transport::Tcp, 64, 1, 2_000);
+    let batch = case(Scenario::ThrBatch, Transport::Tcp, 64, 1, 2_000);
+    let router = case(Scenario::Router, Transport::Tcp, 64, 8, 800);
+    assert!(scenarios::supports(Impl::ZmqRs, &thr));
+    assert!(!scenarios::supports(Impl::ZmqRs, &batch));
+    assert!(!scenarios::supports(Impl::ZmqRs, &router));
+    for transport in [Transport::Tcp, Transport::Ipc] {
+        let c = case(Scenario::Thr, transport, 1024, 1, 2_000);
+        let s = scenarios::run(Impl::ZmqRs, &c, RunOptions::default())
+            .unwrap_or_else(|e| panic!("{} with zmq.rs: {e}", c.label()));
+        assert!(s.msgs_per_sec.unwrap() > 0.0);
+        assert!(s.mb_per_sec.unwrap() > 0.0);
+
+        let c = case(Scenario::Lat, transport, 64, 1, 200);
+        let s = scenarios::run(Impl::ZmqRs, &c, RunOptions::default())
+            .unwrap_or_else(|e| panic!("{} with zmq.rs: {e}", c.label()));
+        let (p50, p99) = (s.p50_us.unwrap(), s.p99_us.unwrap());
+        assert!(0.0 < p50 && p50 <= p99);
+    }
+}

@@ -241,6 +241,7 @@ fn run_spec(imp: Impl, case: &Case, spec: Spec, opts: RunOptions) -> Result<Outc
     match imp {
         Impl::Monocoque => monocoque(&addr.endpoint, spec, case.shards, opts),
         Impl::Libzmq => libzmq(&addr.endpoint, spec),
+        Impl::ZmqRs => Err("zmq.rs is not run in the fan-out scenarios".into()),
     }
 }
 

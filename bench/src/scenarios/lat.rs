@@ -8,8 +8,8 @@ use bytes::Bytes;
 use hdrhistogram::Histogram;
 
 use crate::harness::{
-    check_size, endpoint_channel, glommio_side, join2, mono_util, thread_side, zmq_util, BindAddr,
-    RunOptions, RECEIVER_CORE, SENDER_CORE,
+    check_size, endpoint_channel, glommio_side, join2, mono_util, thread_side, tokio_side,
+    zmq_util, zmqrs_util, BindAddr, RunOptions, RECEIVER_CORE, SENDER_CORE,
 };
 use crate::result::{Case, Impl, Sample};
 use crate::Result;
@@ -24,6 +24,7 @@ pub fn run(imp: Impl, case: &Case, opts: RunOptions) -> Result<Sample> {
     let addr = BindAddr::new(imp, case.transport);
     let hist = match imp {
         Impl::Monocoque => monocoque(&addr.endpoint, case.size, case.count, opts)?,
+        Impl::ZmqRs => zmqrs(&addr.endpoint, case.size, case.count)?,
         Impl::Libzmq => libzmq(&addr.endpoint, case.size, case.count)?,
     };
     Ok(latency_sample(&hist))
@@ -115,6 +116,47 @@ fn libzmq(endpoint: &str, size: usize, count: u64) -> Result<Histogram<u64>> {
                 record(&mut hist, start);
             }
         }
+        Ok(hist)
+    })?;
+    let ((), hist) = join2(server, client)?;
+    Ok(hist)
+}
+
+fn zmqrs(endpoint: &str, size: usize, count: u64) -> Result<Histogram<u64>> {
+    use zeromq::{Socket as _, SocketRecv as _, SocketSend as _};
+    use zmqrs_util::{byte_len, err};
+
+    let total = warmup(count) + count;
+    let (tx, rx) = endpoint_channel();
+    let bind = endpoint.to_string();
+    let server = tokio_side("lat-rep", RECEIVER_CORE, move || async move {
+        let mut rep = zeromq::RepSocket::new();
+        tx.send(rep.bind(&bind).await.map_err(err("bind"))?.to_string())?;
+        for _ in 0..total {
+            let msg = rep.recv().await.map_err(err("recv"))?;
+            // REP's send writes and flushes the reply itself (no writer task), so the
+            // last reply is on the wire before the socket closes.
+            rep.send(msg).await.map_err(err("send"))?;
+        }
+        rep.close().await;
+        Ok(())
+    })?;
+    let client = tokio_side("lat-req", SENDER_CORE, move || async move {
+        let mut req = zeromq::ReqSocket::new();
+        req.connect(&rx.get()?).await.map_err(err("connect"))?;
+        let payload = Bytes::from(vec![0u8; size]);
+        let mut hist = histogram();
+        for i in 0..total {
+            let start = Instant::now();
+            req.send(zeromq::ZmqMessage::from(payload.clone()))
+                .await
+                .map_err(err("send"))?;
+            check_size(byte_len(&req.recv().await.map_err(err("recv"))?), size)?;
+            if i >= total - count {
+                record(&mut hist, start);
+            }
+        }
+        req.close().await;
         Ok(hist)
     })?;
     let ((), hist) = join2(server, client)?;

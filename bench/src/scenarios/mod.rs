@@ -2,7 +2,8 @@
 //! and the dispatch to the module that measures them.
 //!
 //! Every module has one function per implementation, run on the same pinned layout
-//! (sender side on core 0, receiver side on core 1), and returns a [`Sample`].
+//! (sender side on core 0, receiver side on core 1), and returns a [`Sample`]. zmq.rs
+//! has one in `thr` and `lat` only (see [`supports`]).
 
 pub mod alloc;
 pub mod fanout;
@@ -158,6 +159,8 @@ pub fn cases(scenario: Scenario, effort: Effort) -> Vec<Case> {
 pub fn supports(imp: Impl, case: &Case) -> bool {
     match imp {
         Impl::Monocoque => true,
+        // zmq.rs: PUSH → PULL with the default API and REQ ↔ REP, TCP and IPC.
+        Impl::ZmqRs => matches!(case.scenario, Scenario::Thr | Scenario::Lat) && case.shards == 1,
         // libzmq has no shards: it runs in every fan-out case, alternating with each
         // Monocoque shard count, so every row has a ratio from its own alternation.
         Impl::Libzmq => case.scenario != Scenario::Alloc && (case.shards == 1 || is_fanout(case)),

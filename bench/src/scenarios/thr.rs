@@ -6,8 +6,8 @@
 use bytes::Bytes;
 
 use crate::harness::{
-    check_size, endpoint_channel, glommio_side, join2, mono_util, thread_side, zmq_util, BindAddr,
-    RunOptions, Stopwatch, RECEIVER_CORE, SENDER_CORE,
+    check_size, endpoint_channel, glommio_side, join2, mono_util, thread_side, tokio_side,
+    zmq_util, zmqrs_util, BindAddr, RunOptions, Stopwatch, RECEIVER_CORE, SENDER_CORE,
 };
 use crate::result::{Case, Impl, Sample};
 use crate::Result;
@@ -23,7 +23,7 @@ pub enum Api {
     /// One `send`/`recv` per message.
     Default,
     /// `send_batch`/`recv_batch` (Monocoque only; libzmq has no such API and runs
-    /// its default one).
+    /// its default one; zmq.rs is not run).
     Batch,
 }
 
@@ -32,6 +32,10 @@ pub fn run(imp: Impl, case: &Case, api: Api, opts: RunOptions) -> Result<Sample>
     let addr = BindAddr::new(imp, case.transport);
     let secs = match imp {
         Impl::Monocoque => monocoque(&addr.endpoint, case.size, case.count, api, opts)?,
+        Impl::ZmqRs => match api {
+            Api::Default => zmqrs(&addr.endpoint, case.size, case.count)?,
+            Api::Batch => return Err("zmq.rs is not run in thr-batch".into()),
+        },
         Impl::Libzmq => libzmq(&addr.endpoint, case.size, case.count)?,
     };
     Ok(Sample::throughput(case.count, case.size, secs))
@@ -122,6 +126,48 @@ fn libzmq(endpoint: &str, size: usize, count: u64) -> Result<f64> {
             // As remote_thr: a fresh message of the size, never filled.
             push.send(zmq::Message::with_size(size), 0)?;
         }
+        Ok(())
+    })?;
+    let (secs, ()) = join2(receiver, sender)?;
+    Ok(secs)
+}
+
+fn zmqrs(endpoint: &str, size: usize, count: u64) -> Result<f64> {
+    use zeromq::{Socket as _, SocketRecv as _, SocketSend as _};
+    use zmqrs_util::{byte_len, err};
+
+    let (tx, rx) = endpoint_channel();
+    // zmq.rs has no linger: a PUSH dropped with messages still queued for its
+    // connection's writer task loses them. The sender keeps its socket (and its
+    // runtime running) until the receiver has the last message.
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+    let bind = endpoint.to_string();
+    let receiver = tokio_side("thr-pull", RECEIVER_CORE, move || async move {
+        let mut pull = zeromq::PullSocket::new();
+        tx.send(pull.bind(&bind).await.map_err(err("bind"))?.to_string())?;
+        check_size(byte_len(&pull.recv().await.map_err(err("recv"))?), size)?;
+        let watch = Stopwatch::start();
+        for _ in 1..count {
+            check_size(byte_len(&pull.recv().await.map_err(err("recv"))?), size)?;
+        }
+        let secs = watch.stop();
+        let _ = done_tx.send(());
+        pull.close().await;
+        Ok(secs)
+    })?;
+    let sender = tokio_side("thr-push", SENDER_CORE, move || async move {
+        let mut push = zeromq::PushSocket::new();
+        push.connect(&rx.get()?).await.map_err(err("connect"))?;
+        let payload = Bytes::from(vec![0u8; size]);
+        for _ in 0..count {
+            push.send(zeromq::ZmqMessage::from(payload.clone()))
+                .await
+                .map_err(err("send"))?;
+        }
+        done_rx
+            .await
+            .map_err(|_| "the receiving side stopped before the last message")?;
+        push.close().await;
         Ok(())
     })?;
     let (secs, ()) = join2(receiver, sender)?;
