@@ -290,6 +290,7 @@ impl Core {
 
     // ----- receiving --------------------------------------------------------------
 
+    #[inline]
     fn enqueue(&self, peer: &Rc<Peer>, msg: Message) {
         peer.inbound_added();
         self.inbound.borrow_mut().push_back((Rc::clone(peer), msg));
@@ -297,6 +298,7 @@ impl Core {
     }
 
     /// Takes the next inbound message, releasing a reader paused at RCVHWM.
+    #[inline]
     pub fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Result<(PeerId, Message)>> {
         let next = self.inbound.borrow_mut().pop_front();
         if let Some((peer, msg)) = next {
@@ -310,6 +312,7 @@ impl Core {
         Poll::Pending
     }
 
+    #[inline]
     pub async fn recv(&self) -> Result<(PeerId, Message)> {
         std::future::poll_fn(|cx| self.poll_recv(cx)).await
     }

@@ -257,18 +257,23 @@ impl Conn {
         let mut progress = false;
         loop {
             if let Some(msg) = self.pending.take() {
-                if self.handler.poll_inbound_room(&self.peer, cx).is_pending() {
-                    self.pending = Some(msg);
+                if !self.deliver(cx, msg) {
                     return Ok(progress);
                 }
-                self.handler.on_message(&self.peer, msg);
                 progress = true;
-                self.delivered += 1;
                 if self.delivered >= DELIVER_BATCH {
                     return Ok(progress);
                 }
             }
             match self.session.handle_input(&mut self.rbuf)? {
+                // The common case, a single-frame message, goes straight to the socket.
+                Some(Event::Frame { more: false, body }) if self.partial.is_empty() => {
+                    progress = true;
+                    self.large_frames = body.len() >= LARGE_FRAME;
+                    if !self.deliver(cx, Message::single(body)) || self.delivered >= DELIVER_BATCH {
+                        return Ok(progress);
+                    }
+                }
                 Some(event) => {
                     progress = true;
                     self.on_event(event)?;
@@ -279,6 +284,18 @@ impl Conn {
                 },
             }
         }
+    }
+
+    /// Hands a complete message to the socket, or keeps it in `pending` (false) until
+    /// the socket has room for another one from this peer (RCVHWM).
+    fn deliver(&mut self, cx: &mut Context<'_>, msg: Message) -> bool {
+        if self.handler.poll_inbound_room(&self.peer, cx).is_pending() {
+            self.pending = Some(msg);
+            return false;
+        }
+        self.handler.on_message(&self.peer, msg);
+        self.delivered += 1;
+        true
     }
 
     fn on_event(&mut self, event: Event) -> Result<(), LinkEnd> {

@@ -23,11 +23,13 @@ pub struct Message {
 
 impl Message {
     /// An empty message (no frames).
+    #[inline]
     pub fn new() -> Message {
         Message::default()
     }
 
     /// A single-frame message.
+    #[inline]
     pub fn single(frame: impl Into<Bytes>) -> Message {
         let mut msg = Message::new();
         msg.push(frame);
@@ -35,6 +37,7 @@ impl Message {
     }
 
     /// Appends a frame.
+    #[inline]
     pub fn push(&mut self, frame: impl Into<Bytes>) {
         self.frames.push(frame.into());
     }
@@ -59,26 +62,31 @@ impl Message {
     }
 
     /// Number of frames.
+    #[inline]
     pub fn len(&self) -> usize {
         self.frames.len()
     }
 
     /// True when the message has no frames.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.frames.is_empty()
     }
 
     /// Total payload bytes over all frames.
+    #[inline]
     pub fn byte_len(&self) -> usize {
         self.frames.iter().map(Bytes::len).sum()
     }
 
     /// The frames in order.
+    #[inline]
     pub fn frames(&self) -> &[Bytes] {
         &self.frames
     }
 
     /// Iterates over the frames.
+    #[inline]
     pub fn iter(&self) -> std::slice::Iter<'_, Bytes> {
         self.frames.iter()
     }

@@ -64,6 +64,7 @@ impl Outgoing {
     }
 
     /// Appends one data frame.
+    #[inline]
     pub fn push_frame(&mut self, body: &Bytes, more: bool) {
         if body.len() < ZERO_COPY_MIN {
             encode_frame(&mut self.buf, body, more, false);

@@ -88,6 +88,7 @@ impl Peer {
     }
 
     /// This peer's id within its socket.
+    #[inline]
     pub fn id(&self) -> PeerId {
         self.id
     }
@@ -140,6 +141,7 @@ impl Peer {
 
     /// Queues `msg` (encoding it for the wire) unless the queue is at its high-water
     /// mark, and wakes the connection.
+    #[inline]
     pub fn try_send(&self, msg: &Message) -> Result<(), Full> {
         let mut out = self.out.borrow_mut();
         out.push(msg)?;
@@ -151,6 +153,7 @@ impl Peer {
 
     /// Like [`Peer::try_send`] but without waking the connection: the message waits
     /// until [`Peer::flush`] or the next wake-up, so a batch goes out in one write.
+    #[inline]
     pub fn try_send_deferred(&self, msg: &Message) -> Result<(), Full> {
         self.out.borrow_mut().push(msg)
     }
@@ -230,17 +233,20 @@ impl Peer {
     }
 
     /// Messages from this peer waiting in the socket's receive queue.
+    #[inline]
     pub fn inbound_queued(&self) -> usize {
         self.inbound.get()
     }
 
     /// Socket side: a message from this peer entered the receive queue.
+    #[inline]
     pub fn inbound_added(&self) {
         self.inbound.set(self.inbound.get() + 1);
     }
 
     /// Socket side: a message from this peer left the receive queue; wakes the
     /// connection if it waits for room and the queue is now below `rcvhwm`.
+    #[inline]
     pub fn inbound_taken(&self, rcvhwm: usize) {
         let left = self.inbound.get().saturating_sub(1);
         self.inbound.set(left);

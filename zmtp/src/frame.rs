@@ -93,6 +93,7 @@ impl FrameDecoder {
     /// `buf` untouched if more bytes are needed. Errors: MalformedFrame (reserved flag bits,
     /// COMMAND with MORE), MessageTooLarge.
     /// Also returns how many more bytes are needed via `needed()` so the I/O layer can size reads.
+    #[inline]
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, ProtocolError> {
         let Some(&flag_byte) = buf.first() else {
             self.needed = 2;
@@ -162,6 +163,7 @@ impl FrameDecoder {
 }
 
 /// Bytes of header for a body of `len` bytes (2 or 9).
+#[inline]
 pub fn header_len(len: usize) -> usize {
     if len <= 255 {
         2
@@ -171,6 +173,7 @@ pub fn header_len(len: usize) -> usize {
 }
 
 /// Appends a frame header.
+#[inline]
 pub fn encode_header(out: &mut BytesMut, len: usize, more: bool, command: bool) {
     debug_assert!(!(more && command), "command frames cannot carry MORE");
     let mut f = 0u8;
@@ -190,6 +193,7 @@ pub fn encode_header(out: &mut BytesMut, len: usize, more: bool, command: bool) 
 }
 
 /// Appends a whole frame (header + body copy).
+#[inline]
 pub fn encode_frame(out: &mut BytesMut, body: &[u8], more: bool, command: bool) {
     out.reserve(header_len(body.len()) + body.len());
     encode_header(out, body.len(), more, command);

@@ -193,7 +193,29 @@ impl Session {
     /// While the greeting is incomplete, the bytes seen so far are checked as they arrive,
     /// so a non-ZMTP peer is rejected after at most 10 bytes (and a pre-3.0 peer after 11).
     /// After an error, every later call returns the same error.
+    #[inline]
     pub fn handle_input(&mut self, buf: &mut BytesMut) -> Result<Option<Event>, ProtocolError> {
+        // The hot path, small enough to inline into the caller's loop: a data frame
+        // after the handshake.
+        let data = buf
+            .first()
+            .is_some_and(|f| f & crate::frame::flags::COMMAND == 0);
+        if data && matches!(self.state, State::Ready) {
+            return match self.decoder.decode(buf) {
+                Ok(frame) => Ok(frame.map(|f| Event::Frame {
+                    more: f.more,
+                    body: f.body,
+                })),
+                Err(e) => {
+                    self.state = State::Failed(e.clone());
+                    Err(e)
+                }
+            };
+        }
+        self.handle_other_input(buf)
+    }
+
+    fn handle_other_input(&mut self, buf: &mut BytesMut) -> Result<Option<Event>, ProtocolError> {
         if let State::Failed(e) = &self.state {
             return Err(e.clone());
         }
