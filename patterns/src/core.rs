@@ -331,6 +331,7 @@ impl Core {
     /// Round-robin over the `out` peers that have room; waits while none has. With
     /// `defer` (the batching API) the chosen peer's connection is not woken until
     /// [`Core::flush`] or its queue fills, so many messages leave in one write.
+    #[inline]
     pub async fn send_load_balanced(&self, msg: &Message, defer: bool) -> Result<PeerId> {
         if let Some(id) = self.try_send_load_balanced(msg, defer)? {
             return Ok(id);
@@ -348,6 +349,7 @@ impl Core {
 
     /// Offers `msg` to the `out` peers in round-robin order; the id of the peer that
     /// took it, or None when all are full.
+    #[inline]
     fn try_send_load_balanced(&self, msg: &Message, defer: bool) -> Result<Option<PeerId>> {
         self.check_open()?;
         let out = self.out.borrow();

@@ -174,6 +174,7 @@ macro_rules! fair_queued_recv {
 }
 
 /// Rejects messages without frames.
+#[inline]
 pub(crate) fn non_empty(
     msg: monocoque_runtime::Message,
 ) -> crate::Result<monocoque_runtime::Message> {
