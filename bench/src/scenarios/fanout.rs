@@ -251,12 +251,14 @@ const CAPACITY_START: f64 = 10_000.0;
 const CAPACITY_MAX: f64 = 20_000_000.0;
 
 /// How the capacity search steps: full runs (holds of a second or more) double the
-/// rate and then bisect 3 times; quick runs (shorter holds) quadruple and bisect once.
+/// rate and then bisect 3 times; quick runs (shorter holds) multiply it by 8 and bisect
+/// once, so that a fast implementation still takes few steps (each connects every
+/// subscriber afresh).
 fn capacity_steps(hold: Duration) -> (f64, usize) {
     if hold >= Duration::from_secs(1) {
         (2.0, 3)
     } else {
-        (4.0, 1)
+        (8.0, 1)
     }
 }
 
