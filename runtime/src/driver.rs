@@ -105,6 +105,7 @@ pub async fn drive(
         pending: None,
         delivered: 0,
         large_frames: false,
+        last_read_full: false,
         attached: false,
         handshake_timer: options.handshake_ivl.map(glommio::timer::Timer::new),
         heartbeat_options: options.heartbeat,
@@ -153,6 +154,8 @@ struct Conn {
     delivered: usize,
     /// The last data frame was large.
     large_frames: bool,
+    /// The last read filled all the room it was given (more is probably waiting).
+    last_read_full: bool,
     attached: bool,
     handshake_timer: Option<glommio::timer::Timer>,
     heartbeat_options: HeartbeatOptions,
@@ -347,7 +350,10 @@ impl Conn {
             self.read_size.max(needed)
         };
         let want = crate::arena::reserve(&mut self.rbuf, needed, want);
-        match self.stream.poll_read_buf(cx, &mut self.rbuf, want) {
+        // Direct reads pay off while reads come back full (streaming) or when busy
+        // polling; glommio's read is cheaper for one message at a time.
+        let direct = self.last_read_full || self.busy_poll.is_some();
+        match self.stream.poll_read_buf(cx, &mut self.rbuf, want, direct) {
             Poll::Ready(Ok(0)) => {
                 if start > 0 || !self.partial.is_empty() || self.pending.is_some() {
                     Err(LinkEnd::Truncated)
@@ -356,6 +362,7 @@ impl Conn {
                 }
             }
             Poll::Ready(Ok(n)) => {
+                self.last_read_full = n == want;
                 if self.heartbeat.is_some() {
                     self.last_rx = Instant::now();
                 }
@@ -365,7 +372,10 @@ impl Conn {
                 Ok(Poll::Ready(()))
             }
             Poll::Ready(Err(e)) => Err(LinkEnd::Io(e)),
-            Poll::Pending => Ok(Poll::Pending),
+            Poll::Pending => {
+                self.last_read_full = false;
+                Ok(Poll::Pending)
+            }
         }
     }
 

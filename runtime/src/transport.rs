@@ -40,16 +40,21 @@ impl Stream {
     }
 
     /// Reads up to `want` bytes onto the end of `buf`, which must have room for them
-    /// (see [`crate::arena::reserve`]). TCP reads go straight into the spare capacity;
-    /// only when nothing is waiting is the room zero-filled for glommio's read, which
-    /// then arms its readiness poll.
+    /// (see [`crate::arena::reserve`]). With `direct`, a TCP read goes straight into
+    /// the spare capacity (no zero-fill), and only when nothing is waiting does a small
+    /// glommio read follow, to arm the readiness poll. Without it, glommio reads into
+    /// zero-filled room and, after a short read, arms its poll at once: one syscall per
+    /// read where traffic comes in single messages (request/reply), where a direct read
+    /// would find the socket empty and cost a second one.
     pub fn poll_read_buf(
         &mut self,
         cx: &mut Context<'_>,
         buf: &mut BytesMut,
         want: usize,
+        direct: bool,
     ) -> Poll<io::Result<usize>> {
-        if let Stream::Tcp(s) = self {
+        let mut want = want;
+        if let (true, Stream::Tcp(s)) = (direct, &*self) {
             match with_socket(s.as_raw_fd(), |sock| {
                 crate::arena::recv_into(buf, want, sock)
             }) {
@@ -57,13 +62,10 @@ impl Stream {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 other => return Poll::Ready(other),
             }
+            // Nothing was waiting: glommio's read (which arms the readiness poll)
+            // needs initialized memory, so keep that read small.
+            want = want.min(FALLBACK_READ);
         }
-        // Nothing was waiting on TCP: glommio's read (which arms the readiness poll)
-        // needs initialized memory, so keep that read small.
-        let want = match self {
-            Stream::Tcp(_) => want.min(FALLBACK_READ),
-            Stream::Ipc(_) => want,
-        };
         let start = buf.len();
         buf.resize(start + want, 0);
         let result = Pin::new(&mut *self).poll_read(cx, &mut buf[start..]);
