@@ -292,7 +292,7 @@ impl Core {
 
     #[inline]
     fn enqueue(&self, peer: &Rc<Peer>, msg: Message) {
-        peer.inbound_added();
+        peer.inbound_added(1);
         self.inbound.borrow_mut().push_back((Rc::clone(peer), msg));
         self.recv_ready.notify_all();
     }
@@ -629,6 +629,37 @@ impl Handler for Core {
             peer.wait_inbound_room(cx.waker());
             Poll::Pending
         }
+    }
+
+    fn inbound_room(&self, peer: &Rc<Peer>) -> usize {
+        match self.options.borrow().rcvhwm {
+            0 => usize::MAX,
+            hwm => hwm.saturating_sub(peer.inbound_queued()),
+        }
+    }
+
+    fn on_messages(&self, peer: &Rc<Peer>, msgs: &mut Vec<Message>) {
+        // Types that queue every message as it is take the whole batch at once.
+        let plain = !matches!(
+            self.kind,
+            SocketType::Pub
+                | SocketType::XPub
+                | SocketType::Sub
+                | SocketType::Req
+                | SocketType::Rep
+                | SocketType::Router
+        );
+        if !plain {
+            for msg in msgs.drain(..) {
+                self.on_message(peer, msg);
+            }
+            return;
+        }
+        peer.inbound_added(msgs.len());
+        self.inbound
+            .borrow_mut()
+            .extend(msgs.drain(..).map(|msg| (Rc::clone(peer), msg)));
+        self.recv_ready.notify_all();
     }
 
     fn on_message(&self, peer: &Rc<Peer>, mut msg: Message) {

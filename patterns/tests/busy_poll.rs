@@ -21,6 +21,9 @@ fn busy(window: Duration) -> Options {
 fn zmq_echo(endpoint_tx: std::sync::mpsc::Sender<String>, transport: &'static str, count: usize) {
     let ctx = zmq::Context::new();
     let rep = zsock(&ctx, zmq::REP);
+    // The last reply is large: without a linger, closing right after sending it can
+    // drop what libzmq's I/O thread has not written yet.
+    rep.set_linger(common::WAIT.as_millis() as i32).unwrap();
     endpoint_tx.send(zbind(&rep, transport)).unwrap();
     for _ in 0..count {
         let msg = rep.recv_multipart(0).expect("request");

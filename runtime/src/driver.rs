@@ -104,6 +104,8 @@ pub async fn drive(
         partial: Message::new(),
         pending: None,
         delivered: 0,
+        batch: Vec::with_capacity(DELIVER_BATCH),
+        batch_room: 0,
         large_frames: false,
         last_read_full: false,
         attached: false,
@@ -152,6 +154,11 @@ struct Conn {
     pending: Option<Message>,
     /// Messages delivered in the current poll.
     delivered: usize,
+    /// Complete single-frame messages decoded but not yet handed to the socket.
+    batch: Vec<Message>,
+    /// How many messages `batch` may hold before it is handed over (the socket's room
+    /// for this peer, and the delivery budget), computed when it starts filling.
+    batch_room: usize,
     /// The last data frame was large.
     large_frames: bool,
     /// The last read filled all the room it was given (more is probably waiting).
@@ -258,34 +265,81 @@ impl Conn {
     /// Reads, decodes and delivers. Returns whether anything happened.
     fn poll_inbound(&mut self, cx: &mut Context<'_>) -> Result<bool, LinkEnd> {
         let mut progress = false;
+        let result = self.decode_and_deliver(cx, &mut progress);
+        // Whatever ended the loop (no input, no room, an error), complete messages
+        // already decoded go to the socket.
+        self.flush_batch();
+        result.map(|()| progress)
+    }
+
+    /// The body of [`Conn::poll_inbound`]: single-frame messages are collected in
+    /// `batch` (up to the room the socket has for this peer) and handed over together;
+    /// anything else flushes the batch first, so order is kept.
+    fn decode_and_deliver(
+        &mut self,
+        cx: &mut Context<'_>,
+        progress: &mut bool,
+    ) -> Result<(), LinkEnd> {
         loop {
             if let Some(msg) = self.pending.take() {
                 if !self.deliver(cx, msg) {
-                    return Ok(progress);
+                    return Ok(());
                 }
-                progress = true;
+                *progress = true;
                 if self.delivered >= DELIVER_BATCH {
-                    return Ok(progress);
+                    return Ok(());
                 }
             }
             match self.session.handle_input(&mut self.rbuf)? {
-                // The common case, a single-frame message, goes straight to the socket.
+                // The common case, a single-frame message.
                 Some(Event::Frame { more: false, body }) if self.partial.is_empty() => {
-                    progress = true;
+                    *progress = true;
                     self.large_frames = body.len() >= LARGE_FRAME;
-                    if !self.deliver(cx, Message::single(body)) || self.delivered >= DELIVER_BATCH {
-                        return Ok(progress);
+                    if self.batch.is_empty() {
+                        self.batch_room = self
+                            .handler
+                            .inbound_room(&self.peer)
+                            .min(DELIVER_BATCH.saturating_sub(self.delivered));
+                    }
+                    if self.batch_room == 0 {
+                        // No room (or the yield is due): the one-message path waits
+                        // for room or delivers it and returns.
+                        if !self.deliver(cx, Message::single(body))
+                            || self.delivered >= DELIVER_BATCH
+                        {
+                            return Ok(());
+                        }
+                        continue;
+                    }
+                    self.batch.push(Message::single(body));
+                    if self.batch.len() == self.batch_room {
+                        self.flush_batch();
+                        if self.delivered >= DELIVER_BATCH {
+                            return Ok(());
+                        }
                     }
                 }
                 Some(event) => {
-                    progress = true;
+                    self.flush_batch();
+                    *progress = true;
                     self.on_event(event)?;
                 }
-                None => match self.poll_read(cx)? {
-                    Poll::Ready(()) => progress = true,
-                    Poll::Pending => return Ok(progress),
-                },
+                None => {
+                    self.flush_batch();
+                    match self.poll_read(cx)? {
+                        Poll::Ready(()) => *progress = true,
+                        Poll::Pending => return Ok(()),
+                    }
+                }
             }
+        }
+    }
+
+    /// Hands the collected single-frame messages to the socket.
+    fn flush_batch(&mut self) {
+        if !self.batch.is_empty() {
+            self.delivered += self.batch.len();
+            self.handler.on_messages(&self.peer, &mut self.batch);
         }
     }
 

@@ -27,8 +27,20 @@ pub trait Handler {
     /// otherwise registers `cx` to be woken when it can.
     fn poll_inbound_room(&self, peer: &Rc<Peer>, cx: &mut Context<'_>) -> Poll<()>;
 
+    /// How many more messages from `peer` the socket takes now before RCVHWM
+    /// (`usize::MAX` when unbounded).
+    fn inbound_room(&self, peer: &Rc<Peer>) -> usize;
+
     /// A complete message from `peer`.
     fn on_message(&self, peer: &Rc<Peer>, msg: Message);
+
+    /// Several complete messages from `peer`, in order, no more than
+    /// [`Handler::inbound_room`] said; leaves `msgs` empty (its capacity is reused).
+    fn on_messages(&self, peer: &Rc<Peer>, msgs: &mut Vec<Message>) {
+        for msg in msgs.drain(..) {
+            self.on_message(peer, msg);
+        }
+    }
 
     /// A SUBSCRIBE (`subscribe = true`) or CANCEL command from `peer`.
     fn on_subscription(&self, peer: &Rc<Peer>, topic: Bytes, subscribe: bool);

@@ -238,10 +238,10 @@ impl Peer {
         self.inbound.get()
     }
 
-    /// Socket side: a message from this peer entered the receive queue.
+    /// Socket side: `n` messages from this peer entered the receive queue.
     #[inline]
-    pub fn inbound_added(&self) {
-        self.inbound.set(self.inbound.get() + 1);
+    pub fn inbound_added(&self, n: usize) {
+        self.inbound.set(self.inbound.get() + n);
     }
 
     /// Socket side: a message from this peer left the receive queue; wakes the
