@@ -639,8 +639,9 @@ impl Handler for Core {
     }
 
     fn on_messages(&self, peer: &Rc<Peer>, msgs: &mut Vec<Message>) {
-        // Types that queue every message as it is take the whole batch at once.
-        let plain = !matches!(
+        // Types that queue every message as it is (the last arm of `on_message`) take
+        // the whole batch at once; the others apply their rule message by message.
+        let as_received = !matches!(
             self.kind,
             SocketType::Pub
                 | SocketType::XPub
@@ -649,7 +650,7 @@ impl Handler for Core {
                 | SocketType::Rep
                 | SocketType::Router
         );
-        if !plain {
+        if !as_received {
             for msg in msgs.drain(..) {
                 self.on_message(peer, msg);
             }
@@ -692,6 +693,7 @@ impl Handler for Core {
                 msg.push_front(peer.routing_id());
                 self.enqueue(peer, msg);
             }
+            // Keep `on_messages` in step: it queues batches for exactly these types.
             _ => self.enqueue(peer, msg),
         }
     }
