@@ -621,16 +621,6 @@ impl Handler for Core {
         Ok(())
     }
 
-    fn poll_inbound_room(&self, peer: &Rc<Peer>, cx: &mut Context<'_>) -> Poll<()> {
-        let hwm = self.options.borrow().rcvhwm;
-        if hwm == 0 || peer.inbound_queued() < hwm {
-            Poll::Ready(())
-        } else {
-            peer.wait_inbound_room(cx.waker());
-            Poll::Pending
-        }
-    }
-
     fn inbound_room(&self, peer: &Rc<Peer>) -> usize {
         match self.options.borrow().rcvhwm {
             0 => usize::MAX,

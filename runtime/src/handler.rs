@@ -25,7 +25,14 @@ pub trait Handler {
 
     /// Ready when the socket can take another inbound message from `peer` (RCVHWM);
     /// otherwise registers `cx` to be woken when it can.
-    fn poll_inbound_room(&self, peer: &Rc<Peer>, cx: &mut Context<'_>) -> Poll<()>;
+    fn poll_inbound_room(&self, peer: &Rc<Peer>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.inbound_room(peer) > 0 {
+            Poll::Ready(())
+        } else {
+            peer.wait_inbound_room(cx.waker());
+            Poll::Pending
+        }
+    }
 
     /// How many more messages from `peer` the socket takes now before RCVHWM
     /// (`usize::MAX` when unbounded).
