@@ -302,13 +302,9 @@ impl Conn {
                             .min(DELIVER_BATCH.saturating_sub(self.delivered));
                     }
                     if self.batch_room == 0 {
-                        // No room (or the yield is due): the one-message path waits
-                        // for room or delivers it and returns.
-                        if !self.deliver(cx, Message::single(body))
-                            || self.delivered >= DELIVER_BATCH
-                        {
-                            return Ok(());
-                        }
+                        // No room (or the yield is due): the one-message path at the
+                        // top of the loop waits for room or delivers it and returns.
+                        self.pending = Some(Message::single(body));
                         continue;
                     }
                     self.batch.push(Message::single(body));

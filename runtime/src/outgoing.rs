@@ -31,8 +31,8 @@ use monocoque_zmtp::frame::{encode_frame, encode_header, header_len};
 /// I/O vector entry, and keeps a slow peer's queue at most this much per frame.
 pub const ZERO_COPY_MIN: usize = 1024;
 
-/// Most I/O vector entries handed to one vectored write.
-const MAX_SEGMENTS: usize = 64;
+/// Most pieces [`Outgoing::segments`] yields, i.e. I/O vector entries of one write.
+pub const MAX_SEGMENTS: usize = 64;
 
 /// Encoded frames waiting to be written, in order.
 #[derive(Debug, Default)]

@@ -12,7 +12,7 @@ use glommio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use crate::endpoint::Endpoint;
-use crate::outgoing::Outgoing;
+use crate::outgoing::{Outgoing, MAX_SEGMENTS};
 
 /// A connected byte stream over TCP or a Unix domain socket.
 pub enum Stream {
@@ -85,13 +85,11 @@ impl Stream {
         cx: &mut Context<'_>,
         out: &mut Outgoing,
     ) -> Poll<io::Result<usize>> {
-        let mut slices = [IoSlice::new(&[]); 64];
+        let mut slices = [IoSlice::new(&[]); MAX_SEGMENTS];
         let mut count = 0;
         out.segments(|s| {
-            if count < slices.len() {
-                slices[count] = IoSlice::new(s);
-                count += 1;
-            }
+            slices[count] = IoSlice::new(s);
+            count += 1;
         });
         let result = match self {
             _ if count < 2 => Pin::new(&mut *self).poll_write(cx, out.first_segment()),
