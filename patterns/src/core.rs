@@ -619,10 +619,7 @@ impl Handler for Core {
     }
 
     fn inbound_room(&self, peer: &Rc<Peer>) -> usize {
-        match self.options.borrow().rcvhwm {
-            0 => usize::MAX,
-            hwm => hwm.saturating_sub(peer.inbound_queued()),
-        }
+        peer.inbound_room(self.options.borrow().rcvhwm)
     }
 
     fn on_messages(&self, peer: &Rc<Peer>, msgs: &mut Vec<Message>) {

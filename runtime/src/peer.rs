@@ -238,6 +238,16 @@ impl Peer {
         self.inbound.get()
     }
 
+    /// How many more messages from this peer fit in the receive queue under `rcvhwm`
+    /// (0 = no limit: `usize::MAX`).
+    #[inline]
+    pub fn inbound_room(&self, rcvhwm: usize) -> usize {
+        match rcvhwm {
+            0 => usize::MAX,
+            hwm => hwm.saturating_sub(self.inbound.get()),
+        }
+    }
+
     /// Socket side: `n` messages from this peer entered the receive queue.
     #[inline]
     pub fn inbound_added(&self, n: usize) {
@@ -248,9 +258,8 @@ impl Peer {
     /// connection if it waits for room and the queue is now below `rcvhwm`.
     #[inline]
     pub fn inbound_taken(&self, rcvhwm: usize) {
-        let left = self.inbound.get().saturating_sub(1);
-        self.inbound.set(left);
-        if rcvhwm == 0 || left < rcvhwm {
+        self.inbound.set(self.inbound.get().saturating_sub(1));
+        if self.inbound_room(rcvhwm) > 0 {
             if let Some(w) = self.inbound_waiter.borrow_mut().take() {
                 w.wake();
             }
