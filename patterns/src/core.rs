@@ -297,13 +297,30 @@ impl Core {
         self.recv_ready.notify_all();
     }
 
-    /// Takes the next inbound message, releasing a reader paused at RCVHWM.
+    /// Takes the next inbound message with the peer it came from, releasing a reader
+    /// paused at RCVHWM.
     #[inline]
     pub fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Result<(PeerId, Message)>> {
+        self.poll_recv_with(cx, |peer, msg| (peer.id(), msg))
+    }
+
+    /// [`Core::poll_recv`] without the peer: the message is moved once, straight
+    /// into the caller's result (the fair-queued sockets' hot path).
+    #[inline]
+    pub fn poll_recv_message(&self, cx: &mut Context<'_>) -> Poll<Result<Message>> {
+        self.poll_recv_with(cx, |_, msg| msg)
+    }
+
+    #[inline(always)]
+    fn poll_recv_with<T>(
+        &self,
+        cx: &mut Context<'_>,
+        take: impl FnOnce(&Peer, Message) -> T,
+    ) -> Poll<Result<T>> {
         let next = self.inbound.borrow_mut().pop_front();
         if let Some((peer, msg)) = next {
             peer.inbound_taken(self.options.borrow().rcvhwm);
-            return Poll::Ready(Ok((peer.id(), msg)));
+            return Poll::Ready(Ok(take(&peer, msg)));
         }
         if self.closed.get() {
             return Poll::Ready(Err(Error::Closed));
@@ -380,7 +397,7 @@ impl Core {
     /// Waits for at least one inbound message, then moves up to `max` queued ones into
     /// `out` without further waiting. Returns how many were moved.
     pub async fn recv_batch(&self, out: &mut Vec<Message>, max: usize) -> Result<usize> {
-        let (_, first) = self.recv().await?;
+        let first = std::future::poll_fn(|cx| self.poll_recv_message(cx)).await?;
         out.push(first);
         let hwm = self.options.borrow().rcvhwm;
         let mut inbound = self.inbound.borrow_mut();
@@ -622,7 +639,7 @@ impl Handler for Core {
         peer.inbound_room(self.options.borrow().rcvhwm)
     }
 
-    fn on_messages(&self, peer: &Rc<Peer>, msgs: &mut Vec<Message>) {
+    fn on_single_frames(&self, peer: &Rc<Peer>, bodies: &mut Vec<Bytes>) {
         // Types that queue every message as it is (the last arm of `on_message`) take
         // the whole batch at once; the others apply their rule message by message.
         let as_received = !matches!(
@@ -635,15 +652,17 @@ impl Handler for Core {
                 | SocketType::Router
         );
         if !as_received {
-            for msg in msgs.drain(..) {
-                self.on_message(peer, msg);
+            for body in bodies.drain(..) {
+                self.on_message(peer, Message::single(body));
             }
             return;
         }
-        peer.inbound_added(msgs.len());
-        self.inbound
-            .borrow_mut()
-            .extend(msgs.drain(..).map(|msg| (Rc::clone(peer), msg)));
+        peer.inbound_added(bodies.len());
+        self.inbound.borrow_mut().extend(
+            bodies
+                .drain(..)
+                .map(|b| (Rc::clone(peer), Message::single(b))),
+        );
         self.recv_ready.notify_all();
     }
 
@@ -677,7 +696,7 @@ impl Handler for Core {
                 msg.push_front(peer.routing_id());
                 self.enqueue(peer, msg);
             }
-            // Keep `on_messages` in step: it queues batches for exactly these types.
+            // Keep `on_single_frames` in step: it queues batches for exactly these types.
             _ => self.enqueue(peer, msg),
         }
     }

@@ -765,7 +765,7 @@ impl ShardRef {
 
     /// Receives the next message from this core's peers.
     pub async fn recv(&self) -> Result<Message> {
-        Ok(self.shard.core.recv().await?.1)
+        std::future::poll_fn(|cx| self.shard.core.poll_recv_message(cx)).await
     }
 
     /// Sends as the socket type does, across cores where needed: PUB/XPUB publish to

@@ -150,8 +150,9 @@ macro_rules! fair_queued_recv {
     ($name:ident) => {
         impl $name {
             /// Waits for the next message from any peer.
+            #[inline]
             pub async fn recv(&self) -> $crate::Result<monocoque_runtime::Message> {
-                Ok(self.core.recv().await?.1)
+                std::future::poll_fn(|cx| self.core.poll_recv_message(cx)).await
             }
 
             /// The next message if one has already arrived.

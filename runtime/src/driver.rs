@@ -15,7 +15,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use monocoque_zmtp::{Event, ProtocolError, Session};
 
 use crate::handler::Handler;
@@ -154,8 +154,9 @@ struct Conn {
     pending: Option<Message>,
     /// Messages delivered in the current poll.
     delivered: usize,
-    /// Complete single-frame messages decoded but not yet handed to the socket.
-    batch: Vec<Message>,
+    /// Bodies of complete single-frame messages decoded but not yet handed to the
+    /// socket.
+    batch: Vec<Bytes>,
     /// How many messages `batch` may hold before it is handed over (the socket's room
     /// for this peer, and the delivery budget), computed when it starts filling.
     batch_room: usize,
@@ -307,7 +308,7 @@ impl Conn {
                         self.pending = Some(Message::single(body));
                         continue;
                     }
-                    self.batch.push(Message::single(body));
+                    self.batch.push(body);
                     if self.batch.len() == self.batch_room {
                         self.flush_batch();
                         if self.delivered >= DELIVER_BATCH {
@@ -335,7 +336,7 @@ impl Conn {
     fn flush_batch(&mut self) {
         if !self.batch.is_empty() {
             self.delivered += self.batch.len();
-            self.handler.on_messages(&self.peer, &mut self.batch);
+            self.handler.on_single_frames(&self.peer, &mut self.batch);
         }
     }
 

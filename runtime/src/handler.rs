@@ -41,11 +41,13 @@ pub trait Handler {
     /// A complete message from `peer`.
     fn on_message(&self, peer: &Rc<Peer>, msg: Message);
 
-    /// Several complete messages from `peer`, in order, no more than
-    /// [`Handler::inbound_room`] said; leaves `msgs` empty (its capacity is reused).
-    fn on_messages(&self, peer: &Rc<Peer>, msgs: &mut Vec<Message>) {
-        for msg in msgs.drain(..) {
-            self.on_message(peer, msg);
+    /// Several single-frame messages from `peer`, given as their bodies, in order, no
+    /// more than [`Handler::inbound_room`] said; leaves `bodies` empty (its capacity is
+    /// reused). The driver collects bodies rather than messages so that each message
+    /// is built once, where the socket keeps it.
+    fn on_single_frames(&self, peer: &Rc<Peer>, bodies: &mut Vec<Bytes>) {
+        for body in bodies.drain(..) {
+            self.on_message(peer, Message::single(body));
         }
     }
 

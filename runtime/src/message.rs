@@ -155,30 +155,35 @@ impl<F: Into<Bytes>, const N: usize> From<[F; N]> for Message {
 
 /// A single frame from a byte vector.
 impl From<Vec<u8>> for Message {
+    #[inline]
     fn from(frame: Vec<u8>) -> Message {
         Message::single(frame)
     }
 }
 
 impl From<Bytes> for Message {
+    #[inline]
     fn from(frame: Bytes) -> Message {
         Message::single(frame)
     }
 }
 
 impl From<&'static str> for Message {
+    #[inline]
     fn from(frame: &'static str) -> Message {
         Message::single(frame)
     }
 }
 
 impl From<&'static [u8]> for Message {
+    #[inline]
     fn from(frame: &'static [u8]) -> Message {
         Message::single(frame)
     }
 }
 
 impl From<String> for Message {
+    #[inline]
     fn from(frame: String) -> Message {
         Message::single(frame)
     }

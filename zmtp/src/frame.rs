@@ -1,6 +1,6 @@
 //! ZMTP frames: flags byte, 1- or 8-byte size, body.
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 
 use crate::ProtocolError;
 
@@ -184,11 +184,11 @@ pub fn encode_header(out: &mut BytesMut, len: usize, more: bool, command: bool) 
         f |= flags::COMMAND;
     }
     if len <= 255 {
-        out.put_u8(f);
-        out.put_u8(len as u8);
+        out.extend_from_slice(&[f, len as u8]);
     } else {
-        out.put_u8(f | flags::LONG);
-        out.put_u64(len as u64);
+        let mut header = [f | flags::LONG, 0, 0, 0, 0, 0, 0, 0, 0];
+        header[1..].copy_from_slice(&(len as u64).to_be_bytes());
+        out.extend_from_slice(&header);
     }
 }
 
