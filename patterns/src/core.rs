@@ -350,6 +350,10 @@ impl Core {
     /// [`Core::flush`] or its queue fills, so many messages leave in one write.
     #[inline]
     pub async fn send_load_balanced(&self, msg: &Message, defer: bool) -> Result<PeerId> {
+        // The common case, a peer with room, without building the waiting future.
+        if let Some(id) = self.try_send_load_balanced(msg, defer)? {
+            return Ok(id);
+        }
         std::future::poll_fn(|cx| match self.try_send_load_balanced(msg, defer) {
             Ok(None) => {
                 self.send_room.register(cx.waker());
