@@ -429,17 +429,22 @@ impl Core {
     }
 
     /// PUB/XPUB: queues `msg` for every subscriber whose prefixes match its first
-    /// frame; a subscriber at SNDHWM misses it. Never waits, never copies a payload.
-    pub fn fan_out(&self, msg: &Message) -> Result<()> {
+    /// frame; a subscriber at SNDHWM misses it. Never waits, never copies a large
+    /// payload. Returns true when a subscriber's queue has just reached its mark
+    /// ([`Peer::reached_mark`]): the publisher should yield to the connections then.
+    pub fn fan_out(&self, msg: &Message) -> Result<bool> {
         self.check_open()?;
         let topic = msg.frames().first().map(|f| &f[..]).unwrap_or(&[]);
+        let mut marked = false;
         self.routing
             .borrow()
             .subscribers
             .for_each_match(topic, |peer| {
-                let _ = peer.try_send(msg);
+                if peer.try_send(msg).is_ok() {
+                    marked |= peer.reached_mark();
+                }
             });
-        Ok(())
+        Ok(marked)
     }
 
     /// SUB/XSUB: records a subscription change and tells every connected peer.

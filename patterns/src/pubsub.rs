@@ -23,24 +23,37 @@ socket_type!(
 );
 
 impl Pub {
-    /// Publishes `msg` to the matching subscribers. Never waits.
+    /// Publishes `msg` to the matching subscribers. Never waits for room: a subscriber
+    /// at SNDHWM misses the message. When a subscriber's queue reaches half its SNDHWM
+    /// the call yields once to the other tasks of the executor, so that a publisher
+    /// looping flat out lets its connections write (many messages per write) instead of
+    /// filling their queues; a subscriber that keeps up then misses nothing.
     pub async fn send(&self, msg: impl Into<Message>) -> Result<()> {
-        self.core.fan_out(&non_empty(msg.into())?)
+        publish(&self.core, msg.into()).await
     }
 
-    /// Publishes every message of `msgs`; each subscriber's connection then writes its
-    /// share in as few writes as possible. Returns how many were published.
+    /// Publishes every message of `msgs` as [`Pub::send`] does; each subscriber's
+    /// connection then writes its share in as few writes as possible. Returns how many
+    /// were published.
     pub async fn send_batch<M: Into<Message>>(
         &self,
         msgs: impl IntoIterator<Item = M>,
     ) -> Result<usize> {
         let mut n = 0;
         for msg in msgs {
-            self.core.fan_out(&non_empty(msg.into())?)?;
+            publish(&self.core, msg.into()).await?;
             n += 1;
         }
         Ok(n)
     }
+}
+
+/// PUB/XPUB send: fan-out, then a yield when a subscriber's queue reached its mark.
+async fn publish(core: &crate::core::Core, msg: Message) -> Result<()> {
+    if core.fan_out(&non_empty(msg)?)? {
+        futures_lite::future::yield_now().await;
+    }
+    Ok(())
 }
 
 socket_type!(
@@ -81,9 +94,9 @@ socket_type!(
 );
 
 impl XPub {
-    /// Publishes `msg` to the matching subscribers. Never waits.
+    /// Publishes `msg` to the matching subscribers, as [`Pub::send`] does.
     pub async fn send(&self, msg: impl Into<Message>) -> Result<()> {
-        self.core.fan_out(&non_empty(msg.into())?)
+        publish(&self.core, msg.into()).await
     }
 }
 

@@ -777,10 +777,9 @@ impl ShardRef {
         let core = &shard.core;
         match core.kind {
             SocketType::Pub | SocketType::XPub => {
-                core.fan_out(&msg)?;
-                let unions = shard.unions.borrow();
+                let marked = core.fan_out(&msg)?;
                 for other in (0..shard.cores).filter(|&c| c != shard.index) {
-                    if unions[other].matches(&msg[0]) {
+                    if shard.unions.borrow()[other].matches(&msg[0]) {
                         let sent = shard
                             .ctx
                             .send_to(other, shard.mark(OP_PUBLISH, 0, msg.clone()));
@@ -789,6 +788,10 @@ impl ShardRef {
                             shard.dropped.set(shard.dropped.get() + 1);
                         }
                     }
+                }
+                // As Pub::send: let this core's connections write what built up.
+                if marked {
+                    futures_lite::future::yield_now().await;
                 }
                 Ok(())
             }

@@ -7,7 +7,7 @@ mod common;
 
 use common::{free_tcp_endpoint, join, run, within, zbind, zsock};
 use futures_lite::future::poll_once;
-use monocoque::{Dealer, Options, Push, Router};
+use monocoque::{Dealer, Options, Pub, Push, Router};
 
 fn small_sndhwm(n: usize) -> Options {
     Options {
@@ -118,6 +118,62 @@ fn router_drops_at_sndhwm() {
         .await;
         let got = join(dealer).await;
         assert_eq!(got, (0..10).collect::<Vec<u32>>());
+    });
+}
+
+/// A PUB publishing in a loop with no await of its own still lets its connection
+/// write: `send` yields when the subscriber's queue reaches half of SNDHWM. Without
+/// that, the queue would fill after SNDHWM messages and drop the rest until the loop
+/// ends; with it, a libzmq SUB that keeps up receives far more than SNDHWM, in order.
+#[test]
+fn pub_flat_out_yields_to_its_connection() {
+    const HWM: usize = 100;
+    const COUNT: u32 = 5000;
+    run(|| async {
+        let publisher = Pub::with_options(small_sndhwm(HWM));
+        let endpoint = publisher.bind("tcp://127.0.0.1:0").unwrap().to_string();
+        let subscribed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = std::sync::Arc::clone(&subscribed);
+        let sub = std::thread::spawn(move || {
+            let ctx = zmq::Context::new();
+            let s = zsock(&ctx, zmq::SUB);
+            s.set_subscribe(b"").unwrap();
+            s.connect(&endpoint).unwrap();
+            let mut got = Vec::new();
+            loop {
+                let m = s.recv_bytes(0).expect("message");
+                match &m[..] {
+                    b"probe" => flag.store(true, std::sync::atomic::Ordering::SeqCst),
+                    b"end" => break got,
+                    n => got.push(u32::from_be_bytes(n.try_into().unwrap())),
+                }
+            }
+        });
+        // Slow joiner: probe until the subscription has reached the PUB.
+        within("subscription", async {
+            while !subscribed.load(std::sync::atomic::Ordering::SeqCst) {
+                publisher.send("probe").await.unwrap();
+                glommio::timer::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+        for i in 0..COUNT {
+            publisher.send(i.to_be_bytes().to_vec()).await.unwrap();
+        }
+        within("end marker", async {
+            while !sub.is_finished() {
+                publisher.send("end").await.unwrap();
+                glommio::timer::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+        let got = join(sub).await;
+        assert!(
+            got.len() > 10 * HWM,
+            "only {} of {COUNT} messages arrived: the flat-out loop starved the connection",
+            got.len()
+        );
+        assert!(got.windows(2).all(|w| w[0] < w[1]), "messages out of order");
     });
 }
 

@@ -50,6 +50,9 @@ struct OutQueue {
     writer: Option<Waker>,
 }
 
+/// With no SNDHWM, [`Peer::reached_mark`] is true after every this many messages.
+const UNBOUNDED_MARK: usize = 1024;
+
 impl OutQueue {
     fn push(&mut self, msg: &Message) -> Result<(), Full> {
         if self.hwm != 0 && self.messages >= self.hwm {
@@ -137,6 +140,19 @@ impl Peer {
     /// Number of queued messages.
     pub fn queued(&self) -> usize {
         self.out.borrow().messages
+    }
+
+    /// True when the last message queued brought the queue to half its SNDHWM (to
+    /// another 1024 messages when unbounded). A sender that never waits
+    /// (PUB) yields then, so that the connection writes what has built up in one go
+    /// before the queue fills and messages are dropped.
+    #[inline]
+    pub fn reached_mark(&self) -> bool {
+        let out = self.out.borrow();
+        match out.hwm {
+            0 => out.messages.is_multiple_of(UNBOUNDED_MARK),
+            hwm => out.messages == (hwm / 2).max(1),
+        }
     }
 
     /// Queues `msg` (encoding it for the wire) unless the queue is at its high-water

@@ -35,8 +35,6 @@ pub const TOPICS: usize = 1000;
 const TOPIC_LEN: usize = 4;
 const WARMUP: u64 = u64::MAX;
 const END: u64 = u64::MAX - 1;
-/// A flat-out Monocoque publisher lets its connections run every this many messages.
-pub const YIELD_EVERY: u64 = 32;
 /// Paced publishers send what is due, then sleep this long.
 const PACE_TICK: Duration = Duration::from_micros(100);
 /// Marker rounds are this far apart.
@@ -188,10 +186,10 @@ impl Pacer {
         }
     }
 
-    /// Send up to (excluding) this sequence number now; `burst` caps a flat-out burst.
-    fn due(&self, sent: u64, burst: u64) -> u64 {
+    /// Send up to (excluding) this sequence number now (flat out: everything).
+    fn due(&self) -> u64 {
         match self.spec.rate {
-            None => sent.saturating_add(burst).min(self.spec.count),
+            None => self.spec.count,
             Some(r) => ((self.start.elapsed().as_secs_f64() * r) as u64 + 1).min(self.spec.count),
         }
     }
@@ -408,8 +406,8 @@ pub const PUBLISHING_CORE: usize = 0;
 pub const SHARDED_LAYOUT: &str =
     "fan-out with shards = 2: a sharded PUB on a 2-core runtime (executors pinned to cores 0 \
      and 1), subscriber connections dealt to the two cores in turn by its acceptor on core 0; \
-     the stream is published by an on_each_core handler on core 0 (ShardRef::send, yielding \
-     every 32 messages when flat out) and reaches core 1's connections over the cross-core \
+     the stream is published by an on_each_core handler on core 0 (ShardRef::send, which \
+     yields when a subscriber's queue on core 0 reaches half its SNDHWM) and reaches core 1's connections over the cross-core \
      ring (4096 messages; a full ring drops, counted by the subscribers); the subscribers are \
      the same Monocoque SUBs as with shards = 1, on their own executor on core 1, so core 1 \
      runs half the publisher's connections and all the subscribers";
@@ -432,24 +430,26 @@ impl Publisher for monocoque::ShardRef {
 }
 
 /// The publisher's part of a run: warm-up markers, the (paced or flat-out) stream, end
-/// markers. Returns the stream's duration. Flat out, it yields to the connections on
-/// its core every [`YIELD_EVERY`] messages.
+/// markers. Returns the stream's duration. Flat out, it only calls glommio's
+/// `yield_if_needed` (glommio's own cooperation point): the PUB yields to its
+/// connections by itself when a subscriber's queue reaches half its SNDHWM.
 async fn mono_publish<P: Publisher>(publisher: &P, spec: Spec, rv: &Rendezvous) -> Result<f64> {
     mono_markers(publisher, &spec, WARMUP, &rv.ready).await?;
     let pacer = Pacer::new(spec);
     let mut seq = 0;
     while seq < spec.count {
-        let due = pacer.due(seq, YIELD_EVERY);
+        let due = pacer.due();
         while seq < due {
             publisher
                 .publish(mono_message(&spec, spec.topic_of_seq(seq), seq))
                 .await?;
             seq += 1;
+            if spec.rate.is_none() {
+                glommio::yield_if_needed().await;
+            }
         }
         if spec.rate.is_some() {
             glommio::timer::sleep(PACE_TICK).await;
-        } else {
-            futures_lite::future::yield_now().await;
         }
     }
     let publish_secs = pacer.start.elapsed().as_secs_f64();
@@ -548,7 +548,7 @@ fn libzmq(endpoint: &str, spec: Spec) -> Result<Outcome> {
         let pacer = Pacer::new(spec);
         let mut seq = 0;
         while seq < spec.count {
-            let due = pacer.due(seq, u64::MAX);
+            let due = pacer.due();
             while seq < due {
                 send(spec.topic_of_seq(seq), seq)?;
                 seq += 1;

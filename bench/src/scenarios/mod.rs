@@ -184,13 +184,15 @@ fn is_fanout(case: &Case) -> bool {
 pub fn api(imp: Impl, case: &Case) -> &'static str {
     if imp == Impl::Monocoque && case.shards > 1 && is_fanout(case) {
         return "ShardedSocket (PUB) on 2 cores; ShardRef::send from an on_each_core handler \
-                on core 0, yielding every 32 messages when flat out";
+                on core 0; flat out, only glommio's yield_if_needed (the PUB yields by itself \
+                when a subscriber's queue reaches half its SNDHWM)";
     }
     match (imp, case.scenario) {
         (Impl::Monocoque, Scenario::ThrBatch) => "send_batch/recv_batch",
         (Impl::Libzmq, Scenario::ThrBatch) => "default (libzmq has no batching API)",
         (Impl::Monocoque, Scenario::Fanout | Scenario::FanoutTopics) => {
-            "default; the publisher yields to its connections every 32 messages"
+            "default; flat out, the publisher only calls glommio's yield_if_needed (the \
+             PUB yields by itself when a subscriber's queue reaches half its SNDHWM)"
         }
         _ => "default",
     }
