@@ -5,7 +5,6 @@
 //! handles around an `Rc<Core>`.
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, Waker};
 
@@ -18,6 +17,7 @@ use monocoque_runtime::{
 use monocoque_zmtp::{SessionConfig, SocketType};
 
 use crate::error::{Error, Result};
+use crate::inbound::Inbound;
 use crate::monitor::MonitorQueue;
 use crate::options::Options;
 use crate::subscriptions::{SubscriberIndex, SubscriptionSet};
@@ -57,9 +57,8 @@ pub(crate) struct Core {
     /// Peers that load balancing, PAIR and fan-out send to, in round-robin order.
     pub out: RefCell<Vec<Rc<Peer>>>,
     rr: Cell<usize>,
-    /// Received messages in arrival order, with the peer each came from (its
-    /// [`Peer::inbound_queued`] counts them against RCVHWM).
-    inbound: RefCell<VecDeque<(Rc<Peer>, Message)>>,
+    /// Received messages in arrival order, with the peers they came from.
+    inbound: RefCell<Inbound>,
     pub send_room: Rc<Notify>,
     recv_ready: Notify,
     pub routing: RefCell<Routing>,
@@ -292,8 +291,7 @@ impl Core {
 
     #[inline]
     fn enqueue(&self, peer: &Rc<Peer>, msg: Message) {
-        peer.inbound_added(1);
-        self.inbound.borrow_mut().push_back((Rc::clone(peer), msg));
+        self.inbound.borrow_mut().push(peer, msg);
         self.recv_ready.notify_all();
     }
 
@@ -301,7 +299,7 @@ impl Core {
     /// paused at RCVHWM.
     #[inline]
     pub fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Result<(PeerId, Message)>> {
-        self.poll_recv_with(cx, |peer, msg| (peer.id(), msg))
+        self.poll_recv_with(cx, |id, msg| (id, msg))
     }
 
     /// [`Core::poll_recv`] without the peer: the message is moved once, straight
@@ -315,12 +313,12 @@ impl Core {
     fn poll_recv_with<T>(
         &self,
         cx: &mut Context<'_>,
-        take: impl FnOnce(&Peer, Message) -> T,
+        take: impl FnOnce(PeerId, Message) -> T,
     ) -> Poll<Result<T>> {
-        let next = self.inbound.borrow_mut().pop_front();
-        if let Some((peer, msg)) = next {
-            peer.inbound_taken(self.options.borrow().rcvhwm);
-            return Poll::Ready(Ok(take(&peer, msg)));
+        let rcvhwm = self.options.borrow().rcvhwm;
+        let next = self.inbound.borrow_mut().pop(rcvhwm);
+        if let Some((id, msg)) = next {
+            return Poll::Ready(Ok(take(id, msg)));
         }
         if self.closed.get() {
             return Poll::Ready(Err(Error::Closed));
@@ -398,20 +396,23 @@ impl Core {
         }
     }
 
-    /// Waits for at least one inbound message, then moves up to `max` queued ones into
-    /// `out` without further waiting. Returns how many were moved.
+    /// Waits for at least one inbound message, then moves up to `max` (at least 1)
+    /// queued ones onto the end of `out` without further waiting. Returns how many
+    /// were moved. Into an empty `out`, a whole queue moves without copying.
     pub async fn recv_batch(&self, out: &mut Vec<Message>, max: usize) -> Result<usize> {
-        let first = std::future::poll_fn(|cx| self.poll_recv_message(cx)).await?;
-        out.push(first);
-        let hwm = self.options.borrow().rcvhwm;
-        let mut inbound = self.inbound.borrow_mut();
-        let more = (max - 1).min(inbound.len());
-        out.reserve(more);
-        for (peer, msg) in inbound.drain(..more) {
-            peer.inbound_taken(hwm);
-            out.push(msg);
-        }
-        Ok(more + 1)
+        std::future::poll_fn(|cx| {
+            let rcvhwm = self.options.borrow().rcvhwm;
+            let n = self.inbound.borrow_mut().take_into(out, max, rcvhwm);
+            if n > 0 {
+                return Poll::Ready(Ok(n));
+            }
+            if self.closed.get() {
+                return Poll::Ready(Err(Error::Closed));
+            }
+            self.recv_ready.register(cx.waker());
+            Poll::Pending
+        })
+        .await
     }
 
     /// Queues `msg` for `peer`, waiting while it is at SNDHWM (`wait`) or dropping.
@@ -666,12 +667,9 @@ impl Handler for Core {
             }
             return;
         }
-        peer.inbound_added(bodies.len());
-        self.inbound.borrow_mut().extend(
-            bodies
-                .drain(..)
-                .map(|b| (Rc::clone(peer), Message::single(b))),
-        );
+        self.inbound
+            .borrow_mut()
+            .extend(peer, bodies.drain(..).map(Message::single));
         self.recv_ready.notify_all();
     }
 

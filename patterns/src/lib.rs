@@ -30,6 +30,7 @@
 
 mod core;
 mod error;
+mod inbound;
 mod monitor;
 mod options;
 mod pair;

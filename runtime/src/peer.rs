@@ -270,11 +270,11 @@ impl Peer {
         self.inbound.set(self.inbound.get() + n);
     }
 
-    /// Socket side: a message from this peer left the receive queue; wakes the
+    /// Socket side: `n` messages from this peer left the receive queue; wakes the
     /// connection if it waits for room and the queue is now below `rcvhwm`.
     #[inline]
-    pub fn inbound_taken(&self, rcvhwm: usize) {
-        self.inbound.set(self.inbound.get().saturating_sub(1));
+    pub fn inbound_taken(&self, n: usize, rcvhwm: usize) {
+        self.inbound.set(self.inbound.get().saturating_sub(n));
         if self.inbound_room(rcvhwm) > 0 {
             if let Some(w) = self.inbound_waiter.borrow_mut().take() {
                 w.wake();

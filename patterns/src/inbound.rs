@@ -1,0 +1,142 @@
+//! A socket's receive queue: messages in arrival order, with the peer each came from
+//! kept per run of consecutive messages (so a batch from one connection costs one
+//! entry, and a message in the queue is just the message).
+
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use monocoque_runtime::{Message, Peer, PeerId};
+
+/// Received messages and, alongside, which peer sent each run of them. Every message
+/// counts against its peer's RCVHWM ([`Peer::inbound_added`]) until it is taken.
+#[derive(Default)]
+pub(crate) struct Inbound {
+    msgs: VecDeque<Message>,
+    /// `(peer, n)`: the next `n` messages of `msgs` came from `peer`.
+    runs: VecDeque<(Rc<Peer>, usize)>,
+}
+
+impl Inbound {
+    /// Queues one message from `peer`.
+    #[inline]
+    pub fn push(&mut self, peer: &Rc<Peer>, msg: Message) {
+        self.msgs.push_back(msg);
+        self.add_run(peer, 1);
+    }
+
+    /// Queues several messages from `peer`, in order.
+    #[inline]
+    pub fn extend(&mut self, peer: &Rc<Peer>, msgs: impl ExactSizeIterator<Item = Message>) {
+        let n = msgs.len();
+        self.msgs.extend(msgs);
+        self.add_run(peer, n);
+    }
+
+    fn add_run(&mut self, peer: &Rc<Peer>, n: usize) {
+        peer.inbound_added(n);
+        match self.runs.back_mut() {
+            Some((last, count)) if Rc::ptr_eq(last, peer) => *count += n,
+            _ => self.runs.push_back((Rc::clone(peer), n)),
+        }
+    }
+
+    /// Takes the oldest message with the id of its peer, releasing the peer's
+    /// connection if it waits at `rcvhwm`.
+    #[inline]
+    pub fn pop(&mut self, rcvhwm: usize) -> Option<(PeerId, Message)> {
+        let msg = self.msgs.pop_front()?;
+        let (peer, count) = self.runs.front_mut().expect("a run for every message");
+        let id = peer.id();
+        peer.inbound_taken(1, rcvhwm);
+        *count -= 1;
+        if *count == 0 {
+            self.runs.pop_front();
+        }
+        Some((id, msg))
+    }
+
+    /// Moves up to `max` of the oldest messages onto the end of `out`; returns how
+    /// many. When `out` is empty and everything fits, the queue's storage is handed
+    /// over whole (the messages are not moved one by one) and `out`'s becomes the
+    /// queue's.
+    pub fn take_into(&mut self, out: &mut Vec<Message>, max: usize, rcvhwm: usize) -> usize {
+        let n = max.min(self.msgs.len());
+        if out.is_empty() && n == self.msgs.len() {
+            let spare = VecDeque::from(std::mem::take(out));
+            *out = Vec::from(std::mem::replace(&mut self.msgs, spare));
+            for (peer, count) in self.runs.drain(..) {
+                peer.inbound_taken(count, rcvhwm);
+            }
+            return n;
+        }
+        out.extend(self.msgs.drain(..n));
+        let mut left = n;
+        while left > 0 {
+            let (peer, count) = self.runs.front_mut().expect("a run for every message");
+            let taken = left.min(*count);
+            peer.inbound_taken(taken, rcvhwm);
+            *count -= taken;
+            left -= taken;
+            if *count == 0 {
+                self.runs.pop_front();
+            }
+        }
+        n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use monocoque_runtime::Notify;
+
+    fn peer(id: PeerId) -> Rc<Peer> {
+        Rc::new(Peer::new(id, String::new(), 0, Rc::new(Notify::new())))
+    }
+
+    fn msg(n: u8) -> Message {
+        Message::single(vec![n])
+    }
+
+    #[test]
+    fn pops_in_order_with_each_peer_and_releases_rcvhwm() {
+        let (a, b) = (peer(1), peer(2));
+        let mut q = Inbound::default();
+        q.push(&a, msg(0));
+        q.extend(&a, [msg(1), msg(2)].into_iter());
+        q.push(&b, msg(3));
+        q.push(&a, msg(4));
+        assert_eq!((a.inbound_queued(), b.inbound_queued()), (4, 1));
+        let order: Vec<(PeerId, u8)> = std::iter::from_fn(|| q.pop(0))
+            .map(|(id, m)| (id, m[0][0]))
+            .collect();
+        assert_eq!(order, vec![(1, 0), (1, 1), (1, 2), (2, 3), (1, 4)]);
+        assert_eq!((a.inbound_queued(), b.inbound_queued()), (0, 0));
+        assert!(q.runs.is_empty());
+    }
+
+    #[test]
+    fn take_into_hands_over_storage_or_part_of_the_queue() {
+        let (a, b) = (peer(1), peer(2));
+        let mut q = Inbound::default();
+        q.extend(&a, (0..3).map(msg));
+        q.extend(&b, (3..5).map(msg));
+        let mut out = vec![msg(99)];
+        // Not empty: a partial, counted take across the two runs.
+        assert_eq!(q.take_into(&mut out, 4, 0), 4);
+        assert_eq!((a.inbound_queued(), b.inbound_queued()), (0, 1));
+        let got: Vec<u8> = out.drain(..).map(|m| m[0][0]).collect();
+        assert_eq!(got, vec![99, 0, 1, 2, 3]);
+        // Empty and everything fits: the whole queue at once.
+        q.push(&a, msg(5));
+        assert_eq!(q.take_into(&mut out, 10, 0), 2);
+        let got: Vec<u8> = out.iter().map(|m| m[0][0]).collect();
+        assert_eq!(got, vec![4, 5]);
+        assert_eq!((a.inbound_queued(), b.inbound_queued()), (0, 0));
+        assert!(q.msgs.is_empty());
+        assert!(q.runs.is_empty());
+        // The queue works on with the storage it was given.
+        q.push(&b, msg(6));
+        assert_eq!(q.pop(0).map(|(id, m)| (id, m[0][0])), Some((2, 6)));
+    }
+}
