@@ -56,12 +56,13 @@ impl Inbound {
     }
 
     /// Moves up to `max` of the oldest messages onto the end of `out`; returns how
-    /// many. When `out` is empty and everything fits, the queue's storage is handed
-    /// over whole (the messages are not moved one by one) and `out`'s becomes the
-    /// queue's.
+    /// many. When `out` is empty, everything fits and `out` could hold it, the queue's
+    /// storage is handed over whole (the messages are not moved one by one) and
+    /// `out`'s becomes the queue's (so a caller passing a fresh `Vec` does not leave
+    /// the queue to grow again from nothing).
     pub fn take_into(&mut self, out: &mut Vec<Message>, max: usize, rcvhwm: usize) -> usize {
         let n = max.min(self.msgs.len());
-        if out.is_empty() && n == self.msgs.len() {
+        if n > 0 && n == self.msgs.len() && out.is_empty() && out.capacity() >= n {
             let spare = VecDeque::from(std::mem::take(out));
             *out = Vec::from(std::mem::replace(&mut self.msgs, spare));
             for (peer, count) in self.runs.drain(..) {
@@ -138,5 +139,16 @@ mod tests {
         // The queue works on with the storage it was given.
         q.push(&b, msg(6));
         assert_eq!(q.pop(0).map(|(id, m)| (id, m[0][0])), Some((2, 6)));
+        // A fresh Vec is filled, not swapped: the queue keeps its storage.
+        q.extend(&a, (7..9).map(msg));
+        let kept = q.msgs.capacity();
+        let mut fresh = Vec::new();
+        assert_eq!(q.take_into(&mut fresh, 10, 0), 2);
+        assert_eq!(
+            fresh.iter().map(|m| m[0][0]).collect::<Vec<_>>(),
+            vec![7, 8]
+        );
+        assert_eq!(q.msgs.capacity(), kept);
+        assert_eq!(a.inbound_queued(), 0);
     }
 }
