@@ -52,11 +52,11 @@ pub struct Options {
     /// REQ_CORRELATE: a REQ tags requests with an id and accepts only matching replies.
     pub req_correlate: bool,
     /// Busy polling (a Monocoque option; libzmq has none): after its last traffic a
-    /// TCP connection keeps checking its socket for this long instead of letting its
+    /// connection (TCP or IPC) keeps checking its socket for this long instead of letting its
     /// executor sleep, so a reply that arrives within it is seen at once rather than
     /// after a wake-up. It keeps the core busy while it lasts, like Linux's
     /// SO_BUSY_POLL; use it where round-trip latency matters more than CPU time.
-    /// `None` (the default) never busy-polls. IPC connections ignore it.
+    /// `None` (the default) never busy-polls.
     pub busy_poll: Option<Duration>,
 }
 

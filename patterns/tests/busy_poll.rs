@@ -1,7 +1,7 @@
 //! Busy polling (`Options::busy_poll`) against libzmq peers: round trips are answered
 //! while the connection polls, after the window has run out and the executor has
-//! slept, and with large messages; IPC connections, which ignore the option, still
-//! work. (How much faster it is belongs to the benchmarks, not here.)
+//! slept, and with large messages, over TCP and IPC. (How much faster it is belongs to
+//! the benchmarks, not here.)
 
 mod common;
 

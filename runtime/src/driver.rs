@@ -89,8 +89,7 @@ pub async fn drive(
     lifecycle: Rc<Lifecycle>,
     options: LinkOptions,
 ) -> LinkEnd {
-    // Only TCP reads bypass glommio's readiness poll, which busy polling needs.
-    let busy_poll = options.busy_poll.filter(|_| stream.is_tcp());
+    let busy_poll = options.busy_poll;
     let mut conn = Conn {
         stream,
         session,

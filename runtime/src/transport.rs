@@ -1,5 +1,14 @@
 //! TCP and IPC transports on glommio: listeners that report "address in use" like
 //! libzmq, and one stream type over both.
+//!
+//! Both transports are held as glommio `TcpStream`s and `TcpListener`s. glommio's
+//! stream types are one generic socket machine (non-blocking `recv`/`send` on the
+//! descriptor, io_uring readiness polls and `accept`), whatever the address family;
+//! its TCP types expose their descriptor and its Unix types do not, and the direct
+//! reads, vectored writes and busy polling below need the descriptor. Unix sockets
+//! are therefore created, bound and connected here with socket2 and handed to
+//! glommio's TCP types; nothing TCP-specific (`set_nodelay`, `peer_addr`,
+//! `local_addr`) is called on them.
 
 use std::io::{self, IoSlice};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, RawFd};
@@ -8,7 +17,7 @@ use std::task::{Context, Poll};
 
 use bytes::BytesMut;
 use futures_lite::{AsyncRead, AsyncWrite};
-use glommio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use glommio::net::{TcpListener, TcpStream};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use crate::endpoint::Endpoint;
@@ -18,8 +27,8 @@ use crate::outgoing::{Outgoing, MAX_SEGMENTS};
 pub enum Stream {
     /// TCP.
     Tcp(TcpStream),
-    /// Unix domain socket.
-    Ipc(UnixStream),
+    /// Unix domain socket (held by glommio's `TcpStream`, see the module docs).
+    Ipc(TcpStream),
 }
 
 impl Stream {
@@ -34,14 +43,23 @@ impl Stream {
         }
     }
 
-    /// True for a TCP connection.
-    pub fn is_tcp(&self) -> bool {
-        matches!(self, Stream::Tcp(_))
+    #[inline]
+    fn socket(&self) -> &TcpStream {
+        match self {
+            Stream::Tcp(s) | Stream::Ipc(s) => s,
+        }
+    }
+
+    #[inline]
+    fn socket_mut(&mut self) -> &mut TcpStream {
+        match self {
+            Stream::Tcp(s) | Stream::Ipc(s) => s,
+        }
     }
 
     /// Reads up to `want` bytes onto the end of `buf`, which must have room for them
-    /// (see [`crate::arena::reserve`]). With `direct`, a TCP read goes straight into
-    /// the spare capacity (no zero-fill), and only when nothing is waiting does a small
+    /// (see [`crate::arena::reserve`]). With `direct`, the read goes straight into the
+    /// spare capacity (no zero-fill), and only when nothing is waiting does a small
     /// glommio read follow, to arm the readiness poll. Without it, glommio reads into
     /// zero-filled room and, after a short read, arms its poll at once: one syscall per
     /// read where traffic comes in single messages (request/reply), where a direct read
@@ -54,8 +72,8 @@ impl Stream {
         direct: bool,
     ) -> Poll<io::Result<usize>> {
         let mut want = want;
-        if let (true, Stream::Tcp(s)) = (direct, &*self) {
-            match with_socket(s.as_raw_fd(), |sock| {
+        if direct {
+            match with_socket(self.socket().as_raw_fd(), |sock| {
                 crate::arena::recv_into(buf, want, sock)
             }) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
@@ -91,27 +109,16 @@ impl Stream {
             slices[count] = IoSlice::new(s);
             count += 1;
         });
-        let result = match self {
-            _ if count < 2 => Pin::new(&mut *self).poll_write(cx, out.first_segment()),
-            Stream::Tcp(s) => match send_vectored(s.as_raw_fd(), &slices[..count]) {
+        let result = if count < 2 {
+            Pin::new(self.socket_mut()).poll_write(cx, out.first_segment())
+        } else {
+            match send_vectored(self.socket().as_raw_fd(), &slices[..count]) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     // Let glommio arm its readiness poll (it retries the send first).
-                    Pin::new(&mut *self).poll_write(cx, out.first_segment())
+                    Pin::new(self.socket_mut()).poll_write(cx, out.first_segment())
                 }
                 other => Poll::Ready(other),
-            },
-            // glommio's UnixStream does not expose its descriptor, so no vectored
-            // write: the pieces are gathered into one buffer instead (a write per
-            // piece costs far more than the copy).
-            Stream::Ipc(s) => GATHER.with(|gather| {
-                let mut gather = gather.borrow_mut();
-                gather.clear();
-                for slice in &slices[..count] {
-                    let room = GATHER_MAX.saturating_sub(gather.len());
-                    gather.extend_from_slice(&slice[..slice.len().min(room)]);
-                }
-                Pin::new(s).poll_write(cx, &gather)
-            }),
+            }
         };
         if let Poll::Ready(Ok(n)) = result {
             out.advance(n);
@@ -120,17 +127,8 @@ impl Stream {
     }
 }
 
-/// Largest TCP read through glommio (after a direct read found nothing).
+/// Largest read through glommio (after a direct read found nothing).
 const FALLBACK_READ: usize = 4096;
-
-/// Most bytes gathered for one IPC write.
-const GATHER_MAX: usize = 256 * 1024;
-
-thread_local! {
-    /// This core's buffer for gathering the pieces of an IPC write (it holds nothing
-    /// between calls).
-    static GATHER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-}
 
 /// One non-blocking `sendmsg` of several buffers on the socket `fd`.
 fn send_vectored(fd: RawFd, slices: &[IoSlice<'_>]) -> io::Result<usize> {
@@ -154,10 +152,7 @@ impl AsyncRead for Stream {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
-            Stream::Ipc(s) => Pin::new(s).poll_read(cx, buf),
-        }
+        Pin::new(self.get_mut().socket_mut()).poll_read(cx, buf)
     }
 }
 
@@ -167,24 +162,15 @@ impl AsyncWrite for Stream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
-            Stream::Ipc(s) => Pin::new(s).poll_write(cx, buf),
-        }
+        Pin::new(self.get_mut().socket_mut()).poll_write(cx, buf)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Tcp(s) => Pin::new(s).poll_flush(cx),
-            Stream::Ipc(s) => Pin::new(s).poll_flush(cx),
-        }
+        Pin::new(self.get_mut().socket_mut()).poll_flush(cx)
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Tcp(s) => Pin::new(s).poll_close(cx),
-            Stream::Ipc(s) => Pin::new(s).poll_close(cx),
-        }
+        Pin::new(self.get_mut().socket_mut()).poll_close(cx)
     }
 }
 
@@ -192,8 +178,9 @@ impl AsyncWrite for Stream {
 pub enum Listener {
     /// TCP listener.
     Tcp(TcpListener),
-    /// Unix domain socket listener and its path (removed when dropped).
-    Ipc(UnixListener, std::path::PathBuf),
+    /// Unix domain socket listener (held by glommio's `TcpListener`, see the module
+    /// docs) and its path (removed when dropped).
+    Ipc(TcpListener, std::path::PathBuf),
 }
 
 impl Listener {
@@ -213,11 +200,7 @@ impl Listener {
                 for addr in addrs {
                     match bind_tcp(addr, backlog) {
                         Ok(sock) => {
-                            // SAFETY: `into_raw_fd` hands over sole ownership of a valid,
-                            // bound and listening socket; the TcpListener becomes its only
-                            // owner and closes it on drop.
-                            let listener = unsafe { TcpListener::from_raw_fd(sock.into_raw_fd()) };
-                            return Ok(Listener::Tcp(listener));
+                            return Ok(Listener::Tcp(into_listener(sock)));
                         }
                         Err(e) => last = Some(e),
                     }
@@ -232,8 +215,10 @@ impl Listener {
                         let _ = std::fs::remove_file(path);
                     }
                 }
-                let listener = UnixListener::bind(path)?;
-                Ok(Listener::Ipc(listener, path.clone()))
+                let sock = Socket::new(Domain::UNIX, Type::STREAM, None)?;
+                sock.bind(&SockAddr::unix(path)?)?;
+                sock.listen(backlog)?;
+                Ok(Listener::Ipc(into_listener(sock), path.clone()))
             }
         }
     }
@@ -268,12 +253,19 @@ impl Listener {
     }
 }
 
+/// A glommio listener owning `sock`, which is bound and listening.
+fn into_listener(sock: Socket) -> TcpListener {
+    // SAFETY: `into_raw_fd` hands over sole ownership of a valid, bound and listening
+    // socket; the TcpListener becomes its only owner and closes it on drop.
+    unsafe { TcpListener::from_raw_fd(sock.into_raw_fd()) }
+}
+
 /// An accepted connection that can move to another core's executor.
 pub enum SharedStream {
     /// TCP.
     Tcp(glommio::net::AcceptedTcpStream),
     /// Unix domain socket.
-    Ipc(glommio::net::AcceptedUnixStream),
+    Ipc(glommio::net::AcceptedTcpStream),
 }
 
 impl SharedStream {
@@ -338,6 +330,25 @@ pub async fn connect(endpoint: &Endpoint) -> io::Result<Stream> {
             }
             Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address")))
         }
-        Endpoint::Ipc(path) => Ok(Stream::Ipc(UnixStream::connect(path).await?)),
+        Endpoint::Ipc(path) => {
+            let sock = connect_unix(path)?;
+            // SAFETY: `into_raw_fd` hands over sole ownership of a valid, connected
+            // socket; the TcpStream becomes its only owner and closes it on drop.
+            Ok(Stream::Ipc(unsafe {
+                TcpStream::from_raw_fd(sock.into_raw_fd())
+            }))
+        }
     }
+}
+
+/// Connects a Unix stream socket to `path` without blocking: a Unix connect completes
+/// at once or fails (`WouldBlock` when the listener's backlog is full, refused when
+/// nobody listens), and the caller's reconnect timer handles both. The socket is left
+/// in blocking mode, as glommio expects (it passes `MSG_DONTWAIT` itself).
+fn connect_unix(path: &std::path::Path) -> io::Result<Socket> {
+    let sock = Socket::new(Domain::UNIX, Type::STREAM, None)?;
+    sock.set_nonblocking(true)?;
+    sock.connect(&SockAddr::unix(path)?)?;
+    sock.set_nonblocking(false)?;
+    Ok(sock)
 }
