@@ -34,8 +34,11 @@ const READ_MAX: usize = 64 * 1024;
 const READ_LARGE: usize = 4 * 1024 * 1024;
 /// Frames of this size and more switch reads to header-then-body (see `poll_read`).
 const LARGE_FRAME: usize = 32 * 1024;
-/// The longest frame header.
-const HEADER_MAX: usize = 9;
+/// The read for the next header while large frames arrive: room for the longest
+/// header (9 bytes) and an envelope's small frames before it (a REQ/REP delimiter, a
+/// routing id). Body bytes it takes with it are copied when the body gets a buffer of
+/// its own, which at this size costs nothing.
+const HEADER_READ: usize = 64;
 /// Rounds of read+write work before the driver yields to other tasks.
 const BUDGET: usize = 32;
 /// Messages handed to the socket before the driver yields, so that the socket's reader
@@ -363,7 +366,11 @@ impl Conn {
                 self.heartbeat = Some(Heartbeat::start(self.heartbeat_options));
             }
             Event::Frame { more, body } => {
-                self.large_frames = body.len() >= LARGE_FRAME;
+                // A message's last frame decides (an envelope's small frames before a
+                // large body must not switch large-frame reads off).
+                if !more {
+                    self.large_frames = body.len() >= LARGE_FRAME;
+                }
                 self.partial.push(body);
                 if !more {
                     self.pending = Some(std::mem::take(&mut self.partial));
@@ -385,12 +392,17 @@ impl Conn {
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Result<Poll<()>, LinkEnd> {
         let start = self.rbuf.len();
         let needed = self.session.needed().min(READ_LARGE);
-        let want = if self.large_frames {
-            // While large frames arrive, read a header alone and then exactly its
+        let want = if needed >= LARGE_FRAME {
+            // A large body has been announced: read exactly the rest of it, so it lands
+            // in a buffer of its own size (reading more would split it across buffers
+            // and cost a copy of everything read so far).
+            needed
+        } else if self.large_frames {
+            // While large frames arrive, read a header (small) and then exactly its
             // body, so each body lands in a buffer of its own size and is never
             // copied from a chunk that a read had filled past the frame's start.
             if start == 0 {
-                HEADER_MAX
+                HEADER_READ
             } else {
                 needed
             }
@@ -412,7 +424,8 @@ impl Conn {
                 }
             }
             Poll::Ready(Ok(n)) => {
-                self.last_read_full = n == want;
+                // An exact read of a large body says nothing about what follows it.
+                self.last_read_full = n == want && needed < LARGE_FRAME;
                 if self.heartbeat.is_some() {
                     self.last_rx = Instant::now();
                 }
