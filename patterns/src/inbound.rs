@@ -28,6 +28,9 @@ impl Inbound {
     #[inline]
     pub fn extend(&mut self, peer: &Rc<Peer>, msgs: impl ExactSizeIterator<Item = Message>) {
         let n = msgs.len();
+        if n == 0 {
+            return;
+        }
         self.msgs.extend(msgs);
         self.add_run(peer, n);
     }
@@ -121,7 +124,9 @@ mod tests {
         let (a, b) = (peer(1), peer(2));
         let mut q = Inbound::default();
         q.extend(&a, (0..3).map(msg));
+        q.extend(&b, std::iter::empty());
         q.extend(&b, (3..5).map(msg));
+        assert_eq!(q.runs.len(), 2, "an empty batch adds no run");
         let mut out = vec![msg(99)];
         // Not empty: a partial, counted take across the two runs.
         assert_eq!(q.take_into(&mut out, 4, 0), 4);
