@@ -2,6 +2,7 @@
 //! connects from the sender core and records every full round trip (send → reply
 //! received) in an HDR histogram after a warm-up.
 
+use std::future::Future;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -41,6 +42,30 @@ pub fn record(hist: &mut Histogram<u64>, start: Instant) {
     hist.saturating_record(ns);
 }
 
+/// Times `total` round trips, recording the last `count` (the rest warm up).
+/// `round_trip` takes the client and hands it back, so a client whose calls need
+/// `&mut` (zmq.rs) fits as well as one used through a shared reference.
+async fn time_round_trips<C, F, Fut>(
+    mut client: C,
+    total: u64,
+    count: u64,
+    mut round_trip: F,
+) -> Result<(C, Histogram<u64>)>
+where
+    F: FnMut(C) -> Fut,
+    Fut: Future<Output = Result<C>>,
+{
+    let mut hist = histogram();
+    for i in 0..total {
+        let start = Instant::now();
+        client = round_trip(client).await?;
+        if i >= total - count {
+            record(&mut hist, start);
+        }
+    }
+    Ok((client, hist))
+}
+
 /// p50/p99/p99.9 in µs.
 pub fn latency_sample(hist: &Histogram<u64>) -> Sample {
     let us = |q: f64| Some(hist.value_at_quantile(q) as f64 / 1e3);
@@ -70,15 +95,15 @@ fn monocoque(endpoint: &str, size: usize, count: u64, opts: RunOptions) -> Resul
         let req = monocoque::Req::with_options(mono_util::options(opts));
         req.connect(&rx.get()?)?;
         let payload = Bytes::from(vec![0u8; size]);
-        let mut hist = histogram();
-        for i in 0..total {
-            let start = Instant::now();
-            req.send(payload.clone()).await?;
-            check_size(req.recv().await?.byte_len(), size)?;
-            if i >= total - count {
-                record(&mut hist, start);
+        let (_, hist) = time_round_trips(&req, total, count, |req| {
+            let payload = payload.clone();
+            async move {
+                req.send(payload).await?;
+                check_size(req.recv().await?.byte_len(), size)?;
+                Ok(req)
             }
-        }
+        })
+        .await?;
         req.close().await;
         Ok(hist)
     })?;
@@ -145,17 +170,17 @@ fn zmqrs(endpoint: &str, size: usize, count: u64) -> Result<Histogram<u64>> {
         let mut req = zeromq::ReqSocket::new();
         req.connect(&rx.get()?).await.map_err(err("connect"))?;
         let payload = Bytes::from(vec![0u8; size]);
-        let mut hist = histogram();
-        for i in 0..total {
-            let start = Instant::now();
-            req.send(zeromq::ZmqMessage::from(payload.clone()))
-                .await
-                .map_err(err("send"))?;
-            check_size(byte_len(&req.recv().await.map_err(err("recv"))?), size)?;
-            if i >= total - count {
-                record(&mut hist, start);
+        let (req, hist) = time_round_trips(req, total, count, |mut req| {
+            let payload = payload.clone();
+            async move {
+                req.send(zeromq::ZmqMessage::from(payload))
+                    .await
+                    .map_err(err("send"))?;
+                check_size(byte_len(&req.recv().await.map_err(err("recv"))?), size)?;
+                Ok(req)
             }
-        }
+        })
+        .await?;
         req.close().await;
         Ok(hist)
     })?;
