@@ -315,10 +315,23 @@ impl Core {
         cx: &mut Context<'_>,
         take: impl FnOnce(PeerId, Message) -> T,
     ) -> Poll<Result<T>> {
+        self.poll_inbound(cx, |inbound, rcvhwm| {
+            inbound.pop(rcvhwm).map(|(id, msg)| take(id, msg))
+        })
+    }
+
+    /// The one receive rule: whatever `take` gets from the queue (given RCVHWM),
+    /// else `Closed` once the socket is closed, else wait for the next arrival.
+    #[inline(always)]
+    fn poll_inbound<T>(
+        &self,
+        cx: &mut Context<'_>,
+        take: impl FnOnce(&mut Inbound, usize) -> Option<T>,
+    ) -> Poll<Result<T>> {
         let rcvhwm = self.options.borrow().rcvhwm;
-        let next = self.inbound.borrow_mut().pop(rcvhwm);
-        if let Some((id, msg)) = next {
-            return Poll::Ready(Ok(take(id, msg)));
+        let taken = take(&mut self.inbound.borrow_mut(), rcvhwm);
+        if let Some(t) = taken {
+            return Poll::Ready(Ok(t));
         }
         if self.closed.get() {
             return Poll::Ready(Err(Error::Closed));
@@ -401,16 +414,9 @@ impl Core {
     /// were moved. Into an empty `out`, a whole queue moves without copying.
     pub async fn recv_batch(&self, out: &mut Vec<Message>, max: usize) -> Result<usize> {
         std::future::poll_fn(|cx| {
-            let rcvhwm = self.options.borrow().rcvhwm;
-            let n = self.inbound.borrow_mut().take_into(out, max, rcvhwm);
-            if n > 0 {
-                return Poll::Ready(Ok(n));
-            }
-            if self.closed.get() {
-                return Poll::Ready(Err(Error::Closed));
-            }
-            self.recv_ready.register(cx.waker());
-            Poll::Pending
+            self.poll_inbound(cx, |inbound, rcvhwm| {
+                Some(inbound.take_into(out, max, rcvhwm)).filter(|&n| n > 0)
+            })
         })
         .await
     }

@@ -162,7 +162,7 @@ struct Conn {
     /// How many messages `batch` may hold before it is handed over (the socket's room
     /// for this peer, and the delivery budget), computed when it starts filling.
     batch_room: usize,
-    /// The last data frame was large.
+    /// The last frame of the last message was large (see `Conn::note_last_frame`).
     large_frames: bool,
     /// The last read filled all the room it was given (more is probably waiting).
     last_read_full: bool,
@@ -297,7 +297,7 @@ impl Conn {
                 // The common case, a single-frame message.
                 Some(Event::Frame { more: false, body }) if self.partial.is_empty() => {
                     *progress = true;
-                    self.large_frames = body.len() >= LARGE_FRAME;
+                    self.note_last_frame(&body);
                     if self.batch.is_empty() {
                         self.batch_room = self
                             .handler
@@ -334,6 +334,14 @@ impl Conn {
         }
     }
 
+    /// A message's last frame decides how the next header is read (see `poll_read`):
+    /// an envelope's small frames before a large body do not switch large-frame reads
+    /// off.
+    #[inline]
+    fn note_last_frame(&mut self, body: &Bytes) {
+        self.large_frames = body.len() >= LARGE_FRAME;
+    }
+
     /// Hands the collected single-frame messages to the socket.
     fn flush_batch(&mut self) {
         if !self.batch.is_empty() {
@@ -366,13 +374,11 @@ impl Conn {
                 self.heartbeat = Some(Heartbeat::start(self.heartbeat_options));
             }
             Event::Frame { more, body } => {
-                // A message's last frame decides (an envelope's small frames before a
-                // large body must not switch large-frame reads off).
-                if !more {
-                    self.large_frames = body.len() >= LARGE_FRAME;
-                }
-                self.partial.push(body);
-                if !more {
+                if more {
+                    self.partial.push(body);
+                } else {
+                    self.note_last_frame(&body);
+                    self.partial.push(body);
                     self.pending = Some(std::mem::take(&mut self.partial));
                 }
             }

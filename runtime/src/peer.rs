@@ -54,8 +54,24 @@ struct OutQueue {
 const UNBOUNDED_MARK: usize = 1024;
 
 impl OutQueue {
+    /// At SNDHWM (never when unbounded).
+    #[inline]
+    fn is_full(&self) -> bool {
+        self.hwm != 0 && self.messages >= self.hwm
+    }
+
+    /// The last message queued brought the queue to its mark (see
+    /// [`Peer::reached_mark`]).
+    #[inline]
+    fn at_mark(&self) -> bool {
+        match self.hwm {
+            0 => self.messages.is_multiple_of(UNBOUNDED_MARK),
+            hwm => self.messages == (hwm / 2).max(1),
+        }
+    }
+
     fn push(&mut self, msg: &Message) -> Result<(), Full> {
-        if self.hwm != 0 && self.messages >= self.hwm {
+        if self.is_full() {
             return Err(Full);
         }
         let last = msg.len().saturating_sub(1);
@@ -131,28 +147,13 @@ impl Peer {
         *self.routing_id.borrow_mut() = id;
     }
 
-    /// True when another message fits under SNDHWM.
-    pub fn has_room(&self) -> bool {
-        let out = self.out.borrow();
-        out.hwm == 0 || out.messages < out.hwm
-    }
-
-    /// Number of queued messages.
-    pub fn queued(&self) -> usize {
-        self.out.borrow().messages
-    }
-
     /// True when the last message queued brought the queue to half its SNDHWM (to
     /// another 1024 messages when unbounded). A sender that never waits
     /// (PUB) yields then, so that the connection writes what has built up in one go
     /// before the queue fills and messages are dropped.
     #[inline]
     pub fn reached_mark(&self) -> bool {
-        let out = self.out.borrow();
-        match out.hwm {
-            0 => out.messages.is_multiple_of(UNBOUNDED_MARK),
-            hwm => out.messages == (hwm / 2).max(1),
-        }
+        self.out.borrow().at_mark()
     }
 
     /// Queues `msg` (encoding it for the wire) unless the queue is at its high-water
@@ -233,7 +234,7 @@ impl Peer {
         if out.messages == 0 {
             return;
         }
-        let was_full = out.hwm != 0 && out.messages >= out.hwm;
+        let was_full = out.is_full();
         wire.append(&mut out.wire);
         out.messages = 0;
         drop(out);
