@@ -10,6 +10,7 @@ use std::task::{Context, Poll, Waker};
 
 use ahash::AHashMap;
 use bytes::Bytes;
+use monocoque_runtime::coop::{self, Slice};
 use monocoque_runtime::{
     spawn_connector, spawn_listener, Endpoint, Handler, Lifecycle, Listener, Message, MonitorEvent,
     Notify, Peer, PeerId,
@@ -69,6 +70,8 @@ pub(crate) struct Core {
     /// so that ids are unique over all cores.
     id_prefix: Cell<Option<u8>>,
     closed: Cell<bool>,
+    /// The reusable timer of [`Core::yield_now`] (taken while a yield is under way).
+    slice: Cell<Option<Slice>>,
 }
 
 /// Hears about changes a sharded socket must tell its other cores.
@@ -103,6 +106,7 @@ impl Core {
             observer: RefCell::new(None),
             id_prefix: Cell::new(None),
             closed: Cell::new(false),
+            slice: Cell::new(None),
         })
     }
 
@@ -340,9 +344,19 @@ impl Core {
         Poll::Pending
     }
 
+    /// The next inbound message with its peer (after a yield if the time slice is
+    /// over: a reader that always finds messages must not starve its executor).
     #[inline]
     pub async fn recv(&self) -> Result<(PeerId, Message)> {
+        self.pace().await;
         std::future::poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// [`Core::recv`] without the peer (the fair-queued sockets' `recv`).
+    #[inline]
+    pub async fn recv_message(&self) -> Result<Message> {
+        self.pace().await;
+        std::future::poll_fn(|cx| self.poll_recv_message(cx)).await
     }
 
     /// Takes the next inbound message if one is queued.
@@ -363,6 +377,7 @@ impl Core {
     pub async fn send_load_balanced(&self, msg: &Message, defer: bool) -> Result<PeerId> {
         // The common case, a peer with room, without building the waiting future.
         if let Some(id) = self.try_send_load_balanced(msg, defer)? {
+            self.pace().await;
             return Ok(id);
         }
         std::future::poll_fn(|cx| match self.try_send_load_balanced(msg, defer) {
@@ -413,16 +428,21 @@ impl Core {
     /// queued ones onto the end of `out` without further waiting. Returns how many
     /// were moved. Into an empty `out`, a whole queue moves without copying.
     pub async fn recv_batch(&self, out: &mut Vec<Message>, max: usize) -> Result<usize> {
-        std::future::poll_fn(|cx| {
+        let n = std::future::poll_fn(|cx| {
             self.poll_inbound(cx, |inbound, rcvhwm| {
                 Some(inbound.take_into(out, max, rcvhwm)).filter(|&n| n > 0)
             })
         })
-        .await
+        .await?;
+        if coop::spend(u32::try_from(n).unwrap_or(u32::MAX)) {
+            self.yield_now().await;
+        }
+        Ok(n)
     }
 
     /// Queues `msg` for `peer`, waiting while it is at SNDHWM (`wait`) or dropping.
     pub async fn send_to(&self, peer: &Rc<Peer>, msg: &Message, wait: bool) -> Result<()> {
+        self.pace().await;
         std::future::poll_fn(|cx| {
             self.check_open()?;
             if peer.try_send(msg).is_ok() || !wait || !self.peers.borrow().contains_key(&peer.id())
@@ -437,21 +457,41 @@ impl Core {
 
     /// PUB/XPUB: queues `msg` for every subscriber whose prefixes match its first
     /// frame; a subscriber at SNDHWM misses it. Never waits, never copies a large
-    /// payload. Returns true when a subscriber's queue has just reached its mark
-    /// ([`Peer::reached_mark`]): the publisher should yield to the connections then.
+    /// payload. Returns true when the publisher should yield ([`Core::yield_now`]):
+    /// a subscriber's queue has just reached its mark ([`Peer::reached_mark`], so its
+    /// connection should write what built up), or this thread's time slice is over
+    /// ([`coop::spend`]).
     pub fn fan_out(&self, msg: &Message) -> Result<bool> {
         self.check_open()?;
         let topic = msg.frames().first().map(|f| &f[..]).unwrap_or(&[]);
         let mut marked = false;
+        let mut matched = 0u32;
         self.routing
             .borrow()
             .subscribers
             .for_each_match(topic, |peer| {
+                matched += 1;
                 if peer.try_send(msg).is_ok() {
                     marked |= peer.reached_mark();
                 }
             });
-        Ok(marked)
+        Ok(coop::spend(matched + 1) | marked)
+    }
+
+    /// Yields to the executor (see [`coop`]): a plain requeue, or a pass through the
+    /// reactor once this thread's time slice is over.
+    pub async fn yield_now(&self) {
+        let mut slice = self.slice.take().unwrap_or_default();
+        slice.yield_now().await;
+        self.slice.set(Some(slice));
+    }
+
+    /// Counts one message sent or received and yields if the time slice is over.
+    #[inline]
+    pub async fn pace(&self) {
+        if coop::spend(1) {
+            self.yield_now().await;
+        }
     }
 
     /// SUB/XSUB: records a subscription change and tells every connected peer.

@@ -48,10 +48,11 @@ impl Pub {
     }
 }
 
-/// PUB/XPUB send: fan-out, then a yield when a subscriber's queue reached its mark.
+/// PUB/XPUB send: fan-out, then a yield when a subscriber's queue reached its mark
+/// or the time slice is over.
 async fn publish(core: &crate::core::Core, msg: Message) -> Result<()> {
     if core.fan_out(&non_empty(msg)?)? {
-        futures_lite::future::yield_now().await;
+        core.yield_now().await;
     }
     Ok(())
 }

@@ -765,7 +765,7 @@ impl ShardRef {
 
     /// Receives the next message from this core's peers.
     pub async fn recv(&self) -> Result<Message> {
-        std::future::poll_fn(|cx| self.shard.core.poll_recv_message(cx)).await
+        self.shard.core.recv_message().await
     }
 
     /// Sends as the socket type does, across cores where needed: PUB/XPUB publish to
@@ -789,9 +789,10 @@ impl ShardRef {
                         }
                     }
                 }
-                // As Pub::send: let this core's connections write what built up.
+                // As Pub::send: let this core's connections write what built up, and
+                // the executor run its other tasks.
                 if marked {
-                    futures_lite::future::yield_now().await;
+                    core.yield_now().await;
                 }
                 Ok(())
             }

@@ -152,7 +152,7 @@ macro_rules! fair_queued_recv {
             /// Waits for the next message from any peer.
             #[inline]
             pub async fn recv(&self) -> $crate::Result<monocoque_runtime::Message> {
-                std::future::poll_fn(|cx| self.core.poll_recv_message(cx)).await
+                self.core.recv_message().await
             }
 
             /// The next message if one has already arrived.

@@ -117,6 +117,7 @@ pub async fn drive(
         last_traffic: Instant::now(),
         heartbeat: None,
         last_rx: Instant::now(),
+        slice: crate::coop::Slice::new(),
     };
     let end = std::future::poll_fn(|cx| conn.poll(cx)).await;
     if conn.attached {
@@ -177,6 +178,8 @@ struct Conn {
     busy_poll: Option<Duration>,
     /// When this connection last read or wrote anything (kept only when busy-polling).
     last_traffic: Instant,
+    /// How the driver yields when it runs out of budget with work left.
+    slice: crate::coop::Slice,
 }
 
 impl Conn {
@@ -192,6 +195,9 @@ impl Conn {
                 return Poll::Ready(LinkEnd::HandshakeTimeout);
             }
         }
+        // A wake-up after a deferred yield (or an earlier one, by I/O): either way
+        // there is work to look at.
+        let _ = self.slice.poll_resumed(cx);
         self.delivered = 0;
         for round in 0..BUDGET {
             // Heartbeat timers are (re)armed here, so they are polled, and so can wake
@@ -214,10 +220,14 @@ impl Conn {
                 break;
             }
             if !read && !wrote {
+                crate::coop::spend(self.delivered as u32 + round as u32);
                 return self.idle(cx, round > 0);
             }
         }
-        cx.waker().wake_by_ref();
+        // Out of budget with work left: come back after the other runnable tasks, or
+        // after the reactor once the thread's time slice is over.
+        crate::coop::spend(self.delivered as u32 + BUDGET as u32);
+        self.slice.defer(cx);
         Poll::Pending
     }
 
@@ -231,7 +241,7 @@ impl Conn {
                 self.last_traffic = now;
             }
             if now.duration_since(self.last_traffic) < window {
-                cx.waker().wake_by_ref();
+                self.slice.defer(cx);
             }
         }
         Poll::Pending

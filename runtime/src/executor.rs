@@ -516,6 +516,7 @@ impl CoreContext {
 async fn pump(ctx: &Rc<CoreContext>, mut control: crate::ring::Consumer<Job>, mut bell: CoreBell) {
     let mut jobs = Vec::new();
     let mut mail = Vec::with_capacity(DRAIN_BATCH);
+    let mut slice = crate::coop::Slice::new();
     loop {
         control.pop_batch(64, |job| jobs.push(job));
         let had_jobs = !jobs.is_empty();
@@ -531,9 +532,12 @@ async fn pump(ctx: &Rc<CoreContext>, mut control: crate::ring::Consumer<Job>, mu
             ctx.dispatch(m);
         }
         if n > 0 || had_jobs {
-            // Let the connections this batch woke write before taking more: a PUB
-            // fan-out batch must not outrun its subscribers' queues.
-            futures_lite::future::yield_now().await;
+            // Let the connections this batch woke write before taking more (a PUB
+            // fan-out batch must not outrun its subscribers' queues), and, once the
+            // time slice is over, the reactor run: a plain thread publishing flat out
+            // keeps the rings full, and must not starve this core's other tasks.
+            crate::coop::spend(n as u32);
+            slice.yield_now().await;
             continue;
         }
         if !control.prepare_park() {

@@ -13,6 +13,7 @@
 #![warn(missing_docs)]
 
 pub mod arena;
+pub mod coop;
 pub mod doorbell;
 pub mod driver;
 pub mod endpoint;
