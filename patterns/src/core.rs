@@ -21,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::inbound::Inbound;
 use crate::monitor::MonitorQueue;
 use crate::options::Options;
+use crate::stats::{Counters, PeerStats, Stats};
 use crate::subscriptions::{SubscriberIndex, SubscriptionSet};
 
 /// Per-type routing state.
@@ -72,6 +73,7 @@ pub(crate) struct Core {
     closed: Cell<bool>,
     /// The reusable timer of [`Core::yield_now`] (taken while a yield is under way).
     slice: Cell<Option<Slice>>,
+    pub counters: Counters,
 }
 
 /// Hears about changes a sharded socket must tell its other cores.
@@ -107,6 +109,7 @@ impl Core {
             id_prefix: Cell::new(None),
             closed: Cell::new(false),
             slice: Cell::new(None),
+            counters: Counters::default(),
         })
     }
 
@@ -320,7 +323,9 @@ impl Core {
         take: impl FnOnce(PeerId, Message) -> T,
     ) -> Poll<Result<T>> {
         self.poll_inbound(cx, |inbound, rcvhwm| {
-            inbound.pop(rcvhwm).map(|(id, msg)| take(id, msg))
+            let (id, msg) = inbound.pop(rcvhwm)?;
+            Counters::add(&self.counters.received, 1);
+            Some(take(id, msg))
         })
     }
 
@@ -408,6 +413,7 @@ impl Core {
             };
             idx = if idx + 1 == n { 0 } else { idx + 1 };
             if sent.is_ok() {
+                Counters::add(&self.counters.sent, 1);
                 self.rr.set(idx);
                 return Ok(Some(peer.id()));
             }
@@ -434,6 +440,7 @@ impl Core {
             })
         })
         .await?;
+        Counters::add(&self.counters.received, n as u64);
         if coop::spend(u32::try_from(n).unwrap_or(u32::MAX)) {
             self.yield_now().await;
         }
@@ -445,8 +452,17 @@ impl Core {
         self.pace().await;
         std::future::poll_fn(|cx| {
             self.check_open()?;
-            if peer.try_send(msg).is_ok() || !wait || !self.peers.borrow().contains_key(&peer.id())
-            {
+            if peer.try_send(msg).is_ok() {
+                Counters::add(&self.counters.sent, 1);
+                return Poll::Ready(Ok(()));
+            }
+            if !wait {
+                Counters::add(&self.counters.sent, 1);
+                self.dropped_at_hwm(peer);
+                return Poll::Ready(Ok(()));
+            }
+            if !self.peers.borrow().contains_key(&peer.id()) {
+                // The peer left while we waited for room (libzmq drops it too).
                 return Poll::Ready(Ok(()));
             }
             self.send_room.register(cx.waker());
@@ -455,9 +471,45 @@ impl Core {
         .await
     }
 
+    /// Counts a delivery `peer` missed at SNDHWM, and reports it (monitor and log)
+    /// when the peer starts dropping, then about once a second while it goes on.
+    #[cold]
+    pub fn dropped_at_hwm(&self, peer: &Peer) {
+        Counters::add(&self.counters.dropped_hwm, 1);
+        if let Some(count) = peer.note_dropped() {
+            let remote = peer.remote();
+            tracing::warn!(
+                socket = ?self.kind,
+                %remote,
+                count,
+                "peer at SNDHWM: messages dropped"
+            );
+            self.on_monitor(MonitorEvent::MessagesDropped { remote, count });
+        }
+    }
+
+    /// The socket's counters.
+    pub fn stats(&self) -> Stats {
+        self.counters.snapshot()
+    }
+
+    /// Each peer's queue and drops.
+    pub fn peer_stats(&self) -> Vec<PeerStats> {
+        self.peers
+            .borrow()
+            .values()
+            .map(|p| PeerStats {
+                remote: p.remote(),
+                queued: p.queued(),
+                dropped_hwm: p.dropped(),
+            })
+            .collect()
+    }
+
     /// PUB/XPUB: queues `msg` for every subscriber whose prefixes match its first
-    /// frame; a subscriber at SNDHWM misses it. Never waits, never copies a large
-    /// payload. Returns true when the publisher should yield ([`Core::yield_now`]):
+    /// frame; a subscriber at SNDHWM misses it (counted in `dropped_hwm`; the caller
+    /// counts `sent`, once per publish however many cores fan it out). Never waits,
+    /// never copies a large payload. Returns true when the publisher should yield ([`Core::yield_now`]):
     /// a subscriber's queue has just reached its mark ([`Peer::reached_mark`], so its
     /// connection should write what built up), or this thread's time slice is over
     /// ([`coop::spend`]).
@@ -473,6 +525,8 @@ impl Core {
                 matched += 1;
                 if peer.try_send(msg).is_ok() {
                     marked |= peer.reached_mark();
+                } else {
+                    self.dropped_at_hwm(peer);
                 }
             });
         Ok(coop::spend(matched + 1) | marked)

@@ -39,6 +39,7 @@ mod pubsub;
 mod reqrep;
 mod sharded;
 mod socket;
+mod stats;
 mod subscriptions;
 
 pub use error::{Error, Result};
@@ -52,6 +53,7 @@ pub use pipeline::{Pull, Push};
 pub use pubsub::{Pub, Sub, XPub, XSub};
 pub use reqrep::{Dealer, Rep, Req, Router};
 pub use sharded::{ShardRef, ShardedSocket};
+pub use stats::{PeerStats, Stats};
 pub use subscriptions::SubscriptionSet;
 
 /// Re-exported so callers can name frame types without adding `bytes` themselves.

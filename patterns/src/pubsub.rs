@@ -4,6 +4,7 @@ use monocoque_runtime::Message;
 use monocoque_zmtp::SocketType;
 
 use crate::socket::{fair_queued_recv, non_empty, socket_type};
+use crate::stats::Counters;
 use crate::Result;
 
 socket_type!(
@@ -51,7 +52,9 @@ impl Pub {
 /// PUB/XPUB send: fan-out, then a yield when a subscriber's queue reached its mark
 /// or the time slice is over.
 async fn publish(core: &crate::core::Core, msg: Message) -> Result<()> {
-    if core.fan_out(&non_empty(msg)?)? {
+    let due = core.fan_out(&non_empty(msg)?)?;
+    Counters::add(&core.counters.sent, 1);
+    if due {
         core.yield_now().await;
     }
     Ok(())
@@ -118,10 +121,11 @@ impl XSub {
             return self.core.change_subscription(&first[1..], first[0] == 1);
         }
         for peer in self.core.out.borrow().iter() {
-            if peer.is_attached() {
-                let _ = peer.try_send(&msg);
+            if peer.is_attached() && peer.try_send(&msg).is_err() {
+                self.core.dropped_at_hwm(peer);
             }
         }
+        Counters::add(&self.core.counters.sent, 1);
         Ok(())
     }
 }

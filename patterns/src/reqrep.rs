@@ -167,7 +167,10 @@ impl Router {
         match peer {
             Some(peer) => self.core.send_to(&peer, &msg, mandatory).await,
             None if mandatory => Err(Error::HostUnreachable(id.to_vec())),
-            None => Ok(()),
+            None => {
+                crate::stats::Counters::add(&self.core.counters.unroutable, 1);
+                Ok(())
+            }
         }
     }
 }

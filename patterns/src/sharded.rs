@@ -31,6 +31,7 @@ use ahash::AHashMap;
 use bytes::Bytes;
 use monocoque_runtime::doorbell::Doorbell;
 use monocoque_runtime::mesh::{link, Inbox, Outbox};
+use monocoque_runtime::ring::PushError;
 use monocoque_runtime::{
     CoreContext, CrossHandler, CrossMsg, Endpoint, Message, Runtime, RuntimeHandle,
 };
@@ -39,6 +40,7 @@ use monocoque_zmtp::SocketType;
 use crate::core::{Core, CoreObserver};
 use crate::error::{Error, Result};
 use crate::options::Options;
+use crate::stats::{Counters, PeerStats, Stats};
 use crate::subscriptions::SubscriptionSet;
 
 const OP_PUBLISH: u8 = 1;
@@ -87,6 +89,8 @@ struct Inner {
     rt: RuntimeHandle,
     next_core: AtomicUsize,
     forwarding: std::sync::atomic::AtomicBool,
+    /// Set by [`ShardedSocket::close`].
+    closed: std::sync::atomic::AtomicBool,
     external: Mutex<External>,
 }
 
@@ -103,7 +107,8 @@ struct External {
     pending: VecDeque<Message>,
     /// Reused buffer for what `absorb` takes from the rings.
     mail: Vec<CrossMsg>,
-    dropped: u64,
+    /// What the handle itself sent, received and dropped.
+    stats: Stats,
 }
 
 impl ShardedSocket {
@@ -135,6 +140,7 @@ impl ShardedSocket {
                 rt: handle,
                 next_core: AtomicUsize::new(0),
                 forwarding: std::sync::atomic::AtomicBool::new(false),
+                closed: std::sync::atomic::AtomicBool::new(false),
                 external: Mutex::new(External {
                     to_cores,
                     inbox,
@@ -143,7 +149,7 @@ impl ShardedSocket {
                     topics: AHashMap::default(),
                     pending: VecDeque::new(),
                     mail: Vec::new(),
-                    dropped: 0,
+                    stats: Stats::default(),
                 }),
             }),
         }
@@ -183,6 +189,7 @@ impl ShardedSocket {
     /// Binds `endpoint` on the first core, which accepts and hands each new connection
     /// to the next core in turn. Returns the endpoint bound. Call from a plain thread.
     pub fn bind(&self, endpoint: &str) -> Result<Endpoint> {
+        self.check_open()?;
         let endpoint = endpoint.to_string();
         let id = self.inner.id;
         let rt = self.inner.rt.clone();
@@ -197,6 +204,7 @@ impl ShardedSocket {
     /// connections over the cores). Returns at once; the connection is made and kept in
     /// the background.
     pub fn connect(&self, endpoint: &str) -> Result<()> {
+        self.check_open()?;
         let ep: Endpoint = endpoint.parse()?;
         if let Endpoint::Tcp { .. } = ep {
             ep.socket_addrs()?;
@@ -225,6 +233,7 @@ impl ShardedSocket {
     }
 
     fn change_subscription(&self, prefix: &[u8], subscribe: bool) -> Result<()> {
+        self.check_open()?;
         for core in 0..self.inner.rt.cores() {
             let prefix = prefix.to_vec();
             self.ask(core, move |shard| {
@@ -260,14 +269,26 @@ impl ShardedSocket {
         });
     }
 
-    /// Messages a core missed because its ring was full: published through this handle
-    /// ([`ShardedSocket::send`]) or by a core's [`ShardRef::send`]. Asks every core, so
-    /// call it from a plain thread.
-    pub fn dropped(&self) -> u64 {
-        let on_cores: u64 = (0..self.inner.rt.cores())
-            .filter_map(|core| self.ask(core, |shard| shard.dropped.get()).ok())
-            .sum();
-        self.external().dropped + on_cores
+    /// The whole socket's counters: every core's shard plus this handle's own sends
+    /// and receives (a message published from one core or the handle counts once in
+    /// `sent`; each core whose ring was full counts once in `dropped_ring`). Asks
+    /// every core, so call it from a plain thread: from a runtime core it fails with
+    /// [`Error::State`] (use [`ShardRef::stats`] there for that core's share).
+    pub fn stats(&self) -> Result<Stats> {
+        let cores = (0..self.inner.rt.cores())
+            .map(|core| self.ask(core, |shard| shard.core.stats()))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(self.external().stats + cores.into_iter().sum())
+    }
+
+    /// Fails with [`Error::Closed`] once [`ShardedSocket::close`] was called or the
+    /// runtime has stopped.
+    fn check_open(&self) -> Result<()> {
+        if self.inner.closed.load(Ordering::Acquire) || self.inner.rt.is_stopped() {
+            Err(Error::Closed)
+        } else {
+            Ok(())
+        }
     }
 
     fn external(&self) -> std::sync::MutexGuard<'_, External> {
@@ -280,6 +301,7 @@ impl ShardedSocket {
     /// (first frame); unknown ids are dropped, or [`Error::HostUnreachable`] with
     /// ROUTER_MANDATORY. Other types are sharded for `on_each_core` handlers only.
     pub fn send(&self, msg: impl Into<Message>) -> Result<()> {
+        self.check_open()?;
         let msg = crate::socket::non_empty(msg.into())?;
         let mut ext = self.external();
         ext.absorb(self.inner.kind, self.inner.options.xpub_verbose);
@@ -291,14 +313,17 @@ impl ShardedSocket {
                         continue;
                     }
                     let cross = cross(self.inner.id, OP_PUBLISH, 0, msg.clone());
-                    let full = match ext.to_cores[core].as_mut() {
-                        Some(out) => out.try_send(cross).is_err(),
-                        None => true,
+                    let pushed = match ext.to_cores[core].as_mut() {
+                        Some(out) => out.try_send(cross),
+                        None => Err(PushError::Closed(cross)),
                     };
-                    if full {
-                        ext.dropped += 1;
+                    match pushed {
+                        Ok(()) => {}
+                        Err(e) if e.is_closed() => return Err(Error::Closed),
+                        Err(_) => ext.stats.dropped_ring += 1,
                     }
                 }
+                ext.stats.sent += 1;
                 Ok(())
             }
             SocketType::Router => {
@@ -306,6 +331,7 @@ impl ShardedSocket {
                     return if self.inner.options.router_mandatory {
                         Err(Error::HostUnreachable(msg[0].to_vec()))
                     } else {
+                        ext.stats.unroutable += 1;
                         Ok(())
                     };
                 };
@@ -315,14 +341,18 @@ impl ShardedSocket {
                         return Err(Error::Closed);
                     };
                     match out.try_send(cross) {
-                        Ok(()) => return Ok(()),
+                        Ok(()) => {
+                            ext.stats.sent += 1;
+                            return Ok(());
+                        }
                         Err(e) if e.is_closed() => return Err(Error::Closed),
                         Err(e) if self.inner.options.router_mandatory => {
                             cross = e.into_inner();
                             std::thread::yield_now();
                         }
                         Err(_) => {
-                            ext.dropped += 1;
+                            ext.stats.sent += 1;
+                            ext.stats.dropped_ring += 1;
                             return Ok(());
                         }
                     }
@@ -347,11 +377,18 @@ impl ShardedSocket {
         let deadline = timeout.map(|t| Instant::now() + t);
         self.start_forwarding();
         loop {
+            // Closed meanwhile (a parked reader notices within PARK_LIMIT).
+            self.check_open()?;
             {
                 let mut ext = self.external();
                 ext.absorb(self.inner.kind, self.inner.options.xpub_verbose);
                 if let Some(msg) = ext.pending.pop_front() {
+                    ext.stats.received += 1;
                     return Ok(Some(msg));
+                }
+                // Every core is gone: their rings closed and are drained.
+                if ext.inbox.rings() == 0 {
+                    return Err(Error::Closed);
                 }
                 if !ext.inbox.prepare_park() {
                     continue;
@@ -393,8 +430,10 @@ impl ShardedSocket {
         }
     }
 
-    /// Closes the shard on every core (LINGER honoured) and waits for it.
+    /// Closes the shard on every core (LINGER honoured) and waits for it. Afterwards
+    /// every method of this socket (and of its clones) fails with [`Error::Closed`].
     pub fn close(&self) {
+        self.inner.closed.store(true, Ordering::Release);
         let id = self.inner.id;
         for core in 0..self.inner.rt.cores() {
             let (tx, rx) = std::sync::mpsc::channel::<()>();
@@ -508,8 +547,6 @@ pub(crate) struct Shard {
     /// Routing ids that live on other cores (ROUTER).
     remote_routes: RefCell<AHashMap<Bytes, usize>>,
     forwarding: std::cell::Cell<bool>,
-    /// Publishes from this core that another core's full ring missed.
-    dropped: std::cell::Cell<u64>,
 }
 
 impl Shard {
@@ -538,7 +575,6 @@ impl Shard {
             ),
             remote_routes: RefCell::new(AHashMap::default()),
             forwarding: std::cell::Cell::new(false),
-            dropped: std::cell::Cell::new(0),
         });
         let observer: Rc<dyn CoreObserver> = Rc::clone(&shard) as Rc<dyn CoreObserver>;
         shard.core.set_observer(Rc::downgrade(&observer));
@@ -710,8 +746,11 @@ impl CrossHandler for Shard {
             OP_DELIVER => {
                 let Some(id) = m.msg.pop_front() else { return };
                 let peer = self.core.routing.borrow().routes.get(&id).cloned();
-                if let Some(peer) = peer {
-                    let _ = peer.try_send(&m.msg);
+                match peer {
+                    Some(peer) if peer.try_send(&m.msg).is_err() => self.core.dropped_at_hwm(&peer),
+                    Some(_) => {}
+                    // The peer left while the message crossed.
+                    None => Counters::add(&self.core.counters.unroutable, 1),
                 }
             }
             OP_UNION => {
@@ -763,6 +802,18 @@ impl ShardRef {
         self.shard.core.attached_peers()
     }
 
+    /// This core's share of the socket's counters: what was sent from this core (and
+    /// what its rings to other cores missed), and what this core's peers missed at
+    /// SNDHWM, whoever published it. [`ShardedSocket::stats`] adds up every core.
+    pub fn stats(&self) -> Stats {
+        self.shard.core.stats()
+    }
+
+    /// Each of this core's peers' queue and the messages it missed at SNDHWM.
+    pub fn peer_stats(&self) -> Vec<PeerStats> {
+        self.shard.core.peer_stats()
+    }
+
     /// Receives the next message from this core's peers.
     pub async fn recv(&self) -> Result<Message> {
         self.shard.core.recv_message().await
@@ -778,6 +829,7 @@ impl ShardRef {
         match core.kind {
             SocketType::Pub | SocketType::XPub => {
                 let marked = core.fan_out(&msg)?;
+                Counters::add(&core.counters.sent, 1);
                 for other in (0..shard.cores).filter(|&c| c != shard.index) {
                     if shard.unions.borrow()[other].matches(&msg[0]) {
                         let sent = shard
@@ -785,7 +837,7 @@ impl ShardRef {
                             .send_to(other, shard.mark(OP_PUBLISH, 0, msg.clone()));
                         if sent.is_err() {
                             // PUB semantics: a core whose ring is full misses it.
-                            shard.dropped.set(shard.dropped.get() + 1);
+                            Counters::add(&core.counters.dropped_ring, 1);
                         }
                     }
                 }
@@ -810,17 +862,28 @@ impl ShardRef {
                         let mut cross = shard.mark(OP_DELIVER, 0, msg);
                         loop {
                             match shard.ctx.send_to(other, cross) {
-                                Ok(()) => return Ok(()),
+                                Ok(()) => break,
                                 Err(back) if mandatory && back.is_full() => {
                                     cross = back.into_inner();
                                     glommio::timer::sleep(RETRY).await;
                                 }
-                                Err(_) => return Ok(()),
+                                Err(back) => {
+                                    if back.is_full() {
+                                        Counters::add(&core.counters.dropped_ring, 1);
+                                    }
+                                    break;
+                                }
                             }
                         }
+                        Counters::add(&core.counters.sent, 1);
+                        core.pace().await;
+                        Ok(())
                     }
                     None if mandatory => Err(Error::HostUnreachable(msg[0].to_vec())),
-                    None => Ok(()),
+                    None => {
+                        Counters::add(&core.counters.unroutable, 1);
+                        Ok(())
+                    }
                 }
             }
             SocketType::Sub | SocketType::XSub | SocketType::Pull => {

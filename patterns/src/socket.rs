@@ -58,6 +58,16 @@ macro_rules! socket_type {
                 self.core.attached_peers()
             }
 
+            /// What this socket has sent, received and dropped (see [`crate::Stats`]).
+            pub fn stats(&self) -> $crate::Stats {
+                self.core.stats()
+            }
+
+            /// Each peer's queue and the messages it missed at SNDHWM.
+            pub fn peer_stats(&self) -> Vec<$crate::PeerStats> {
+                self.core.peer_stats()
+            }
+
             /// Starts receiving this socket's monitor events.
             pub fn monitor(&self) -> $crate::Monitor {
                 $crate::Monitor {

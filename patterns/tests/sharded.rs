@@ -141,7 +141,7 @@ fn pub_reaches_libzmq_subs_on_both_cores_in_order() {
     for sub in subs {
         assert_eq!(sub.join().unwrap(), (0..2000).collect::<Vec<u32>>());
     }
-    assert_eq!(publisher.dropped(), 0);
+    assert_eq!(publisher.stats().unwrap().dropped_ring, 0);
     rt.shutdown();
 }
 
@@ -190,7 +190,11 @@ fn stalled_subscriber_drops_while_others_get_everything() {
         got.windows(2).all(|w| w[0] < w[1]),
         "what it got is in order"
     );
-    assert_eq!(publisher.dropped(), 0, "no ring overflowed");
+    assert_eq!(
+        publisher.stats().unwrap().dropped_ring,
+        0,
+        "no ring overflowed"
+    );
     rt.shutdown();
 }
 
@@ -461,15 +465,62 @@ fn publishes_a_full_ring_missed_are_counted() {
                 for i in 0..1000u32 {
                     shard.send(numbered(i)).await.unwrap();
                 }
-                done.send(()).unwrap();
+                done.send(shard.stats().dropped_ring).unwrap();
             }
         }
     });
-    done.recv_timeout(WAIT).unwrap();
+    let on_core_0 = done.recv_timeout(WAIT).unwrap();
+    let stats = publisher.stats().unwrap();
     assert!(
-        publisher.dropped() > 0,
-        "the burst overflowed core 1's ring"
+        on_core_0 > 0,
+        "core 0's ShardRef counts the burst's ring drops"
     );
+    assert!(
+        stats.dropped_ring >= on_core_0,
+        "the handle's total includes core 0's: {stats:?}, core 0: {on_core_0}"
+    );
+    assert!(stats.sent >= 1000, "every publish counted once: {stats:?}");
     finish(&publisher, subs);
     rt.shutdown();
+}
+
+/// A closed sharded socket, or one whose runtime is gone, fails at once with
+/// `Error::Closed` from every call instead of accepting messages or blocking.
+#[test]
+fn closed_sharded_socket_fails_at_once() {
+    use monocoque::Error;
+    let closed = |r: monocoque::Result<()>| matches!(r, Err(Error::Closed));
+
+    let rt = runtime();
+    let feed = ShardedSocket::new(&rt, SocketType::Pub, Options::default());
+    feed.bind("tcp://127.0.0.1:0").unwrap();
+    let router = ShardedSocket::new(&rt, SocketType::Router, Options::default());
+    router.bind("tcp://127.0.0.1:0").unwrap();
+    feed.close();
+    router.close();
+    let start = Instant::now();
+    assert!(closed(feed.send(vec!["t", "x"])));
+    assert!(closed(router.send(vec!["id", "x"])));
+    assert!(matches!(router.recv(), Err(Error::Closed)));
+    assert!(matches!(
+        router.recv_timeout(Some(Duration::from_secs(5))),
+        Err(Error::Closed)
+    ));
+    assert!(matches!(feed.bind("tcp://127.0.0.1:0"), Err(Error::Closed)));
+    assert!(closed(feed.connect("tcp://127.0.0.1:1")));
+    assert!(start.elapsed() < Duration::from_secs(1), "answered at once");
+
+    // A live socket of a runtime that has stopped.
+    let sub = ShardedSocket::new(&rt, SocketType::Sub, Options::default());
+    let router = ShardedSocket::new(&rt, SocketType::Router, Options::default());
+    router.bind("tcp://127.0.0.1:0").unwrap();
+    let feed = ShardedSocket::new(&rt, SocketType::Pub, Options::default());
+    drop(rt);
+    let start = Instant::now();
+    assert!(closed(feed.send(vec!["t", "x"])));
+    assert!(closed(router.send(vec!["id", "x"])));
+    assert!(matches!(router.recv(), Err(Error::Closed)));
+    assert!(matches!(sub.recv_timeout(None), Err(Error::Closed)));
+    assert!(closed(sub.subscribe(b"t")));
+    assert!(start.elapsed() < Duration::from_secs(1), "answered at once");
 }

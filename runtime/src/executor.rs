@@ -212,6 +212,8 @@ struct CoreRemote {
 struct Shared {
     cores: Vec<CoreRemote>,
     mesh_capacity: usize,
+    /// Set when the runtime starts stopping.
+    stopped: std::sync::atomic::AtomicBool,
 }
 
 /// One pinned glommio executor per chosen core. Dropping it (or [`Runtime::shutdown`])
@@ -272,6 +274,7 @@ impl Runtime {
         let shared = Arc::new(Shared {
             cores: remotes,
             mesh_capacity: config.mesh_capacity,
+            stopped: std::sync::atomic::AtomicBool::new(false),
         });
         let mut threads = Vec::with_capacity(n);
         let parts = cpus
@@ -353,6 +356,9 @@ impl Runtime {
     }
 
     fn stop(&mut self) {
+        self.shared
+            .stopped
+            .store(true, std::sync::atomic::Ordering::Release);
         for core in 0..self.shared.cores.len() {
             self.handle().run_on(core, || {
                 if let Some(ctx) = CoreContext::current() {
@@ -376,6 +382,13 @@ impl RuntimeHandle {
     /// Number of cores.
     pub fn cores(&self) -> usize {
         self.shared.cores.len()
+    }
+
+    /// True once the runtime was shut down (or dropped): its sockets are closed.
+    pub fn is_stopped(&self) -> bool {
+        self.shared
+            .stopped
+            .load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Capacity of each cross-core ring.

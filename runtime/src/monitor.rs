@@ -29,11 +29,17 @@ pub enum MonitorEvent {
     HandshakeFailedProtocol { remote: String, reason: String },
     /// The handshake failed without a protocol reason (timeout, I/O error).
     HandshakeFailedNoDetail { remote: String, reason: String },
+    /// Monocoque's own (libzmq has none): `count` messages for `remote` were dropped
+    /// because its queue was at SNDHWM (a PUB's slow subscriber, a ROUTER's busy peer)
+    /// since the previous such event for it. The first drop of a peer is reported at
+    /// once, later ones at most about once a second while it keeps dropping.
+    MessagesDropped { remote: String, count: u64 },
 }
 
 impl MonitorEvent {
-    /// libzmq's `ZMQ_EVENT_*` number.
-    pub fn code(&self) -> u16 {
+    /// libzmq's `ZMQ_EVENT_*` number; Monocoque's own events have the top bit set
+    /// ([`MonitorEvent::MessagesDropped`]: `0x8000_0001`).
+    pub fn code(&self) -> u32 {
         match self {
             MonitorEvent::Connected { .. } => 0x1,
             MonitorEvent::ConnectRetried { .. } => 0x4,
@@ -46,6 +52,7 @@ impl MonitorEvent {
             MonitorEvent::HandshakeFailedNoDetail { .. } => 0x800,
             MonitorEvent::HandshakeSucceeded { .. } => 0x1000,
             MonitorEvent::HandshakeFailedProtocol { .. } => 0x2000,
+            MonitorEvent::MessagesDropped { .. } => 0x8000_0001,
         }
     }
 }

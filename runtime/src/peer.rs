@@ -7,6 +7,7 @@ use std::cell::{Cell, Ref, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 use std::task::Waker;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use monocoque_zmtp::PeerInfo;
@@ -33,7 +34,18 @@ pub struct Peer {
     inbound: Cell<usize>,
     /// The connection waiting for room in the receive queue.
     inbound_waiter: RefCell<Option<Waker>>,
+    /// Messages this peer missed because its queue was at SNDHWM.
+    dropped: Cell<u64>,
+    /// `dropped` when it was last reported, and when.
+    reported: Cell<(u64, Option<Instant>)>,
+    /// The peer dropped since its connection last found the queue below SNDHWM.
+    dropping: Cell<bool>,
 }
+
+/// A peer that keeps dropping is reported at most this often.
+const DROP_REPORT_EVERY: Duration = Duration::from_secs(1);
+/// While a peer keeps dropping, the clock is read once per this many drops.
+const DROP_CLOCK_EVERY: u64 = 256;
 
 /// A peer's queue is at its high-water mark (SNDHWM).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,7 +115,40 @@ impl Peer {
             room,
             inbound: Cell::new(0),
             inbound_waiter: RefCell::new(None),
+            dropped: Cell::new(0),
+            reported: Cell::new((0, None)),
+            dropping: Cell::new(false),
         }
+    }
+
+    /// Counts a message this peer missed at SNDHWM. Returns how many it missed since
+    /// the last report when a report is due: when it starts dropping (its first drop
+    /// since its connection last found the queue below SNDHWM), then every 256 drops
+    /// while it keeps dropping; never twice within a second.
+    #[inline]
+    pub fn note_dropped(&self) -> Option<u64> {
+        let dropped = self.dropped.get() + 1;
+        self.dropped.set(dropped);
+        let starts = !self.dropping.replace(true);
+        let (at, when) = self.reported.get();
+        if !starts && !(dropped - at).is_multiple_of(DROP_CLOCK_EVERY) {
+            return None;
+        }
+        if when.is_some_and(|w| w.elapsed() < DROP_REPORT_EVERY) {
+            return None;
+        }
+        self.reported.set((dropped, Some(Instant::now())));
+        Some(dropped - at)
+    }
+
+    /// Messages this peer missed because its queue was at SNDHWM.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.get()
+    }
+
+    /// Messages queued for this peer and not yet taken by its connection.
+    pub fn queued(&self) -> usize {
+        self.out.borrow().messages
     }
 
     /// This peer's id within its socket.
@@ -238,6 +283,9 @@ impl Peer {
         wire.append(&mut out.wire);
         out.messages = 0;
         drop(out);
+        if !was_full {
+            self.dropping.set(false);
+        }
         if was_full {
             self.room.notify_all();
         }
