@@ -324,6 +324,76 @@ fn conflating_dealer_keeps_only_the_newest_from_a_libzmq_dealer() {
     }
 }
 
+/// Conflation is per peer, as libzmq's is per pipe: two libzmq PUSH sockets send
+/// their bursts and close; then the conflating PULL holds exactly the newest message
+/// of each.
+#[test]
+fn conflating_pull_keeps_the_newest_of_each_peer() {
+    let tagged = |tag: &[u8], i: usize| vec![tag.to_vec(), format!("{i:08}").into_bytes()];
+    for case in cases() {
+        let (go_tx, go_rx) = channel::<()>();
+        interop(
+            case,
+            move |z| {
+                let socks: Vec<zmq::Socket> = (0..2)
+                    .map(|_| {
+                        let s = z.socket(zmq::PUSH);
+                        s.set_sndhwm(0).unwrap();
+                        s.set_linger(WAIT.as_millis() as i32).unwrap();
+                        z.attach(&s);
+                        s
+                    })
+                    .collect();
+                let tags: [&[u8]; 2] = [b"A", b"B"];
+                let deadline = Instant::now() + WAIT;
+                loop {
+                    for (s, tag) in socks.iter().zip(tags) {
+                        zsend(s, &[b"probe".to_vec(), tag.to_vec()]);
+                    }
+                    match go_rx.recv_timeout(Duration::from_millis(2)) {
+                        Ok(()) => break,
+                        Err(RecvTimeoutError::Timeout) => {
+                            assert!(Instant::now() < deadline, "probes did not get through")
+                        }
+                        Err(e) => panic!("Monocoque side went away: {e}"),
+                    }
+                }
+                for i in 0..BURST {
+                    for (s, tag) in socks.iter().zip(tags) {
+                        zsend(s, &tagged(tag, i));
+                    }
+                }
+                drop(socks);
+            },
+            move |m| async move {
+                let s = Pull::with_options(conflating());
+                m.attach(&s, 2).await;
+                let mut probed = std::collections::BTreeSet::new();
+                within("a probe from each peer", async {
+                    while probed.len() < 2 {
+                        let f = mrecv(&s).await;
+                        assert_eq!(f[0], b"probe");
+                        probed.insert(f[1].clone());
+                    }
+                })
+                .await;
+                go_tx.send(()).unwrap();
+                wait_no_peers(&s, "both libzmq peers to send everything and disconnect").await;
+                let mut got: Vec<Frames> = std::iter::from_fn(|| s.try_rx())
+                    .map(|msg| frames(&msg))
+                    .collect();
+                got.sort();
+                assert_eq!(
+                    got,
+                    vec![tagged(b"A", BURST - 1), tagged(b"B", BURST - 1)],
+                    "the newest of each peer, nothing else"
+                );
+                s
+            },
+        );
+    }
+}
+
 /// libzmq does not conflate PAIR (nor ROUTER, REQ, REP, XPUB, XSUB): neither does
 /// Monocoque. The reader again waits until the peer has gone, and finds everything.
 #[test]
@@ -364,18 +434,31 @@ fn pair_ignores_conflate_as_libzmq_does() {
 
 // ----- CONFLATE, sending -----------------------------------------------------------------
 
-/// Messages the stalled test publishes, and their size: far more than the kernel
-/// buffers on the way hold (with SNDBUF and the peer's RCVBUF small), so a backlog
-/// below [`BACKLOG_BOUND`] shows that the rest was conflated away.
+/// Messages the stalled test publishes, and their size: far more than the buffers on
+/// the way hold, so a backlog within [`backlog_bound`] shows that the rest was
+/// conflated away.
 const STALLED_N: usize = 10_000;
 const STALLED_SIZE: usize = 1024;
+/// SNDBUF of the Monocoque sender and RCVBUF of its libzmq peer (TCP only).
+const SMALL_BUF: usize = 4096;
+
 /// The most messages the libzmq peer may see before the newest: what the kernel
-/// buffers (TCP: 4 KiB set each side, Linux doubles them; IPC: the system's Unix
-/// socket buffers, about 200 KiB), libzmq's read batch (8 KiB) and its one-message
-/// pipe can hold, with a wide margin. Without conflation the peer would see at least
-/// SNDHWM (1000) messages and never the newest (PUB drops it at SNDHWM, PUSH and
-/// DEALER wait there for good).
-const BACKLOG_BOUND: usize = 600;
+/// buffers between the two hold (TCP: [`SMALL_BUF`] each side, doubled by Linux;
+/// IPC: the system's Unix socket sizes, which neither library changes), plus
+/// libzmq's 8 KiB read batch, its one-message pipe (RCVHWM 1), the message our
+/// connection is writing, and a wide margin. Without conflation the newest would
+/// never arrive at all (PUB drops it at SNDHWM; PUSH and DEALER wait there for good),
+/// and the backlog would be at least SNDHWM (1000) messages.
+fn backlog_bound(transport: &str) -> usize {
+    let kernel = match transport {
+        "tcp" => 2 * SMALL_BUF + 2 * SMALL_BUF,
+        _ => {
+            let (snd, rcv) = unix_default_buffers();
+            snd + rcv
+        }
+    };
+    kernel / STALLED_SIZE + 8 + 2 + 100
+}
 
 /// A Monocoque `make()` socket (CONFLATE, SNDBUF small) sends probes until its libzmq
 /// `kind` peer (RCVBUF small, RCVHWM 1) has one; the peer then stops reading while
@@ -397,8 +480,9 @@ where
                 s.set_subscribe(b"").unwrap();
             }
             s.set_rcvhwm(1).unwrap();
-            s.set_rcvbuf(4096).unwrap();
+            s.set_rcvbuf(SMALL_BUF as i32).unwrap();
             z.attach(&s);
+            let bound = backlog_bound(z.case.transport);
             assert_eq!(zrecv(&s), probe());
             ready_tx.send(()).unwrap();
             // Stalled: nothing is read until Monocoque has sent everything.
@@ -415,14 +499,14 @@ where
                     break;
                 }
                 assert!(
-                    seen.len() <= BACKLOG_BOUND,
-                    "a backlog of {} messages: not conflated",
+                    seen.len() <= bound,
+                    "a backlog of {} messages (bound {bound}): not conflated",
                     seen.len()
                 );
             }
             assert!(seen.windows(2).all(|w| w[0] < w[1]), "in order: {seen:?}");
             eprintln!(
-                "{kind:?} peer saw {} messages before the newest",
+                "{kind:?} peer saw {} messages before the newest (bound {bound})",
                 seen.len() - 1
             );
             s
@@ -458,7 +542,7 @@ where
 fn small_sndbuf_conflating() -> Options {
     Options {
         conflate: true,
-        sndbuf: Some(4096),
+        sndbuf: Some(SMALL_BUF),
         ..Options::default()
     }
 }
