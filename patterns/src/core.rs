@@ -121,6 +121,7 @@ impl Core {
         ));
         if self.options.borrow().conflate && crate::conflate::honoured_by(self.kind) {
             peer.set_conflate();
+            self.inbound.borrow_mut().expect_conflation();
         }
         self.peers.borrow_mut().insert(id, Rc::clone(&peer));
         peer

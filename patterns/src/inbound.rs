@@ -20,13 +20,20 @@ pub(crate) struct Inbound {
     /// The newest message of each conflating peer, taken after `msgs` (which holds
     /// what arrived before CONFLATE applied, if anything).
     latest: Latest,
+    /// Some peer conflates (so the common case tests one flag, not the peer).
+    conflating: bool,
 }
 
 impl Inbound {
+    /// From now on, peers may conflate ([`Peer::conflates`]).
+    pub fn expect_conflation(&mut self) {
+        self.conflating = true;
+    }
+
     /// Queues one message from `peer`.
     #[inline]
     pub fn push(&mut self, peer: &Rc<Peer>, msg: Message) {
-        if peer.conflates() {
+        if self.conflating && peer.conflates() {
             self.latest.put(peer, msg);
             return;
         }
@@ -37,7 +44,7 @@ impl Inbound {
     /// Queues several messages from `peer`, in order.
     #[inline]
     pub fn extend(&mut self, peer: &Rc<Peer>, msgs: impl ExactSizeIterator<Item = Message>) {
-        if peer.conflates() {
+        if self.conflating && peer.conflates() {
             if let Some(newest) = msgs.last() {
                 self.latest.put(peer, newest);
             }
@@ -197,6 +204,7 @@ mod tests {
         let (a, c) = (peer(1), peer(2));
         c.set_conflate();
         let mut q = Inbound::default();
+        q.expect_conflation();
         q.push(&a, msg(0));
         q.push(&c, msg(1));
         q.extend(&c, (2..5).map(msg));
