@@ -9,6 +9,18 @@
 //! peer's outbound queue holds one message ([`Peer::set_conflate`]), and what it
 //! receives waits in [`Latest`], one message per peer, instead of the socket's ordinary
 //! receive queue. The default path pays one flag test per message (or batch) received.
+//!
+//! Where Monocoque differs, it is where libzmq's conflating pipe (`ypipe_conflate_t`,
+//! a double buffer of one `msg_t`) loses data by construction: it keeps one *frame*,
+//! so of a multipart message only the last frame survives (libzmq's docs: multipart
+//! is not supported with CONFLATE); Monocoque keeps the whole message. And the
+//! delimiter that ends a pipe replaces the message waiting in it, so a peer's newest
+//! message is lost if it disconnects before the message is read; Monocoque still
+//! delivers it, as both libraries do for pipes that do not conflate. Subscriptions are
+//! commands here, not pipe messages, so they are never conflated (in libzmq a PUB's
+//! or SUB's conflating pipe carries them too). SUB filters before it conflates
+//! (libzmq filters when the application reads, after the pipe), so the message kept
+//! is the newest that matches.
 
 use std::collections::VecDeque;
 use std::rc::Rc;

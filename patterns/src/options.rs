@@ -64,9 +64,11 @@ pub struct Options {
     /// already handed to the kernel goes out as it is). RCVHWM and SNDHWM are ignored
     /// then, so a sender never waits and reading from a peer never pauses. A message
     /// is kept whole, all its frames (libzmq keeps only one frame of a multipart
-    /// message: it does not support them with CONFLATE). A SUB conflates what passes
-    /// its subscriptions. Subscriptions themselves are never conflated. Like the
-    /// other options, it applies to connections made after it is set.
+    /// message: it does not support them with CONFLATE). The newest message of a peer
+    /// that has disconnected is still delivered (libzmq 4.3 loses it: its end-of-pipe
+    /// marker takes the message's place). A SUB conflates what passes its
+    /// subscriptions. Subscriptions themselves are never conflated. Like the other
+    /// options, it applies to connections made after it is set.
     pub conflate: bool,
     /// ROUTER_MANDATORY: a ROUTER reports unroutable messages instead of dropping them,
     /// and waits instead of dropping when the peer is at its high-water mark.
