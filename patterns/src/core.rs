@@ -126,6 +126,10 @@ impl Core {
             self.options.borrow().sndhwm,
             Rc::clone(&self.send_room),
         ));
+        if self.options.borrow().conflate && crate::conflate::honoured_by(self.kind) {
+            peer.set_conflate();
+            self.inbound.borrow_mut().expect_conflation();
+        }
         self.peers.borrow_mut().insert(id, Rc::clone(&peer));
         peer
     }
@@ -151,8 +155,11 @@ impl Core {
     pub fn open_listener(&self, endpoint: &str) -> Result<(Listener, Endpoint)> {
         self.check_open()?;
         let ep: Endpoint = endpoint.parse()?;
-        let backlog = self.options.borrow().backlog;
-        let listener = Listener::bind(&ep, backlog).map_err(|e| {
+        let (backlog, buffers) = {
+            let opts = self.options.borrow();
+            (opts.backlog, opts.buffers())
+        };
+        let listener = Listener::bind(&ep, backlog, buffers).map_err(|e| {
             self.on_monitor(MonitorEvent::BindFailed {
                 endpoint: endpoint.to_string(),
                 reason: e.to_string(),

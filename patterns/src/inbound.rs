@@ -1,11 +1,14 @@
 //! A socket's receive queue: messages in arrival order, with the peer each came from
 //! kept per run of consecutive messages (so a batch from one connection costs one
-//! entry, and a message in the queue is just the message).
+//! entry, and a message in the queue is just the message). Messages from a peer
+//! that conflates (CONFLATE) wait apart, one per peer, in [`Latest`].
 
 use std::collections::VecDeque;
 use std::rc::Rc;
 
 use monocoque_runtime::{Message, Peer, PeerId};
+
+use crate::conflate::Latest;
 
 /// Received messages and, alongside, which peer sent each run of them. Every message
 /// counts against its peer's RCVHWM ([`Peer::inbound_added`]) until it is taken.
@@ -14,12 +17,26 @@ pub(crate) struct Inbound {
     msgs: VecDeque<Message>,
     /// `(peer, n)`: the next `n` messages of `msgs` came from `peer`.
     runs: VecDeque<(Rc<Peer>, usize)>,
+    /// The newest message of each conflating peer, taken after `msgs` (which holds
+    /// what arrived before CONFLATE applied, if anything).
+    latest: Latest,
+    /// Some peer conflates (so the common case tests one flag, not the peer).
+    conflating: bool,
 }
 
 impl Inbound {
+    /// From now on, peers may conflate ([`Peer::conflates`]).
+    pub fn expect_conflation(&mut self) {
+        self.conflating = true;
+    }
+
     /// Queues one message from `peer`.
     #[inline]
     pub fn push(&mut self, peer: &Rc<Peer>, msg: Message) {
+        if self.conflating && peer.conflates() {
+            self.latest.put(peer, msg);
+            return;
+        }
         self.msgs.push_back(msg);
         self.add_run(peer, 1);
     }
@@ -27,6 +44,12 @@ impl Inbound {
     /// Queues several messages from `peer`, in order.
     #[inline]
     pub fn extend(&mut self, peer: &Rc<Peer>, msgs: impl ExactSizeIterator<Item = Message>) {
+        if self.conflating && peer.conflates() {
+            if let Some(newest) = msgs.last() {
+                self.latest.put(peer, newest);
+            }
+            return;
+        }
         let n = msgs.len();
         if n == 0 {
             return;
@@ -47,7 +70,9 @@ impl Inbound {
     /// connection if it waits at `rcvhwm`.
     #[inline]
     pub fn pop(&mut self, rcvhwm: usize) -> Option<(PeerId, Message)> {
-        let msg = self.msgs.pop_front()?;
+        let Some(msg) = self.msgs.pop_front() else {
+            return self.latest.pop();
+        };
         let (peer, count) = self.runs.front_mut().expect("a run for every message");
         let id = peer.id();
         peer.inbound_taken(1, rcvhwm);
@@ -64,6 +89,23 @@ impl Inbound {
     /// `out`'s becomes the queue's (so a caller passing a fresh `Vec` does not leave
     /// the queue to grow again from nothing).
     pub fn take_into(&mut self, out: &mut Vec<Message>, max: usize, rcvhwm: usize) -> usize {
+        let n = self.take_queued(out, max, rcvhwm);
+        if self.latest.len() == 0 {
+            return n;
+        }
+        let mut taken = n;
+        while taken < max {
+            let Some((_, msg)) = self.latest.pop() else {
+                break;
+            };
+            out.push(msg);
+            taken += 1;
+        }
+        taken
+    }
+
+    /// [`Inbound::take_into`] from the ordinary queue only.
+    fn take_queued(&mut self, out: &mut Vec<Message>, max: usize, rcvhwm: usize) -> usize {
         let n = max.min(self.msgs.len());
         if n > 0 && n == self.msgs.len() && out.is_empty() && out.capacity() >= n {
             let spare = VecDeque::from(std::mem::take(out));
@@ -155,5 +197,34 @@ mod tests {
         );
         assert_eq!(q.msgs.capacity(), kept);
         assert_eq!(a.inbound_queued(), 0);
+    }
+
+    #[test]
+    fn a_conflating_peer_keeps_only_its_newest_message_uncounted() {
+        let (a, c) = (peer(1), peer(2));
+        c.set_conflate();
+        let mut q = Inbound::default();
+        q.expect_conflation();
+        q.push(&a, msg(0));
+        q.push(&c, msg(1));
+        q.extend(&c, (2..5).map(msg));
+        q.extend(&c, std::iter::empty());
+        q.push(&a, msg(5));
+        assert_eq!((a.inbound_queued(), c.inbound_queued()), (2, 0));
+        // The ordinary queue first, then the newest from the conflating peer.
+        let order: Vec<(PeerId, u8)> = std::iter::from_fn(|| q.pop(0))
+            .map(|(id, m)| (id, m[0][0]))
+            .collect();
+        assert_eq!(order, vec![(1, 0), (1, 5), (2, 4)]);
+        // Batches take from both, up to `max`.
+        q.push(&a, msg(6));
+        q.push(&c, msg(7));
+        q.push(&c, msg(8));
+        let mut out = Vec::new();
+        assert_eq!(q.take_into(&mut out, 1, 0), 1);
+        assert_eq!(q.take_into(&mut out, 10, 0), 1);
+        assert_eq!(q.take_into(&mut out, 10, 0), 0);
+        let got: Vec<u8> = out.iter().map(|m| m[0][0]).collect();
+        assert_eq!(got, vec![6, 8]);
     }
 }

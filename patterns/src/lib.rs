@@ -28,6 +28,7 @@
 
 #![warn(missing_docs)]
 
+mod conflate;
 mod core;
 mod error;
 mod inbound;

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use monocoque_runtime::{HeartbeatOptions, LinkOptions};
+use monocoque_runtime::{HeartbeatOptions, LinkOptions, SocketBuffers};
 
 /// Options of one socket. Field names follow libzmq's `ZMQ_*` options and the defaults
 /// are libzmq 4.3's. Set them before `bind`/`connect`; connections made later use the
@@ -42,6 +42,34 @@ pub struct Options {
     pub maxmsgsize: Option<u64>,
     /// BACKLOG: pending connections a listener queues.
     pub backlog: i32,
+    /// SNDBUF: the kernel send buffer size (SO_SNDBUF) of every TCP connection, in
+    /// bytes. `None` (libzmq's −1, its default since 4.2) leaves the system's default.
+    /// As in libzmq 4.3, any other value is passed to `setsockopt` as it is, `Some(0)`
+    /// included (Linux then uses its minimum; libzmq 4.1 took 0 to mean "default"),
+    /// and Linux doubles it (`getsockopt` reports twice the value) and caps it at
+    /// `net.core.wmem_max`. Set on a connecting socket before it connects and on a
+    /// listening socket before it listens (accepted connections inherit it); IPC
+    /// connections keep the system's size, as in libzmq.
+    pub sndbuf: Option<usize>,
+    /// RCVBUF: the kernel receive buffer size (SO_RCVBUF) of every TCP connection, in
+    /// bytes, with the same rules as [`Options::sndbuf`] (the cap is
+    /// `net.core.rmem_max`). Being set before the handshake, it also decides the TCP
+    /// window scale the connection announces.
+    pub rcvbuf: Option<usize>,
+    /// CONFLATE: keep only the newest message. Honoured by the types libzmq 4.3
+    /// honours it for (DEALER, PUSH, PULL, PUB and SUB; other types ignore it, PAIR
+    /// included), in both directions of each connection: a message received from a
+    /// peer replaces the one from that peer still waiting to be read, and a message
+    /// sent to a peer replaces the one still queued for it (what its connection has
+    /// already handed to the kernel goes out as it is). RCVHWM and SNDHWM are ignored
+    /// then, so a sender never waits and reading from a peer never pauses. A message
+    /// is kept whole, all its frames (libzmq keeps only one frame of a multipart
+    /// message: it does not support them with CONFLATE). The newest message of a peer
+    /// that has disconnected is still delivered (libzmq 4.3 loses it: its end-of-pipe
+    /// marker takes the message's place). A SUB conflates what passes its
+    /// subscriptions. Subscriptions themselves are never conflated. Like the other
+    /// options, it applies to connections made after it is set.
+    pub conflate: bool,
     /// ROUTER_MANDATORY: a ROUTER reports unroutable messages instead of dropping them,
     /// and waits instead of dropping when the peer is at its high-water mark.
     pub router_mandatory: bool,
@@ -75,6 +103,9 @@ impl Default for Options {
             heartbeat_ttl: None,
             maxmsgsize: None,
             backlog: 100,
+            sndbuf: None,
+            rcvbuf: None,
+            conflate: false,
             router_mandatory: false,
             xpub_verbose: false,
             req_relaxed: false,
@@ -96,6 +127,15 @@ impl Options {
                 ttl: self.heartbeat_ttl,
             },
             busy_poll: self.busy_poll,
+            buffers: self.buffers(),
+        }
+    }
+
+    /// SNDBUF and RCVBUF, for the transports.
+    pub(crate) fn buffers(&self) -> SocketBuffers {
+        SocketBuffers {
+            sndbuf: self.sndbuf,
+            rcvbuf: self.rcvbuf,
         }
     }
 }

@@ -45,4 +45,4 @@ pub use message::Message;
 pub use monitor::MonitorEvent;
 pub use notify::Notify;
 pub use peer::{Peer, PeerId};
-pub use transport::{connect, Listener, SharedStream, Stream};
+pub use transport::{connect, Listener, SharedStream, SocketBuffers, Stream};

@@ -15,7 +15,7 @@ use crate::heartbeat::HeartbeatOptions;
 use crate::lifecycle::Lifecycle;
 use crate::monitor::MonitorEvent;
 use crate::peer::Peer;
-use crate::transport::{connect, Listener, Stream};
+use crate::transport::{connect, Listener, SocketBuffers, Stream};
 
 /// Timing options of a socket's connections (libzmq's names and defaults).
 #[derive(Debug, Clone, Copy)]
@@ -30,6 +30,8 @@ pub struct LinkOptions {
     pub heartbeat: HeartbeatOptions,
     /// How long an idle connection keeps polling its socket before it sleeps.
     pub busy_poll: Option<Duration>,
+    /// SNDBUF and RCVBUF, set on each connecting TCP socket before it connects.
+    pub buffers: SocketBuffers,
 }
 
 impl Default for LinkOptions {
@@ -40,6 +42,7 @@ impl Default for LinkOptions {
             handshake_ivl: Some(Duration::from_secs(30)),
             heartbeat: HeartbeatOptions::default(),
             busy_poll: None,
+            buffers: SocketBuffers::default(),
         }
     }
 }
@@ -121,10 +124,13 @@ pub fn spawn_connector(
             if lc.is_aborted() || (lc.is_closing() && !peer.has_output()) {
                 break;
             }
-            let attempt = future::or(async { Some(connect(&endpoint).await) }, async {
-                lc.aborted().await;
-                None
-            })
+            let attempt = future::or(
+                async { Some(connect(&endpoint, options.buffers).await) },
+                async {
+                    lc.aborted().await;
+                    None
+                },
+            )
             .await;
             match attempt {
                 None => break,

@@ -59,6 +59,8 @@ struct OutQueue {
     messages: usize,
     subscriptions: VecDeque<(Bytes, bool)>,
     hwm: usize,
+    /// CONFLATE: a new message replaces the one queued (see [`Peer::set_conflate`]).
+    conflate: bool,
     writer: Option<Waker>,
 }
 
@@ -86,6 +88,10 @@ impl OutQueue {
         if self.is_full() {
             return Err(Full);
         }
+        if self.conflate && self.messages != 0 {
+            self.wire.clear();
+            self.messages = 0;
+        }
         let last = msg.len().saturating_sub(1);
         for (i, frame) in msg.iter().enumerate() {
             self.wire.push_frame(frame, i < last);
@@ -109,6 +115,7 @@ impl Peer {
                 messages: 0,
                 subscriptions: VecDeque::new(),
                 hwm: sndhwm,
+                conflate: false,
                 writer: None,
             }),
             closing: Cell::new(false),
@@ -190,6 +197,22 @@ impl Peer {
     /// Sets the routing id.
     pub fn set_routing_id(&self, id: Bytes) {
         *self.routing_id.borrow_mut() = id;
+    }
+
+    /// CONFLATE: from now on the queue holds at most one message, the newest (a
+    /// message queued replaces the one waiting, SNDHWM no longer applies); what the
+    /// connection has already taken is not affected. The socket also keeps only the
+    /// newest message received from this peer ([`Peer::conflates`]).
+    pub fn set_conflate(&self) {
+        let mut out = self.out.borrow_mut();
+        out.conflate = true;
+        out.hwm = 0;
+    }
+
+    /// True once [`Peer::set_conflate`] was called.
+    #[inline]
+    pub fn conflates(&self) -> bool {
+        self.out.borrow().conflate
     }
 
     /// True when the last message queued brought the queue to half its SNDHWM (to

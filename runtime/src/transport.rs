@@ -9,6 +9,14 @@
 //! are therefore created, bound and connected here with socket2 and handed to
 //! glommio's TCP types; nothing TCP-specific (`set_nodelay`, `peer_addr`,
 //! `local_addr`) is called on them.
+//!
+//! Kernel buffer sizes ([`SocketBuffers`], libzmq's SNDBUF and RCVBUF) are applied as
+//! libzmq 4.3 applies them (`tcp_open_socket` in its `src/tcp.cpp`): to TCP sockets
+//! only, before `connect` on connecting sockets and before `listen` on listening ones,
+//! whose accepted connections inherit them (Linux copies both sizes at accept). Doing
+//! it before the handshake matters for the receive buffer: TCP's window scale is
+//! fixed by the SYN, from the receive buffer at that moment. IPC sockets keep the
+//! system's sizes, as in libzmq.
 
 use std::io::{self, IoSlice};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, RawFd};
@@ -22,6 +30,35 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use crate::endpoint::Endpoint;
 use crate::outgoing::{Outgoing, MAX_SEGMENTS};
+
+/// Kernel socket buffer sizes for a socket's TCP connections (SO_SNDBUF and
+/// SO_RCVBUF; libzmq's SNDBUF and RCVBUF). `None` leaves the system's default (and,
+/// for TCP, Linux's buffer autotuning). A size is handed to `setsockopt` as given, so
+/// the kernel's rules apply: Linux doubles it (for its own bookkeeping; `getsockopt`
+/// reports the doubled value), caps it at `net.core.wmem_max` / `rmem_max` and raises
+/// it to a small minimum (so 0 means "as small as possible", as in libzmq 4.3).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SocketBuffers {
+    /// SO_SNDBUF in bytes.
+    pub sndbuf: Option<usize>,
+    /// SO_RCVBUF in bytes.
+    pub rcvbuf: Option<usize>,
+}
+
+impl SocketBuffers {
+    /// Sets the sizes that are given on `sock`.
+    fn apply(&self, sock: &Socket) -> io::Result<()> {
+        // setsockopt takes an int: larger values are capped by the kernel anyway.
+        let int = |n: usize| n.min(i32::MAX as usize);
+        if let Some(n) = self.sndbuf {
+            sock.set_send_buffer_size(int(n))?;
+        }
+        if let Some(n) = self.rcvbuf {
+            sock.set_recv_buffer_size(int(n))?;
+        }
+        Ok(())
+    }
+}
 
 /// A connected byte stream over TCP or a Unix domain socket.
 pub enum Stream {
@@ -189,8 +226,9 @@ impl Listener {
     /// TCP listeners are built with socket2 with SO_REUSEADDR but without SO_REUSEPORT,
     /// so a port that is already bound fails with `AddrInUse` (glommio's own `bind`
     /// would silently share it). IPC follows libzmq: a stale socket file at the path is
-    /// removed before binding.
-    pub fn bind(endpoint: &Endpoint, backlog: i32) -> io::Result<Listener> {
+    /// removed before binding. `buffers` are set on TCP listeners before `listen`,
+    /// so every accepted connection has them from its first segment.
+    pub fn bind(endpoint: &Endpoint, backlog: i32, buffers: SocketBuffers) -> io::Result<Listener> {
         match endpoint {
             Endpoint::Tcp { .. } => {
                 let addrs = endpoint
@@ -198,7 +236,7 @@ impl Listener {
                     .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
                 let mut last = None;
                 for addr in addrs {
-                    match bind_tcp(addr, backlog) {
+                    match bind_tcp(addr, backlog, buffers) {
                         Ok(sock) => {
                             return Ok(Listener::Tcp(into_listener(sock)));
                         }
@@ -300,9 +338,14 @@ impl Drop for Listener {
     }
 }
 
-fn bind_tcp(addr: std::net::SocketAddr, backlog: i32) -> io::Result<Socket> {
+fn bind_tcp(
+    addr: std::net::SocketAddr,
+    backlog: i32,
+    buffers: SocketBuffers,
+) -> io::Result<Socket> {
     let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     sock.set_reuse_address(true)?;
+    buffers.apply(&sock)?;
     if addr.is_ipv6() {
         let _ = sock.set_only_v6(false);
     }
@@ -311,8 +354,9 @@ fn bind_tcp(addr: std::net::SocketAddr, backlog: i32) -> io::Result<Socket> {
     Ok(sock)
 }
 
-/// Opens a connection to `endpoint` (one attempt).
-pub async fn connect(endpoint: &Endpoint) -> io::Result<Stream> {
+/// Opens a connection to `endpoint` (one attempt). TCP sockets get `buffers` before
+/// they connect.
+pub async fn connect(endpoint: &Endpoint, buffers: SocketBuffers) -> io::Result<Stream> {
     match endpoint {
         Endpoint::Tcp { .. } => {
             let addrs = endpoint
@@ -320,12 +364,12 @@ pub async fn connect(endpoint: &Endpoint) -> io::Result<Stream> {
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
             let mut last = None;
             for addr in addrs {
-                match TcpStream::connect(addr).await {
+                match connect_tcp(addr, buffers).await {
                     Ok(s) => {
                         let _ = s.set_nodelay(true);
                         return Ok(Stream::Tcp(s));
                     }
-                    Err(e) => last = Some(io::Error::from(e)),
+                    Err(e) => last = Some(e),
                 }
             }
             Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address")))
@@ -339,6 +383,31 @@ pub async fn connect(endpoint: &Endpoint) -> io::Result<Stream> {
             }))
         }
     }
+}
+
+/// Connects a TCP socket built here (glommio's `connect` makes its own socket, so
+/// options that must precede the SYN could not be set): a non-blocking `connect`,
+/// then a zero-length send through glommio, which waits for writability and reports
+/// the outcome. While the connection is being set up Linux answers that send with
+/// `EAGAIN` (glommio then polls for writability); once it is established, with 0; if
+/// it failed, with the error (`ECONNREFUSED`, …).
+async fn connect_tcp(addr: std::net::SocketAddr, buffers: SocketBuffers) -> io::Result<TcpStream> {
+    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    buffers.apply(&sock)?;
+    sock.set_nonblocking(true)?;
+    match sock.connect(&SockAddr::from(addr)) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) => return Err(e),
+    }
+    // glommio expects blocking-mode descriptors (it passes MSG_DONTWAIT itself); the
+    // connect under way is not affected.
+    sock.set_nonblocking(false)?;
+    // SAFETY: `into_raw_fd` hands over sole ownership of a valid socket (connecting or
+    // connected); the TcpStream becomes its only owner and closes it on drop.
+    let mut stream = unsafe { TcpStream::from_raw_fd(sock.into_raw_fd()) };
+    std::future::poll_fn(|cx| Pin::new(&mut stream).poll_write(cx, &[])).await?;
+    Ok(stream)
 }
 
 /// Connects a Unix stream socket to `path` without blocking: a Unix connect completes

@@ -1,0 +1,109 @@
+//! CONFLATE: which socket types honour it, and the receive side's queue of the newest
+//! message from each conflating peer.
+//!
+//! libzmq 4.3 (`get_effective_conflate_option` in `src/options.hpp`) honours CONFLATE
+//! for DEALER, PULL, PUSH, PUB and SUB only. Where it does, each connection's pipe pair
+//! is made of two conflating pipes (`socket_base.cpp` `connect_internal`,
+//! `session_base.cpp` `engine_ready`: `conflates[2] = {conflate, conflate}`, HWMs −1),
+//! so both directions keep one message per peer. Monocoque does the same: a conflating
+//! peer's outbound queue holds one message ([`Peer::set_conflate`]), and what it
+//! receives waits in [`Latest`], one message per peer, instead of the socket's ordinary
+//! receive queue. The default path pays one flag test per message (or batch) received.
+//!
+//! Where Monocoque differs, it is where libzmq's conflating pipe (`ypipe_conflate_t`,
+//! a double buffer of one `msg_t`) loses data by construction: it keeps one *frame*,
+//! so of a multipart message only the last frame survives (libzmq's docs: multipart
+//! is not supported with CONFLATE); Monocoque keeps the whole message. And the
+//! delimiter that ends a pipe replaces the message waiting in it, so a peer's newest
+//! message is lost if it disconnects before the message is read; Monocoque still
+//! delivers it, as both libraries do for pipes that do not conflate. Subscriptions are
+//! commands here, not pipe messages, so they are never conflated (in libzmq a PUB's
+//! or SUB's conflating pipe carries them too). SUB filters before it conflates
+//! (libzmq filters when the application reads, after the pipe), so the message kept
+//! is the newest that matches.
+
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use ahash::AHashMap;
+use monocoque_runtime::{Message, Peer, PeerId};
+use monocoque_zmtp::SocketType;
+
+/// Whether a socket of type `kind` conflates with CONFLATE set (libzmq 4.3's rule).
+pub(crate) fn honoured_by(kind: SocketType) -> bool {
+    matches!(
+        kind,
+        SocketType::Dealer
+            | SocketType::Pull
+            | SocketType::Push
+            | SocketType::Pub
+            | SocketType::Sub
+    )
+}
+
+/// The newest message received from each conflating peer that has one waiting, in
+/// the order the peers' slots filled (a newer message takes its predecessor's place).
+/// Not counted against RCVHWM: a conflating peer is never paused.
+#[derive(Default)]
+pub(crate) struct Latest {
+    /// Peers with a message waiting, oldest slot first.
+    order: VecDeque<PeerId>,
+    slots: AHashMap<PeerId, Message>,
+}
+
+impl Latest {
+    /// Keeps `msg` as the message waiting from `peer`, dropping the one it replaces.
+    pub fn put(&mut self, peer: &Rc<Peer>, msg: Message) {
+        if self.slots.insert(peer.id(), msg).is_none() {
+            self.order.push_back(peer.id());
+        }
+    }
+
+    /// Takes the message of the oldest slot.
+    pub fn pop(&mut self) -> Option<(PeerId, Message)> {
+        let id = self.order.pop_front()?;
+        let msg = self
+            .slots
+            .remove(&id)
+            .expect("a slot for every queued peer");
+        Some((id, msg))
+    }
+
+    /// Messages waiting.
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use monocoque_runtime::Notify;
+
+    fn peer(id: PeerId) -> Rc<Peer> {
+        Rc::new(Peer::new(id, String::new(), 0, Rc::new(Notify::new())))
+    }
+
+    fn msg(n: u8) -> Message {
+        Message::single(vec![n])
+    }
+
+    #[test]
+    fn keeps_the_newest_per_peer_in_slot_order() {
+        let (a, b) = (peer(1), peer(2));
+        let mut q = Latest::default();
+        q.put(&a, msg(0));
+        q.put(&b, msg(1));
+        q.put(&a, msg(2));
+        q.put(&a, msg(3));
+        assert_eq!(q.len(), 2);
+        let got: Vec<(PeerId, u8)> = std::iter::from_fn(|| q.pop())
+            .map(|(id, m)| (id, m[0][0]))
+            .collect();
+        assert_eq!(got, vec![(1, 3), (2, 1)]);
+        assert_eq!(q.len(), 0);
+        q.put(&b, msg(4));
+        assert_eq!(q.pop().map(|(id, m)| (id, m[0][0])), Some((2, 4)));
+        assert!(q.pop().is_none());
+    }
+}
