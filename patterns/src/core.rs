@@ -387,9 +387,12 @@ impl Core {
     /// [`Core::flush`] or its queue fills, so many messages leave in one write.
     #[inline]
     pub async fn send_load_balanced(&self, msg: &Message, defer: bool) -> Result<PeerId> {
+        // Yield (when due) before the message is queued, never between queueing it and
+        // returning: a REQ records the peer it awaits a reply from after this returns,
+        // and a reply that arrived during a yield would find nobody awaiting it.
+        self.pace().await;
         // The common case, a peer with room, without building the waiting future.
         if let Some(id) = self.try_send_load_balanced(msg, defer)? {
-            self.pace().await;
             return Ok(id);
         }
         std::future::poll_fn(|cx| match self.try_send_load_balanced(msg, defer) {

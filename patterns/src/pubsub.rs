@@ -28,7 +28,14 @@ impl Pub {
     /// at SNDHWM misses the message. When a subscriber's queue reaches half its SNDHWM
     /// the call yields once to the other tasks of the executor, so that a publisher
     /// looping flat out lets its connections write (many messages per write) instead of
-    /// filling their queues; a subscriber that keeps up then misses nothing.
+    /// filling their queues; a subscriber that keeps up then misses nothing. Once its
+    /// executor has run 500 µs without polling I/O and timers, the call also yields
+    /// through glommio's reactor, so a loop on `send` needs no yields of its own.
+    /// Misses are counted in [`Pub::stats`] (`dropped_hwm`) and reported by
+    /// [`MonitorEvent::MessagesDropped`](crate::MonitorEvent::MessagesDropped). SNDHWM
+    /// bounds only this socket's queue: the kernel's buffers (see `Options::sndbuf`)
+    /// and the subscriber's own queue hold more; `Options::conflate` keeps only the
+    /// newest.
     pub async fn send(&self, msg: impl Into<Message>) -> Result<()> {
         publish(&self.core, msg.into()).await
     }

@@ -856,6 +856,7 @@ impl ShardRef {
                     msg.pop_front();
                     return core.send_to(&peer, &msg, mandatory).await;
                 }
+                core.pace().await;
                 let remote = shard.remote_routes.borrow().get(&msg[0]).copied();
                 match remote {
                     Some(other) => {
@@ -876,7 +877,6 @@ impl ShardRef {
                             }
                         }
                         Counters::add(&core.counters.sent, 1);
-                        core.pace().await;
                         Ok(())
                     }
                     None if mandatory => Err(Error::HostUnreachable(msg[0].to_vec())),

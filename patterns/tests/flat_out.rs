@@ -30,6 +30,8 @@ const WINDOW: Duration = Duration::from_millis(100);
 const TICK: Duration = Duration::from_millis(10);
 /// Ticks it must reach during [`RUN`] (200 if perfectly on time).
 const MIN_TICKS: u32 = 150;
+/// The library's time slice, after which loops yield through the reactor.
+const SLICE: Duration = Duration::from_micros(500);
 /// Subscribers that read everything they get.
 const FAST_SUBS: usize = 3;
 
@@ -391,4 +393,38 @@ fn shard_ref_flat_out_monocoque_subs() {
 #[test]
 fn handle_flat_out_libzmq_subs() {
     sharded(Subs::Libzmq, false);
+}
+
+/// A REQ in lock-step with a libzmq REP for long enough that its sends and receives
+/// yield through the reactor many times: no yield may fall between queueing a request
+/// and recording which peer's reply it awaits (a reply arriving then was dropped).
+#[test]
+fn req_lockstep_across_time_slices() {
+    const ROUND_TRIPS: usize = 5000;
+    let _serial = serial();
+    let ctx = zmq::Context::new();
+    let rep = common::zsock(&ctx, zmq::REP);
+    rep.bind("tcp://127.0.0.1:*").unwrap();
+    let endpoint = rep.get_last_endpoint().unwrap().unwrap();
+    let echo = std::thread::spawn(move || {
+        for _ in 0..ROUND_TRIPS {
+            let m = rep.recv_bytes(0).expect("request");
+            rep.send(m, 0).unwrap();
+        }
+    });
+    run(move || async move {
+        let req = monocoque::Req::new();
+        req.connect(&endpoint).unwrap();
+        let start = Instant::now();
+        for i in 0..ROUND_TRIPS as u64 {
+            req.send(numbered(i)).await.unwrap();
+            let reply = within("the reply", req.recv()).await.unwrap();
+            assert_eq!(reply[0], numbered(i));
+        }
+        assert!(
+            start.elapsed() > 4 * SLICE,
+            "the run spans several time slices"
+        );
+    });
+    echo.join().unwrap();
 }

@@ -120,6 +120,7 @@ pub async fn drive(
         slice: crate::coop::Slice::new(),
     };
     let end = std::future::poll_fn(|cx| conn.poll(cx)).await;
+    conn.report_drops(true);
     if conn.attached {
         peer.set_info(None);
         handler.on_detach(&peer);
@@ -490,5 +491,17 @@ impl Conn {
                 .encode_subscription(self.out.tail(), &topic, subscribe);
         }
         self.peer.take_messages(&mut self.out);
+        self.report_drops(false);
+    }
+
+    /// Reports the peer's SNDHWM drops that its socket has not reported yet (see
+    /// [`Peer::settle_drops`]).
+    fn report_drops(&self, final_report: bool) {
+        if let Some(count) = self.peer.settle_drops(final_report) {
+            self.handler.on_monitor(MonitorEvent::MessagesDropped {
+                remote: self.peer.remote(),
+                count,
+            });
+        }
     }
 }

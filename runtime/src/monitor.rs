@@ -31,8 +31,10 @@ pub enum MonitorEvent {
     HandshakeFailedNoDetail { remote: String, reason: String },
     /// Monocoque's own (libzmq has none): `count` messages for `remote` were dropped
     /// because its queue was at SNDHWM (a PUB's slow subscriber, a ROUTER's busy peer)
-    /// since the previous such event for it. The first drop of a peer is reported at
-    /// once, later ones at most about once a second while it keeps dropping.
+    /// since the previous such event for it. A peer that starts dropping is reported
+    /// at once, then at most about once a second while it keeps dropping, once more
+    /// when it has stopped, and a last time when its connection ends: the counts
+    /// reported for a peer add up to all its drops once it has disconnected.
     MessagesDropped { remote: String, count: u64 },
 }
 

@@ -148,6 +148,26 @@ impl Peer {
         Some(dropped - at)
     }
 
+    /// Drops not reported yet, to be reported now: when the peer has stopped dropping
+    /// (its connection found the queue below SNDHWM) and a second has passed since the
+    /// last report, or unconditionally with `final_report` (the connection ended).
+    /// With these, the counts reported for a peer add up to its `dropped()` once it has
+    /// disconnected.
+    pub fn settle_drops(&self, final_report: bool) -> Option<u64> {
+        let dropped = self.dropped.get();
+        let (at, when) = self.reported.get();
+        if dropped == at {
+            return None;
+        }
+        if !final_report
+            && (self.dropping.get() || when.is_some_and(|w| w.elapsed() < DROP_REPORT_EVERY))
+        {
+            return None;
+        }
+        self.reported.set((dropped, Some(Instant::now())));
+        Some(dropped - at)
+    }
+
     /// Messages this peer missed because its queue was at SNDHWM.
     pub fn dropped(&self) -> u64 {
         self.dropped.get()
