@@ -36,7 +36,12 @@ pub fn table(results: &[Summary]) -> String {
     let rule = "|---|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|";
     let mut allocs = Vec::new();
     let mut feeds = Vec::new();
-    let _ = writeln!(out, "{head}\n{rule}");
+    if results
+        .iter()
+        .any(|s| !matches!(s.case.scenario, Scenario::Alloc | Scenario::Feed))
+    {
+        let _ = writeln!(out, "{head}\n{rule}");
+    }
     for s in results {
         if s.case.scenario == Scenario::Alloc {
             allocs.push(s);
