@@ -758,37 +758,52 @@ fn mono_subscribers<D: Deliveries>(
             Arc::clone(&rv),
             deliveries,
         )));
+        // Closed when the publisher is done: a subscriber still waiting for its end
+        // marker then stops and closes its socket (a task cancelled instead would drop
+        // its SUB when the executor is torn down, which Monocoque does not allow).
+        let stop = Rc::new(glommio::sync::Semaphore::new(0));
         let mut tasks = Vec::with_capacity(spec.subs);
         for j in 0..spec.subs {
             let sub = monocoque::Sub::with_options(mono_util::options(opts));
             sub.subscribe(&spec.subscription(j))?;
             sub.connect(&endpoint)?;
             let side = Rc::clone(&side);
+            let stop = Rc::clone(&stop);
             tasks.push(glommio::spawn_local(async move {
-                loop {
-                    let msg = sub.recv().await?;
-                    if side.borrow_mut().on(j, &msg[0])? {
-                        break;
+                let receive = async {
+                    loop {
+                        let msg = sub.recv().await?;
+                        if side.borrow_mut().on(j, &msg[0])? {
+                            return Ok(());
+                        }
                     }
-                }
+                };
+                let stopped = async {
+                    let _ = stop.acquire(1).await;
+                    Ok(())
+                };
+                let result: Result<()> = futures_lite::future::or(receive, stopped).await;
                 sub.close().await;
-                Ok::<(), crate::Error>(())
+                result
             }));
         }
-        let all = async {
-            for t in tasks {
-                t.await?;
-            }
-            Ok::<(), crate::Error>(())
-        };
-        // If the publisher gives up, the tasks still waiting are dropped (cancelled).
-        let gave_up = async {
+        let watcher = glommio::spawn_local(async move {
             while !rv.is_over() {
                 glommio::timer::sleep(WATCH_TICK).await;
             }
-            Ok(())
-        };
-        futures_lite::future::or(all, gave_up).await?;
+            stop.close();
+        });
+        // Every task is awaited, even after one failed (see `stop`).
+        let mut failed = None;
+        for t in tasks {
+            if let Err(e) = t.await {
+                failed.get_or_insert(e);
+            }
+        }
+        watcher.await;
+        if let Some(e) = failed {
+            return Err(e);
+        }
         let output = side.borrow_mut().finish();
         output
     })
