@@ -31,6 +31,12 @@ pub const RATES: &[f64] = &[10_000.0, 100_000.0, 400_000.0, 1_000_000.0];
 pub const SUBS: &[usize] = &[10, 100, 1000];
 /// Message sizes, bytes.
 pub const SIZES: &[usize] = &[64, 1024];
+/// zmq.rs runs with at most this many subscribers. With 1000, its warm-up alone took
+/// 16 s here, and at 1 M msg/s a run passed the 120 s run deadline: on its one thread
+/// the PUB's fan-out task drains its whole queue (up to 100 000 messages × 1000
+/// subscribers) before the publishing task runs again, so the stream overran its hold
+/// by minutes.
+pub const ZMQRS_MAX_SUBS: usize = 100;
 /// Bytes at the start of every message: sequence number and send time.
 pub const HEADER: usize = 16;
 /// File descriptors a run needs per subscriber, at most (both ends of its connection
@@ -159,11 +165,16 @@ pub fn notes() -> String {
          message to the last end marker, per delivery. × libzmq: p99 / libzmq's p99 (lower \
          is better). Pacing: send what is due, then sleep {} µs on the publisher's timer \
          (tokio's rounds it up to 1 ms, so zmq.rs publishes a millisecond's worth at a \
-         time). 1000 subscribers need about {} file descriptors (RLIMIT_NOFILE here: {}).",
+         time). 1000 subscribers need about {} file descriptors (RLIMIT_NOFILE here: {}). zmq.rs runs \
+         with up to {} subscribers (with 1000 its runs passed the 120 s run deadline). A run \
+         whose subscribers have not all seen an end marker {} s after the stream reports what \
+         was delivered by then.",
         Effort::Full.hold().as_secs_f64(),
         Effort::Quick.hold().as_secs_f64(),
         PACE_TICK.as_micros(),
         FDS_BASE + FDS_PER_SUB * 1000,
         open_files_limit().map_or_else(|| "unknown".to_string(), |l| l.to_string()),
+        ZMQRS_MAX_SUBS,
+        pubsub::END_DEADLINE.as_secs(),
     )
 }

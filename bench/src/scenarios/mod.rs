@@ -192,12 +192,15 @@ pub fn cases(scenario: Scenario, effort: Effort) -> Vec<Case> {
 pub fn supports(imp: Impl, case: &Case) -> bool {
     match imp {
         Impl::Monocoque => true,
-        // zmq.rs: PUSH → PULL with the default API and REQ ↔ REP, TCP and IPC; feed.
+        // zmq.rs: PUSH → PULL with the default API and REQ ↔ REP, TCP and IPC; feed up
+        // to feed::ZMQRS_MAX_SUBS subscribers.
         Impl::ZmqRs => {
-            matches!(
-                case.scenario,
-                Scenario::Thr | Scenario::Lat | Scenario::Feed
-            ) && case.shards == 1
+            case.shards == 1
+                && match case.scenario {
+                    Scenario::Thr | Scenario::Lat => true,
+                    Scenario::Feed => case.peers <= feed::ZMQRS_MAX_SUBS,
+                    _ => false,
+                }
         }
         // The mixed pairs: a local Monocoque PUB to libzmq SUBs and the reverse.
         Impl::MonocoqueToLibzmq | Impl::LibzmqToMonocoque => {
