@@ -94,7 +94,14 @@ fn lines(results: &[Summary], scenario: Scenario, metric: Metric, suffix: &str) 
 fn feed_lines(results: &[Summary], subs: usize, size: usize, metric: Metric) -> Vec<Line> {
     let mut out = Vec::new();
     for imp in Impl::ALL {
-        for shards in [1, 2] {
+        // libzmq also runs in the shards = 2 cases (for the ratio); its line is the
+        // shards = 1 one.
+        let shard_counts: &[usize] = if imp == Impl::Monocoque {
+            &[1, 2]
+        } else {
+            &[1]
+        };
+        for &shards in shard_counts {
             let mut points: Vec<(f64, f64, bool)> = results
                 .iter()
                 .filter(|s| {
