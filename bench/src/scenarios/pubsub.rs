@@ -56,6 +56,9 @@ const WARMUP_DEADLINE: Duration = Duration::from_secs(30);
 /// The publisher stops sending end markers after this long and the run reports what
 /// was delivered (a subscriber whose connection stopped must not hang the bench).
 pub const END_DEADLINE: Duration = Duration::from_secs(10);
+/// A publisher waits at most this long for its subscribers to close before it closes
+/// (closing first made subscribers reconnect and linger on close).
+const CLOSE_WAIT: Duration = Duration::from_secs(5);
 /// How often a subscriber side looks whether the publisher gave up.
 const WATCH_TICK: Duration = Duration::from_millis(20);
 /// A publisher behind its pace looks at the clock at least this often (messages), so
@@ -224,6 +227,7 @@ pub struct Rendezvous {
     ready: AtomicUsize,
     done: AtomicUsize,
     over: AtomicBool,
+    subs_closed: AtomicBool,
 }
 
 impl Rendezvous {
@@ -255,6 +259,12 @@ impl Rendezvous {
 
     fn is_over(&self) -> bool {
         self.over.load(Ordering::SeqCst)
+    }
+
+    /// True while a publisher that finished at `since` should wait for its
+    /// subscribers to close their sockets.
+    fn closing(&self, since: Instant) -> bool {
+        !self.subs_closed.load(Ordering::SeqCst) && since.elapsed() < CLOSE_WAIT
     }
 }
 
@@ -438,6 +448,18 @@ impl Drop for OverOnDrop {
     }
 }
 
+/// A subscriber side's first local: dropped last, once its sockets are closed, it
+/// tells the publisher it may close too (and, like [`OverOnDrop`], that this side is
+/// over).
+struct SubsClosedOnDrop(Arc<Rendezvous>);
+
+impl Drop for SubsClosedOnDrop {
+    fn drop(&mut self) {
+        self.0.subs_closed.store(true, Ordering::SeqCst);
+        self.0.set_over();
+    }
+}
+
 /// What publishes in a Monocoque run: a local `Pub` or one core's share of a sharded PUB.
 enum MonoPub {
     Local(monocoque::Pub),
@@ -615,11 +637,16 @@ where
 {
     if shards <= 1 {
         return glommio_side("pub", SENDER_CORE, opts, move || async move {
-            let _over = OverOnDrop(Arc::clone(&job.rv));
+            let rv = Arc::clone(&job.rv);
+            let _over = OverOnDrop(Arc::clone(&rv));
             let publisher = monocoque::Pub::with_options(mono_util::options(opts));
             tx.send(publisher.bind(&bind)?.to_string())?;
             let publisher = MonoPub::Local(publisher);
             let published = job.mono(&publisher).await;
+            let since = Instant::now();
+            while rv.closing(since) {
+                glommio::timer::sleep(MARKER_TICK).await;
+            }
             if let MonoPub::Local(p) = publisher {
                 p.close().await;
             }
@@ -647,7 +674,8 @@ where
     F: Fn(&mut [u8], u64) + Send + 'static,
 {
     std_side("pub-owner", move || {
-        let _over = OverOnDrop(Arc::clone(&job.rv));
+        let rv = Arc::clone(&job.rv);
+        let _over = OverOnDrop(Arc::clone(&rv));
         let rt = monocoque::Runtime::builder()
             .cores((0..shards).map(|i| cpu(SENDER_CORE + i)).collect())
             .spin_before_park(opts.spin)
@@ -676,6 +704,10 @@ where
         let published = done_rx
             .recv_timeout(RUN_DEADLINE)
             .map_err(|_| "the sharded publisher did not finish")?;
+        let since = Instant::now();
+        while rv.closing(since) {
+            std::thread::sleep(MARKER_TICK);
+        }
         socket.close();
         rt.shutdown();
         published
@@ -706,11 +738,16 @@ where
     F: Fn(&mut [u8], u64) + Send + 'static,
 {
     thread_side("pub", SENDER_CORE, move || {
-        let _over = OverOnDrop(Arc::clone(&job.rv));
+        let rv = Arc::clone(&job.rv);
+        let _over = OverOnDrop(Arc::clone(&rv));
         let ctx = zmq::Context::new();
         let publisher = zmq_util::socket(&ctx, zmq::PUB)?;
         tx.send(zmq_util::bind(&publisher, &bind)?)?;
         let published = job.zmq(&publisher);
+        let since = Instant::now();
+        while rv.closing(since) {
+            std::thread::sleep(MARKER_TICK);
+        }
         // Every subscriber has seen an end marker (or the run gave up): what is still
         // queued is extra end markers, and waiting for it made some runs 5 s longer.
         publisher.set_linger(0)?;
@@ -729,7 +766,8 @@ where
 {
     use zeromq::Socket as _;
     tokio_side("pub", SENDER_CORE, move || async move {
-        let _over = OverOnDrop(Arc::clone(&job.rv));
+        let rv = Arc::clone(&job.rv);
+        let _over = OverOnDrop(Arc::clone(&rv));
         let mut publisher = zeromq::PubSocket::new();
         let endpoint = publisher
             .bind(&bind)
@@ -737,6 +775,10 @@ where
             .map_err(zmqrs_util::err("bind"))?;
         tx.send(endpoint.to_string())?;
         let published = job.zmqrs(&mut publisher).await;
+        let since = Instant::now();
+        while rv.closing(since) {
+            tokio::time::sleep(MARKER_TICK).await;
+        }
         publisher.close().await;
         published
     })
@@ -751,7 +793,7 @@ fn mono_subscribers<D: Deliveries>(
     deliveries: D,
 ) -> Result<Side<D::Output>> {
     glommio_side("subs", RECEIVER_CORE, opts, move || async move {
-        let _over = OverOnDrop(Arc::clone(&rv));
+        let _closed = SubsClosedOnDrop(Arc::clone(&rv));
         let endpoint = rx.get()?;
         let side = Rc::new(RefCell::new(SubSide::new(
             spec,
@@ -818,7 +860,7 @@ fn zmq_subscribers<D: Deliveries>(
     deliveries: D,
 ) -> Result<Side<D::Output>> {
     thread_side("subs", RECEIVER_CORE, move || {
-        let _over = OverOnDrop(Arc::clone(&rv));
+        let _closed = SubsClosedOnDrop(Arc::clone(&rv));
         let ctx = zmq::Context::new();
         let endpoint = rx.get()?;
         let mut subs = Vec::with_capacity(spec.subs);
@@ -865,7 +907,7 @@ fn zmqrs_subscribers<D: Deliveries>(
     use zeromq::{Socket as _, SocketRecv as _};
     use zmqrs_util::err;
     tokio_side("subs", RECEIVER_CORE, move || async move {
-        let _over = OverOnDrop(Arc::clone(&rv));
+        let _closed = SubsClosedOnDrop(Arc::clone(&rv));
         let endpoint = rx.get()?;
         let side = Rc::new(RefCell::new(SubSide::new(
             spec,
