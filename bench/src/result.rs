@@ -8,7 +8,7 @@ use std::fmt;
 pub enum Impl {
     /// This project, on glommio.
     Monocoque,
-    /// zmq.rs, the pure-Rust `zeromq` crate, on tokio (`thr` and `lat` only).
+    /// zmq.rs, the pure-Rust `zeromq` crate, on tokio (`thr`, `lat` and `feed` only).
     ZmqRs,
     /// A mixed pair (`feed` only): a Monocoque PUB publishing to libzmq SUBs.
     MonocoqueToLibzmq,

@@ -48,8 +48,13 @@ const WARMUP: u64 = u64::MAX;
 const END: u64 = u64::MAX - 1;
 /// Paced publishers send what is due, then sleep this long on their runtime's timer.
 pub const PACE_TICK: Duration = Duration::from_micros(100);
-/// Marker rounds are this far apart.
+/// Marker rounds are at least this far apart (see [`Spec::marker_tick`]); closing
+/// publishers poll their subscribers this often.
 const MARKER_TICK: Duration = Duration::from_millis(1);
+/// …and at least this long per subscriber: a round every millisecond to 1000 subscribers
+/// of 1 KiB messages kept a libzmq PUB so busy that a third of the subscribers had not
+/// seen one after 30 s.
+const MARKER_TICK_PER_SUB: Duration = Duration::from_micros(10);
 /// A run fails when its subscribers have not all seen a warm-up marker by then (did
 /// they connect?).
 const WARMUP_DEADLINE: Duration = Duration::from_secs(30);
@@ -120,6 +125,11 @@ impl Spec {
         } else {
             vec![None]
         }
+    }
+
+    /// How far apart marker rounds are.
+    fn marker_tick(&self) -> Duration {
+        MARKER_TICK.max(MARKER_TICK_PER_SUB * self.subs as u32)
     }
 
     /// Where the sequence number starts in a message body.
@@ -244,9 +254,12 @@ impl Rendezvous {
         }
         match phase {
             Phase::Warmup if self.is_over() => Err("the subscriber side stopped".into()),
-            Phase::Warmup if start.elapsed() > WARMUP_DEADLINE => {
-                Err("subscribers never saw the warm-up markers (did they connect?)".into())
-            }
+            Phase::Warmup if start.elapsed() > WARMUP_DEADLINE => Err(format!(
+                "only {} of {subs} subscribers saw a warm-up marker within {WARMUP_DEADLINE:?} \
+                 (did they connect?)",
+                counter.load(Ordering::SeqCst)
+            )
+            .into()),
             Phase::End if self.is_over() || start.elapsed() > END_DEADLINE => Ok(Some(false)),
             _ => Ok(None),
         }
@@ -353,9 +366,10 @@ impl<D: Deliveries> SubSide<D> {
 }
 
 /// Runs one PUB → SUB measurement: `imp`'s publisher side (sharded over `shards` cores
-/// for Monocoque) publishes `spec`'s stream, each message completed by `fill` (which
-/// gets the body, topic and sequence number already in place, and the sequence
-/// number), and `imp`'s subscriber side hands every stream message to `deliveries`.
+/// for Monocoque) publishes `spec`'s stream, and `imp`'s subscriber side hands every
+/// stream message to `deliveries`. `fill(body, seq)` completes the body of stream
+/// message `seq` (topic and sequence number are already written) just before it is
+/// sent; markers are not passed to it.
 pub fn run<F, D>(
     imp: Impl,
     transport: Transport,
@@ -495,7 +509,7 @@ impl<F: Fn(&mut [u8], u64)> PublishJob<F> {
             if let Some(all) = self.rv.check(phase, self.spec.subs, start)? {
                 return Ok(all);
             }
-            glommio::timer::sleep(MARKER_TICK).await;
+            glommio::timer::sleep(self.spec.marker_tick()).await;
         }
     }
 
@@ -539,7 +553,7 @@ impl<F: Fn(&mut [u8], u64)> PublishJob<F> {
             if let Some(all) = self.rv.check(phase, self.spec.subs, start)? {
                 return Ok(all);
             }
-            std::thread::sleep(MARKER_TICK);
+            std::thread::sleep(self.spec.marker_tick());
         }
     }
 
@@ -592,7 +606,7 @@ impl<F: Fn(&mut [u8], u64)> PublishJob<F> {
             if let Some(all) = self.rv.check(phase, self.spec.subs, start)? {
                 return Ok(all);
             }
-            tokio::time::sleep(MARKER_TICK).await;
+            tokio::time::sleep(self.spec.marker_tick()).await;
         }
     }
 
