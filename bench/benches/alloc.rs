@@ -28,6 +28,7 @@ fn main() {
             shards: 1,
             count,
             hold: Duration::ZERO,
+            rate: None,
         };
         match scenarios::run(Impl::Monocoque, &case, RunOptions::default()) {
             Ok(s) => println!(

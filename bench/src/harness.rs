@@ -159,14 +159,16 @@ pub struct BindAddr {
 }
 
 impl BindAddr {
-    /// A new address.
+    /// A new address, in the syntax of `imp` (a mixed pair binds on its PUB side).
     pub fn new(imp: Impl, transport: Transport) -> BindAddr {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         match transport {
             Transport::Tcp => BindAddr {
                 endpoint: match imp {
-                    Impl::Monocoque | Impl::ZmqRs => "tcp://127.0.0.1:0".into(),
-                    Impl::Libzmq => "tcp://127.0.0.1:*".into(),
+                    Impl::Monocoque | Impl::ZmqRs | Impl::MonocoqueToLibzmq => {
+                        "tcp://127.0.0.1:0".into()
+                    }
+                    Impl::Libzmq | Impl::LibzmqToMonocoque => "tcp://127.0.0.1:*".into(),
                 },
                 ipc_path: None,
             },
@@ -208,6 +210,30 @@ impl Stopwatch {
     /// Seconds since the start.
     pub fn stop(self) -> f64 {
         self.0.elapsed().as_secs_f64()
+    }
+}
+
+/// CPU time (user + system) used so far by every thread of this process, from
+/// `getrusage(RUSAGE_SELF)`: both sides of a run and any threads a library starts.
+pub fn process_cpu_time() -> Duration {
+    // SAFETY: getrusage only writes the struct it is given, which is plain data.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        if libc::getrusage(libc::RUSAGE_SELF, &mut usage) != 0 {
+            return Duration::ZERO;
+        }
+        usage
+    };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1_000);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+/// File descriptors this process may open (the soft RLIMIT_NOFILE), if known.
+pub fn open_files_limit() -> Option<u64> {
+    // SAFETY: getrlimit only writes the struct it is given, which is plain data.
+    unsafe {
+        let mut lim: libc::rlimit = std::mem::zeroed();
+        (libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0).then_some(lim.rlim_cur as u64)
     }
 }
 

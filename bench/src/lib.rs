@@ -1,13 +1,14 @@
 //! # monocoque-bench
 //!
-//! Monocoque measured side by side with libzmq (through the `zmq` crate), and in `thr`
-//! and `lat` with zmq.rs (the `zeromq` crate, on tokio), following
+//! Monocoque measured side by side with libzmq (through the `zmq` crate), and in `thr`,
+//! `lat` and `feed` with zmq.rs (the `zeromq` crate, on tokio), following
 //! `shared/BENCH.md`: the same scenario, sizes, counts, transport and core pinning for
 //! every implementation, runs alternated, at least three repetitions, median and spread.
 //!
 //! - [`scenarios`]: one module per scenario family (`thr`, `lat`, `router`, `fanout`,
-//!   `alloc`), each with a Monocoque and a libzmq variant (`thr` and `lat` also with a
-//!   zmq.rs one).
+//!   `feed`, `alloc`), each with a Monocoque and a libzmq variant (`thr`, `lat` and
+//!   `feed` also with a zmq.rs one; `feed` also with the mixed pairs Monocoque PUB →
+//!   libzmq SUBs and libzmq PUB → Monocoque SUBs).
 //! - [`runner`]: alternation, repetitions and summaries; [`result`]: the shared result
 //!   types; [`report`]: the table and the JSON lines; [`plot`]: SVG charts.
 //! - [`harness`]: pinned executors and threads, endpoints, timeouts.

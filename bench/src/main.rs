@@ -53,6 +53,13 @@ struct CompareArgs {
     /// Comma-separated message sizes in bytes to keep (default: every size).
     #[arg(long, value_delimiter = ',')]
     sizes: Vec<usize>,
+    /// Comma-separated peer counts (clients, subscribers) to keep (default: every count).
+    #[arg(long, value_delimiter = ',')]
+    peers: Vec<usize>,
+    /// Comma-separated publish rates (messages/s) to keep in paced scenarios with fixed
+    /// rates (`feed`; default: every rate).
+    #[arg(long, value_delimiter = ',')]
+    rates: Vec<f64>,
     /// Override every case's message/round-trip count (for profiling runs).
     #[arg(long)]
     count: Option<u64>,
@@ -108,6 +115,11 @@ fn compare(args: CompareArgs) -> monocoque_bench::Result<()> {
         .iter()
         .flat_map(|&s| scenarios::cases(s, effort))
         .filter(|c| args.sizes.is_empty() || args.sizes.contains(&c.size))
+        .filter(|c| args.peers.is_empty() || args.peers.contains(&c.peers))
+        .filter(|c| match c.rate {
+            Some(rate) => args.rates.is_empty() || args.rates.contains(&rate),
+            None => true,
+        })
         .map(|mut c| {
             if let Some(n) = args.count {
                 c.count = n;

@@ -2,7 +2,11 @@
 //!
 //! - `thr-msgs.svg`: PUSH → PULL messages/s against message size;
 //! - `thr-mbps.svg`: the same in MB/s;
-//! - `lat.svg`: REQ ↔ REP p50 and p99 round trip against message size.
+//! - `lat.svg`: REQ ↔ REP p50 and p99 round trip against message size;
+//! - `feed-p99-<N>subs-<size>.svg` and `feed-p50-…`: the feed's publish-to-receive
+//!   latency against the publish rate, one chart per subscriber count and size, one line
+//!   per implementation (and Monocoque shard count); a hollow marker is a run that lost
+//!   deliveries.
 //!
 //! One line per implementation and transport; both axes logarithmic.
 
@@ -18,7 +22,25 @@ struct Line {
     label: String,
     color: RGBColor,
     points: Vec<(f64, f64)>,
+    /// Per point: drawn hollow (feed: the run lost deliveries). Empty: all filled.
+    hollow: Vec<bool>,
 }
+
+/// The x axis of a chart.
+struct XAxis {
+    desc: &'static str,
+    label: fn(f64) -> String,
+}
+
+const SIZE_AXIS: XAxis = XAxis {
+    desc: "message size",
+    label: |x| fmt_size(x.round() as usize),
+};
+
+const RATE_AXIS: XAxis = XAxis {
+    desc: "publish rate, messages/s",
+    label: crate::report::fmt_num,
+};
 
 fn color(imp: Impl, transport: Transport, second: bool) -> RGBColor {
     match (imp, transport, second) {
@@ -34,6 +56,8 @@ fn color(imp: Impl, transport: Transport, second: bool) -> RGBColor {
         (Impl::Monocoque, Transport::Ipc, true) => RGBColor(188, 189, 34),
         (Impl::Libzmq, Transport::Tcp, true) => RGBColor(148, 103, 189),
         (Impl::Libzmq, Transport::Ipc, true) => RGBColor(140, 86, 75),
+        (Impl::MonocoqueToLibzmq, _, _) => RGBColor(148, 103, 189),
+        (Impl::LibzmqToMonocoque, _, _) => RGBColor(140, 86, 75),
     }
 }
 
@@ -58,13 +82,62 @@ fn lines(results: &[Summary], scenario: Scenario, metric: Metric, suffix: &str) 
                 label: format!("{imp} {}{suffix}", transport.name()),
                 color: color(imp, transport, !suffix.is_empty()),
                 points,
+                hollow: Vec::new(),
             });
         }
     }
     out
 }
 
-fn chart(path: &Path, title: &str, y_desc: &str, lines: &[Line]) -> Result<()> {
+/// Lines of the feed's `metric` against the publish rate for `subs` subscribers and
+/// `size`-byte messages, one per implementation and Monocoque shard count.
+fn feed_lines(results: &[Summary], subs: usize, size: usize, metric: Metric) -> Vec<Line> {
+    let mut out = Vec::new();
+    for imp in Impl::ALL {
+        // libzmq also runs in the shards = 2 cases (for the ratio); its line is the
+        // shards = 1 one.
+        let shard_counts: &[usize] = if imp == Impl::Monocoque {
+            &[1, 2]
+        } else {
+            &[1]
+        };
+        for &shards in shard_counts {
+            let mut points: Vec<(f64, f64, bool)> = results
+                .iter()
+                .filter(|s| {
+                    s.imp == imp
+                        && s.case.scenario == Scenario::Feed
+                        && s.case.peers == subs
+                        && s.case.size == size
+                        && s.case.shards == shards
+                })
+                .filter_map(|s| {
+                    let lost = s.median.delivered.is_some_and(|d| d < 0.999);
+                    Some((s.case.rate?, metric.get(&s.median)?, lost))
+                })
+                .filter(|&(_, y, _)| y > 0.0)
+                .collect();
+            if points.is_empty() {
+                continue;
+            }
+            points.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let label = if imp == Impl::Monocoque {
+                format!("{imp} shards={shards}")
+            } else {
+                imp.to_string()
+            };
+            out.push(Line {
+                label,
+                color: color(imp, Transport::Tcp, shards > 1),
+                points: points.iter().map(|&(x, y, _)| (x, y)).collect(),
+                hollow: points.iter().map(|&(_, _, lost)| lost).collect(),
+            });
+        }
+    }
+    out
+}
+
+fn chart(path: &Path, title: &str, x: &XAxis, y_desc: &str, lines: &[Line]) -> Result<()> {
     let err = |e: &dyn std::fmt::Display| -> crate::Error { format!("plot {title}: {e}").into() };
     let all = lines.iter().flat_map(|l| l.points.iter());
     let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
@@ -87,9 +160,9 @@ fn chart(path: &Path, title: &str, y_desc: &str, lines: &[Line]) -> Result<()> {
         )
         .map_err(|e| err(&e))?;
     c.configure_mesh()
-        .x_desc("message size")
+        .x_desc(x.desc)
         .y_desc(y_desc)
-        .x_label_formatter(&|x| fmt_size(x.round() as usize))
+        .x_label_formatter(&|v| (x.label)(*v))
         .y_label_formatter(&|y| crate::report::fmt_num(*y))
         .draw()
         .map_err(|e| err(&e))?;
@@ -102,11 +175,15 @@ fn chart(path: &Path, title: &str, y_desc: &str, lines: &[Line]) -> Result<()> {
         .map_err(|e| err(&e))?
         .label(line.label.clone())
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
-        c.draw_series(
-            line.points
-                .iter()
-                .map(|&p| Circle::new(p, 4, color.filled())),
-        )
+        c.draw_series(line.points.iter().enumerate().map(|(i, &p)| {
+            let hollow = line.hollow.get(i).copied().unwrap_or(false);
+            let style = if hollow {
+                color.stroke_width(2)
+            } else {
+                color.filled()
+            };
+            Circle::new(p, 4, style)
+        }))
         .map_err(|e| err(&e))?;
     }
     c.configure_series_labels()
@@ -123,24 +200,26 @@ fn chart(path: &Path, title: &str, y_desc: &str, lines: &[Line]) -> Result<()> {
 pub fn draw(results: &[Summary], dir: &Path) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
     let mut written = Vec::new();
-    let mut emit = |name: &str, title: &str, y: &str, lines: Vec<Line>| -> Result<()> {
+    let mut emit = |name: &str, title: &str, x: &XAxis, y: &str, lines: Vec<Line>| -> Result<()> {
         if lines.is_empty() {
             return Ok(());
         }
         let path = dir.join(name);
-        chart(&path, title, y, &lines)?;
+        chart(&path, title, x, y, &lines)?;
         written.push(path);
         Ok(())
     };
     emit(
         "thr-msgs.svg",
         "PUSH → PULL throughput (thr, default API)",
+        &SIZE_AXIS,
         "messages/s",
         lines(results, Scenario::Thr, Metric::MsgsPerSec, ""),
     )?;
     emit(
         "thr-mbps.svg",
         "PUSH → PULL throughput (thr, default API)",
+        &SIZE_AXIS,
         "MB/s",
         lines(results, Scenario::Thr, Metric::MbPerSec, ""),
     )?;
@@ -152,8 +231,31 @@ pub fn draw(results: &[Summary], dir: &Path) -> Result<Vec<PathBuf>> {
     emit(
         "lat.svg",
         "REQ ↔ REP round trip (lat)",
+        &SIZE_AXIS,
         "µs (full round trip)",
         lat,
     )?;
+    let mut feeds: Vec<(usize, usize)> = results
+        .iter()
+        .filter(|s| s.case.scenario == Scenario::Feed)
+        .map(|s| (s.case.peers, s.case.size))
+        .collect();
+    feeds.sort_unstable();
+    feeds.dedup();
+    for (subs, size) in feeds {
+        for (metric, name) in [(Metric::P99Us, "p99"), (Metric::P50Us, "p50")] {
+            let size_name = fmt_size(size).replace(' ', "");
+            emit(
+                &format!("feed-{name}-{subs}subs-{size_name}.svg"),
+                &format!(
+                    "feed: {name} publish-to-receive latency, {subs} subscribers, {} (hollow: deliveries lost)",
+                    fmt_size(size)
+                ),
+                &RATE_AXIS,
+                "µs",
+                feed_lines(results, subs, size, metric),
+            )?;
+        }
+    }
     Ok(written)
 }

@@ -35,18 +35,24 @@ pub fn table(results: &[Summary]) -> String {
     let head = "| scenario | transport | size | peers | shards | impl | msg/s | MB/s | p50 µs | p99 µs | p99.9 µs | dropped | spread | × libzmq |";
     let rule = "|---|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|";
     let mut allocs = Vec::new();
-    let _ = writeln!(out, "{head}\n{rule}");
+    let mut feeds = Vec::new();
+    if results
+        .iter()
+        .any(|s| !matches!(s.case.scenario, Scenario::Alloc | Scenario::Feed))
+    {
+        let _ = writeln!(out, "{head}\n{rule}");
+    }
     for s in results {
         if s.case.scenario == Scenario::Alloc {
             allocs.push(s);
             continue;
         }
+        if s.case.scenario == Scenario::Feed {
+            feeds.push(s);
+            continue;
+        }
         let c = &s.case;
-        let failed = if s.reps == 0 {
-            format!(" FAILED: {}", s.errors.first().map_or("", String::as_str))
-        } else {
-            String::new()
-        };
+        let failed = failed(s);
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} | {}{} | {} | {} | {} | {} | {} | {} | {} | {} |",
@@ -65,10 +71,40 @@ pub fn table(results: &[Summary]) -> String {
             s.median
                 .dropped
                 .map_or_else(|| "–".into(), |d| format!("{:.1}%", d * 100.0)),
-            s.spread_pct()
-                .map_or_else(|| "–".into(), |p| format!("±{:.0}%", p / 2.0)),
+            spread(s),
             ratio(s),
         );
+    }
+    if !feeds.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n| feed | transport | size | subs | shards | impl | rate msg/s | published msg/s | delivered | p50 µs | p99 µs | p99.9 µs | max µs | CPU ns/delivery | spread | × libzmq |\n|---|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        );
+        for s in feeds {
+            let c = &s.case;
+            let _ = writeln!(
+                out,
+                "| feed | {} | {} | {} | {} | {}{} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                c.transport.name(),
+                fmt_size(c.size),
+                c.peers,
+                shards(s),
+                s.imp,
+                failed(s),
+                opt(c.rate),
+                opt(s.median.msgs_per_sec),
+                s.median
+                    .delivered
+                    .map_or_else(|| "–".into(), |d| format!("{:.1}%", d * 100.0)),
+                opt(s.median.p50_us),
+                opt(s.median.p99_us),
+                opt(s.median.p999_us),
+                opt(s.median.max_us),
+                opt(s.median.cpu_ns_per_msg),
+                spread(s),
+                ratio(s),
+            );
+        }
     }
     if !allocs.is_empty() {
         let _ = writeln!(
@@ -94,8 +130,21 @@ pub fn table(results: &[Summary]) -> String {
     out
 }
 
+fn failed(s: &Summary) -> String {
+    if s.reps == 0 {
+        format!(" FAILED: {}", s.errors.first().map_or("", String::as_str))
+    } else {
+        String::new()
+    }
+}
+
+fn spread(s: &Summary) -> String {
+    s.spread_pct()
+        .map_or_else(|| "–".into(), |p| format!("±{:.0}%", p / 2.0))
+}
+
 fn shards(s: &Summary) -> String {
-    if s.imp == Impl::Monocoque {
+    if s.imp.uses_monocoque() {
         s.case.shards.to_string()
     } else {
         "–".into()
@@ -120,9 +169,14 @@ pub fn notes(impls: &[Impl], opts: crate::harness::RunOptions) -> String {
          (max − min) of the primary figure over the repetitions, relative to the median. × libzmq: \
          median / libzmq's median of the primary figure (msg/s; for lat p50, lower is better).\n\
          curve: left out, Monocoque has no CURVE yet. zmq.rs (`zeromq` crate 0.7, on tokio): runs \
-         in thr (default API; tcp and ipc) and lat (tcp and ipc) only; not in thr-batch (no \
-         batching API), router, fanout, fanout-capacity, fanout-topics or alloc.\n",
+         in thr (default API; tcp and ipc), lat (tcp and ipc) and feed only; not in thr-batch (no \
+         batching API), router, fanout, fanout-capacity, fanout-topics or alloc. The mixed pairs \
+         monocoque-to-libzmq (Monocoque PUB, libzmq SUBs) and libzmq-to-monocoque run in feed \
+         only. Flat-out publishers (fanout, fanout-topics) are a plain send loop for every \
+         implementation, with no yields of their own.\n",
     );
+    out.push_str(&crate::scenarios::feed::notes());
+    out.push('\n');
     for imp in impls {
         let _ = writeln!(out, "layout, {}: {}", imp, imp.layout(opts));
     }
@@ -145,16 +199,17 @@ pub fn json_line(s: &Summary) -> String {
     o.str("transport", c.transport.name());
     o.num("size", Some(c.size as f64));
     o.num("peers", Some(c.peers as f64));
-    o.num(
-        "shards",
-        (s.imp == Impl::Monocoque).then_some(c.shards as f64),
-    );
+    o.num("shards", s.imp.uses_monocoque().then_some(c.shards as f64));
+    o.num("rate", c.rate);
     o.num("msgs_per_sec", s.median.msgs_per_sec);
     o.num("mb_per_sec", s.median.mb_per_sec);
     o.num("p50_us", s.median.p50_us);
     o.num("p99_us", s.median.p99_us);
     o.num("p999_us", s.median.p999_us);
+    o.num("max_us", s.median.max_us);
     o.num("dropped", s.median.dropped);
+    o.num("delivered", s.median.delivered);
+    o.num("cpu_ns_per_msg", s.median.cpu_ns_per_msg);
     o.num("allocs_per_msg_send", s.median.allocs_send);
     o.num("allocs_per_msg_recv", s.median.allocs_recv);
     o.num("count", Some(c.count as f64));

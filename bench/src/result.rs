@@ -8,23 +8,51 @@ use std::fmt;
 pub enum Impl {
     /// This project, on glommio.
     Monocoque,
-    /// zmq.rs, the pure-Rust `zeromq` crate, on tokio (`thr` and `lat` only).
+    /// zmq.rs, the pure-Rust `zeromq` crate, on tokio (`thr`, `lat` and `feed` only).
     ZmqRs,
+    /// A mixed pair (`feed` only): a Monocoque PUB publishing to libzmq SUBs.
+    MonocoqueToLibzmq,
+    /// A mixed pair (`feed` only): a libzmq PUB publishing to Monocoque SUBs.
+    LibzmqToMonocoque,
     /// libzmq 4.3 through the `zmq` crate (the reference).
     Libzmq,
 }
 
 impl Impl {
     /// Every implementation, the reference last so its rows close each group.
-    pub const ALL: [Impl; 3] = [Impl::Monocoque, Impl::ZmqRs, Impl::Libzmq];
+    pub const ALL: [Impl; 5] = [
+        Impl::Monocoque,
+        Impl::ZmqRs,
+        Impl::MonocoqueToLibzmq,
+        Impl::LibzmqToMonocoque,
+        Impl::Libzmq,
+    ];
 
-    /// The name used in tables and JSON.
+    /// The name used in tables and JSON (a mixed pair names its PUB side first).
     pub fn name(self) -> &'static str {
         match self {
             Impl::Monocoque => "monocoque",
             Impl::ZmqRs => "zmq.rs",
+            Impl::MonocoqueToLibzmq => "monocoque-to-libzmq",
+            Impl::LibzmqToMonocoque => "libzmq-to-monocoque",
             Impl::Libzmq => "libzmq",
         }
+    }
+
+    /// The implementations of the sending (PUB) and the receiving (SUB) side: the
+    /// same one twice except for the mixed pairs.
+    pub fn sides(self) -> (Impl, Impl) {
+        match self {
+            Impl::MonocoqueToLibzmq => (Impl::Monocoque, Impl::Libzmq),
+            Impl::LibzmqToMonocoque => (Impl::Libzmq, Impl::Monocoque),
+            imp => (imp, imp),
+        }
+    }
+
+    /// True when either side is Monocoque (so Monocoque's options apply to the run).
+    pub fn uses_monocoque(self) -> bool {
+        let (a, b) = self.sides();
+        a == Impl::Monocoque || b == Impl::Monocoque
     }
 
     /// Parses a name as printed by [`Impl::name`].
@@ -55,6 +83,20 @@ impl Impl {
                  (tokio::time::timeout)"
                     .to_string()
             }
+            Impl::MonocoqueToLibzmq => format!(
+                "PUB side as Monocoque's sender side (one glommio executor pinned to core 0; \
+                 spin_before_park {}; busy_poll {}); SUB side as libzmq's receiver side (app \
+                 thread pinned to core 1 plus its context's I/O and reaper threads)",
+                on_off(opts.spin),
+                on_off(opts.busy_poll)
+            ),
+            Impl::LibzmqToMonocoque => format!(
+                "PUB side as libzmq's sender side (app thread pinned to core 0 plus its \
+                 context's I/O and reaper threads); SUB side as Monocoque's receiver side (one \
+                 glommio executor pinned to core 1; spin_before_park {}; busy_poll {})",
+                on_off(opts.spin),
+                on_off(opts.busy_poll)
+            ),
             Impl::Libzmq => {
                 "sender side: app thread pinned to core 0 plus its context's I/O and reaper \
                  threads (started from the app thread, so they inherit core 0); receiver side: \
@@ -89,13 +131,16 @@ pub enum Scenario {
     FanoutCapacity,
     /// One PUB → 100 SUB, each subscribed to 1 of 1000 topics.
     FanoutTopics,
+    /// One PUB paced at fixed rates → N SUB: delivered share and publish-to-receive
+    /// latency of every delivery.
+    Feed,
     /// Allocations per message on PUSH → PULL.
     Alloc,
 }
 
 impl Scenario {
     /// Every scenario, in table order.
-    pub const ALL: [Scenario; 8] = [
+    pub const ALL: [Scenario; 9] = [
         Scenario::Thr,
         Scenario::ThrBatch,
         Scenario::Lat,
@@ -103,6 +148,7 @@ impl Scenario {
         Scenario::Fanout,
         Scenario::FanoutCapacity,
         Scenario::FanoutTopics,
+        Scenario::Feed,
         Scenario::Alloc,
     ];
 
@@ -116,6 +162,7 @@ impl Scenario {
             Scenario::Fanout => "fanout",
             Scenario::FanoutCapacity => "fanout-capacity",
             Scenario::FanoutTopics => "fanout-topics",
+            Scenario::Feed => "feed",
             Scenario::Alloc => "alloc",
         }
     }
@@ -129,6 +176,7 @@ impl Scenario {
     pub fn primary(self) -> Metric {
         match self {
             Scenario::Lat => Metric::P50Us,
+            Scenario::Feed => Metric::P99Us,
             Scenario::Alloc => Metric::AllocsRecv,
             _ => Metric::MsgsPerSec,
         }
@@ -178,19 +226,25 @@ pub struct Case {
     pub count: u64,
     /// Paced scenarios: how long each rate step is held.
     pub hold: std::time::Duration,
+    /// Scenarios paced at a fixed rate (`feed`): messages published per second.
+    pub rate: Option<f64>,
 }
 
 impl Case {
     /// A short label for progress lines.
     pub fn label(&self) -> String {
-        format!(
+        let mut label = format!(
             "{} {} {} peers={} shards={}",
             self.scenario.name(),
             self.transport.name(),
             fmt_size(self.size),
             self.peers,
             self.shards
-        )
+        );
+        if let Some(rate) = self.rate {
+            label.push_str(&format!(" rate={}/s", crate::report::fmt_num(rate)));
+        }
+        label
     }
 }
 
@@ -207,8 +261,16 @@ pub struct Sample {
     pub p99_us: Option<f64>,
     /// 99.9th percentile, µs.
     pub p999_us: Option<f64>,
+    /// Largest latency, µs.
+    pub max_us: Option<f64>,
     /// Fraction of messages lost (0..1), for PUB/SUB.
     pub dropped: Option<f64>,
+    /// Share of the expected deliveries that arrived (0..1), for `feed`: deliveries
+    /// received / (messages published × subscribers).
+    pub delivered: Option<f64>,
+    /// CPU time (user + system, every thread of the process: both sides and any
+    /// library threads) per message or delivery, ns.
+    pub cpu_ns_per_msg: Option<f64>,
     /// Allocations per message on the sending side.
     pub allocs_send: Option<f64>,
     /// Allocations per message on the receiving side.
@@ -228,8 +290,14 @@ pub enum Metric {
     P99Us,
     /// [`Sample::p999_us`].
     P999Us,
+    /// [`Sample::max_us`].
+    MaxUs,
     /// [`Sample::dropped`].
     Dropped,
+    /// [`Sample::delivered`].
+    Delivered,
+    /// [`Sample::cpu_ns_per_msg`].
+    CpuNsPerMsg,
     /// [`Sample::allocs_send`].
     AllocsSend,
     /// [`Sample::allocs_recv`].
@@ -238,13 +306,16 @@ pub enum Metric {
 
 impl Metric {
     /// Every metric.
-    pub const ALL: [Metric; 8] = [
+    pub const ALL: [Metric; 11] = [
         Metric::MsgsPerSec,
         Metric::MbPerSec,
         Metric::P50Us,
         Metric::P99Us,
         Metric::P999Us,
+        Metric::MaxUs,
         Metric::Dropped,
+        Metric::Delivered,
+        Metric::CpuNsPerMsg,
         Metric::AllocsSend,
         Metric::AllocsRecv,
     ];
@@ -257,7 +328,10 @@ impl Metric {
             Metric::P50Us => s.p50_us,
             Metric::P99Us => s.p99_us,
             Metric::P999Us => s.p999_us,
+            Metric::MaxUs => s.max_us,
             Metric::Dropped => s.dropped,
+            Metric::Delivered => s.delivered,
+            Metric::CpuNsPerMsg => s.cpu_ns_per_msg,
             Metric::AllocsSend => s.allocs_send,
             Metric::AllocsRecv => s.allocs_recv,
         }
@@ -271,7 +345,10 @@ impl Metric {
             Metric::P50Us => &mut s.p50_us,
             Metric::P99Us => &mut s.p99_us,
             Metric::P999Us => &mut s.p999_us,
+            Metric::MaxUs => &mut s.max_us,
             Metric::Dropped => &mut s.dropped,
+            Metric::Delivered => &mut s.delivered,
+            Metric::CpuNsPerMsg => &mut s.cpu_ns_per_msg,
             Metric::AllocsSend => &mut s.allocs_send,
             Metric::AllocsRecv => &mut s.allocs_recv,
         };
@@ -280,7 +357,10 @@ impl Metric {
 
     /// True when a larger value is better.
     pub fn higher_is_better(self) -> bool {
-        matches!(self, Metric::MsgsPerSec | Metric::MbPerSec)
+        matches!(
+            self,
+            Metric::MsgsPerSec | Metric::MbPerSec | Metric::Delivered
+        )
     }
 }
 

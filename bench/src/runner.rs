@@ -124,8 +124,8 @@ pub fn summarize(
         spread,
         reps: samples.len(),
         errors,
-        spin: (imp == Impl::Monocoque).then_some(opts.spin),
-        busy_poll: (imp == Impl::Monocoque).then_some(opts.busy_poll),
+        spin: imp.uses_monocoque().then_some(opts.spin),
+        busy_poll: imp.uses_monocoque().then_some(opts.busy_poll),
         api: scenarios::api(imp, case),
         ratio_vs_libzmq: None,
     }

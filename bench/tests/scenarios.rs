@@ -6,7 +6,7 @@ use std::time::Duration;
 use monocoque_bench::alloc_count::CountingAlloc;
 use monocoque_bench::harness::RunOptions;
 use monocoque_bench::result::{Case, Impl, Scenario, Transport};
-use monocoque_bench::scenarios;
+use monocoque_bench::scenarios::{self, Effort};
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
@@ -20,6 +20,7 @@ fn case(scenario: Scenario, transport: Transport, size: usize, peers: usize, cou
         shards: 1,
         count,
         hold: Duration::from_millis(20),
+        rate: None,
     }
 }
 
@@ -122,4 +123,42 @@ fn zmqrs_thr_and_lat() {
         let (p50, p99) = (s.p50_us.unwrap(), s.p99_us.unwrap());
         assert!(0.0 < p50 && p50 <= p99);
     }
+}
+
+#[test]
+fn feed_every_implementation() {
+    let cases = scenarios::cases(Scenario::Feed, Effort::Smoke);
+    assert!(cases.iter().any(|c| c.shards == 1) && cases.iter().any(|c| c.shards > 1));
+    let mut ran = Vec::new();
+    for c in &cases {
+        assert!(c.rate.is_some_and(|r| r > 0.0));
+        for imp in Impl::ALL {
+            if !scenarios::supports(imp, c) {
+                continue;
+            }
+            let s = scenarios::run(imp, c, RunOptions::default())
+                .unwrap_or_else(|e| panic!("{} with {imp}: {e}", c.label()));
+            let delivered = s.delivered.unwrap();
+            assert!(
+                0.0 < delivered && delivered <= 1.0,
+                "{} with {imp}: delivered {delivered}",
+                c.label()
+            );
+            let (p50, p99, p999, max) = (
+                s.p50_us.unwrap(),
+                s.p99_us.unwrap(),
+                s.p999_us.unwrap(),
+                s.max_us.unwrap(),
+            );
+            assert!(0.0 < p50 && p50 <= p99 && p99 <= p999 && p999 <= max);
+            assert!(s.msgs_per_sec.unwrap() > 0.0);
+            assert!(s.cpu_ns_per_msg.unwrap() > 0.0);
+            ran.push((imp, c.shards));
+        }
+    }
+    // Every implementation ran, Monocoque also sharded.
+    for imp in Impl::ALL {
+        assert!(ran.iter().any(|&(i, _)| i == imp), "{imp} did not run");
+    }
+    assert!(ran.contains(&(Impl::Monocoque, 2)));
 }

@@ -27,6 +27,7 @@ pub fn run(imp: Impl, case: &Case, opts: RunOptions) -> Result<Sample> {
         Impl::Monocoque => monocoque(&addr.endpoint, case.size, case.count, opts)?,
         Impl::ZmqRs => zmqrs(&addr.endpoint, case.size, case.count)?,
         Impl::Libzmq => libzmq(&addr.endpoint, case.size, case.count)?,
+        _ => return Err(format!("{imp} is not run in lat").into()),
     };
     Ok(latency_sample(&hist))
 }

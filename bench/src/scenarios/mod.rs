@@ -3,11 +3,15 @@
 //!
 //! Every module has one function per implementation, run on the same pinned layout
 //! (sender side on core 0, receiver side on core 1), and returns a [`Sample`]. zmq.rs
-//! has one in `thr` and `lat` only (see [`supports`]).
+//! has one in `thr`, `lat` and `feed` only, and the mixed pairs (a Monocoque PUB to
+//! libzmq SUBs and the reverse) run in `feed` only (see [`supports`]). The PUB/SUB
+//! scenarios (`fanout*`, `feed`) share their machinery in the private `pubsub` module.
 
 pub mod alloc;
 pub mod fanout;
+pub mod feed;
 pub mod lat;
+mod pubsub;
 pub mod router;
 pub mod thr;
 
@@ -61,6 +65,7 @@ pub fn cases(scenario: Scenario, effort: Effort) -> Vec<Case> {
         shards: 1,
         count: 0,
         hold: effort.hold(),
+        rate: None,
     };
     let mut out = Vec::new();
     match scenario {
@@ -153,6 +158,28 @@ pub fn cases(scenario: Scenario, effort: Effort) -> Vec<Case> {
                 });
             }
         }
+        Scenario::Feed => {
+            for &shards in FANOUT_SHARDS {
+                for &size in feed::SIZES {
+                    for &peers in feed::SUBS {
+                        for &rate in feed::RATES {
+                            if !feed::selected(effort, shards, size, peers, rate) {
+                                continue;
+                            }
+                            out.push(Case {
+                                size,
+                                peers,
+                                shards,
+                                rate: Some(rate),
+                                // At most; each run stops after the hold.
+                                count: (rate * base.hold.as_secs_f64()).ceil() as u64,
+                                ..base.clone()
+                            });
+                        }
+                    }
+                }
+            }
+        }
         Scenario::Alloc => out.push(Case {
             count: effort.count(200_000),
             ..base
@@ -165,8 +192,20 @@ pub fn cases(scenario: Scenario, effort: Effort) -> Vec<Case> {
 pub fn supports(imp: Impl, case: &Case) -> bool {
     match imp {
         Impl::Monocoque => true,
-        // zmq.rs: PUSH → PULL with the default API and REQ ↔ REP, TCP and IPC.
-        Impl::ZmqRs => matches!(case.scenario, Scenario::Thr | Scenario::Lat) && case.shards == 1,
+        // zmq.rs: PUSH → PULL with the default API and REQ ↔ REP, TCP and IPC; feed up
+        // to feed::ZMQRS_MAX_SUBS subscribers.
+        Impl::ZmqRs => {
+            case.shards == 1
+                && match case.scenario {
+                    Scenario::Thr | Scenario::Lat => true,
+                    Scenario::Feed => case.peers <= feed::ZMQRS_MAX_SUBS,
+                    _ => false,
+                }
+        }
+        // The mixed pairs: a local Monocoque PUB to libzmq SUBs and the reverse.
+        Impl::MonocoqueToLibzmq | Impl::LibzmqToMonocoque => {
+            case.scenario == Scenario::Feed && case.shards == 1
+        }
         // libzmq has no shards: it runs in every fan-out case, alternating with each
         // Monocoque shard count, so every row has a ratio from its own alternation.
         Impl::Libzmq => case.scenario != Scenario::Alloc && (case.shards == 1 || is_fanout(case)),
@@ -176,23 +215,45 @@ pub fn supports(imp: Impl, case: &Case) -> bool {
 fn is_fanout(case: &Case) -> bool {
     matches!(
         case.scenario,
-        Scenario::Fanout | Scenario::FanoutCapacity | Scenario::FanoutTopics
+        Scenario::Fanout | Scenario::FanoutCapacity | Scenario::FanoutTopics | Scenario::Feed
     )
 }
 
 /// The API `imp` uses in `case`, for the report.
 pub fn api(imp: Impl, case: &Case) -> &'static str {
+    let flat_out = matches!(case.scenario, Scenario::Fanout | Scenario::FanoutTopics);
+    let paced = matches!(case.scenario, Scenario::FanoutCapacity | Scenario::Feed);
     if imp == Impl::Monocoque && case.shards > 1 && is_fanout(case) {
-        return "ShardedSocket (PUB) on 2 cores; ShardRef::send from an on_each_core handler \
-                on core 0; flat out, only glommio's yield_if_needed (the PUB yields by itself \
-                when a subscriber's queue reaches half its SNDHWM)";
+        return if flat_out {
+            "ShardedSocket (PUB) on 2 cores; ShardRef::send from an on_each_core handler on \
+             core 0; flat out: send in a loop, no yields of its own"
+        } else {
+            "ShardedSocket (PUB) on 2 cores; ShardRef::send from an on_each_core handler on \
+             core 0; paced: sends what is due, then glommio::timer::sleep(100 µs)"
+        };
     }
     match (imp, case.scenario) {
         (Impl::Monocoque, Scenario::ThrBatch) => "send_batch/recv_batch",
         (Impl::Libzmq, Scenario::ThrBatch) => "default (libzmq has no batching API)",
-        (Impl::Monocoque, Scenario::Fanout | Scenario::FanoutTopics) => {
-            "default; flat out, the publisher only calls glommio's yield_if_needed (the \
-             PUB yields by itself when a subscriber's queue reaches half its SNDHWM)"
+        (Impl::Monocoque | Impl::Libzmq, _) if flat_out => {
+            "default; flat out: send in a loop, no yields of its own"
+        }
+        (Impl::Monocoque, _) if paced => {
+            "default; paced: sends what is due, then glommio::timer::sleep(100 µs)"
+        }
+        (Impl::Libzmq, _) if paced => {
+            "default; paced: sends what is due, then std::thread::sleep(100 µs)"
+        }
+        (Impl::ZmqRs, Scenario::Feed) => {
+            "default; paced: sends what is due, then tokio::time::sleep(100 µs) (tokio rounds \
+             it up to 1 ms); one tokio task per SUB"
+        }
+        (Impl::MonocoqueToLibzmq, _) => {
+            "Monocoque PUB paced with glommio::timer::sleep(100 µs) → libzmq SUBs polled by \
+             one thread"
+        }
+        (Impl::LibzmqToMonocoque, _) => {
+            "libzmq PUB paced with std::thread::sleep(100 µs) → Monocoque SUBs, one task each"
         }
         _ => "default",
     }
@@ -207,6 +268,7 @@ pub fn run(imp: Impl, case: &Case, opts: RunOptions) -> Result<Sample> {
         Scenario::Router => router::run(imp, case, opts),
         Scenario::Fanout | Scenario::FanoutTopics => fanout::run(imp, case, opts),
         Scenario::FanoutCapacity => fanout::capacity(imp, case, opts),
+        Scenario::Feed => feed::run(imp, case, opts),
         Scenario::Alloc => alloc::run(imp, case, opts),
     }
 }

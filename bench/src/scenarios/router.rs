@@ -23,7 +23,7 @@ pub fn run(imp: Impl, case: &Case, opts: RunOptions) -> Result<Sample> {
     let secs = match imp {
         Impl::Monocoque => monocoque(&addr.endpoint, case.size, clients, per_client, opts)?,
         Impl::Libzmq => libzmq(&addr.endpoint, case.size, clients, per_client)?,
-        Impl::ZmqRs => return Err("zmq.rs is not run in router".into()),
+        _ => return Err(format!("{imp} is not run in router").into()),
     };
     Ok(Sample::throughput(
         clients as u64 * per_client,

@@ -37,6 +37,7 @@ pub fn run(imp: Impl, case: &Case, api: Api, opts: RunOptions) -> Result<Sample>
             Api::Batch => return Err("zmq.rs is not run in thr-batch".into()),
         },
         Impl::Libzmq => libzmq(&addr.endpoint, case.size, case.count)?,
+        _ => return Err(format!("{imp} is not run in thr").into()),
     };
     Ok(Sample::throughput(case.count, case.size, secs))
 }
