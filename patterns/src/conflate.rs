@@ -49,6 +49,7 @@ pub(crate) struct Latest {
     /// Peers with a message waiting, oldest slot first.
     order: VecDeque<PeerId>,
     slots: AHashMap<PeerId, Message>,
+    replaced: u64,
 }
 
 impl Latest {
@@ -56,7 +57,14 @@ impl Latest {
     pub fn put(&mut self, peer: &Rc<Peer>, msg: Message) {
         if self.slots.insert(peer.id(), msg).is_none() {
             self.order.push_back(peer.id());
+        } else {
+            self.replaced += 1;
         }
+    }
+
+    /// Messages that a newer one from the same peer replaced before `recv` took them.
+    pub fn replaced(&self) -> u64 {
+        self.replaced
     }
 
     /// Takes the message of the oldest slot.

@@ -500,7 +500,15 @@ impl Core {
 
     /// The socket's counters.
     pub fn stats(&self) -> Stats {
-        self.counters.snapshot()
+        let mut stats = self.counters.snapshot();
+        stats.conflated += self.inbound.borrow().conflated()
+            + self
+                .peers
+                .borrow()
+                .values()
+                .map(|p| p.conflated())
+                .sum::<u64>();
+        stats
     }
 
     /// Each peer's queue and drops.
@@ -872,6 +880,7 @@ impl Handler for Core {
     }
 
     fn on_peer_gone(&self, peer: &Rc<Peer>) {
+        Counters::add(&self.counters.conflated_gone, peer.conflated());
         self.peers.borrow_mut().remove(&peer.id());
         self.out.borrow_mut().retain(|p| p.id() != peer.id());
         peer.forget_inbound_waiter();

@@ -20,11 +20,18 @@ pub(crate) struct Inbound {
     /// The newest message of each conflating peer, taken after `msgs` (which holds
     /// what arrived before CONFLATE applied, if anything).
     latest: Latest,
+    /// Messages of a batch that conflation discarded on arrival.
+    conflated: u64,
     /// Some peer conflates (so the common case tests one flag, not the peer).
     conflating: bool,
 }
 
 impl Inbound {
+    /// Messages CONFLATE discarded for a newer one before `recv` took them.
+    pub fn conflated(&self) -> u64 {
+        self.conflated + self.latest.replaced()
+    }
+
     /// From now on, peers may conflate ([`Peer::conflates`]).
     pub fn expect_conflation(&mut self) {
         self.conflating = true;
@@ -45,9 +52,11 @@ impl Inbound {
     #[inline]
     pub fn extend(&mut self, peer: &Rc<Peer>, msgs: impl ExactSizeIterator<Item = Message>) {
         if self.conflating && peer.conflates() {
+            let older = msgs.len().saturating_sub(1) as u64;
             if let Some(newest) = msgs.last() {
                 self.latest.put(peer, newest);
             }
+            self.conflated += older;
             return;
         }
         let n = msgs.len();
@@ -211,6 +220,8 @@ mod tests {
         q.extend(&c, std::iter::empty());
         q.push(&a, msg(5));
         assert_eq!((a.inbound_queued(), c.inbound_queued()), (2, 0));
+        // msg(1) was replaced, and msg(2), msg(3) were older than msg(4) in one batch.
+        assert_eq!(q.conflated(), 3);
         // The ordinary queue first, then the newest from the conflating peer.
         let order: Vec<(PeerId, u8)> = std::iter::from_fn(|| q.pop(0))
             .map(|(id, m)| (id, m[0][0]))

@@ -35,6 +35,9 @@ pub struct Stats {
     /// ROUTER messages whose routing id matched no peer (dropped without
     /// ROUTER_MANDATORY, as libzmq does).
     pub unroutable: u64,
+    /// CONFLATE: messages replaced by a newer one before they were written (outbound)
+    /// or received (inbound). Deliberate, so not counted as drops.
+    pub conflated: u64,
 }
 
 impl Add for Stats {
@@ -47,6 +50,7 @@ impl Add for Stats {
             dropped_hwm: self.dropped_hwm + o.dropped_hwm,
             dropped_ring: self.dropped_ring + o.dropped_ring,
             unroutable: self.unroutable + o.unroutable,
+            conflated: self.conflated + o.conflated,
         }
     }
 }
@@ -77,6 +81,8 @@ pub(crate) struct Counters {
     pub dropped_hwm: Cell<u64>,
     pub dropped_ring: Cell<u64>,
     pub unroutable: Cell<u64>,
+    /// Outbound replacements of peers that are gone (live peers count their own).
+    pub conflated_gone: Cell<u64>,
 }
 
 impl Counters {
@@ -92,6 +98,7 @@ impl Counters {
             dropped_hwm: self.dropped_hwm.get(),
             dropped_ring: self.dropped_ring.get(),
             unroutable: self.unroutable.get(),
+            conflated: self.conflated_gone.get(),
         }
     }
 }

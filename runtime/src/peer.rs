@@ -61,6 +61,8 @@ struct OutQueue {
     hwm: usize,
     /// CONFLATE: a new message replaces the one queued (see [`Peer::set_conflate`]).
     conflate: bool,
+    /// Queued messages a newer one replaced (CONFLATE).
+    replaced: u64,
     writer: Option<Waker>,
 }
 
@@ -91,6 +93,7 @@ impl OutQueue {
         if self.conflate && self.messages != 0 {
             self.wire.clear();
             self.messages = 0;
+            self.replaced += 1;
         }
         let last = msg.len().saturating_sub(1);
         for (i, frame) in msg.iter().enumerate() {
@@ -116,6 +119,7 @@ impl Peer {
                 subscriptions: VecDeque::new(),
                 hwm: sndhwm,
                 conflate: false,
+                replaced: 0,
                 writer: None,
             }),
             closing: Cell::new(false),
@@ -166,6 +170,12 @@ impl Peer {
         }
         self.reported.set((dropped, Some(Instant::now())));
         Some(dropped - at)
+    }
+
+    /// Queued messages that a newer one replaced before the connection took them
+    /// (CONFLATE).
+    pub fn conflated(&self) -> u64 {
+        self.out.borrow().replaced
     }
 
     /// Messages this peer missed because its queue was at SNDHWM.

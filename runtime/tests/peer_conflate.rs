@@ -40,6 +40,8 @@ fn a_conflating_queue_keeps_only_the_newest_message() {
     }
     peer.send_subscription(Bytes::from_static(b"a"), true);
     peer.send_subscription(Bytes::from_static(b"b"), true);
+    // Ten messages queued, one kept: nine replaced.
+    assert_eq!(peer.conflated(), 9);
     let mut out = Outgoing::new();
     peer.take_messages(&mut out);
     assert_eq!(wire(&out), encoded(&Message::single(vec![4u8; 3])));
