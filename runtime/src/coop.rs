@@ -188,3 +188,34 @@ impl Future for YieldNow<'_> {
         this.slice.poll_resumed(cx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each case runs on a fresh thread: the state is per thread.
+    fn on_fresh_thread(f: impl FnOnce() + Send + 'static) {
+        std::thread::spawn(f).join().unwrap();
+    }
+
+    #[test]
+    fn a_yield_is_due_once_a_slice_has_passed_and_stays_due_until_the_reactor() {
+        on_fresh_thread(|| {
+            // Below CHECK_EVERY units nothing reads the clock.
+            assert!(!spend(CHECK_EVERY - 1));
+            // The first clock read starts the slice.
+            assert!(!spend(1));
+            std::thread::sleep(2 * SLICE);
+            assert!(
+                !spend(CHECK_EVERY - 1),
+                "the clock is read every CHECK_EVERY"
+            );
+            assert!(spend(1), "a whole slice has passed");
+            assert!(spend(0), "due until the reactor was visited");
+            assert!(reactor_due());
+            slice_started();
+            assert!(!reactor_due());
+            assert!(!spend(CHECK_EVERY - 1));
+        });
+    }
+}
