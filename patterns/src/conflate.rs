@@ -86,15 +86,7 @@ impl Latest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use monocoque_runtime::Notify;
-
-    fn peer(id: PeerId) -> Rc<Peer> {
-        Rc::new(Peer::new(id, String::new(), 0, Rc::new(Notify::new())))
-    }
-
-    fn msg(n: u8) -> Message {
-        Message::single(vec![n])
-    }
+    use crate::test_support::{msg, peer};
 
     #[test]
     fn keeps_the_newest_per_peer_in_slot_order() {

@@ -143,15 +143,7 @@ impl Inbound {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use monocoque_runtime::Notify;
-
-    fn peer(id: PeerId) -> Rc<Peer> {
-        Rc::new(Peer::new(id, String::new(), 0, Rc::new(Notify::new())))
-    }
-
-    fn msg(n: u8) -> Message {
-        Message::single(vec![n])
-    }
+    use crate::test_support::{msg, peer};
 
     #[test]
     fn pops_in_order_with_each_peer_and_releases_rcvhwm() {

@@ -42,6 +42,8 @@ mod sharded;
 mod socket;
 mod stats;
 mod subscriptions;
+#[cfg(test)]
+mod test_support;
 
 pub use error::{Error, Result};
 pub use monitor::Monitor;
