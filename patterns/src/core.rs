@@ -11,6 +11,7 @@ use std::task::{Context, Poll, Waker};
 use ahash::AHashMap;
 use bytes::Bytes;
 use monocoque_runtime::coop::{self, Slice};
+use monocoque_runtime::log_limit::{limited, LogLimit};
 use monocoque_runtime::{
     spawn_connector, spawn_listener, Endpoint, Handler, Lifecycle, Listener, Message, MonitorEvent,
     Notify, Peer, PeerId,
@@ -23,6 +24,12 @@ use crate::monitor::MonitorQueue;
 use crate::options::Options;
 use crate::stats::{Counters, PeerStats, Stats};
 use crate::subscriptions::{SubscriberIndex, SubscriptionSet};
+
+thread_local! {
+    /// Budget of the SNDHWM drop lines (each peer reports about once a second; a
+    /// thousand slow subscribers must not make that a thousand lines a second).
+    static DROPS: LogLimit = const { LogLimit::new() };
+}
 
 /// Per-type routing state.
 #[derive(Default)]
@@ -488,12 +495,15 @@ impl Core {
         Counters::add(&self.counters.dropped_hwm, 1);
         if let Some(count) = peer.note_dropped() {
             let remote = peer.remote();
-            tracing::warn!(
-                socket = ?self.kind,
-                %remote,
-                count,
-                "peer at SNDHWM: messages dropped"
-            );
+            limited(&DROPS, |suppressed| {
+                tracing::warn!(
+                    socket = ?self.kind,
+                    %remote,
+                    count,
+                    suppressed,
+                    "peer at SNDHWM: messages dropped"
+                )
+            });
             self.on_monitor(MonitorEvent::MessagesDropped { remote, count });
         }
     }

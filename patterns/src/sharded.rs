@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 use ahash::AHashMap;
 use bytes::Bytes;
 use monocoque_runtime::doorbell::Doorbell;
+use monocoque_runtime::log_limit::{limited, LogLimit};
 use monocoque_runtime::mesh::{link, Inbox, Outbox};
 use monocoque_runtime::ring::PushError;
 use monocoque_runtime::{
@@ -42,6 +43,10 @@ use crate::error::{Error, Result};
 use crate::options::Options;
 use crate::stats::{Counters, PeerStats, Stats};
 use crate::subscriptions::SubscriptionSet;
+
+thread_local! {
+    static ACCEPT_FAILED: LogLimit = const { LogLimit::new() };
+}
 
 const OP_PUBLISH: u8 = 1;
 const OP_DELIVER: u8 = 2;
@@ -688,7 +693,9 @@ impl Shard {
                         }
                     }
                     Some(Err(e)) => {
-                        tracing::warn!(error = %e, "sharded accept failed");
+                        limited(&ACCEPT_FAILED, |suppressed| {
+                            tracing::warn!(error = %e, suppressed, "sharded accept failed")
+                        });
                         glommio::timer::sleep(Duration::from_millis(10)).await;
                     }
                 }

@@ -542,3 +542,36 @@ fn usage_errors_exit_2_on_one_line() {
     expect_error(&["push", "--bind", "tcp://*:1", "--echo"]);
     expect_error(&["pub", "--bind", "tcp://*:1", "--subscribe", "x"]);
 }
+
+#[test]
+fn garbage_connections_are_logged_within_a_budget() {
+    // 200 connections that send HTTP instead of a greeting: each is refused, but stderr
+    // gets at most the burst of lines (they name the refusal), not one per connection.
+    let mq = Mq::start(&["PULL", "--bind", "tcp://127.0.0.1:0", "--count", "1"]);
+    let endpoint = mq.bound_endpoint();
+    let addr = endpoint.strip_prefix("tcp://").unwrap().to_string();
+    for _ in 0..200 {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        let _ = s.write_all(b"GET / HTTP/1.0\r\n\r\n");
+        let mut sink = Vec::new();
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        let _ = s.read_to_end(&mut sink);
+    }
+    let ctx = zmq::Context::new();
+    let push = zsock(&ctx, zmq::PUSH);
+    push.connect(&endpoint).unwrap();
+    push.send("after the garbage", 0).unwrap();
+    assert_eq!(mq.line(), "after the garbage");
+    let done = mq.finish();
+    assert!(done.status.success(), "stderr: {:?}", done.stderr);
+    let refusals = done
+        .stderr
+        .iter()
+        .filter(|l| l.contains("closing connection"))
+        .count();
+    assert!(
+        (1..=monocoque_runtime::log_limit::BURST as usize).contains(&refusals),
+        "{refusals} refusal lines: {:?}",
+        done.stderr
+    );
+}

@@ -98,8 +98,8 @@ pub async fn drive(
         session,
         peer: Rc::clone(&peer),
         handler: Rc::clone(&handler),
+        stop_watch: StopWatch::new(&lifecycle),
         lifecycle,
-        stop_watch: StopWatch::default(),
         rbuf: BytesMut::new(),
         read_size: READ_MIN,
         out: Outgoing::new(),
@@ -188,7 +188,7 @@ impl Conn {
         if self.lifecycle.is_aborted() {
             return Poll::Ready(LinkEnd::Shutdown);
         }
-        self.lifecycle.watch(&mut self.stop_watch, cx.waker());
+        self.stop_watch.watch(cx.waker());
         if let Some(timer) = &mut self.handshake_timer {
             if self.attached {
                 self.handshake_timer = None;

@@ -22,6 +22,7 @@ pub mod handler;
 pub mod heartbeat;
 pub mod lifecycle;
 pub mod link;
+pub mod log_limit;
 pub mod mesh;
 pub mod message;
 pub mod monitor;

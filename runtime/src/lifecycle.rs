@@ -3,11 +3,15 @@
 //! Every task of a socket is spawned through its [`Lifecycle`], which counts the live
 //! ones. Closing the socket first asks tasks to finish (drivers flush their queues:
 //! LINGER), then, when the linger period ends, aborts whatever is left.
+//!
+//! Nothing here outlives the task it is for: a connection's [`StopWatch`] takes its
+//! waker out of the socket's list when the connection ends (a kept waker would keep
+//! the ended task's allocation alive until the socket closes).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::rc::Rc;
-use std::task::Poll;
+use std::task::{Poll, Waker};
 
 use crate::notify::Notify;
 
@@ -19,13 +23,74 @@ pub struct Lifecycle {
     live: Cell<usize>,
     /// Woken when closing starts and when abort is requested.
     stop: Notify,
+    /// Connections' wakers, woken (and kept) when closing starts and when abort is
+    /// requested; each [`StopWatch`] owns one slot and frees it when dropped.
+    watchers: RefCell<Slots>,
     /// Woken when a task ends (for `idle`).
     ended: Notify,
 }
 
-/// Which stop phase a task last registered for (see [`Lifecycle::watch`]).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct StopWatch(Option<u8>);
+/// Waker slots, reused through a free list: as many as tasks watch at once.
+#[derive(Debug, Default)]
+struct Slots {
+    wakers: Vec<Option<Waker>>,
+    free: Vec<usize>,
+}
+
+/// A task's registration for its socket's stop signal (see [`StopWatch::watch`]).
+/// Dropping it unregisters the task.
+#[derive(Debug)]
+pub struct StopWatch {
+    lifecycle: Rc<Lifecycle>,
+    slot: Option<usize>,
+}
+
+impl StopWatch {
+    /// A registration with `lifecycle`, empty until [`StopWatch::watch`] is called.
+    pub fn new(lifecycle: &Rc<Lifecycle>) -> StopWatch {
+        StopWatch {
+            lifecycle: Rc::clone(lifecycle),
+            slot: None,
+        }
+    }
+
+    /// Makes `waker` be woken when closing starts or abort is requested. A connection
+    /// calls this on every poll: once registered it costs a `will_wake` comparison.
+    pub fn watch(&mut self, waker: &Waker) {
+        let mut slots = self.lifecycle.watchers.borrow_mut();
+        match self.slot {
+            Some(i) => {
+                let slot = &mut slots.wakers[i];
+                if !slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
+                    *slot = Some(waker.clone());
+                }
+            }
+            None => {
+                let i = match slots.free.pop() {
+                    Some(i) => {
+                        slots.wakers[i] = Some(waker.clone());
+                        i
+                    }
+                    None => {
+                        slots.wakers.push(Some(waker.clone()));
+                        slots.wakers.len() - 1
+                    }
+                };
+                self.slot = Some(i);
+            }
+        }
+    }
+}
+
+impl Drop for StopWatch {
+    fn drop(&mut self) {
+        if let Some(i) = self.slot.take() {
+            let mut slots = self.lifecycle.watchers.borrow_mut();
+            slots.wakers[i] = None;
+            slots.free.push(i);
+        }
+    }
+}
 
 impl Lifecycle {
     /// A running lifecycle with no tasks.
@@ -48,14 +113,31 @@ impl Lifecycle {
     /// Asks every task to finish (flushing what it holds).
     pub fn close(&self) {
         self.closing.set(true);
-        self.stop.notify_all();
+        self.wake_stop();
     }
 
     /// Makes every task stop at once, dropping what it holds.
     pub fn abort(&self) {
         self.closing.set(true);
         self.aborted.set(true);
+        self.wake_stop();
+    }
+
+    fn wake_stop(&self) {
         self.stop.notify_all();
+        // Clone the wakers out first: a woken task may be polled (and register or drop
+        // its watch) before this returns on some executors.
+        let wakers: Vec<Waker> = self
+            .watchers
+            .borrow()
+            .wakers
+            .iter()
+            .flatten()
+            .cloned()
+            .collect();
+        for w in wakers {
+            w.wake();
+        }
     }
 
     /// True once [`Lifecycle::close`] or [`Lifecycle::abort`] was called.
@@ -86,17 +168,6 @@ impl Lifecycle {
     /// Resolves when no task is left.
     pub async fn idle(&self) {
         Self::wait_until(&self.ended, || self.live.get() == 0).await
-    }
-
-    /// Makes `waker` be woken when closing starts or abort is requested. A connection
-    /// calls this on every poll; it registers only once per stop phase (`seen`
-    /// remembers which), so polling costs nothing and the list holds each task once.
-    pub fn watch(&self, seen: &mut StopWatch, waker: &std::task::Waker) {
-        let phase = u8::from(self.closing.get()) + u8::from(self.aborted.get());
-        if seen.0 != Some(phase) {
-            self.stop.add(waker);
-            seen.0 = Some(phase);
-        }
     }
 
     async fn wait_until(notify: &Notify, cond: impl Fn() -> bool) {

@@ -13,9 +13,17 @@ use crate::endpoint::Endpoint;
 use crate::handler::Handler;
 use crate::heartbeat::HeartbeatOptions;
 use crate::lifecycle::Lifecycle;
+use crate::log_limit::{limited, LogLimit};
 use crate::monitor::MonitorEvent;
 use crate::peer::Peer;
 use crate::transport::{connect, Listener, SocketBuffers, Stream};
+
+thread_local! {
+    /// Budgets of the lines that peers (or anything that connects) can cause.
+    static REFUSED: LogLimit = const { LogLimit::new() };
+    static LOST: LogLimit = const { LogLimit::new() };
+    static ACCEPT_FAILED: LogLimit = const { LogLimit::new() };
+}
 
 /// Timing options of a socket's connections (libzmq's names and defaults).
 #[derive(Debug, Clone, Copy)]
@@ -70,7 +78,10 @@ pub fn spawn_listener(
                 None => break,
                 Some(Ok(stream)) => spawn_accepted(&lc, stream, Rc::clone(&handler), options),
                 Some(Err(e)) => {
-                    warn!(%endpoint, error = %e, "accept failed");
+                    limited(
+                        &ACCEPT_FAILED,
+                        |suppressed| warn!(%endpoint, error = %e, suppressed, "accept failed"),
+                    );
                     handler.on_monitor(MonitorEvent::AcceptFailed {
                         reason: e.to_string(),
                     });
@@ -195,8 +206,14 @@ async fn run_link(
     .await;
     match &end {
         LinkEnd::Shutdown | LinkEnd::PeerClosed => debug!(%remote, "connection closed: {end}"),
-        LinkEnd::Protocol(_) | LinkEnd::Refused(_) => warn!(%remote, "closing connection: {end}"),
-        _ => info!(%remote, "connection lost: {end}"),
+        LinkEnd::Protocol(_) | LinkEnd::Refused(_) => limited(
+            &REFUSED,
+            |suppressed| warn!(%remote, suppressed, "closing connection: {end}"),
+        ),
+        _ => limited(
+            &LOST,
+            |suppressed| info!(%remote, suppressed, "connection lost: {end}"),
+        ),
     }
     handler.on_monitor(MonitorEvent::Disconnected {
         remote,

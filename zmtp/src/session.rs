@@ -191,7 +191,7 @@ impl Session {
     /// Err(PeerError); READY again → UnexpectedCommand; unknown commands are ignored.
     ///
     /// While the greeting is incomplete, the bytes seen so far are checked as they arrive,
-    /// so a non-ZMTP peer is rejected after at most 10 bytes (and a pre-3.0 peer after 11).
+    /// so a non-ZMTP peer is rejected after at most 10 bytes (and a pre-3.0 peer after 12).
     /// After an error, every later call returns the same error.
     #[inline]
     pub fn handle_input(&mut self, buf: &mut BytesMut) -> Result<Option<Event>, ProtocolError> {
@@ -280,10 +280,12 @@ impl Session {
     fn take_greeting(&mut self, buf: &mut BytesMut) -> Result<bool, ProtocolError> {
         let seen = buf.len().min(GREETING_LEN);
         Greeting::check_prefix(&buf[..seen.min(SIGNATURE_LEN)])?;
-        if seen > 10 && buf[10] < 3 {
+        // The version is judged once both its bytes are in, so that the error names the
+        // same version whatever the reads' boundaries.
+        if seen > 11 && buf[10] < 3 {
             return Err(ProtocolError::UnsupportedVersion {
                 major: buf[10],
-                minor: buf.get(11).copied().unwrap_or(0),
+                minor: buf[11],
             });
         }
         if seen < GREETING_LEN {

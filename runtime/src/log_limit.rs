@@ -1,0 +1,94 @@
+//! Rate limits for log lines that outside input can cause: a port scanner or a
+//! misconfigured peer must not fill the disk with one line per connection.
+//!
+//! Each kind of line has its own budget per thread (a [`LogLimit`] in a
+//! `thread_local!`, written through [`limited`]): the first [`BURST`] lines of an [`INTERVAL`] are written, later ones
+//! are counted, and the next line written says how many were left out. Monitor events
+//! are never limited: a program that needs every event reads the monitor.
+
+use std::cell::Cell;
+use std::thread::LocalKey;
+use std::time::{Duration, Instant};
+
+/// Lines written per interval before the rest are only counted.
+pub const BURST: u32 = 10;
+/// How long a budget lasts.
+pub const INTERVAL: Duration = Duration::from_secs(10);
+
+/// The budget of one kind of log line on one thread.
+#[derive(Debug)]
+pub struct LogLimit {
+    window: Cell<Option<Instant>>,
+    written: Cell<u32>,
+    suppressed: Cell<u64>,
+}
+
+impl LogLimit {
+    /// A full budget.
+    pub const fn new() -> LogLimit {
+        LogLimit {
+            window: Cell::new(None),
+            written: Cell::new(0),
+            suppressed: Cell::new(0),
+        }
+    }
+
+    /// Whether to write a line now: `Some(n)` to write it, saying that `n` lines were
+    /// left out since the last one written; `None` to leave it out (it is counted).
+    pub fn allow(&self) -> Option<u64> {
+        self.allow_at(Instant::now())
+    }
+
+    fn allow_at(&self, now: Instant) -> Option<u64> {
+        let fresh = self
+            .window
+            .get()
+            .is_none_or(|start| now.duration_since(start) >= INTERVAL);
+        if fresh {
+            self.window.set(Some(now));
+            self.written.set(0);
+        }
+        if self.written.get() >= BURST {
+            self.suppressed.set(self.suppressed.get() + 1);
+            return None;
+        }
+        self.written.set(self.written.get() + 1);
+        Some(self.suppressed.replace(0))
+    }
+}
+
+impl Default for LogLimit {
+    fn default() -> LogLimit {
+        LogLimit::new()
+    }
+}
+
+/// Calls `write` (which writes the line) if `limit`'s budget on this thread allows,
+/// passing how many lines were left out since the last one written; the line should
+/// carry it as a `suppressed` field.
+pub fn limited(limit: &'static LocalKey<LogLimit>, write: impl FnOnce(u64)) {
+    if let Some(suppressed) = limit.with(LogLimit::allow) {
+        write(suppressed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_then_counts_then_a_fresh_budget() {
+        let limit = LogLimit::new();
+        let t0 = Instant::now();
+        for _ in 0..BURST {
+            assert_eq!(limit.allow_at(t0), Some(0));
+        }
+        for _ in 0..25 {
+            assert_eq!(limit.allow_at(t0 + Duration::from_secs(1)), None);
+        }
+        // The next interval: the first line written reports the 25 left out.
+        let t1 = t0 + INTERVAL;
+        assert_eq!(limit.allow_at(t1), Some(25));
+        assert_eq!(limit.allow_at(t1), Some(0));
+    }
+}
