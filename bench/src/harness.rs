@@ -230,11 +230,9 @@ pub fn process_cpu_time() -> Duration {
 
 /// File descriptors this process may open (the soft RLIMIT_NOFILE), if known.
 pub fn open_files_limit() -> Option<u64> {
-    // SAFETY: getrlimit only writes the struct it is given, which is plain data.
-    unsafe {
-        let mut lim: libc::rlimit = std::mem::zeroed();
-        (libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0).then_some(lim.rlim_cur as u64)
-    }
+    rlimit::getrlimit(rlimit::Resource::NOFILE)
+        .ok()
+        .map(|(soft, _)| soft)
 }
 
 /// Fails unless a received message has the expected size.

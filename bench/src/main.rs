@@ -80,6 +80,9 @@ struct CompareArgs {
 
 fn main() {
     let cli = Cli::parse();
+    // 1000 subscribers need more descriptors than a default soft limit: take what the
+    // hard limit allows (the feed scenario says what it needs if that is too little).
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
     let Command::Compare(args) = cli.command;
     if let Err(e) = compare(args) {
         eprintln!("error: {e}");

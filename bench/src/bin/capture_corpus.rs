@@ -20,21 +20,6 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use monocoque_zmtp::{FrameDecoder, Session, SessionConfig, SocketType};
 
-/// Socket types in the order `fuzz/src/lib.rs::null_handshake` indexes them.
-const KINDS: [SocketType; 11] = [
-    SocketType::Pair,
-    SocketType::Pub,
-    SocketType::Sub,
-    SocketType::Req,
-    SocketType::Rep,
-    SocketType::Dealer,
-    SocketType::Router,
-    SocketType::Pull,
-    SocketType::Push,
-    SocketType::XPub,
-    SocketType::XSub,
-];
-
 /// One recording: libzmq's socket type, which end binds, and what it does.
 struct Case {
     name: &'static str,
@@ -239,7 +224,7 @@ fn act(z: &zmq::Socket, case: &Case) -> bool {
 
 /// Writes the recording as inputs of every target that reads such bytes.
 fn write_inputs(out: &Path, case: &Case, stream: &[u8]) {
-    let kind = KINDS
+    let kind = SocketType::ALL
         .iter()
         .position(|&k| k == case.ours)
         .expect("known type") as u8;
