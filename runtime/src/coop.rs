@@ -15,7 +15,8 @@
 //!
 //! Work is counted per thread with [`spend`], in units of about one message handled
 //! (a publish to N subscribers is N + 1). Every [`CHECK_EVERY`] units the clock is
-//! read; once [`SLICE`] has passed since the last reactor yield, the next
+//! read; once the slice ([`SLICE`], longer while the rest of the executor needs more
+//! time, up to [`SLICE_MAX`]) has passed since the last reactor yield, the next
 //! [`Slice::yield_now`] (or [`Slice::defer`]) goes through the reactor. The cost is
 //! a counter per message, a clock read per [`CHECK_EVERY`] units and one reactor pass
 //! (an io_uring poll, a few microseconds) per [`SLICE`] of continuous work: well under
@@ -29,8 +30,16 @@ use std::time::{Duration, Instant};
 
 use glommio::timer::Timer;
 
-/// The longest a busy executor runs between two reactor yields of ours.
+/// The shortest slice: how long a busy executor runs between two reactor yields of
+/// ours when the rest of the executor (the other tasks and the reactor) needs little.
 pub const SLICE: Duration = Duration::from_micros(500);
+/// The longest slice. A slice lasts as long as the rest of the executor took the last
+/// time the slice's owner waited for it, within [`SLICE`] ..= `SLICE_MAX`: a
+/// publisher with a thousand connections to feed, each of which makes a `write` when
+/// it runs, gets as much time as they do (so each write carries what a whole slice
+/// published) instead of a sliver between their rounds; and a timer on the executor
+/// is never late by much more than twice this.
+pub const SLICE_MAX: Duration = Duration::from_millis(2);
 /// Units of work between two clock reads.
 pub const CHECK_EVERY: u32 = 1024;
 /// How far ahead a reactor yield's timer is set: long enough that it is still pending
@@ -44,6 +53,10 @@ struct State {
     due: Cell<bool>,
     /// When our tasks last came back from the reactor.
     since: Cell<Option<Instant>>,
+    /// When the current reactor yield began (the first task that made one).
+    yielded: Cell<Option<Instant>>,
+    /// The length of the current slice (see [`SLICE_MAX`]).
+    length: Cell<Duration>,
 }
 
 thread_local! {
@@ -52,6 +65,8 @@ thread_local! {
             work: Cell::new(0),
             due: Cell::new(false),
             since: Cell::new(None),
+            yielded: Cell::new(None),
+            length: Cell::new(SLICE),
         }
     };
 }
@@ -78,7 +93,7 @@ pub fn spend(units: u32) -> bool {
 fn slice_over(s: &State) -> bool {
     let now = Instant::now();
     match s.since.get() {
-        Some(since) if now.duration_since(since) < SLICE => false,
+        Some(since) if now.duration_since(since) < s.length.get() => false,
         Some(_) => {
             s.due.set(true);
             true
@@ -96,12 +111,27 @@ fn reactor_due() -> bool {
     STATE.with(|s| s.due.get())
 }
 
-/// The reactor was visited: a new slice starts.
+/// A reactor yield begins.
+fn yield_started() {
+    STATE.with(|s| {
+        if s.yielded.get().is_none() {
+            s.yielded.set(Some(Instant::now()));
+        }
+    });
+}
+
+/// The reactor was visited: a new slice starts, as long as the yield took (within
+/// [`SLICE`] ..= [`SLICE_MAX`]).
 fn slice_started() {
     STATE.with(|s| {
+        let now = Instant::now();
+        if let Some(start) = s.yielded.take() {
+            s.length
+                .set(now.duration_since(start).clamp(SLICE, SLICE_MAX));
+        }
         s.due.set(false);
         s.work.set(0);
-        s.since.set(Some(Instant::now()));
+        s.since.set(Some(now));
     });
 }
 
@@ -146,6 +176,7 @@ impl Slice {
             };
             if Pin::new(timer).poll(cx).is_pending() {
                 self.waiting = true;
+                yield_started();
                 return;
             }
             // Already due (this thread was descheduled in between): the reactor is
@@ -216,6 +247,31 @@ mod tests {
             slice_started();
             assert!(!reactor_due());
             assert!(!spend(CHECK_EVERY - 1));
+        });
+    }
+
+    #[test]
+    fn a_slice_lasts_as_long_as_the_last_yield_took_within_bounds() {
+        on_fresh_thread(|| {
+            let length = || STATE.with(|s| s.length.get());
+            assert_eq!(length(), SLICE);
+            // The rest of the executor took 1 ms: so does the next slice.
+            yield_started();
+            std::thread::sleep(Duration::from_millis(1));
+            slice_started();
+            assert!(length() >= Duration::from_millis(1) && length() <= SLICE_MAX);
+            // It took much longer: capped.
+            yield_started();
+            std::thread::sleep(3 * SLICE_MAX);
+            slice_started();
+            assert_eq!(length(), SLICE_MAX);
+            // Almost nothing: back to the shortest.
+            yield_started();
+            slice_started();
+            assert_eq!(length(), SLICE);
+            // A new slice without a yield in between keeps the length.
+            slice_started();
+            assert_eq!(length(), SLICE);
         });
     }
 }

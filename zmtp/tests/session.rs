@@ -416,15 +416,19 @@ fn garbage_greeting_rejected_within_ten_bytes() {
 }
 
 #[test]
-fn old_versions_rejected_at_byte_eleven() {
+fn old_versions_rejected_once_both_version_bytes_are_in() {
     for major in [1u8, 2] {
-        let mut g = greeting(0, b"NULL", false);
+        let mut g = greeting(5, b"NULL", false);
         g[10] = major;
         let mut s = Session::new(SessionConfig::new(SocketType::Rep));
+        // The major alone is not judged, so that the error names the whole version
+        // however the reads split the greeting.
         let mut input = BytesMut::from(&g[..11]);
+        assert_eq!(s.handle_input(&mut input), Ok(None));
+        input.extend_from_slice(&g[11..12]);
         assert_eq!(
             s.handle_input(&mut input),
-            Err(ProtocolError::UnsupportedVersion { major, minor: 0 })
+            Err(ProtocolError::UnsupportedVersion { major, minor: 5 })
         );
     }
     // A 3.0 peer and a hypothetical 4.x peer are accepted.
