@@ -29,7 +29,8 @@ impl Pub {
     /// the call yields once to the other tasks of the executor, so that a publisher
     /// looping flat out lets its connections write (many messages per write) instead of
     /// filling their queues; a subscriber that keeps up then misses nothing. Once its
-    /// executor has run 500 µs without polling I/O and timers, the call also yields
+    /// executor has run a time slice (500 µs to 2 ms) without polling I/O and timers,
+    /// the call also yields
     /// through glommio's reactor, so a loop on `send` needs no yields of its own.
     /// Misses are counted in [`Pub::stats`] (`dropped_hwm`) and reported by
     /// [`MonitorEvent::MessagesDropped`](crate::MonitorEvent::MessagesDropped). SNDHWM
