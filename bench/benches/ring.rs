@@ -1,5 +1,7 @@
 //! The SPSC ring between cores (`monocoque_runtime::ring`): push/pop on one thread (the
 //! cost of the operations themselves), and a stream across two threads.
+// criterion_group! defines a public function it cannot document.
+#![allow(missing_docs)]
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use monocoque_runtime::ring;

@@ -1,5 +1,7 @@
 //! Subscription matching (`monocoque::SubscriptionSet`) with 10, 1 000 and 100 000
 //! subscriptions: a topic that matches and one that does not.
+// criterion_group! defines a public function it cannot document.
+#![allow(missing_docs)]
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use monocoque::SubscriptionSet;

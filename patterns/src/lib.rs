@@ -26,6 +26,7 @@
 //! .unwrap();
 //! ```
 
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod conflate;

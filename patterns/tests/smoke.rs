@@ -1,3 +1,5 @@
+//! The first interop check: a Monocoque DEALER talking to a libzmq ROUTER.
+
 use std::time::Duration;
 
 #[test]

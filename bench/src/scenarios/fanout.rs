@@ -1,5 +1,5 @@
 //! `fanout`, `fanout-capacity` and `fanout-topics`: one PUB → N SUB, on the shared
-//! PUB/SUB machinery of [`super::pubsub`] (layout, markers, publisher and subscriber
+//! PUB/SUB machinery of `super::pubsub` (layout, markers, publisher and subscriber
 //! sides). Every message carries a sequence number after its optional 4-byte topic, so
 //! each subscriber counts what it got and the drops are exact. Deliveries/s = messages
 //! received over all subscribers / (last receipt − first receipt).

@@ -6,10 +6,10 @@
 //! (messages published × N)), the publish-to-receive latency p50 / p99 / p99.9 / max,
 //! the publish rate achieved, and the CPU time of the whole process per delivery.
 //!
-//! It runs on the PUB/SUB machinery of [`super::pubsub`] (layout, markers, publisher
+//! It runs on the PUB/SUB machinery of `super::pubsub` (layout, markers, publisher
 //! and subscriber sides), for Monocoque (local, and sharded over both cores), libzmq,
 //! zmq.rs, and the mixed pairs Monocoque PUB → libzmq SUBs and libzmq PUB → Monocoque
-//! SUBs. The publisher sends what is due by the clock, then sleeps [`PACE_TICK`] on its
+//! SUBs. The publisher sends what is due by the clock, then sleeps `PACE_TICK` on its
 //! runtime's timer (glommio's, `std::thread::sleep`, tokio's — which rounds up to whole
 //! milliseconds, so zmq.rs publishes in bursts of a millisecond's worth). A publisher
 //! that cannot keep the pace sends as fast as it can; its achieved rate is reported.
