@@ -566,3 +566,67 @@ fn a_subscriber_that_never_reads_costs_a_bounded_queue() {
         drop(stalled);
     });
 }
+
+#[test]
+fn sharded_router_serves_a_libzmq_dealer_while_under_attack() {
+    let handshake_ivl = Duration::from_millis(300);
+    let run_for = Duration::from_secs(3) * scale();
+    let rt = monocoque::Runtime::builder()
+        .cores(vec![0, 1])
+        .build()
+        .expect("two-core runtime");
+    let router = monocoque::ShardedSocket::new(
+        &rt,
+        SocketType::Router,
+        Options {
+            handshake_ivl: Some(handshake_ivl),
+            ..Options::default()
+        },
+    );
+    let endpoint = router.bind("tcp://127.0.0.1:0").unwrap().to_string();
+    let stop = Arc::new(AtomicBool::new(false));
+    let attack = attacker(
+        endpoint.trim_start_matches("tcp://").to_string(),
+        Arc::clone(&stop),
+        handshake_ivl,
+    );
+    let good = {
+        let stop = Arc::clone(&stop);
+        thread::spawn(move || {
+            let ctx = zmq::Context::new();
+            let dealer = zsock(&ctx, zmq::DEALER);
+            dealer.connect(&endpoint).unwrap();
+            let start = Instant::now();
+            let mut n = 0u64;
+            while start.elapsed() < run_for {
+                let body = n.to_be_bytes();
+                dealer.send(&body[..], 0).unwrap();
+                let reply = dealer.recv_bytes(0).expect("echo within WAIT");
+                assert_eq!(reply, body, "echo {n} out of order or wrong");
+                n += 1;
+            }
+            stop.store(true, Ordering::Relaxed);
+            n
+        })
+    };
+    // The echo runs on this plain thread, through the handle.
+    while !good.is_finished() {
+        if let Some(msg) = router
+            .recv_timeout(Some(Duration::from_millis(50)))
+            .unwrap()
+        {
+            router.send(msg).unwrap();
+        }
+    }
+    let round_trips = good.join().expect("the good peer was served");
+    let attacks = attack.join().expect("every bad connection was closed");
+    eprintln!("sharded: {round_trips} round trips served during {attacks} hostile connections");
+    assert!(round_trips > 100, "only {round_trips} round trips");
+    assert!(attacks > 100, "only {attacks} hostile connections");
+    let start = Instant::now();
+    while router.peers_per_core().unwrap().iter().sum::<usize>() > 1 {
+        assert!(start.elapsed() < WAIT, "bad connections stay attached");
+        thread::sleep(Duration::from_millis(10));
+    }
+    router.close();
+}
