@@ -271,6 +271,55 @@ fn raw_push_killed_mid_message(addr: &str, g: u32, whole: u32, reset: bool) {
     }
 }
 
+/// Pushers that die mid-stream, one generation after another, from a plain thread:
+/// every third (g % 3 == 0) a libzmq PUSH sending 20 000 messages as fast as it can and
+/// closed abruptly (LINGER 0) while its queue is full, the others hand-made peers that
+/// die in the middle of a frame, closing (g % 3 == 1) or resetting (g % 3 == 2) their
+/// connection. Each generation's count of sent messages goes to `sent`.
+fn killed_pushers(
+    addr: String,
+    generations: u32,
+    sent: mpsc::Sender<u32>,
+) -> thread::JoinHandle<()> {
+    thread::spawn(move || {
+        for g in 0..generations {
+            if g % 3 != 0 {
+                raw_push_killed_mid_message(&addr, g, 50, g % 3 == 2);
+                sent.send(50).unwrap();
+                continue;
+            }
+            let ctx = zmq::Context::new();
+            let push = zsock(&ctx, zmq::PUSH);
+            push.set_sndhwm(100).unwrap();
+            push.connect(&format!("tcp://{addr}")).unwrap();
+            let mut n = 0;
+            while n < 20_000 {
+                push.send(&tagged(g, n)[..], 0).unwrap();
+                n += 1;
+            }
+            drop(push);
+            drop(ctx);
+            sent.send(n).unwrap();
+        }
+    })
+}
+
+/// What may be lost per generation of [`killed_pushers`]: a raw peer that closed
+/// delivers every whole message it wrote (nothing lost); a reset discards what our
+/// kernel had not yet handed over (up to its 50); a libzmq PUSH closed with LINGER 0
+/// drops whatever it still held inside (its pipe and encoder, not observable from
+/// here: any prefix).
+fn loss_bounds(sent: &[u32]) -> Vec<u32> {
+    sent.iter()
+        .enumerate()
+        .map(|(g, &n)| match g % 3 {
+            0 => n,
+            1 => 0,
+            _ => 50,
+        })
+        .collect()
+}
+
 #[test]
 fn pull_gets_whole_messages_from_pushers_killed_mid_stream() {
     let generations = 6 * scale();
@@ -280,31 +329,7 @@ fn pull_gets_whole_messages_from_pushers_killed_mid_stream() {
         let endpoint = pull.bind("tcp://127.0.0.1:0").unwrap().to_string();
         let addr = endpoint.trim_start_matches("tcp://").to_string();
         let (sent_tx, sent_rx) = mpsc::channel::<u32>();
-        let pushers = thread::spawn(move || {
-            for g in 0..generations {
-                if g % 3 != 0 {
-                    // A hand-made peer that dies in the middle of a frame, closing
-                    // (g % 3 == 1) or resetting (g % 3 == 2) its connection.
-                    raw_push_killed_mid_message(&addr, g, 50, g % 3 == 2);
-                    sent_tx.send(50).unwrap();
-                    continue;
-                }
-                // A libzmq PUSH sending as fast as it can, closed abruptly (linger 0)
-                // while its queue is full.
-                let ctx = zmq::Context::new();
-                let push = zsock(&ctx, zmq::PUSH);
-                push.set_sndhwm(100).unwrap();
-                push.connect(&format!("tcp://{addr}")).unwrap();
-                let mut n = 0;
-                while n < 20_000 {
-                    push.send(&tagged(g, n)[..], 0).unwrap();
-                    n += 1;
-                }
-                drop(push);
-                drop(ctx);
-                sent_tx.send(n).unwrap();
-            }
-        });
+        let pushers = killed_pushers(addr, generations, sent_tx);
         let mut received = Vec::new();
         let mut sent = Vec::new();
         let mut quiet = 0;
@@ -327,17 +352,7 @@ fn pull_gets_whole_messages_from_pushers_killed_mid_stream() {
         }
         sent.extend(sent_rx.try_iter());
         pushers.join().unwrap();
-        // What may be lost: a raw peer that closed delivers every whole message it wrote
-        // (nothing lost); a reset discards what our kernel had not yet handed over (up
-        // to its 50); a libzmq PUSH closed with LINGER 0 drops whatever it still held
-        // inside (its pipe and encoder, not observable from here: any prefix).
-        let bounds: Vec<u32> = (0..generations)
-            .map(|g| match g % 3 {
-                0 => sent[g as usize],
-                1 => 0,
-                _ => 50,
-            })
-            .collect();
+        let bounds = loss_bounds(&sent);
         check_prefixes(&received, &sent, &bounds);
         let mut truncated = 0;
         while let Some(ev) = monitor.try_next() {
@@ -629,4 +644,39 @@ fn sharded_router_serves_a_libzmq_dealer_while_under_attack() {
         thread::sleep(Duration::from_millis(10));
     }
     router.close();
+}
+
+#[test]
+fn sharded_pull_gets_whole_messages_from_pushers_killed_mid_stream() {
+    let generations = 6 * scale();
+    let rt = monocoque::Runtime::builder()
+        .cores(vec![0, 1])
+        .build()
+        .expect("two-core runtime");
+    let pull = monocoque::ShardedSocket::new(&rt, SocketType::Pull, Options::default());
+    let endpoint = pull.bind("tcp://127.0.0.1:0").unwrap().to_string();
+    let (sent_tx, sent_rx) = mpsc::channel::<u32>();
+    let pushers = killed_pushers(
+        endpoint.trim_start_matches("tcp://").to_string(),
+        generations,
+        sent_tx,
+    );
+    let mut received = Vec::new();
+    let mut quiet = 0;
+    while quiet < 15 {
+        match pull.recv_timeout(Some(Duration::from_millis(20))).unwrap() {
+            Some(m) => {
+                assert_eq!(m.len(), 1, "one frame per message");
+                received.push(untag(&m[0]));
+                quiet = 0;
+            }
+            None if pushers.is_finished() => quiet += 1,
+            None => {}
+        }
+    }
+    pushers.join().unwrap();
+    let sent: Vec<u32> = sent_rx.try_iter().collect();
+    assert_eq!(sent.len(), generations as usize);
+    check_prefixes(&received, &sent, &loss_bounds(&sent));
+    pull.close();
 }
