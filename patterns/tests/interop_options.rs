@@ -11,7 +11,7 @@ mod common;
 mod interop_util;
 
 use std::os::fd::{BorrowedFd, RawFd};
-use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
+use std::sync::mpsc::{channel, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use common::{frames, free_tcp_endpoint, fresh_endpoint, join, run, within, zsock, WAIT};
@@ -59,22 +59,6 @@ impl Rx for Sub {
     async fn rx(&self) -> monocoque::Result<Message> {
         self.recv().await
     }
-}
-
-/// Waits (bounded) for a value on a std channel without blocking the executor.
-async fn from_other_side<T>(rx: &Receiver<T>, what: &str) -> T {
-    within(what, async {
-        loop {
-            match rx.try_recv() {
-                Ok(v) => return v,
-                Err(std::sync::mpsc::TryRecvError::Empty) => {
-                    glommio::timer::sleep(Duration::from_millis(1)).await
-                }
-                Err(e) => panic!("other side of the test went away: {e}"),
-            }
-        }
-    })
-    .await
 }
 
 /// Waits (bounded) until `s` has no connected peer.
@@ -641,7 +625,7 @@ fn conflating_sender_queues_only_the_newest_for_a_peer_not_there_yet() {
                         "nothing else was queued"
                     );
                 });
-                let first = from_other_side(&got_rx, "the first message at the peer").await;
+                let first = within("the first message at the peer", poll_channel(&got_rx)).await;
                 check_eq("first", 0, &first, &numbered(N - 1, 16));
                 within("the marker send", send(vec![b"marker".to_vec()]))
                     .await

@@ -251,7 +251,7 @@ impl MEnd {
 }
 
 /// Waits for a value on a std channel without blocking the executor.
-async fn poll_channel<T>(rx: &Receiver<T>) -> T {
+pub async fn poll_channel<T>(rx: &Receiver<T>) -> T {
     loop {
         match rx.try_recv() {
             Ok(v) => return v,
