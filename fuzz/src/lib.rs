@@ -8,7 +8,9 @@
 
 use bytes::{Bytes, BytesMut};
 use monocoque_zmtp::frame::{self, FrameDecoder};
-use monocoque_zmtp::{z85, Command, Greeting, Metadata, Session, SessionConfig, SocketType};
+use monocoque_zmtp::{
+    z85, Command, Greeting, Metadata, ProtocolError, Session, SessionConfig, SocketType,
+};
 
 /// Greeting prefix checks and full decoding.
 pub fn greeting(data: &[u8]) {
@@ -57,44 +59,50 @@ pub fn frame_decoder(data: &[u8]) {
 
 /// Everything a session did with one input, for comparing two ways of feeding it.
 #[derive(Debug, PartialEq)]
-struct Transcript {
-    events: Vec<String>,
-    error: Option<String>,
-    transmitted: Vec<u8>,
+pub struct Transcript {
+    /// The events, as `Debug` text.
+    pub events: Vec<String>,
+    /// The error that ended it, if one did.
+    pub error: Option<ProtocolError>,
+    /// Every byte the session asked to send.
+    pub transmitted: Vec<u8>,
 }
 
-fn run_session(kind: SocketType, input: &[u8], step: usize) -> Transcript {
-    let mut config = SessionConfig::new(kind);
-    config.max_msg_size = Some(4096);
-    let mut s = Session::new(config);
+/// Feeds `input` to a new session of `config` in pieces that end at `cuts` (ascending
+/// positions), draining the session after each piece as a connection driver does.
+pub fn transcript(config: &SessionConfig, input: &[u8], cuts: &[usize]) -> Transcript {
+    let mut s = Session::new(config.clone());
     let mut buf = BytesMut::new();
     let mut out = BytesMut::new();
     let mut events = Vec::new();
-    for chunk in input.chunks(step.max(1)) {
-        buf.extend_from_slice(chunk);
+    let mut error = None;
+    let mut start = 0;
+    for end in cuts.iter().copied().chain([input.len()]) {
+        let end = end.clamp(start, input.len());
+        buf.extend_from_slice(&input[start..end]);
+        start = end;
         loop {
             let before = buf.len();
             match s.handle_input(&mut buf) {
                 Ok(Some(ev)) => events.push(format!("{ev:?}")),
                 Ok(None) => {
-                    assert!(buf.len() <= before);
+                    assert!(buf.len() <= before, "the session grew its input");
                     break;
                 }
                 Err(e) => {
-                    s.poll_transmit(&mut out);
-                    return Transcript {
-                        events,
-                        error: Some(e.to_string()),
-                        transmitted: out.to_vec(),
-                    };
+                    error = Some(e);
+                    break;
                 }
             }
         }
         s.poll_transmit(&mut out);
+        if error.is_some() {
+            break;
+        }
     }
     Transcript {
         events,
-        error: None,
+        error,
         transmitted: out.to_vec(),
     }
 }
@@ -107,9 +115,12 @@ pub fn null_handshake(data: &[u8]) {
         return;
     };
     let kinds = SocketType::ALL;
-    let kind = kinds[usize::from(*kind) % kinds.len()];
-    let whole = run_session(kind, input, input.len().max(1));
-    let split = run_session(kind, input, usize::from(*step));
+    let mut config = SessionConfig::new(kinds[usize::from(*kind) % kinds.len()]);
+    config.max_msg_size = Some(4096);
+    let step = usize::from(*step).max(1);
+    let cuts: Vec<usize> = (step..input.len()).step_by(step).collect();
+    let whole = transcript(&config, input, &[]);
+    let split = transcript(&config, input, &cuts);
     assert_eq!(split, whole, "the verdict depends on the read boundaries");
 }
 

@@ -4,54 +4,17 @@
 //! log and on the monitor, whatever the reads' boundaries were).
 
 mod common;
+// The fuzz targets' bodies, for their `transcript` (the null_handshake target checks
+// the same property with libFuzzer's inputs).
+#[allow(dead_code)]
+#[path = "../../fuzz/src/lib.rs"]
+mod targets;
 
 use bytes::BytesMut;
 use common::{greeting, ready};
-use monocoque_zmtp::{frame, ProtocolError, Session, SessionConfig, SocketType};
+use monocoque_zmtp::{frame, SessionConfig, SocketType};
 use proptest::prelude::*;
-
-/// Everything a session did with one input.
-#[derive(Debug, PartialEq)]
-struct Transcript {
-    events: Vec<String>,
-    error: Option<ProtocolError>,
-    transmitted: Vec<u8>,
-}
-
-/// Feeds `input` in pieces that end at `cuts` (ascending positions), draining the
-/// session after each piece as a connection driver does.
-fn transcript(config: &SessionConfig, input: &[u8], cuts: &[usize]) -> Transcript {
-    let mut s = Session::new(config.clone());
-    let mut buf = BytesMut::new();
-    let mut out = BytesMut::new();
-    let mut events = Vec::new();
-    let mut error = None;
-    let mut start = 0;
-    for end in cuts.iter().copied().chain([input.len()]) {
-        let end = end.clamp(start, input.len());
-        buf.extend_from_slice(&input[start..end]);
-        start = end;
-        loop {
-            match s.handle_input(&mut buf) {
-                Ok(Some(ev)) => events.push(format!("{ev:?}")),
-                Ok(None) => break,
-                Err(e) => {
-                    error = Some(e);
-                    break;
-                }
-            }
-        }
-        s.poll_transmit(&mut out);
-        if error.is_some() {
-            break;
-        }
-    }
-    Transcript {
-        events,
-        error,
-        transmitted: out.to_vec(),
-    }
-}
+use targets::transcript;
 
 /// Checks one input: at once, then split at every position, then in `chunks`.
 fn same_at_every_split(
