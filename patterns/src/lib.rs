@@ -29,8 +29,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod base;
 mod conflate;
-mod core;
 mod error;
 mod inbound;
 mod monitor;
@@ -39,6 +39,7 @@ mod pair;
 mod pipeline;
 mod pubsub;
 mod reqrep;
+mod rules;
 mod sharded;
 mod socket;
 mod stats;

@@ -1,7 +1,11 @@
 //! PAIR (RFC 31): an exclusive connection to one peer.
 
+use std::rc::Rc;
+
+use monocoque_runtime::Peer;
 use monocoque_zmtp::SocketType;
 
+use crate::base::SocketBase;
 use crate::socket::{fair_queued_recv, load_balanced_send, socket_type};
 
 socket_type!(
@@ -12,3 +16,20 @@ socket_type!(
 );
 load_balanced_send!(Pair);
 fair_queued_recv!(Pair);
+
+/// PAIR's one rule: a second peer is refused while one is attached.
+pub(crate) struct PairRules;
+
+impl PairRules {
+    pub fn on_attach(&self, base: &SocketBase, peer: &Rc<Peer>) -> Result<(), String> {
+        let taken = base
+            .peers
+            .borrow()
+            .values()
+            .any(|p| p.id() != peer.id() && p.is_attached());
+        if taken {
+            return Err("PAIR socket already has a peer".into());
+        }
+        Ok(())
+    }
+}

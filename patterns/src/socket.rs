@@ -1,12 +1,12 @@
 //! What every socket type has: construction, options, bind/connect, monitor, close.
 
-/// Declares a typed socket around a [`crate::core::Core`] with the methods all types
+/// Declares a typed socket around a [`crate::base::SocketBase`] with the methods all types
 /// share. Type-specific `send`/`recv` are written next to each type.
 macro_rules! socket_type {
     ($(#[$doc:meta])* $name:ident, $kind:expr) => {
         $(#[$doc])*
         pub struct $name {
-            core: std::rc::Rc<$crate::core::Core>,
+            base: std::rc::Rc<$crate::base::SocketBase>,
         }
 
         impl $name {
@@ -19,7 +19,7 @@ macro_rules! socket_type {
             /// Creates the socket with the given options.
             pub fn with_options(options: $crate::Options) -> Self {
                 Self {
-                    core: $crate::core::Core::new($kind, options),
+                    base: $crate::base::SocketBase::new($kind, options),
                 }
             }
 
@@ -28,50 +28,50 @@ macro_rules! socket_type {
             /// the endpoint actually bound. Fails with [`crate::Error::AddrInUse`] when
             /// another socket holds the address.
             pub fn bind(&self, endpoint: &str) -> $crate::Result<monocoque_runtime::Endpoint> {
-                self.core.bind(endpoint)
+                self.base.bind(endpoint)
             }
 
             /// Connects to `endpoint` in the background and returns at once; the
             /// connection is retried every RECONNECT_IVL until the peer appears, and
             /// re-established whenever it is lost.
             pub fn connect(&self, endpoint: &str) -> $crate::Result<()> {
-                self.core.connect(endpoint)
+                self.base.connect(endpoint)
             }
 
             /// The current options.
             pub fn options(&self) -> $crate::Options {
-                self.core.options.borrow().clone()
+                self.base.options.borrow().clone()
             }
 
             /// Replaces the options; connections made afterwards use them.
             pub fn set_options(&self, options: $crate::Options) {
-                *self.core.options.borrow_mut() = options;
+                *self.base.options.borrow_mut() = options;
             }
 
             /// The endpoint of the last `bind` or `connect` (LAST_ENDPOINT).
             pub fn last_endpoint(&self) -> Option<monocoque_runtime::Endpoint> {
-                self.core.last_endpoint()
+                self.base.last_endpoint()
             }
 
             /// Number of peers whose handshake has completed.
             pub fn peer_count(&self) -> usize {
-                self.core.attached_peers()
+                self.base.attached_peers()
             }
 
             /// What this socket has sent, received and dropped (see [`crate::Stats`]).
             pub fn stats(&self) -> $crate::Stats {
-                self.core.stats()
+                self.base.stats()
             }
 
             /// Each peer's queue and the messages it missed at SNDHWM.
             pub fn peer_stats(&self) -> Vec<$crate::PeerStats> {
-                self.core.peer_stats()
+                self.base.peer_stats()
             }
 
             /// Starts receiving this socket's monitor events.
             pub fn monitor(&self) -> $crate::Monitor {
                 $crate::Monitor {
-                    queue: self.core.monitor(),
+                    queue: self.base.monitor(),
                 }
             }
 
@@ -79,7 +79,7 @@ macro_rules! socket_type {
             /// connection send what is queued for up to LINGER, then drops the rest.
             /// Dropping the socket does the same in the background.
             pub async fn close(self) {
-                self.core.close().await
+                self.base.close().await
             }
         }
 
@@ -91,14 +91,14 @@ macro_rules! socket_type {
 
         impl Drop for $name {
             fn drop(&mut self) {
-                self.core.shutdown_in_background();
+                self.base.shutdown_in_background();
             }
         }
 
         impl std::fmt::Debug for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.debug_struct(stringify!($name))
-                    .field("peers", &self.core.attached_peers())
+                    .field("peers", &self.base.attached_peers())
                     .finish()
             }
         }
@@ -117,7 +117,7 @@ macro_rules! load_balanced_send {
                 msg: impl Into<monocoque_runtime::Message>,
             ) -> $crate::Result<()> {
                 let msg = $crate::socket::non_empty(msg.into())?;
-                self.core.send_load_balanced(&msg, false).await.map(drop)
+                self.base.send_load_balanced(&msg, false).await.map(drop)
             }
 
             /// Queues `msg` like `send`, but does not wake the connection: it goes out
@@ -128,12 +128,12 @@ macro_rules! load_balanced_send {
                 msg: impl Into<monocoque_runtime::Message>,
             ) -> $crate::Result<()> {
                 let msg = $crate::socket::non_empty(msg.into())?;
-                self.core.send_load_balanced(&msg, true).await.map(drop)
+                self.base.send_load_balanced(&msg, true).await.map(drop)
             }
 
             /// Hands every buffered message to its connection.
             pub fn flush(&self) {
-                self.core.flush()
+                self.base.flush()
             }
 
             /// Sends every message of `msgs` as one batch ([`Self::send_buffered`] each,
@@ -162,12 +162,12 @@ macro_rules! fair_queued_recv {
             /// Waits for the next message from any peer.
             #[inline]
             pub async fn recv(&self) -> $crate::Result<monocoque_runtime::Message> {
-                self.core.recv_message().await
+                self.base.recv_message().await
             }
 
             /// The next message if one has already arrived.
             pub fn try_recv(&self) -> Option<monocoque_runtime::Message> {
-                self.core.try_recv().map(|(_, m)| m)
+                self.base.try_recv().map(|(_, m)| m)
             }
 
             /// Waits for one message, then also takes up to `max - 1` more that have
@@ -178,7 +178,7 @@ macro_rules! fair_queued_recv {
                 out: &mut Vec<monocoque_runtime::Message>,
                 max: usize,
             ) -> $crate::Result<usize> {
-                self.core.recv_batch(out, max.max(1)).await
+                self.base.recv_batch(out, max.max(1)).await
             }
         }
     };

@@ -14,10 +14,10 @@
 
 pub mod arena;
 pub mod coop;
+pub mod cores;
 pub mod doorbell;
 pub mod driver;
 pub mod endpoint;
-pub mod executor;
 pub mod handler;
 pub mod heartbeat;
 pub mod lifecycle;
@@ -33,11 +33,9 @@ pub mod ring;
 pub(crate) mod sync;
 pub mod transport;
 
+pub use cores::{CoreContext, CoreService, Runtime, RuntimeBuilder, RuntimeError, RuntimeHandle};
 pub use driver::LinkEnd;
 pub use endpoint::{Endpoint, EndpointError};
-pub use executor::{
-    CoreContext, CrossHandler, CrossMsg, Runtime, RuntimeBuilder, RuntimeError, RuntimeHandle,
-};
 pub use handler::Handler;
 pub use heartbeat::HeartbeatOptions;
 pub use lifecycle::Lifecycle;

@@ -16,7 +16,7 @@ use crate::lifecycle::Lifecycle;
 use crate::log_limit::{limited, LogLimit};
 use crate::monitor::MonitorEvent;
 use crate::peer::Peer;
-use crate::transport::{connect, Listener, SocketBuffers, Stream};
+use crate::transport::{connect, Listener, SharedStream, SocketBuffers, Stream};
 
 thread_local! {
     /// Budgets of the lines that peers (or anything that connects) can cause.
@@ -55,12 +55,16 @@ impl Default for LinkOptions {
     }
 }
 
-/// Accepts connections on `listener` until the socket closes, running each one.
+/// Accepts connections on `listener` until the socket closes, handing each one to
+/// `place`: a local socket runs it here ([`spawn_accepted`]), a sharded one deals it
+/// to a core (a [`SharedStream`] can move to another executor). A failed accept is
+/// logged (rate-limited), reported as [`MonitorEvent::AcceptFailed`], and retried
+/// after a short pause; [`MonitorEvent::Closed`] follows the last accept.
 pub fn spawn_listener(
     lifecycle: &Rc<Lifecycle>,
     listener: Listener,
     handler: Rc<dyn Handler>,
-    options: LinkOptions,
+    mut place: impl FnMut(SharedStream) + 'static,
 ) {
     let lc = Rc::clone(lifecycle);
     let endpoint = listener
@@ -76,7 +80,7 @@ pub fn spawn_listener(
             .await;
             match accepted {
                 None => break,
-                Some(Ok(stream)) => spawn_accepted(&lc, stream, Rc::clone(&handler), options),
+                Some(Ok(stream)) => place(stream),
                 Some(Err(e)) => {
                     limited(
                         &ACCEPT_FAILED,

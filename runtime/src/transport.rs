@@ -277,18 +277,6 @@ impl Listener {
             Listener::Ipc(_, path) => Ok(Endpoint::Ipc(path.clone())),
         }
     }
-
-    /// Accepts the next connection.
-    pub async fn accept(&self) -> io::Result<Stream> {
-        match self {
-            Listener::Tcp(l) => {
-                let s = l.accept().await?;
-                let _ = s.set_nodelay(true);
-                Ok(Stream::Tcp(s))
-            }
-            Listener::Ipc(l, _) => Ok(Stream::Ipc(l.accept().await?)),
-        }
-    }
 }
 
 /// A glommio listener owning `sock`, which is bound and listening.
@@ -321,8 +309,9 @@ impl SharedStream {
 }
 
 impl Listener {
-    /// Accepts the next connection in a form that can be handed to another core.
-    pub async fn accept_shared(&self) -> io::Result<SharedStream> {
+    /// Accepts the next connection, in a form that can run here or move to another
+    /// core ([`SharedStream::into_stream`] attaches it to the executor that runs it).
+    pub async fn accept(&self) -> io::Result<SharedStream> {
         match self {
             Listener::Tcp(l) => Ok(SharedStream::Tcp(l.shared_accept().await?)),
             Listener::Ipc(l, _) => Ok(SharedStream::Ipc(l.shared_accept().await?)),

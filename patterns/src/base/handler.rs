@@ -1,0 +1,71 @@
+//! What a socket's connections call ([`Handler`]): the plumbing every type shares,
+//! with each event passed to the type's [`Rules`](crate::rules::Rules).
+
+use std::rc::Rc;
+
+use bytes::Bytes;
+use monocoque_runtime::{Handler, Message, MonitorEvent, Peer};
+use monocoque_zmtp::SessionConfig;
+
+use super::SocketBase;
+use crate::stats::Counters;
+
+impl Handler for SocketBase {
+    fn session_config(&self) -> SessionConfig {
+        let opts = self.options.borrow();
+        let mut config = SessionConfig::new(self.kind);
+        config.identity = opts.routing_id.clone();
+        config.max_msg_size = opts.maxmsgsize;
+        config
+    }
+
+    fn new_peer(&self, remote: String) -> Rc<Peer> {
+        self.make_peer(remote)
+    }
+
+    fn on_attach(&self, peer: &Rc<Peer>) -> Result<(), String> {
+        self.rules.on_attach(self, peer)?;
+        self.attached.set(self.attached.get() + 1);
+        self.send_room.notify_all();
+        self.on_monitor(MonitorEvent::HandshakeSucceeded {
+            remote: peer.remote(),
+        });
+        Ok(())
+    }
+
+    fn inbound_room(&self, peer: &Rc<Peer>) -> usize {
+        peer.inbound_room(self.options.borrow().rcvhwm)
+    }
+
+    fn on_single_frames(&self, peer: &Rc<Peer>, bodies: &mut Vec<Bytes>) {
+        self.rules.on_single_frames(self, peer, bodies);
+    }
+
+    fn on_message(&self, peer: &Rc<Peer>, msg: Message) {
+        self.rules.on_message(self, peer, msg);
+    }
+
+    fn on_subscription(&self, peer: &Rc<Peer>, topic: Bytes, subscribe: bool) {
+        self.rules.on_subscription(self, peer, topic, subscribe);
+    }
+
+    fn on_detach(&self, peer: &Rc<Peer>) {
+        self.attached.set(self.attached.get().saturating_sub(1));
+        self.rules.on_detach(self, peer);
+    }
+
+    fn on_peer_gone(&self, peer: &Rc<Peer>) {
+        Counters::add(&self.counters.conflated_gone, peer.conflated());
+        self.peers.borrow_mut().remove(&peer.id());
+        self.out.borrow_mut().retain(|p| p.id() != peer.id());
+        peer.forget_inbound_waiter();
+        peer.clear_messages();
+        self.send_room.notify_all();
+    }
+
+    fn on_monitor(&self, event: MonitorEvent) {
+        if let Some(q) = self.monitor.borrow().as_ref() {
+            q.push(event);
+        }
+    }
+}

@@ -1,0 +1,309 @@
+//! What every socket type shares: its peers, its inbound queue, its options, its
+//! background tasks, and the plumbing its type's [`Rules`] build on (load balancing,
+//! fair queueing, waiting for room). libzmq calls this part `socket_base_t`.
+//!
+//! One `SocketBase` lives on one executor; the typed sockets ([`crate::Dealer`], …)
+//! are thin handles around an `Rc<SocketBase>`. Its files: this one (construction,
+//! bind/connect/close, counters), [`recv`](self::recv) and [`send`](self::send) (the
+//! two directions), and `handler.rs` (what the connections call, dispatched to the
+//! rules).
+
+mod handler;
+mod recv;
+mod send;
+
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
+
+use ahash::AHashMap;
+use bytes::Bytes;
+use monocoque_runtime::coop::Slice;
+use monocoque_runtime::{
+    spawn_accepted, spawn_connector, spawn_listener, Endpoint, Handler, Lifecycle, Listener,
+    MonitorEvent, Notify, Peer, PeerId, Stream,
+};
+use monocoque_zmtp::SocketType;
+
+use crate::error::{Error, Result};
+use crate::inbound::Inbound;
+use crate::monitor::MonitorQueue;
+use crate::options::Options;
+use crate::rules::Rules;
+use crate::stats::{Counters, PeerStats, Stats};
+
+pub(crate) struct SocketBase {
+    pub kind: SocketType,
+    /// The socket type's own state and rules.
+    pub rules: Rules,
+    pub options: RefCell<Options>,
+    pub lifecycle: Rc<Lifecycle>,
+    me: Weak<SocketBase>,
+    next_peer: Cell<PeerId>,
+    pub peers: RefCell<AHashMap<PeerId, Rc<Peer>>>,
+    /// How many of `peers` completed their handshake (kept as a count: `peer_count`
+    /// is called per message by some servers, and walking 10 000 peers costs ~1 ms).
+    attached: Cell<usize>,
+    /// Peers that load balancing, PAIR and fan-out send to, in round-robin order.
+    pub out: RefCell<Vec<Rc<Peer>>>,
+    rr: Cell<usize>,
+    /// Received messages in arrival order, with the peers they came from.
+    inbound: RefCell<Inbound>,
+    pub send_room: Rc<Notify>,
+    recv_ready: Notify,
+    last_endpoint: RefCell<Option<Endpoint>>,
+    monitor: RefCell<Option<Rc<MonitorQueue>>>,
+    observer: RefCell<Option<Weak<dyn ShardObserver>>>,
+    closed: Cell<bool>,
+    /// The reusable timer of [`SocketBase::yield_now`] (taken while a yield is under way).
+    slice: Cell<Option<Slice>>,
+    pub counters: Counters,
+}
+
+/// Hears about changes a sharded socket must tell its other cores.
+pub(crate) trait ShardObserver {
+    /// PUB/XPUB: `topic` joined (`added`) or left the union of this socket's
+    /// subscriptions.
+    fn union_changed(&self, topic: &Bytes, added: bool);
+    /// ROUTER: routing id `id` appeared on (`added`) or left this socket.
+    fn route_changed(&self, id: &Bytes, added: bool);
+}
+
+impl SocketBase {
+    pub fn new(kind: SocketType, options: Options) -> Rc<SocketBase> {
+        Rc::new_cyclic(|me| SocketBase {
+            kind,
+            rules: Rules::new(kind),
+            options: RefCell::new(options),
+            lifecycle: Lifecycle::new(),
+            me: me.clone(),
+            next_peer: Cell::new(1),
+            peers: RefCell::default(),
+            attached: Cell::new(0),
+            out: RefCell::default(),
+            rr: Cell::new(0),
+            inbound: RefCell::default(),
+            send_room: Rc::new(Notify::new()),
+            recv_ready: Notify::new(),
+            last_endpoint: RefCell::new(None),
+            monitor: RefCell::new(None),
+            observer: RefCell::new(None),
+            closed: Cell::new(false),
+            slice: Cell::new(None),
+            counters: Counters::default(),
+        })
+    }
+
+    fn handler_rc(&self) -> Rc<SocketBase> {
+        self.me.upgrade().expect("socket base alive while in use")
+    }
+
+    fn handler(&self) -> Rc<dyn Handler> {
+        self.handler_rc()
+    }
+
+    fn make_peer(&self, remote: String) -> Rc<Peer> {
+        let id = self.next_peer.get();
+        self.next_peer.set(id + 1);
+        let peer = Rc::new(Peer::new(
+            id,
+            remote,
+            self.options.borrow().sndhwm,
+            Rc::clone(&self.send_room),
+        ));
+        if self.options.borrow().conflate && crate::conflate::honoured_by(self.kind) {
+            peer.set_conflate();
+            self.inbound.borrow_mut().expect_conflation();
+        }
+        self.peers.borrow_mut().insert(id, Rc::clone(&peer));
+        peer
+    }
+
+    pub(crate) fn check_open(&self) -> Result<()> {
+        if self.closed.get() {
+            Err(Error::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    pub fn bind(&self, endpoint: &str) -> Result<Endpoint> {
+        let (listener, bound) = self.open_listener(endpoint)?;
+        let me = self.handler_rc();
+        spawn_listener(&self.lifecycle, listener, self.handler(), move |stream| {
+            me.adopt(stream.into_stream())
+        });
+        Ok(bound)
+    }
+
+    /// Binds `endpoint` and reports it, without starting to accept.
+    pub fn open_listener(&self, endpoint: &str) -> Result<(Listener, Endpoint)> {
+        self.check_open()?;
+        let ep: Endpoint = endpoint.parse()?;
+        let (backlog, buffers) = {
+            let opts = self.options.borrow();
+            (opts.backlog, opts.buffers())
+        };
+        let listener = Listener::bind(&ep, backlog, buffers).map_err(|e| {
+            self.on_monitor(MonitorEvent::BindFailed {
+                endpoint: endpoint.to_string(),
+                reason: e.to_string(),
+            });
+            if e.kind() == std::io::ErrorKind::AddrInUse {
+                Error::AddrInUse(endpoint.to_string())
+            } else {
+                Error::Bind {
+                    endpoint: endpoint.to_string(),
+                    source: e,
+                }
+            }
+        })?;
+        let bound = listener.local_endpoint().map_err(|e| Error::Bind {
+            endpoint: endpoint.to_string(),
+            source: e,
+        })?;
+        self.on_monitor(MonitorEvent::Listening {
+            endpoint: bound.to_string(),
+        });
+        *self.last_endpoint.borrow_mut() = Some(bound.clone());
+        Ok((listener, bound))
+    }
+
+    /// Serves a connection accepted elsewhere (another core's listener).
+    pub fn adopt(&self, stream: Stream) {
+        if self.closed.get() {
+            return;
+        }
+        let link = self.options.borrow().link();
+        spawn_accepted(&self.lifecycle, stream, self.handler(), link);
+    }
+
+    /// Makes `observer` hear about subscription-union and routing-id changes.
+    pub fn set_observer(&self, observer: Weak<dyn ShardObserver>) {
+        *self.observer.borrow_mut() = Some(observer);
+    }
+
+    pub(crate) fn observer(&self) -> Option<Rc<dyn ShardObserver>> {
+        self.observer.borrow().as_ref().and_then(Weak::upgrade)
+    }
+
+    pub fn connect(&self, endpoint: &str) -> Result<()> {
+        self.check_open()?;
+        let ep: Endpoint = endpoint.parse()?;
+        if let Endpoint::Tcp { .. } = ep {
+            ep.socket_addrs()?;
+        }
+        let peer = self.make_peer(ep.to_string());
+        if self.rules.queues_before_connect() {
+            self.out.borrow_mut().push(Rc::clone(&peer));
+        }
+        let link = self.options.borrow().link();
+        spawn_connector(&self.lifecycle, ep.clone(), peer, self.handler(), link);
+        *self.last_endpoint.borrow_mut() = Some(ep);
+        Ok(())
+    }
+
+    pub fn last_endpoint(&self) -> Option<Endpoint> {
+        self.last_endpoint.borrow().clone()
+    }
+
+    /// Stops accepting and connecting; connections flush what is queued and close.
+    pub fn shutdown(&self) {
+        if self.closed.replace(true) {
+            return;
+        }
+        self.lifecycle.close();
+        for peer in self.peers.borrow().values() {
+            peer.close();
+        }
+        self.recv_ready.notify_all();
+        self.send_room.notify_all();
+    }
+
+    /// Shuts down and waits up to LINGER for queued messages to go out.
+    pub async fn close(&self) {
+        self.shutdown();
+        let linger = self.options.borrow().linger;
+        let lc = Rc::clone(&self.lifecycle);
+        match linger {
+            None => lc.idle().await,
+            Some(d) => {
+                let _ = glommio::timer::timeout(d, async {
+                    lc.idle().await;
+                    Ok(())
+                })
+                .await;
+            }
+        }
+        lc.abort();
+    }
+
+    /// Shutdown from `Drop`: lingers in a background task.
+    pub fn shutdown_in_background(&self) {
+        if self.closed.get() {
+            return;
+        }
+        self.shutdown();
+        let lc = Rc::clone(&self.lifecycle);
+        let linger = self.options.borrow().linger;
+        if lc.live_tasks() == 0 {
+            return;
+        }
+        glommio::spawn_local(async move {
+            if let Some(d) = linger {
+                let _ = glommio::timer::timeout(d, async {
+                    lc.idle().await;
+                    Ok(())
+                })
+                .await;
+                lc.abort();
+            } else {
+                lc.idle().await;
+            }
+        })
+        .detach();
+    }
+
+    pub fn monitor(&self) -> Rc<MonitorQueue> {
+        Rc::clone(
+            self.monitor
+                .borrow_mut()
+                .get_or_insert_with(|| Rc::new(MonitorQueue::default())),
+        )
+    }
+
+    /// The socket's counters.
+    pub fn stats(&self) -> Stats {
+        let mut stats = self.counters.snapshot();
+        stats.conflated += self.inbound.borrow().conflated()
+            + self
+                .peers
+                .borrow()
+                .values()
+                .map(|p| p.conflated())
+                .sum::<u64>();
+        stats
+    }
+
+    /// Each peer's queue and drops.
+    pub fn peer_stats(&self) -> Vec<PeerStats> {
+        self.peers
+            .borrow()
+            .values()
+            .map(|p| PeerStats {
+                remote: p.remote(),
+                queued: p.queued(),
+                dropped_hwm: p.dropped(),
+            })
+            .collect()
+    }
+
+    /// Number of peers that completed their handshake.
+    pub fn attached_peers(&self) -> usize {
+        self.attached.get()
+    }
+
+    /// The peer with id `id`, if it is still one of this socket's.
+    pub fn peer(&self, id: PeerId) -> Option<Rc<Peer>> {
+        self.peers.borrow().get(&id).cloned()
+    }
+}

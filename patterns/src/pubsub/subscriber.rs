@@ -1,0 +1,136 @@
+//! SUB and XSUB: subscriptions sent to every publisher, and the filter on what
+//! arrives.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use bytes::Bytes;
+use monocoque_runtime::{Message, Peer};
+use monocoque_zmtp::SocketType;
+
+use crate::base::SocketBase;
+use crate::socket::{fair_queued_recv, non_empty, socket_type};
+use crate::stats::Counters;
+use crate::subscriptions::SubscriptionSet;
+use crate::Result;
+
+socket_type!(
+    /// Receives the messages of its publishers that match its subscriptions.
+    /// Subscriptions are sent to every publisher, again after each reconnect.
+    ///
+    /// ```no_run
+    /// # glommio::LocalExecutor::default().run(async {
+    /// let sub = monocoque::Sub::new();
+    /// sub.connect("tcp://127.0.0.1:5556")?;
+    /// sub.subscribe(b"weather.")?;
+    /// let msg = sub.recv().await?;
+    /// # Ok::<(), monocoque::Error>(()) });
+    /// ```
+    Sub,
+    SocketType::Sub
+);
+
+impl Sub {
+    /// Subscribes to messages whose first frame starts with `prefix` (empty: all).
+    /// Subscriptions are counted: subscribing twice needs two unsubscribes.
+    pub fn subscribe(&self, prefix: &[u8]) -> Result<()> {
+        change_subscription(&self.base, prefix, true)
+    }
+
+    /// Removes one subscription to `prefix`.
+    pub fn unsubscribe(&self, prefix: &[u8]) -> Result<()> {
+        change_subscription(&self.base, prefix, false)
+    }
+}
+
+socket_type!(
+    /// A SUB whose subscriptions are sent as messages: `\x01topic` subscribes,
+    /// `\x00topic` cancels; it receives everything its publishers send it.
+    XSub,
+    SocketType::XSub
+);
+
+impl XSub {
+    /// Sends a subscription message (`\x01topic` / `\x00topic`) to every publisher;
+    /// any other message goes to every connected publisher as is.
+    pub async fn send(&self, msg: impl Into<Message>) -> Result<()> {
+        let msg = non_empty(msg.into())?;
+        let first = &msg[0];
+        if msg.len() == 1 && !first.is_empty() && first[0] <= 1 {
+            return change_subscription(&self.base, &first[1..], first[0] == 1);
+        }
+        for peer in self.base.out.borrow().iter() {
+            if peer.is_attached() && peer.try_send(&msg).is_err() {
+                self.base.dropped_at_hwm(peer);
+            }
+        }
+        Counters::add(&self.base.counters.sent, 1);
+        Ok(())
+    }
+}
+
+fair_queued_recv!(Sub);
+fair_queued_recv!(XSub);
+
+/// Records a subscription change of a SUB or XSUB and tells every connected peer.
+pub(crate) fn change_subscription(base: &SocketBase, topic: &[u8], subscribe: bool) -> Result<()> {
+    base.check_open()?;
+    let subscriber = base
+        .rules
+        .subscriber()
+        .expect("a SUB or XSUB has subscriber rules");
+    let changed = {
+        let mut subs = subscriber.subscriptions.borrow_mut();
+        if subscribe {
+            subs.add(topic)
+        } else {
+            subs.remove(topic)
+        }
+    };
+    if changed {
+        let topic = Bytes::copy_from_slice(topic);
+        for peer in base.peers.borrow().values() {
+            if peer.is_attached() {
+                peer.send_subscription(topic.clone(), subscribe);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// SUB/XSUB state: our own subscriptions, resent on every connect.
+pub(crate) struct Subscriber {
+    /// XSUB: what arrives is not filtered.
+    raw: bool,
+    subscriptions: RefCell<SubscriptionSet>,
+}
+
+impl Subscriber {
+    pub fn new(raw: bool) -> Subscriber {
+        Subscriber {
+            raw,
+            subscriptions: RefCell::default(),
+        }
+    }
+
+    /// XSUB: every message is queued as it arrives.
+    pub fn is_raw(&self) -> bool {
+        self.raw
+    }
+
+    /// A new publisher gets every subscription.
+    pub fn on_attach(&self, peer: &Peer) {
+        peer.clear_subscriptions();
+        for topic in self.subscriptions.borrow().prefixes() {
+            peer.send_subscription(topic.clone(), true);
+        }
+    }
+
+    /// SUB keeps only messages that match a subscription.
+    pub fn on_message(&self, base: &SocketBase, peer: &Rc<Peer>, msg: Message) {
+        let topic = msg.frames().first().map(|f| &f[..]).unwrap_or(&[]);
+        if self.raw || self.subscriptions.borrow().matches(topic) {
+            base.enqueue(peer, msg);
+        }
+    }
+}

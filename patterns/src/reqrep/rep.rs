@@ -1,0 +1,78 @@
+//! REP: receive a request, then send its reply, strictly alternating.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use monocoque_runtime::{Message, Peer, PeerId};
+use monocoque_zmtp::SocketType;
+
+use crate::base::SocketBase;
+use crate::socket::{non_empty, socket_type};
+use crate::{Error, Result};
+
+socket_type!(
+    /// Receives a request, then sends its reply, strictly alternating. Requests are
+    /// fair-queued from all peers; each reply returns to the requester with its
+    /// envelope.
+    Rep,
+    SocketType::Rep
+);
+
+impl Rep {
+    /// Waits for the next request (its envelope is kept for the reply).
+    pub async fn recv(&self) -> Result<Message> {
+        let state = self.state();
+        if state.reply_to.borrow().is_some() {
+            return Err(Error::State(
+                "REP must send the reply before receiving again",
+            ));
+        }
+        let (peer, mut msg) = self.base.recv().await?;
+        let split = msg.iter().position(|f| f.is_empty()).map_or(0, |i| i + 1);
+        let mut envelope = Message::new();
+        for _ in 0..split {
+            envelope.push(msg.pop_front().expect("frame counted"));
+        }
+        *state.reply_to.borrow_mut() = Some((peer, envelope));
+        Ok(msg)
+    }
+
+    /// Sends the reply to the request last received. The reply is dropped if the
+    /// requester has gone. Fails with [`Error::State`] if no request is pending.
+    pub async fn send(&self, msg: impl Into<Message>) -> Result<()> {
+        let msg = non_empty(msg.into())?;
+        let (peer, mut reply) = self
+            .state()
+            .reply_to
+            .borrow_mut()
+            .take()
+            .ok_or(Error::State("REP must receive a request before replying"))?;
+        for frame in msg {
+            reply.push(frame);
+        }
+        match self.base.peer(peer) {
+            Some(peer) => self.base.send_to(&peer, &reply, false).await,
+            None => Ok(()),
+        }
+    }
+
+    fn state(&self) -> &RepState {
+        self.base.rules.rep().expect("a REP socket has REP rules")
+    }
+}
+
+/// REP's state: where the reply to the request just received goes.
+#[derive(Default)]
+pub(crate) struct RepState {
+    /// The requester and the envelope its reply must carry.
+    reply_to: RefCell<Option<(PeerId, Message)>>,
+}
+
+impl RepState {
+    /// A request must carry an envelope (an empty delimiter); others are dropped.
+    pub fn on_message(&self, base: &SocketBase, peer: &Rc<Peer>, msg: Message) {
+        if msg.iter().any(|f| f.is_empty()) {
+            base.enqueue(peer, msg);
+        }
+    }
+}

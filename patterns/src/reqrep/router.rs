@@ -1,0 +1,176 @@
+//! ROUTER: routing by peer identity.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use ahash::AHashMap;
+use bytes::Bytes;
+use monocoque_runtime::{Message, Peer, PeerId};
+use monocoque_zmtp::SocketType;
+
+use crate::base::SocketBase;
+use crate::socket::{fair_queued_recv, non_empty, socket_type};
+use crate::stats::Counters;
+use crate::{Error, Result};
+
+socket_type!(
+    /// Routes by peer identity: every received message starts with the sender's
+    /// routing id, and every sent message starts with the recipient's. A peer's id is
+    /// the Identity it announced, or a generated 5-byte id.
+    ///
+    /// ```no_run
+    /// # glommio::LocalExecutor::default().run(async {
+    /// let router = monocoque::Router::new();
+    /// router.bind("tcp://*:5555")?;
+    /// let msg = router.recv().await?; // [id, payload...]
+    /// router.send(msg).await?;        // echoes to the sender
+    /// # Ok::<(), monocoque::Error>(()) });
+    /// ```
+    Router,
+    SocketType::Router
+);
+
+impl Router {
+    /// Sends `msg` (first frame: the routing id) to that peer. An unknown id is
+    /// dropped, or fails with [`Error::HostUnreachable`] under ROUTER_MANDATORY. A
+    /// peer at SNDHWM misses the message, or is waited for under ROUTER_MANDATORY.
+    pub async fn send(&self, msg: impl Into<Message>) -> Result<()> {
+        let mut msg = msg.into();
+        let id = msg.pop_front().ok_or(Error::InvalidMessage(
+            "a ROUTER message starts with a routing id",
+        ))?;
+        let msg = non_empty(msg)?;
+        let mandatory = self.base.options.borrow().router_mandatory;
+        let state = self.base.rules.router().expect("a ROUTER has ROUTER rules");
+        match state.peer(&id) {
+            Some(peer) => self.base.send_to(&peer, &msg, mandatory).await,
+            None if mandatory => Err(Error::HostUnreachable(id.to_vec())),
+            None => {
+                Counters::add(&self.base.counters.unroutable, 1);
+                Ok(())
+            }
+        }
+    }
+}
+
+fair_queued_recv!(Router);
+
+/// ROUTER's state: which routing id names which peer.
+pub(crate) struct RouterState {
+    /// Routing id → peer.
+    routes: RefCell<AHashMap<Bytes, Rc<Peer>>>,
+    /// Peer → its routing id, while attached.
+    ids: RefCell<AHashMap<PeerId, Bytes>>,
+    /// The next generated routing id.
+    next_route: Cell<u32>,
+    /// In a sharded socket, the core's index: put in every generated id so that ids
+    /// are unique over all cores.
+    id_prefix: Cell<Option<u8>>,
+}
+
+impl RouterState {
+    pub fn new() -> RouterState {
+        RouterState {
+            routes: RefCell::default(),
+            ids: RefCell::default(),
+            next_route: Cell::new(rand::random()),
+            id_prefix: Cell::new(None),
+        }
+    }
+
+    /// The attached peer whose routing id is `id`.
+    #[inline]
+    pub fn peer(&self, id: &[u8]) -> Option<Rc<Peer>> {
+        self.routes.borrow().get(id).cloned()
+    }
+
+    /// Generated routing ids get `prefix` as their second byte (sharded ROUTER).
+    pub fn set_id_prefix(&self, prefix: u8) {
+        self.id_prefix.set(Some(prefix));
+    }
+
+    /// Gives `peer` its routing id: the Identity it announced (refused if another
+    /// peer has it), else a generated one.
+    pub fn on_attach(&self, base: &SocketBase, peer: &Rc<Peer>) -> std::result::Result<(), String> {
+        let identity = peer
+            .info()
+            .as_ref()
+            .map(|i| i.identity.clone())
+            .unwrap_or_default();
+        let mut routes = self.routes.borrow_mut();
+        let id = if identity.is_empty() {
+            self.generate(&routes)
+        } else if routes.contains_key(&identity) {
+            return Err(format!("duplicate routing id {:02x?}", &identity[..]));
+        } else {
+            identity
+        };
+        routes.insert(id.clone(), Rc::clone(peer));
+        drop(routes);
+        self.ids.borrow_mut().insert(peer.id(), id.clone());
+        if let Some(observer) = base.observer() {
+            observer.route_changed(&id, true);
+        }
+        Ok(())
+    }
+
+    /// A fresh id: a zero byte, then four bytes of a counter (its first byte replaced
+    /// by the core's index in a sharded socket).
+    fn generate(&self, routes: &AHashMap<Bytes, Rc<Peer>>) -> Bytes {
+        loop {
+            let n = self.next_route.get();
+            self.next_route.set(n.wrapping_add(1));
+            let mut id = vec![0u8];
+            id.extend_from_slice(&n.to_be_bytes());
+            if let Some(prefix) = self.id_prefix.get() {
+                id[1] = prefix;
+            }
+            let id = Bytes::from(id);
+            if !routes.contains_key(&id) {
+                return id;
+            }
+        }
+    }
+
+    fn id_of(&self, peer: &Peer) -> Bytes {
+        self.ids
+            .borrow()
+            .get(&peer.id())
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Every message received starts with its sender's routing id.
+    pub fn on_message(&self, base: &SocketBase, peer: &Rc<Peer>, mut msg: Message) {
+        msg.push_front(self.id_of(peer));
+        base.enqueue(peer, msg);
+    }
+
+    /// [`RouterState::on_message`] for a batch: the id is looked up once.
+    pub fn on_single_frames(&self, base: &SocketBase, peer: &Rc<Peer>, bodies: &mut Vec<Bytes>) {
+        let id = self.id_of(peer);
+        base.enqueue_all(
+            peer,
+            bodies.drain(..).map(|body| {
+                let mut msg = Message::single(body);
+                msg.push_front(id.clone());
+                msg
+            }),
+        );
+    }
+
+    /// The peer's id is free again (unless a newer peer took it meanwhile).
+    pub fn on_detach(&self, base: &SocketBase, peer: &Rc<Peer>) {
+        let Some(id) = self.ids.borrow_mut().remove(&peer.id()) else {
+            return;
+        };
+        let mut routes = self.routes.borrow_mut();
+        if routes.get(&id).is_some_and(|p| p.id() == peer.id()) {
+            routes.remove(&id);
+            drop(routes);
+            if let Some(observer) = base.observer() {
+                observer.route_changed(&id, false);
+            }
+        }
+    }
+}

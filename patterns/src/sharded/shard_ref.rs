@@ -1,0 +1,129 @@
+//! [`ShardRef`]: a core's share of a sharded socket, for the handlers that run there.
+
+use std::rc::Rc;
+
+use monocoque_runtime::Message;
+use monocoque_zmtp::SocketType;
+
+use super::mail::{Delivery, Mail};
+use super::shard::{Shard, RETRY};
+use crate::error::{Error, Result};
+use crate::stats::{Counters, PeerStats, Stats};
+
+/// One core's share of a [`ShardedSocket`](super::ShardedSocket), given to
+/// [`ShardedSocket::on_each_core`](super::ShardedSocket::on_each_core) handlers. It
+/// serves the peers this core owns; sends reach other cores' peers where the socket
+/// type needs it (PUB fan-out, ROUTER routing ids).
+#[derive(Clone)]
+pub struct ShardRef {
+    pub(super) shard: Rc<Shard>,
+}
+
+impl ShardRef {
+    /// This core's index in the runtime.
+    pub fn core_index(&self) -> usize {
+        self.shard.index
+    }
+
+    /// Peers of this core whose handshake completed.
+    pub fn peer_count(&self) -> usize {
+        self.shard.base.attached_peers()
+    }
+
+    /// This core's share of the socket's counters: what was sent from this core (and
+    /// what its rings to other cores missed), and what this core's peers missed at
+    /// SNDHWM, whoever published it. [`ShardedSocket::stats`](super::ShardedSocket::stats)
+    /// adds up every core.
+    pub fn stats(&self) -> Stats {
+        self.shard.base.stats()
+    }
+
+    /// Each of this core's peers' queue and the messages it missed at SNDHWM.
+    pub fn peer_stats(&self) -> Vec<PeerStats> {
+        self.shard.base.peer_stats()
+    }
+
+    /// Receives the next message from this core's peers.
+    pub async fn recv(&self) -> Result<Message> {
+        self.shard.base.recv_message().await
+    }
+
+    /// Sends as the socket type does, across cores where needed: PUB/XPUB publish to
+    /// matching subscribers on every core; ROUTER routes by id to whichever core owns
+    /// the peer; the other types send to this core's peers.
+    pub async fn send(&self, msg: impl Into<Message>) -> Result<()> {
+        let msg = crate::socket::non_empty(msg.into())?;
+        let base = &self.shard.base;
+        match base.kind {
+            SocketType::Pub | SocketType::XPub => self.publish(msg).await,
+            SocketType::Router => self.route(msg).await,
+            SocketType::Sub | SocketType::XSub | SocketType::Pull => {
+                Err(Error::State("this socket type does not send"))
+            }
+            _ => base.send_load_balanced(&msg, false).await.map(drop),
+        }
+    }
+
+    async fn publish(&self, msg: Message) -> Result<()> {
+        let shard = &self.shard;
+        let base = &shard.base;
+        let publisher = base
+            .rules
+            .publisher()
+            .expect("a PUB or XPUB has publisher rules");
+        let marked = publisher.fan_out(base, &msg)?;
+        Counters::add(&base.counters.sent, 1);
+        let published = shard
+            .directory
+            .borrow()
+            .publish(&msg, Some(shard.index), |core, mail| {
+                shard.push_to(core, mail)
+            });
+        // PUB semantics: a core whose ring is full (or gone) misses it.
+        let missed = published.full + u64::from(published.closed);
+        Counters::add(&base.counters.dropped_ring, missed);
+        // As Pub::send: let this core's connections write what built up, and the
+        // executor run its other tasks.
+        if marked {
+            base.yield_now().await;
+        }
+        Ok(())
+    }
+
+    async fn route(&self, msg: Message) -> Result<()> {
+        let shard = &self.shard;
+        let base = &shard.base;
+        let mandatory = base.options.borrow().router_mandatory;
+        let router = base.rules.router().expect("a ROUTER has ROUTER rules");
+        if let Some(peer) = router.peer(&msg[0]) {
+            let mut msg = msg;
+            msg.pop_front();
+            return base.send_to(&peer, &msg, mandatory).await;
+        }
+        base.pace().await;
+        let owner = shard.directory.borrow().owner(&msg[0]);
+        let Some(core) = owner else {
+            if mandatory {
+                return Err(Error::HostUnreachable(msg[0].to_vec()));
+            }
+            Counters::add(&base.counters.unroutable, 1);
+            return Ok(());
+        };
+        let mut mail = Mail::Deliver(msg);
+        loop {
+            match Delivery::judge(shard.push_to(core, mail), mandatory) {
+                Delivery::Retry(back) => {
+                    mail = back;
+                    glommio::timer::sleep(RETRY).await;
+                }
+                Delivery::Dropped => {
+                    Counters::add(&base.counters.dropped_ring, 1);
+                    break;
+                }
+                Delivery::Sent | Delivery::Closed => break,
+            }
+        }
+        Counters::add(&base.counters.sent, 1);
+        Ok(())
+    }
+}

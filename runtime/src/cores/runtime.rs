@@ -1,0 +1,227 @@
+//! The [`Runtime`] (its executor threads) and the `Send` [`RuntimeHandle`] that plain
+//! threads and sockets use to reach its cores.
+
+use std::future::Future;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use glommio::ExecutorJoinHandle as JoinHandle;
+use glommio::{LocalExecutorBuilder, Placement};
+
+use super::builder::memlock_limit;
+use super::pump::{pump, Job, CONTEXT};
+use super::{CoreContext, RuntimeBuilder, RuntimeError};
+use crate::doorbell::{core_doorbell, CoreBell, Doorbell};
+use crate::mesh::{link, Outbox};
+
+/// Jobs waiting for one core (closures to run there; rare, so one ring per core).
+const CONTROL_CAPACITY: usize = 1024;
+
+struct CoreRemote {
+    control: Mutex<Outbox<Job>>,
+    bell: Arc<Doorbell>,
+}
+
+struct Shared {
+    cores: Vec<CoreRemote>,
+    mesh_capacity: usize,
+    /// Set when the runtime starts stopping.
+    stopped: AtomicBool,
+}
+
+/// One pinned glommio executor per chosen core. Dropping it (or [`Runtime::shutdown`])
+/// closes every socket on every core, honouring LINGER, and joins the threads.
+pub struct Runtime {
+    shared: Arc<Shared>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+/// A cloneable, `Send` reference to a running [`Runtime`], for sockets and handles.
+#[derive(Clone)]
+pub struct RuntimeHandle {
+    shared: Arc<Shared>,
+}
+
+impl Runtime {
+    /// A builder with the defaults: every online core, 256 KiB of io_memory each.
+    pub fn builder() -> RuntimeBuilder {
+        RuntimeBuilder::default()
+    }
+
+    pub(super) fn start(config: RuntimeBuilder, cpus: Vec<usize>) -> Result<Runtime, RuntimeError> {
+        let n = cpus.len();
+        let mut remotes = Vec::with_capacity(n);
+        let mut receivers = Vec::with_capacity(n);
+        for &core in &cpus {
+            let (bell, bell_rx) = core_doorbell().map_err(|e| RuntimeError::Spawn {
+                core,
+                reason: e.to_string(),
+            })?;
+            let bell = Arc::new(bell);
+            let (tx, control) = link::<Job>(CONTROL_CAPACITY, Arc::clone(&bell));
+            remotes.push(CoreRemote {
+                control: Mutex::new(tx),
+                bell,
+            });
+            receivers.push((bell_rx, control));
+        }
+        let shared = Arc::new(Shared {
+            cores: remotes,
+            mesh_capacity: config.mesh_capacity,
+            stopped: AtomicBool::new(false),
+        });
+        let mut threads = Vec::with_capacity(n);
+        for (index, (&cpu, (bell_rx, control))) in cpus.iter().zip(receivers).enumerate() {
+            let handle = RuntimeHandle {
+                shared: Arc::clone(&shared),
+            };
+            let mut builder = LocalExecutorBuilder::new(Placement::Fixed(cpu))
+                .name(&format!("monocoque-core-{index}"))
+                .io_memory(config.io_memory)
+                .ring_depth(config.ring_depth);
+            if let Some(spin) = config.spin_before_park {
+                builder = builder.spin_before_park(spin);
+            }
+            let spawned = builder.spawn(move || async move {
+                let ctx = Rc::new(CoreContext::new(index, n, handle));
+                CONTEXT.with(|c| *c.borrow_mut() = Some(Rc::clone(&ctx)));
+                let bell = CoreBell::new(bell_rx).expect("doorbell socket");
+                pump(&ctx, control, bell).await;
+                ctx.shutdown_services().await;
+                CONTEXT.with(|c| c.borrow_mut().take());
+            });
+            match spawned {
+                Ok(t) => threads.push(t),
+                Err(e) => {
+                    drop(Runtime { shared, threads });
+                    return Err(RuntimeError::Spawn {
+                        core: cpu,
+                        reason: format!("{e} (locked-memory limit: {:?} bytes)", memlock_limit()),
+                    });
+                }
+            }
+        }
+        Ok(Runtime { shared, threads })
+    }
+
+    /// Number of cores (executors).
+    pub fn cores(&self) -> usize {
+        self.shared.cores.len()
+    }
+
+    /// A `Send` handle to this runtime.
+    pub fn handle(&self) -> RuntimeHandle {
+        RuntimeHandle {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    /// Runs `f` on every core, each call creating a future that runs as a task there.
+    pub fn on_each_core<F, Fut>(&self, f: F)
+    where
+        F: Fn(usize) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + 'static,
+    {
+        self.handle().on_each_core(f)
+    }
+
+    /// Stops every core: sockets close (LINGER honoured), executors end, threads join.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        self.shared.stopped.store(true, Ordering::Release);
+        for core in 0..self.shared.cores.len() {
+            self.handle().run_on(core, || {
+                if let Some(ctx) = CoreContext::current() {
+                    ctx.request_stop();
+                }
+            });
+        }
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl RuntimeHandle {
+    /// Number of cores.
+    pub fn cores(&self) -> usize {
+        self.shared.cores.len()
+    }
+
+    /// True once the runtime was shut down (or dropped): its sockets are closed.
+    pub fn is_stopped(&self) -> bool {
+        self.shared.stopped.load(Ordering::Acquire)
+    }
+
+    /// Capacity of each cross-core ring ([`RuntimeBuilder::mesh_capacity`]).
+    pub fn mesh_capacity(&self) -> usize {
+        self.shared.mesh_capacity
+    }
+
+    /// A ring of [`RuntimeHandle::mesh_capacity`] into core `core`, whose producer
+    /// rings that core's doorbell; the consumer end is for a [`CoreService`] of that
+    /// core to drain.
+    ///
+    /// [`CoreService`]: super::CoreService
+    pub fn ring_to<T>(&self, core: usize) -> (Outbox<T>, crate::ring::Consumer<T>) {
+        link(
+            self.shared.mesh_capacity,
+            Arc::clone(&self.shared.cores[core].bell),
+        )
+    }
+
+    /// Runs `job` on core `core` (index into the runtime's cores). Returns false if the
+    /// core has stopped.
+    pub fn run_on(&self, core: usize, job: impl FnOnce() + Send + 'static) -> bool {
+        let mut job: Job = Box::new(job);
+        loop {
+            let pushed = self.shared.cores[core]
+                .control
+                .lock()
+                .expect("control ring lock")
+                .try_send(job);
+            match pushed {
+                Ok(()) => return true,
+                Err(e) if e.is_closed() => return false,
+                Err(e) => {
+                    job = e.into_inner();
+                    std::thread::yield_now();
+                }
+            }
+        }
+    }
+
+    /// Spawns the future made by `f` as a task on core `core`.
+    pub fn spawn_on<F, Fut>(&self, core: usize, f: F) -> bool
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + 'static,
+    {
+        self.run_on(core, move || {
+            glommio::spawn_local(f()).detach();
+        })
+    }
+
+    /// Runs `f(core_index)` as a task on every core.
+    pub fn on_each_core<F, Fut>(&self, f: F)
+    where
+        F: Fn(usize) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + 'static,
+    {
+        let f = Arc::new(f);
+        for core in 0..self.cores() {
+            let f = Arc::clone(&f);
+            self.spawn_on(core, move || f(core));
+        }
+    }
+}
