@@ -29,6 +29,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod any_socket;
 mod conflate;
 mod core;
 mod error;
@@ -46,6 +47,7 @@ mod subscriptions;
 #[cfg(test)]
 mod test_support;
 
+pub use any_socket::AnySocket;
 pub use error::{Error, Result};
 pub use monitor::Monitor;
 pub use monocoque_runtime::{Endpoint, Message, MonitorEvent};
