@@ -7,7 +7,8 @@
 //! subscriptions.
 //!
 //! Sockets are typed (a [`Pub`] has no `recv`) and live on the glommio executor that
-//! creates them: no background thread, no lock.
+//! creates them: no background thread, no lock. An [`AnySocket`] holds a socket whose
+//! type is chosen at run time.
 //!
 //! ```no_run
 //! use monocoque::{Dealer, Router};
