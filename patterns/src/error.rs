@@ -25,6 +25,15 @@ pub enum Error {
     /// The call is not allowed in the socket's current state (e.g. REQ `send` twice).
     #[error("operation not allowed now: {0}")]
     State(&'static str),
+    /// The socket's type has no such operation (e.g. `recv` on an
+    /// [`AnySocket`](crate::AnySocket) holding a PUB).
+    #[error("{socket} sockets cannot {op}")]
+    Unsupported {
+        /// The socket's type.
+        socket: monocoque_zmtp::SocketType,
+        /// The operation asked for (`"send"`, `"receive"`, `"subscribe"`, …).
+        op: &'static str,
+    },
     /// The message has no frames, or lacks a frame the socket type needs.
     #[error("invalid message: {0}")]
     InvalidMessage(&'static str),

@@ -7,7 +7,8 @@
 //! subscriptions.
 //!
 //! Sockets are typed (a [`Pub`] has no `recv`) and live on the glommio executor that
-//! creates them: no background thread, no lock.
+//! creates them: no background thread, no lock. An [`AnySocket`] holds a socket whose
+//! type is chosen at run time.
 //!
 //! ```no_run
 //! use monocoque::{Dealer, Router};
@@ -29,6 +30,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod any_socket;
 mod base;
 mod conflate;
 mod error;
@@ -47,6 +49,7 @@ mod subscriptions;
 #[cfg(test)]
 mod test_support;
 
+pub use any_socket::AnySocket;
 pub use error::{Error, Result};
 pub use monitor::Monitor;
 pub use monocoque_runtime::{Endpoint, Message, MonitorEvent};

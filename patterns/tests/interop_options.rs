@@ -17,52 +17,13 @@ use std::time::{Duration, Instant};
 use common::{frames, free_tcp_endpoint, fresh_endpoint, join, run, within, zsock, WAIT};
 use futures_lite::future::yield_now;
 use interop_util::*;
-use monocoque::{Dealer, Endpoint, Message, MonitorEvent, Options, Pair, Pub, Pull, Push, Sub};
+use monocoque::{AnySocket, Endpoint, Message, MonitorEvent, Options, SocketType, Sub};
 use socket2::{SockAddr, SockRef};
 
 // ----- helpers -----------------------------------------------------------------------
 
-/// Monocoque sockets that can take a message without waiting.
-trait TryRx {
-    fn try_rx(&self) -> Option<Message>;
-}
-
-macro_rules! impl_try_rx {
-    ($($t:ty),*) => {$(
-        impl TryRx for $t {
-            fn try_rx(&self) -> Option<Message> { self.try_recv() }
-        }
-    )*};
-}
-impl_try_rx!(Sub, Pull, Dealer, Pair);
-
-// The harness's traits for the PUB/SUB types, which it does not cover.
-macro_rules! impl_sock_here {
-    ($($t:ty),*) => {$(
-        impl Sock for $t {
-            fn bind(&self, ep: &str) -> monocoque::Result<Endpoint> { <$t>::bind(self, ep) }
-            fn connect(&self, ep: &str) -> monocoque::Result<()> { <$t>::connect(self, ep) }
-            fn peer_count(&self) -> usize { <$t>::peer_count(self) }
-            fn monitor(&self) -> monocoque::Monitor { <$t>::monitor(self) }
-        }
-    )*};
-}
-impl_sock_here!(Pub, Sub);
-
-impl Tx for Pub {
-    async fn tx(&self, msg: Message) -> monocoque::Result<()> {
-        self.send(msg).await
-    }
-}
-
-impl Rx for Sub {
-    async fn rx(&self) -> monocoque::Result<Message> {
-        self.recv().await
-    }
-}
-
 /// Waits (bounded) until `s` has no connected peer.
-async fn wait_no_peers(s: &impl Sock, what: &str) {
+async fn wait_no_peers(s: &AnySocket, what: &str) {
     within(what, async {
         while s.peer_count() > 0 {
             glommio::timer::sleep(Duration::from_millis(2)).await;
@@ -159,11 +120,14 @@ fn kernel_buffers_case(case: Case) {
             s
         },
         move |m| async move {
-            let s = Dealer::with_options(Options {
-                sndbuf: Some(SNDBUF),
-                rcvbuf: Some(RCVBUF),
-                ..Options::default()
-            });
+            let s = AnySocket::with_options(
+                SocketType::Dealer,
+                Options {
+                    sndbuf: Some(SNDBUF),
+                    rcvbuf: Some(RCVBUF),
+                    ..Options::default()
+                },
+            );
             m.attach(&s, 1).await;
             wait_peers(&s, 1).await;
             msend(&s, vec![b"hello".to_vec()]).await;
@@ -233,10 +197,9 @@ fn conflating() -> Options {
 /// reader does nothing until the connection has ended; then one receive must return
 /// the last message, and nothing else is left. Without conflation that receive would
 /// return the oldest message waiting (a probe or number 0).
-fn newest_only_received<S, F>(case: Case, kind: zmq::SocketType, make: F)
+fn newest_only_received<F>(case: Case, kind: zmq::SocketType, make: F)
 where
-    S: Sock + Rx + TryRx + 'static,
-    F: FnOnce() -> S + Send + 'static,
+    F: FnOnce() -> AnySocket + Send + 'static,
 {
     let (go_tx, go_rx) = channel::<()>();
     interop(
@@ -269,7 +232,7 @@ where
             assert_eq!(mrecv(&s).await, probe());
             go_tx.send(()).unwrap();
             wait_no_peers(&s, "the libzmq peer to send everything and disconnect").await;
-            let newest = s.try_rx().map(|msg| frames(&msg));
+            let newest = s.try_recv().unwrap().map(|msg| frames(&msg));
             assert_eq!(
                 newest.as_ref().and_then(number_of),
                 Some(BURST - 1),
@@ -277,7 +240,10 @@ where
                 newest.as_deref().map(show)
             );
             check_eq("newest", 0, &newest.unwrap(), &numbered(BURST - 1, 16));
-            assert!(s.try_rx().is_none(), "only the newest message is kept");
+            assert!(
+                s.try_recv().unwrap().is_none(),
+                "only the newest message is kept"
+            );
             s
         },
     );
@@ -289,7 +255,7 @@ fn conflating_sub_keeps_only_the_newest_from_a_libzmq_pub() {
         newest_only_received(case, zmq::PUB, || {
             let s = Sub::with_options(conflating());
             s.subscribe(b"").unwrap();
-            s
+            s.into()
         });
     }
 }
@@ -297,14 +263,18 @@ fn conflating_sub_keeps_only_the_newest_from_a_libzmq_pub() {
 #[test]
 fn conflating_pull_keeps_only_the_newest_from_a_libzmq_push() {
     for case in cases() {
-        newest_only_received(case, zmq::PUSH, || Pull::with_options(conflating()));
+        newest_only_received(case, zmq::PUSH, || {
+            AnySocket::with_options(SocketType::Pull, conflating())
+        });
     }
 }
 
 #[test]
 fn conflating_dealer_keeps_only_the_newest_from_a_libzmq_dealer() {
     for case in cases() {
-        newest_only_received(case, zmq::DEALER, || Dealer::with_options(conflating()));
+        newest_only_received(case, zmq::DEALER, || {
+            AnySocket::with_options(SocketType::Dealer, conflating())
+        });
     }
 }
 
@@ -350,7 +320,7 @@ fn conflating_pull_keeps_the_newest_of_each_peer() {
                 drop(socks);
             },
             move |m| async move {
-                let s = Pull::with_options(conflating());
+                let s = AnySocket::with_options(SocketType::Pull, conflating());
                 m.attach(&s, 2).await;
                 let mut probed = std::collections::BTreeSet::new();
                 within("a probe from each peer", async {
@@ -363,7 +333,7 @@ fn conflating_pull_keeps_the_newest_of_each_peer() {
                 .await;
                 go_tx.send(()).unwrap();
                 wait_no_peers(&s, "both libzmq peers to send everything and disconnect").await;
-                let mut got: Vec<Frames> = std::iter::from_fn(|| s.try_rx())
+                let mut got: Vec<Frames> = std::iter::from_fn(|| s.try_recv().unwrap())
                     .map(|msg| frames(&msg))
                     .collect();
                 got.sort();
@@ -396,7 +366,7 @@ fn pair_ignores_conflate_as_libzmq_does() {
                 drop(s);
             },
             |m| async move {
-                let s = Pair::with_options(conflating());
+                let s = AnySocket::with_options(SocketType::Pair, conflating());
                 // The whole exchange may be over before this side looks: wait for
                 // the end of the connection, not for a count of peers.
                 let monitor = s.monitor();
@@ -406,10 +376,10 @@ fn pair_ignores_conflate_as_libzmq_does() {
                 })
                 .await;
                 for i in 0..N {
-                    let got = s.try_rx().map(|msg| frames(&msg));
+                    let got = s.try_recv().unwrap().map(|msg| frames(&msg));
                     assert_eq!(got, Some(numbered(i, 16)), "message {i}");
                 }
-                assert!(s.try_rx().is_none());
+                assert!(s.try_recv().unwrap().is_none());
                 s
             },
         );
@@ -449,10 +419,9 @@ fn backlog_bound(transport: &str) -> usize {
 /// [`STALLED_N`] numbered messages are sent, each send followed by a yield so the
 /// connection writes until the kernel buffers are full. Then the peer reads again:
 /// it must see a short backlog, in order, and then the newest message.
-fn newest_reaches_a_stalled_peer<S, F>(case: Case, kind: zmq::SocketType, make: F)
+fn newest_reaches_a_stalled_peer<F>(case: Case, kind: zmq::SocketType, make: F)
 where
-    S: Sock + Tx + 'static,
-    F: FnOnce() -> S + Send + 'static,
+    F: FnOnce() -> AnySocket + Send + 'static,
 {
     let (ready_tx, ready_rx) = channel::<()>();
     let (done_tx, done_rx) = channel::<()>();
@@ -500,7 +469,7 @@ where
             m.attach(&s, 1).await;
             within("the libzmq peer to get a probe", async {
                 while ready_rx.try_recv().is_err() {
-                    s.tx(Message::from(probe())).await.unwrap();
+                    s.send(Message::from(probe())).await.unwrap();
                     glommio::timer::sleep(Duration::from_millis(2)).await;
                 }
             })
@@ -509,7 +478,7 @@ where
                 "sending everything (a conflating sender never waits)",
                 async {
                     for i in 0..STALLED_N {
-                        s.tx(Message::from(numbered(i, STALLED_SIZE)))
+                        s.send(Message::from(numbered(i, STALLED_SIZE)))
                             .await
                             .unwrap();
                         yield_now().await;
@@ -535,7 +504,7 @@ fn small_sndbuf_conflating() -> Options {
 fn conflating_pub_sends_the_newest_to_a_stalled_libzmq_sub() {
     for case in cases() {
         newest_reaches_a_stalled_peer(case, zmq::SUB, || {
-            Pub::with_options(small_sndbuf_conflating())
+            AnySocket::with_options(SocketType::Pub, small_sndbuf_conflating())
         });
     }
 }
@@ -544,7 +513,7 @@ fn conflating_pub_sends_the_newest_to_a_stalled_libzmq_sub() {
 fn conflating_push_sends_the_newest_to_a_stalled_libzmq_pull() {
     for case in cases() {
         newest_reaches_a_stalled_peer(case, zmq::PULL, || {
-            Push::with_options(small_sndbuf_conflating())
+            AnySocket::with_options(SocketType::Push, small_sndbuf_conflating())
         });
     }
 }
@@ -553,7 +522,7 @@ fn conflating_push_sends_the_newest_to_a_stalled_libzmq_pull() {
 fn conflating_dealer_sends_the_newest_to_a_stalled_libzmq_dealer() {
     for case in cases() {
         newest_reaches_a_stalled_peer(case, zmq::DEALER, || {
-            Dealer::with_options(small_sndbuf_conflating())
+            AnySocket::with_options(SocketType::Dealer, small_sndbuf_conflating())
         });
     }
 }
@@ -579,29 +548,14 @@ fn conflating_sender_queues_only_the_newest_for_a_peer_not_there_yet() {
                     sndhwm: 10,
                     ..Options::default()
                 };
-                enum Sender {
-                    Push(Push),
-                    Dealer(Dealer),
-                }
-                let sender = if kind == zmq::PULL {
-                    Sender::Push(Push::with_options(opts))
+                let sender_kind = if kind == zmq::PULL {
+                    SocketType::Push
                 } else {
-                    Sender::Dealer(Dealer::with_options(opts))
+                    SocketType::Dealer
                 };
-                let to = &sender;
-                let send = move |f: Frames| {
-                    let msg = Message::from(f);
-                    async move {
-                        match to {
-                            Sender::Push(s) => s.send(msg).await,
-                            Sender::Dealer(s) => s.send(msg).await,
-                        }
-                    }
-                };
-                match &sender {
-                    Sender::Push(s) => s.connect(&endpoint).unwrap(),
-                    Sender::Dealer(s) => s.connect(&endpoint).unwrap(),
-                }
+                let sender = AnySocket::with_options(sender_kind, opts);
+                let send = |f: Frames| sender.send(Message::from(f));
+                sender.connect(&endpoint).unwrap();
                 // SNDHWM is 10 and nothing can leave: without conflation the 11th send
                 // would wait for good. (A send may still yield to the executor, so
                 // each one is awaited, within the bounded wait.)

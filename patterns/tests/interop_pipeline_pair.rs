@@ -6,7 +6,7 @@ mod interop_util;
 
 use common::within;
 use interop_util::*;
-use monocoque::{MonitorEvent, Pair, Pull, Push};
+use monocoque::{AnySocket, MonitorEvent, SocketType};
 
 // ----- one scenario per pairing and direction ------------------------------------------
 
@@ -19,7 +19,7 @@ fn mono_push_zmq_pull(case: Case) {
             s
         },
         |m| async move {
-            let s = Push::new();
+            let s = AnySocket::new(SocketType::Push);
             m.attach(&s, 1).await;
             mono_send_corpus(&s).await;
             s
@@ -36,7 +36,7 @@ fn zmq_push_mono_pull(case: Case) {
             s
         },
         |m| async move {
-            let s = Pull::new();
+            let s = AnySocket::new(SocketType::Pull);
             m.attach(&s, 1).await;
             mono_expect_corpus(&s).await;
             s
@@ -53,7 +53,7 @@ fn mono_pair_zmq_pair(case: Case) {
             s
         },
         |m| async move {
-            let s = Pair::new();
+            let s = AnySocket::new(SocketType::Pair);
             m.attach(&s, 1).await;
             mono_pipelined(&s, &[]).await;
             s
@@ -70,7 +70,7 @@ fn zmq_pair_mono_pair(case: Case) {
             s
         },
         |m| async move {
-            let s = Pair::new();
+            let s = AnySocket::new(SocketType::Pair);
             m.attach(&s, 1).await;
             assert_eq!(mono_echo(&s, corpus().len()).await, corpus());
             s
@@ -126,7 +126,7 @@ fn push_round_robin() {
                 socks
             },
             |m| async move {
-                let s = Push::new();
+                let s = AnySocket::new(SocketType::Push);
                 m.attach(&s, PEERS).await;
                 wait_peers(&s, PEERS).await;
                 for i in 0..PEERS * PER {
@@ -160,7 +160,7 @@ fn pull_fair_queue() {
                 socks
             },
             |m| async move {
-                let s = Pull::new();
+                let s = AnySocket::new(SocketType::Pull);
                 m.attach(&s, PEERS).await;
                 let mut next = [0; PEERS];
                 for _ in 0..PEERS * PER {
@@ -173,7 +173,7 @@ fn pull_fair_queue() {
                 s
             },
         );
-        flood_does_not_starve(case, zmq::PUSH, Pull::new);
+        flood_does_not_starve(case, zmq::PUSH, || AnySocket::new(SocketType::Pull));
     }
 }
 
@@ -212,7 +212,7 @@ fn pair_refuses_second_peer() {
                 second
             },
             |m| async move {
-                let s = Pair::new();
+                let s = AnySocket::new(SocketType::Pair);
                 let monitor = s.monitor();
                 m.attach(&s, 1).await;
                 assert_eq!(mrecv(&s).await, one("first-1"));

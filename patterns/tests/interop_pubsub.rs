@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::{frames, free_tcp_endpoint, fresh_endpoint, run, within, zbind, zsock, TRANSPORTS};
-use monocoque::{Bytes, Message, Monitor, MonitorEvent, Options, Pub, Sub, XPub, XSub};
+use monocoque::{AnySocket, Bytes, Message, Monitor, MonitorEvent, Options, SocketType, XPub};
 
 type Frames = Vec<Vec<u8>>;
 
@@ -86,16 +86,16 @@ enum SubKind {
 }
 
 enum Publisher {
-    Pub(Pub),
-    XPub(XPub),
+    Mono(AnySocket),
     Lib(zmq::Socket),
 }
 
 impl Publisher {
     fn new(side: Side, kind: PubKind, ctx: &zmq::Context, opts: Options) -> Publisher {
+        let mono = |kind| Publisher::Mono(AnySocket::with_options(kind, opts));
         match (side, kind) {
-            (Side::Mono, PubKind::Pub) => Publisher::Pub(Pub::with_options(opts)),
-            (Side::Mono, PubKind::XPub) => Publisher::XPub(XPub::with_options(opts)),
+            (Side::Mono, PubKind::Pub) => mono(SocketType::Pub),
+            (Side::Mono, PubKind::XPub) => mono(SocketType::XPub),
             (Side::Lib, PubKind::Pub) => Publisher::Lib(zsock(ctx, zmq::PUB)),
             (Side::Lib, PubKind::XPub) => Publisher::Lib(zsock(ctx, zmq::XPUB)),
         }
@@ -103,8 +103,7 @@ impl Publisher {
 
     fn bind_to(&self, endpoint: &str) -> String {
         match self {
-            Publisher::Pub(p) => p.bind(endpoint).unwrap().to_string(),
-            Publisher::XPub(p) => p.bind(endpoint).unwrap().to_string(),
+            Publisher::Mono(p) => p.bind(endpoint).unwrap().to_string(),
             Publisher::Lib(s) => {
                 s.bind(endpoint).unwrap();
                 s.get_last_endpoint().unwrap().unwrap()
@@ -121,16 +120,14 @@ impl Publisher {
 
     fn connect(&self, endpoint: &str) {
         match self {
-            Publisher::Pub(p) => p.connect(endpoint).unwrap(),
-            Publisher::XPub(p) => p.connect(endpoint).unwrap(),
+            Publisher::Mono(p) => p.connect(endpoint).unwrap(),
             Publisher::Lib(s) => s.connect(endpoint).unwrap(),
         }
     }
 
     async fn send<F: AsRef<[u8]>>(&self, parts: &[F]) {
         match self {
-            Publisher::Pub(p) => p.send(to_message(parts)).await.unwrap(),
-            Publisher::XPub(p) => p.send(to_message(parts)).await.unwrap(),
+            Publisher::Mono(p) => p.send(to_message(parts)).await.unwrap(),
             Publisher::Lib(s) => s
                 .send_multipart(parts.iter().map(AsRef::as_ref), zmq::DONTWAIT)
                 .unwrap(),
@@ -139,16 +136,15 @@ impl Publisher {
 }
 
 enum Subscriber {
-    Sub(Sub),
-    XSub(XSub),
+    Mono(AnySocket),
     Lib(zmq::Socket, SubKind),
 }
 
 impl Subscriber {
     fn new(side: Side, kind: SubKind, ctx: &zmq::Context) -> Subscriber {
         match (side, kind) {
-            (Side::Mono, SubKind::Sub) => Subscriber::Sub(Sub::new()),
-            (Side::Mono, SubKind::XSub) => Subscriber::XSub(XSub::new()),
+            (Side::Mono, SubKind::Sub) => Subscriber::Mono(AnySocket::new(SocketType::Sub)),
+            (Side::Mono, SubKind::XSub) => Subscriber::Mono(AnySocket::new(SocketType::XSub)),
             (Side::Lib, SubKind::Sub) => Subscriber::Lib(zsock(ctx, zmq::SUB), kind),
             (Side::Lib, SubKind::XSub) => Subscriber::Lib(zsock(ctx, zmq::XSUB), kind),
         }
@@ -157,16 +153,14 @@ impl Subscriber {
     fn bind(&self, transport: &str) -> String {
         let ep = fresh_endpoint(transport);
         match self {
-            Subscriber::Sub(s) => s.bind(&ep).unwrap().to_string(),
-            Subscriber::XSub(s) => s.bind(&ep).unwrap().to_string(),
+            Subscriber::Mono(s) => s.bind(&ep).unwrap().to_string(),
             Subscriber::Lib(s, _) => zbind(s, transport),
         }
     }
 
     fn connect(&self, endpoint: &str) {
         match self {
-            Subscriber::Sub(s) => s.connect(endpoint).unwrap(),
-            Subscriber::XSub(s) => s.connect(endpoint).unwrap(),
+            Subscriber::Mono(s) => s.connect(endpoint).unwrap(),
             Subscriber::Lib(s, _) => s.connect(endpoint).unwrap(),
         }
     }
@@ -174,14 +168,13 @@ impl Subscriber {
     /// The Monocoque socket's monitor.
     fn monitor(&self) -> Option<Monitor> {
         match self {
-            Subscriber::Sub(s) => Some(s.monitor()),
-            Subscriber::XSub(s) => Some(s.monitor()),
+            Subscriber::Mono(s) => Some(s.monitor()),
             Subscriber::Lib(..) => None,
         }
     }
 
     /// Subscribes the way each type does it: `subscribe()` / ZMQ_SUBSCRIBE for SUB,
-    /// a `\x01topic` message for XSUB.
+    /// a `\x01topic` message for XSUB (which [`AnySocket::subscribe`] sends).
     async fn subscribe(&self, topic: &[u8]) {
         self.change(topic, true).await
     }
@@ -192,9 +185,8 @@ impl Subscriber {
 
     async fn change(&self, topic: &[u8], on: bool) {
         match self {
-            Subscriber::Sub(s) if on => s.subscribe(topic).unwrap(),
-            Subscriber::Sub(s) => s.unsubscribe(topic).unwrap(),
-            Subscriber::XSub(s) => s.send(sub_frame(topic, on)).await.unwrap(),
+            Subscriber::Mono(s) if on => s.subscribe(topic).await.unwrap(),
+            Subscriber::Mono(s) => s.unsubscribe(topic).await.unwrap(),
             Subscriber::Lib(s, SubKind::Sub) if on => s.set_subscribe(topic).unwrap(),
             Subscriber::Lib(s, SubKind::Sub) => s.set_unsubscribe(topic).unwrap(),
             Subscriber::Lib(s, SubKind::XSub) => {
@@ -205,14 +197,12 @@ impl Subscriber {
 
     /// The next message if one arrives within `wait` (used only by probe loops).
     async fn recv_for(&self, wait: Duration) -> Option<Frames> {
-        let mono = |m: monocoque::Result<Message>| Ok(frames(&m.unwrap()));
         match self {
-            Subscriber::Sub(s) => glommio::timer::timeout(wait, async { mono(s.recv().await) })
-                .await
-                .ok(),
-            Subscriber::XSub(s) => glommio::timer::timeout(wait, async { mono(s.recv().await) })
-                .await
-                .ok(),
+            Subscriber::Mono(s) => {
+                glommio::timer::timeout(wait, async { Ok(frames(&s.recv().await.unwrap())) })
+                    .await
+                    .ok()
+            }
             Subscriber::Lib(s, _) => glommio::timer::timeout(wait, async { Ok(zrecv(s).await) })
                 .await
                 .ok(),
@@ -222,16 +212,14 @@ impl Subscriber {
     /// The next message, bounded by [`common::WAIT`].
     async fn recv(&self, what: &str) -> Frames {
         match self {
-            Subscriber::Sub(s) => frames(&within(what, s.recv()).await.unwrap()),
-            Subscriber::XSub(s) => frames(&within(what, s.recv()).await.unwrap()),
+            Subscriber::Mono(s) => frames(&within(what, s.recv()).await.unwrap()),
             Subscriber::Lib(s, _) => within(what, zrecv(s)).await,
         }
     }
 
     async fn close(self) {
         match self {
-            Subscriber::Sub(s) => within("SUB close", s.close()).await,
-            Subscriber::XSub(s) => within("XSUB close", s.close()).await,
+            Subscriber::Mono(s) => within("SUB/XSUB close", s.close()).await,
             Subscriber::Lib(s, _) => drop(s),
         }
     }

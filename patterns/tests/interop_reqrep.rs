@@ -7,7 +7,7 @@ mod interop_util;
 use std::future::Future;
 
 use interop_util::*;
-use monocoque::{Dealer, Error, MonitorEvent, Options, Rep, Req, Router};
+use monocoque::{AnySocket, Error, MonitorEvent, Options, SocketType};
 
 /// Number of messages in the corpus every stream test exchanges.
 fn n() -> usize {
@@ -37,7 +37,7 @@ fn mono_req_zmq_rep(case: Case) {
             s
         },
         |m| async move {
-            let s = Req::new();
+            let s = AnySocket::new(SocketType::Req);
             m.attach(&s, 1).await;
             mono_lockstep(&s).await;
             s
@@ -54,7 +54,7 @@ fn zmq_req_mono_rep(case: Case) {
             s
         },
         |m| async move {
-            let s = Rep::new();
+            let s = AnySocket::new(SocketType::Rep);
             m.attach(&s, 1).await;
             assert_eq!(
                 mono_echo(&s, n()).await,
@@ -75,7 +75,7 @@ fn mono_req_zmq_router(case: Case, id: Id) {
             s
         },
         move |m| async move {
-            let s = Req::with_options(id.options());
+            let s = AnySocket::with_options(SocketType::Req, id.options());
             m.attach(&s, 1).await;
             mono_lockstep(&s).await;
             s
@@ -92,7 +92,7 @@ fn zmq_req_mono_router(case: Case, id: Id) {
             s
         },
         move |m| async move {
-            let s = Router::new();
+            let s = AnySocket::new(SocketType::Router);
             m.attach(&s, 1).await;
             // A libzmq REQ through a ROUTER shows [id, "", body...].
             check_router_view(&mono_echo(&s, n()).await, &[b""], id);
@@ -110,7 +110,7 @@ fn mono_dealer_zmq_rep(case: Case, envelope: &'static [&'static [u8]]) {
             s
         },
         move |m| async move {
-            let s = Dealer::new();
+            let s = AnySocket::new(SocketType::Dealer);
             m.attach(&s, 1).await;
             mono_pipelined(&s, envelope).await;
             s
@@ -127,7 +127,7 @@ fn zmq_dealer_mono_rep(case: Case, envelope: &'static [&'static [u8]]) {
             s
         },
         |m| async move {
-            let s = Rep::new();
+            let s = AnySocket::new(SocketType::Rep);
             m.attach(&s, 1).await;
             // The envelope (up to and including the delimiter) is not in the request
             // and comes back on the reply.
@@ -146,7 +146,7 @@ fn mono_dealer_zmq_router(case: Case, id: Id) {
             s
         },
         move |m| async move {
-            let s = Dealer::with_options(id.options());
+            let s = AnySocket::with_options(SocketType::Dealer, id.options());
             m.attach(&s, 1).await;
             mono_pipelined(&s, &[]).await;
             s
@@ -163,7 +163,7 @@ fn zmq_dealer_mono_router(case: Case, id: Id) {
             s
         },
         move |m| async move {
-            let s = Router::new();
+            let s = AnySocket::new(SocketType::Router);
             m.attach(&s, 1).await;
             check_router_view(&mono_echo(&s, n()).await, &[], id);
             s
@@ -180,7 +180,7 @@ fn mono_dealer_zmq_dealer(case: Case) {
             s
         },
         |m| async move {
-            let s = Dealer::new();
+            let s = AnySocket::new(SocketType::Dealer);
             m.attach(&s, 1).await;
             mono_pipelined(&s, &[]).await;
             s
@@ -197,7 +197,7 @@ fn zmq_dealer_mono_dealer(case: Case) {
             s
         },
         |m| async move {
-            let s = Dealer::new();
+            let s = AnySocket::new(SocketType::Dealer);
             m.attach(&s, 1).await;
             assert_eq!(mono_echo(&s, n()).await, corpus());
             s
@@ -218,10 +218,13 @@ fn mono_router_zmq_router(case: Case) {
             s
         },
         |m| async move {
-            let s = Router::with_options(Options {
-                router_mandatory: true,
-                ..Id::Exact(MONO_ROUTER).options()
-            });
+            let s = AnySocket::with_options(
+                SocketType::Router,
+                Options {
+                    router_mandatory: true,
+                    ..Id::Exact(MONO_ROUTER).options()
+                },
+            );
             m.attach(&s, 1).await;
             wait_peers(&s, 1).await;
             mono_pipelined(&s, &[ZMQ_ROUTER]).await;
@@ -243,7 +246,7 @@ fn zmq_router_mono_router(case: Case) {
             s
         },
         |m| async move {
-            let s = Router::with_options(Id::Exact(MONO_ROUTER).options());
+            let s = AnySocket::with_options(SocketType::Router, Id::Exact(MONO_ROUTER).options());
             m.attach(&s, 1).await;
             check_router_view(&mono_echo(&s, n()).await, &[], Id::Exact(ZMQ_ROUTER));
             s
@@ -345,7 +348,7 @@ fn router_routes_to_each_peer() {
                 socks
             },
             |m| async move {
-                let r = Router::new();
+                let r = AnySocket::new(SocketType::Router);
                 m.attach(&r, NAMES.len()).await;
                 let mut ids = vec![Vec::new(); NAMES.len()];
                 for _ in 0..NAMES.len() {
@@ -386,10 +389,13 @@ fn router_mandatory() {
                     s
                 },
                 move |m| async move {
-                    let r = Router::with_options(Options {
-                        router_mandatory: mandatory,
-                        ..Options::default()
-                    });
+                    let r = AnySocket::with_options(
+                        SocketType::Router,
+                        Options {
+                            router_mandatory: mandatory,
+                            ..Options::default()
+                        },
+                    );
                     m.attach(&r, 1).await;
                     assert_eq!(mrecv(&r).await, vec![b"known".to_vec(), b"hello".to_vec()]);
                     let sent = r.send(vec!["unknown", "lost"]).await;
@@ -418,7 +424,7 @@ fn req_rep_strict_alternation() {
                 s
             },
             |m| async move {
-                let s = Req::new();
+                let s = AnySocket::new(SocketType::Req);
                 expect_state(s.recv()).await;
                 m.attach(&s, 1).await;
                 s.send("one").await.unwrap();
@@ -442,7 +448,7 @@ fn req_rep_strict_alternation() {
                 s
             },
             |m| async move {
-                let s = Rep::new();
+                let s = AnySocket::new(SocketType::Rep);
                 expect_state(s.send("early")).await;
                 m.attach(&s, 1).await;
                 let one = mrecv(&s).await;
@@ -484,7 +490,7 @@ fn req_round_robin() {
                 reps
             },
             |m| async move {
-                let s = Req::new();
+                let s = AnySocket::new(SocketType::Req);
                 m.attach(&s, PEERS).await;
                 wait_peers(&s, PEERS).await;
                 let mut per_peer = vec![Vec::new(); PEERS];
@@ -529,7 +535,7 @@ fn dealer_round_robin_and_fair_queue() {
                 socks
             },
             |m| async move {
-                let s = Dealer::new();
+                let s = AnySocket::new(SocketType::Dealer);
                 m.attach(&s, PEERS).await;
                 wait_peers(&s, PEERS).await;
                 for i in 0..PEERS * PER {
@@ -546,7 +552,7 @@ fn dealer_round_robin_and_fair_queue() {
                 s
             },
         );
-        flood_does_not_starve(case, zmq::DEALER, Dealer::new);
+        flood_does_not_starve(case, zmq::DEALER, || AnySocket::new(SocketType::Dealer));
     }
 }
 
@@ -603,7 +609,7 @@ fn rep_behind_libzmq_router() {
                 (frontend, backend)
             },
             |m| async move {
-                let s = Rep::new();
+                let s = AnySocket::new(SocketType::Rep);
                 m.attach(&s, 1).await;
                 assert_eq!(mono_echo(&s, n()).await, corpus());
                 s
@@ -627,7 +633,7 @@ fn req_rep_drop_messages_without_delimiter() {
                 s
             },
             |m| async move {
-                let s = Req::new();
+                let s = AnySocket::new(SocketType::Req);
                 m.attach(&s, 1).await;
                 msend(&s, one("q")).await;
                 assert_eq!(mrecv(&s).await, one("real"));
@@ -644,7 +650,7 @@ fn req_rep_drop_messages_without_delimiter() {
                 s
             },
             |m| async move {
-                let s = Rep::new();
+                let s = AnySocket::new(SocketType::Rep);
                 m.attach(&s, 1).await;
                 assert_eq!(mrecv(&s).await, one("q"));
                 msend(&s, one("a")).await;
@@ -689,7 +695,7 @@ fn req_relaxed_correlate() {
                 s
             },
             move |m| async move {
-                let s = Req::with_options(relaxed());
+                let s = AnySocket::with_options(SocketType::Req, relaxed());
                 m.attach(&s, 1).await;
                 msend(&s, one("a")).await;
                 msend(&s, one("b")).await;
@@ -708,7 +714,7 @@ fn req_relaxed_correlate() {
                 s
             },
             move |m| async move {
-                let s = Req::with_options(relaxed());
+                let s = AnySocket::with_options(SocketType::Req, relaxed());
                 m.attach(&s, 1).await;
                 msend(&s, one("a")).await;
                 msend(&s, one("b")).await;
@@ -731,7 +737,7 @@ fn req_relaxed_correlate() {
                 s
             },
             |m| async move {
-                let s = Rep::new();
+                let s = AnySocket::new(SocketType::Rep);
                 m.attach(&s, 1).await;
                 assert_eq!(mono_echo(&s, 2).await, [one("a"), one("b")]);
                 s
@@ -767,7 +773,7 @@ fn router_refuses_duplicate_routing_id() {
                 (first, second)
             },
             |m| async move {
-                let r = Router::new();
+                let r = AnySocket::new(SocketType::Router);
                 let monitor = r.monitor();
                 m.attach(&r, 1).await;
                 let from_dup = |s: &str| vec![b"dup".to_vec(), s.as_bytes().to_vec()];
@@ -827,7 +833,7 @@ fn reconnect_after_peer_restart() {
                     r2
                 },
                 |m| async move {
-                    let s = Dealer::with_options(Id::Exact(b"d").options());
+                    let s = AnySocket::with_options(SocketType::Dealer, Id::Exact(b"d").options());
                     let monitor = s.monitor();
                     m.attach(&s, 1).await;
                     msend(&s, one("before")).await;
@@ -861,12 +867,12 @@ fn reconnect_after_peer_restart() {
                     (s, mon)
                 },
                 |m| async move {
-                    let r1 = Router::new();
+                    let r1 = AnySocket::new(SocketType::Router);
                     m.attach(&r1, 1).await;
                     assert_eq!(mrecv(&r1).await, [b"d".to_vec(), b"before".to_vec()]);
                     let ep = r1.last_endpoint().unwrap().to_string();
                     common::within("the ROUTER to close", r1.close()).await;
-                    let r2 = Router::new();
+                    let r2 = AnySocket::new(SocketType::Router);
                     // Once `close` has returned, the endpoint is free again.
                     r2.bind(&ep).expect("bind the same endpoint again");
                     assert_eq!(mrecv(&r2).await, [b"d".to_vec(), b"after".to_vec()]);

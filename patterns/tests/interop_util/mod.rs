@@ -10,61 +10,9 @@ use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use monocoque::{
-    Dealer, Endpoint, Message, Monitor, MonitorEvent, Pair, Pull, Push, Rep, Req, Router,
-};
+use monocoque::{AnySocket, Message, MonitorEvent};
 
 use crate::common::{frames, free_tcp_endpoint, fresh_endpoint, within, zbind, zsock, WAIT};
-
-// ----- socket traits -----------------------------------------------------------------
-
-/// What every Monocoque socket type offers, so helpers can take any of them.
-pub trait Sock {
-    fn bind(&self, ep: &str) -> monocoque::Result<Endpoint>;
-    fn connect(&self, ep: &str) -> monocoque::Result<()>;
-    fn peer_count(&self) -> usize;
-    fn monitor(&self) -> Monitor;
-}
-
-/// Monocoque socket types that can send.
-#[allow(async_fn_in_trait)]
-pub trait Tx {
-    async fn tx(&self, msg: Message) -> monocoque::Result<()>;
-}
-
-/// Monocoque socket types that can receive.
-#[allow(async_fn_in_trait)]
-pub trait Rx {
-    async fn rx(&self) -> monocoque::Result<Message>;
-}
-
-macro_rules! impl_sock {
-    ($($t:ty),*) => {$(
-        impl Sock for $t {
-            fn bind(&self, ep: &str) -> monocoque::Result<Endpoint> { <$t>::bind(self, ep) }
-            fn connect(&self, ep: &str) -> monocoque::Result<()> { <$t>::connect(self, ep) }
-            fn peer_count(&self) -> usize { <$t>::peer_count(self) }
-            fn monitor(&self) -> Monitor { <$t>::monitor(self) }
-        }
-    )*};
-}
-macro_rules! impl_tx {
-    ($($t:ty),*) => {$(
-        impl Tx for $t {
-            async fn tx(&self, msg: Message) -> monocoque::Result<()> { self.send(msg).await }
-        }
-    )*};
-}
-macro_rules! impl_rx {
-    ($($t:ty),*) => {$(
-        impl Rx for $t {
-            async fn rx(&self) -> monocoque::Result<Message> { self.recv().await }
-        }
-    )*};
-}
-impl_sock!(Req, Rep, Dealer, Router, Push, Pull, Pair);
-impl_tx!(Req, Rep, Dealer, Router, Push, Pair);
-impl_rx!(Req, Rep, Dealer, Router, Pull, Pair);
 
 // ----- cases and wiring --------------------------------------------------------------
 
@@ -212,7 +160,7 @@ pub struct MEnd {
 impl MEnd {
     /// Binds or connects `s` as the case says; `peers` is the number of libzmq sockets
     /// that will bind when libzmq binds (one connect each).
-    pub async fn attach(&self, s: &impl Sock, peers: usize) {
+    pub async fn attach(&self, s: &AnySocket, peers: usize) {
         match self.case.role {
             Role::MonoBinds => {
                 let ep = s.bind(&fresh_endpoint(self.case.transport)).expect("bind");
@@ -441,20 +389,20 @@ pub fn check_router_view(seen: &[Frames], envelope: &[&[u8]], id: Id) {
 // ----- Monocoque scripts ---------------------------------------------------------------
 
 /// Receives one message within the bounded wait.
-pub async fn mrecv(s: &impl Rx) -> Frames {
-    let msg = within("a Monocoque recv", s.rx()).await.expect("recv");
+pub async fn mrecv(s: &AnySocket) -> Frames {
+    let msg = within("a Monocoque recv", s.recv()).await.expect("recv");
     frames(&msg)
 }
 
 /// Sends one message.
-pub async fn msend(s: &impl Tx, f: Frames) {
-    within("a Monocoque send", s.tx(Message::from(f)))
+pub async fn msend(s: &AnySocket, f: Frames) {
+    within("a Monocoque send", s.send(Message::from(f)))
         .await
         .expect("send");
 }
 
 /// Waits until `s` has `n` peers with a completed handshake.
-pub async fn wait_peers(s: &impl Sock, n: usize) {
+pub async fn wait_peers(s: &AnySocket, n: usize) {
     within("peers to connect", async {
         while s.peer_count() < n {
             glommio::timer::sleep(Duration::from_millis(2)).await;
@@ -464,7 +412,7 @@ pub async fn wait_peers(s: &impl Sock, n: usize) {
 }
 
 /// Sends the corpus (each message after `prefix`), then expects every echo in order.
-pub async fn mono_pipelined<S: Tx + Rx>(s: &S, prefix: &[&[u8]]) {
+pub async fn mono_pipelined(s: &AnySocket, prefix: &[&[u8]]) {
     let corpus = corpus();
     for m in &corpus {
         msend(s, with_prefix(prefix, m)).await;
@@ -475,9 +423,9 @@ pub async fn mono_pipelined<S: Tx + Rx>(s: &S, prefix: &[&[u8]]) {
 }
 
 /// Sends each corpus message and waits for its echo before the next (REQ).
-pub async fn mono_lockstep<S: Tx + Rx>(s: &S) {
+pub async fn mono_lockstep(s: &AnySocket) {
     for (i, m) in corpus().iter().enumerate() {
-        within("a Monocoque send", s.tx(to_msg(m)))
+        within("a Monocoque send", s.send(to_msg(m)))
             .await
             .expect("send");
         check_eq("echo", i, &mrecv(s).await, m);
@@ -485,7 +433,7 @@ pub async fn mono_lockstep<S: Tx + Rx>(s: &S) {
 }
 
 /// Echoes `n` messages unchanged and returns what it received.
-pub async fn mono_echo<S: Tx + Rx>(s: &S, n: usize) -> Vec<Frames> {
+pub async fn mono_echo(s: &AnySocket, n: usize) -> Vec<Frames> {
     let mut seen = Vec::with_capacity(n);
     for _ in 0..n {
         let m = mrecv(s).await;
@@ -496,14 +444,14 @@ pub async fn mono_echo<S: Tx + Rx>(s: &S, n: usize) -> Vec<Frames> {
 }
 
 /// Sends the corpus (one way).
-pub async fn mono_send_corpus(s: &impl Tx) {
+pub async fn mono_send_corpus(s: &AnySocket) {
     for m in corpus() {
         msend(s, m).await;
     }
 }
 
 /// Expects the corpus, in order.
-pub async fn mono_expect_corpus(s: &impl Rx) {
+pub async fn mono_expect_corpus(s: &AnySocket) {
     for (i, m) in corpus().iter().enumerate() {
         check_eq("stream", i, &mrecv(s).await, m);
     }
@@ -698,10 +646,9 @@ impl Drop for Flood {
 /// without pause while a second one sends a single message; that message must get
 /// through while the flood is still going (no peer starves another). The flood's own
 /// messages must arrive in order.
-pub fn flood_does_not_starve<S, F>(case: Case, kind: zmq::SocketType, make: F)
+pub fn flood_does_not_starve<F>(case: Case, kind: zmq::SocketType, make: F)
 where
-    S: Sock + Rx + 'static,
-    F: FnOnce() -> S + Send + 'static,
+    F: FnOnce() -> AnySocket + Send + 'static,
 {
     interop(
         case,

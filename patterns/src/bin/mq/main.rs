@@ -9,7 +9,6 @@ mod cli;
 mod frames;
 mod input;
 mod session;
-mod socket;
 
 use std::io::IsTerminal;
 

@@ -7,12 +7,11 @@ use std::io::Write;
 use std::time::Duration;
 
 use futures_lite::future;
-use monocoque::{Bytes, Error, Message, Options, SocketType};
+use monocoque::{AnySocket, Bytes, Error, Message, Options, SocketType};
 
 use crate::cli::{Config, Mode};
 use crate::frames::{format_message, parse_line};
 use crate::input::Input;
-use crate::socket::AnySocket;
 
 /// Why a session ended early.
 #[derive(Debug)]
@@ -47,7 +46,7 @@ pub async fn run(cfg: &Config) -> Result<(), Failure> {
 
 /// Creates the socket, subscribes it, and binds and connects it.
 async fn open(cfg: &Config) -> Result<AnySocket, Failure> {
-    let socket = AnySocket::new(cfg.kind, options(cfg));
+    let socket = AnySocket::with_options(cfg.kind, options(cfg));
     for prefix in subscriptions(cfg) {
         socket.subscribe(&prefix).await.map_err(socket_error)?;
     }
@@ -318,7 +317,7 @@ async fn receive(socket: &AnySocket, timeout: Option<Duration>) -> Result<Messag
 /// Sends `msg`; true if sent, false if it was skipped with a warning (a ROUTER's
 /// unknown routing id, a message the socket type does not accept).
 async fn deliver(socket: &AnySocket, msg: Message) -> Result<bool, Failure> {
-    if matches!(socket, AnySocket::Router(_)) && msg.len() < 2 {
+    if socket.kind() == SocketType::Router && msg.len() < 2 {
         eprintln!("mq: message skipped: a ROUTER line needs a routing id, TAB, then the message");
         return Ok(false);
     }
