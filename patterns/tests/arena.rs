@@ -5,7 +5,7 @@ mod common;
 
 use common::{join, libzmq_push_numbered, run, within};
 use monocoque::Pull;
-use monocoque_runtime::arena;
+use monocoque_runtime::{arena_stats, ARENA_CHUNK};
 
 #[test]
 fn a_busy_connection_recycles_its_chunks() {
@@ -22,10 +22,10 @@ fn a_busy_connection_recycles_its_chunks() {
             bytes += msg[0].len();
         }
         join(pusher).await;
-        (arena::stats(), bytes)
+        (arena_stats(), bytes)
     });
     // 25 MB went through 64 KiB chunks: without recycling (a chunk reclaimed in place
     // once its frames are dropped, or taken back from the arena) that is ~400 chunks.
-    assert!(bytes as u64 > 300 * arena::CHUNK as u64);
+    assert!(bytes as u64 > 300 * ARENA_CHUNK as u64);
     assert!(stats.allocated < 20, "chunks were not recycled: {stats:?}");
 }

@@ -570,7 +570,7 @@ fn garbage_connections_are_logged_within_a_budget() {
         .filter(|l| l.contains("closing connection"))
         .count();
     assert!(
-        (1..=monocoque_runtime::log_limit::BURST as usize).contains(&refusals),
+        (1..=monocoque_runtime::LOG_BURST as usize).contains(&refusals),
         "{refusals} refusal lines: {:?}",
         done.stderr
     );

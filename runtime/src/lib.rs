@@ -7,41 +7,50 @@
 //! through the [`Handler`] trait.
 //!
 //! For the thread-per-core mode it also owns the [`Runtime`] (pinned executors), the
-//! lock-free SPSC [`ring`] between cores, the [`doorbell`]s that wake parked cores and
-//! the [`mesh`] of mailboxes built from them.
+//! lock-free SPSC [`ring`] between cores, the [`Doorbell`]s that wake parked cores and
+//! the mailboxes ([`Outbox`], [`Inbox`]) built from them.
+//!
+//! The modules are private; what other crates use is re-exported here, by name. Two
+//! modules are public as namespaces: [`ring`] (the primitive the loom models check)
+//! and [`coop`] (how a task spends and yields its executor's time slice).
 
 #![warn(missing_docs)]
 
-pub mod arena;
+mod arena;
 pub mod coop;
-pub mod cores;
-pub mod doorbell;
-pub mod driver;
-pub mod endpoint;
-pub mod handler;
-pub mod heartbeat;
-pub mod lifecycle;
-pub mod link;
-pub mod log_limit;
-pub mod mesh;
-pub mod message;
-pub mod monitor;
-pub mod notify;
-pub mod outgoing;
-pub mod peer;
+mod cores;
+mod doorbell;
+mod driver;
+mod endpoint;
+mod handler;
+mod heartbeat;
+mod lifecycle;
+mod link;
+mod log_limit;
+mod mesh;
+mod message;
+mod monitor;
+mod notify;
+mod outgoing;
+mod peer;
 pub mod ring;
-pub(crate) mod sync;
-pub mod transport;
+mod sync;
+mod transport;
 
+pub use arena::{stats as arena_stats, ArenaStats, CHUNK as ARENA_CHUNK};
 pub use cores::{CoreContext, CoreService, Runtime, RuntimeBuilder, RuntimeError, RuntimeHandle};
+pub use doorbell::Doorbell;
 pub use driver::LinkEnd;
 pub use endpoint::{Endpoint, EndpointError};
 pub use handler::Handler;
 pub use heartbeat::HeartbeatOptions;
 pub use lifecycle::Lifecycle;
 pub use link::{spawn_accepted, spawn_connector, spawn_listener, LinkOptions};
+pub use log_limit::{limited, LogLimit, BURST as LOG_BURST};
+pub use mesh::{link, Inbox, Outbox};
 pub use message::Message;
 pub use monitor::MonitorEvent;
 pub use notify::Notify;
-pub use peer::{Peer, PeerId};
+pub use outgoing::{Outgoing, MAX_SEGMENTS, ZERO_COPY_MIN};
+pub use peer::{Full, Peer, PeerId};
 pub use transport::{connect, Listener, SharedStream, SocketBuffers, Stream};

@@ -10,7 +10,7 @@
 //!
 //! ```
 //! use bytes::Bytes;
-//! use monocoque_runtime::outgoing::{Outgoing, ZERO_COPY_MIN};
+//! use monocoque_runtime::{Outgoing, ZERO_COPY_MIN};
 //!
 //! let mut out = Outgoing::new();
 //! out.push_frame(&Bytes::from_static(b"hi"), true);

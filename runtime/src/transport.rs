@@ -95,7 +95,7 @@ impl Stream {
     }
 
     /// Reads up to `want` bytes onto the end of `buf`, which must have room for them
-    /// (see [`crate::arena::reserve`]). With `direct`, the read goes straight into the
+    /// (see the arena's `reserve`). With `direct`, the read goes straight into the
     /// spare capacity (no zero-fill), and only when nothing is waiting does a small
     /// glommio read follow, to arm the readiness poll. Without it, glommio reads into
     /// zero-filled room and, after a short read, arms its poll at once: one syscall per

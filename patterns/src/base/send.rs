@@ -5,7 +5,7 @@ use std::rc::Rc;
 use std::task::Poll;
 
 use monocoque_runtime::coop;
-use monocoque_runtime::log_limit::{limited, LogLimit};
+use monocoque_runtime::{limited, LogLimit};
 use monocoque_runtime::{Handler, Message, MonitorEvent, Peer, PeerId};
 
 use super::SocketBase;

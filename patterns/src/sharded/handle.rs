@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use ahash::AHashMap;
 use bytes::Bytes;
-use monocoque_runtime::doorbell::Doorbell;
-use monocoque_runtime::mesh::{link, Inbox, Outbox};
 use monocoque_runtime::ring::PushError;
+use monocoque_runtime::Doorbell;
+use monocoque_runtime::{link, Inbox, Outbox};
 use monocoque_runtime::{CoreContext, CoreService, Endpoint, Message, Runtime, RuntimeHandle};
 use monocoque_zmtp::SocketType;
 

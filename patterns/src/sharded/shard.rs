@@ -9,8 +9,8 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use monocoque_runtime::mesh::{Inbox, Outbox};
 use monocoque_runtime::{spawn_listener, CoreContext, CoreService, Listener, RuntimeHandle};
+use monocoque_runtime::{Inbox, Outbox};
 use monocoque_zmtp::SocketType;
 
 use super::mail::{Directory, Mail, Notice};
