@@ -419,3 +419,10 @@ impl AnySocket {
         each!(self, s => s.close().await)
     }
 }
+
+impl AnySocket {
+    /// The plumbing under the socket, whatever its type.
+    pub(crate) fn base(&self) -> &std::rc::Rc<crate::base::SocketBase> {
+        each!(self, s => s.base())
+    }
+}

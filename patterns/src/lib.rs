@@ -41,7 +41,6 @@ mod pair;
 mod pipeline;
 mod pubsub;
 mod reqrep;
-mod rules;
 mod sharded;
 mod socket;
 mod stats;

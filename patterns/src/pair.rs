@@ -5,23 +5,38 @@ use std::rc::Rc;
 use monocoque_runtime::Peer;
 use monocoque_zmtp::SocketType;
 
-use crate::base::SocketBase;
+use bytes::Bytes;
+
+use crate::base::{Rules, SocketBase};
 use crate::socket::{fair_queued_recv, load_balanced_send, socket_type};
 
 socket_type!(
     /// Talks to exactly one PAIR peer; a second peer's connection is refused. `send`
     /// waits while there is no peer or it is at SNDHWM.
     Pair,
-    SocketType::Pair
+    SocketType::Pair,
+    rules PairRules
 );
 load_balanced_send!(Pair);
 fair_queued_recv!(Pair);
 
 /// PAIR's one rule: a second peer is refused while one is attached.
-pub(crate) struct PairRules;
+struct PairRules;
 
-impl PairRules {
-    pub fn on_attach(&self, base: &SocketBase, peer: &Rc<Peer>) -> Result<(), String> {
+impl Rules for PairRules {
+    fn queues_before_connect(&self) -> bool {
+        true
+    }
+
+    fn sends_to_attached(&self) -> bool {
+        true
+    }
+
+    fn on_single_frames(&self, base: &SocketBase, peer: &Rc<Peer>, bodies: &mut Vec<Bytes>) {
+        base.enqueue_bodies(peer, bodies);
+    }
+
+    fn on_attach(&self, base: &SocketBase, peer: &Rc<Peer>) -> Result<(), String> {
         let taken = base
             .peers
             .borrow()

@@ -2,6 +2,7 @@
 
 use monocoque_zmtp::SocketType;
 
+use crate::base::Plain;
 use crate::socket::{fair_queued_recv, load_balanced_send, socket_type};
 
 socket_type!(
@@ -15,13 +16,15 @@ socket_type!(
     /// # Ok::<(), monocoque::Error>(()) });
     /// ```
     Push,
-    SocketType::Push
+    SocketType::Push,
+    rules Plain { sends: true }
 );
 load_balanced_send!(Push);
 
 socket_type!(
     /// Receives messages fair-queued from its PUSH peers.
     Pull,
-    SocketType::Pull
+    SocketType::Pull,
+    rules Plain { sends: false }
 );
 fair_queued_recv!(Pull);

@@ -1,26 +1,69 @@
 //! What every socket type has: construction, options, bind/connect, monitor, close.
 
-/// Declares a typed socket around a [`crate::base::SocketBase`] with the methods all types
-/// share. Type-specific `send`/`recv` are written next to each type.
+/// Declares a typed socket around a [`crate::base::SocketBase`] with the methods all
+/// types share. The type's rules come as `rules EXPR` (kept only by the base) or as
+/// `state TYPE = EXPR` (also kept by the socket, as `self.state`, for its own
+/// `send`/`recv`, which are written next to each type).
 macro_rules! socket_type {
-    ($(#[$doc:meta])* $name:ident, $kind:expr) => {
+    ($(#[$doc:meta])* $name:ident, $kind:expr, rules $rules:expr) => {
         $(#[$doc])*
         pub struct $name {
             base: std::rc::Rc<$crate::base::SocketBase>,
         }
 
         impl $name {
+            /// Creates the socket with the given options.
+            pub fn with_options(options: $crate::Options) -> Self {
+                let rules = std::rc::Rc::new($rules);
+                Self {
+                    base: $crate::base::SocketBase::new($kind, options, rules),
+                }
+            }
+        }
+
+        $crate::socket::socket_common!($name);
+    };
+    ($(#[$doc:meta])* $name:ident, $kind:expr, state $state:ty = $init:expr) => {
+        $(#[$doc])*
+        pub struct $name {
+            base: std::rc::Rc<$crate::base::SocketBase>,
+            state: std::rc::Rc<$state>,
+        }
+
+        impl $name {
+            /// Creates the socket with the given options.
+            pub fn with_options(options: $crate::Options) -> Self {
+                let state = std::rc::Rc::new($init);
+                Self {
+                    base: $crate::base::SocketBase::new($kind, options, state.clone()),
+                    state,
+                }
+            }
+
+            /// The type's own state (a sharded socket's shard reaches it here).
+            #[allow(dead_code)]
+            pub(crate) fn state(&self) -> &std::rc::Rc<$state> {
+                &self.state
+            }
+        }
+
+        $crate::socket::socket_common!($name);
+    };
+}
+
+/// The methods every typed socket has, around its `base`.
+macro_rules! socket_common {
+    ($name:ident) => {
+        impl $name {
+            /// The plumbing under this socket.
+            pub(crate) fn base(&self) -> &std::rc::Rc<$crate::base::SocketBase> {
+                &self.base
+            }
+
             /// Creates the socket with libzmq's default options. It lives on the
             /// current glommio executor (it is `!Send`).
             pub fn new() -> Self {
                 Self::with_options($crate::Options::default())
-            }
-
-            /// Creates the socket with the given options.
-            pub fn with_options(options: $crate::Options) -> Self {
-                Self {
-                    base: $crate::base::SocketBase::new($kind, options),
-                }
             }
 
             /// Listens on `endpoint` (`tcp://host:port`, `tcp://*:port`,
@@ -198,4 +241,4 @@ pub(crate) fn non_empty(
     }
 }
 
-pub(crate) use {fair_queued_recv, load_balanced_send, socket_type};
+pub(crate) use {fair_queued_recv, load_balanced_send, socket_common, socket_type};

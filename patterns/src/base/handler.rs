@@ -1,5 +1,5 @@
 //! What a socket's connections call ([`Handler`]): the plumbing every type shares,
-//! with each event passed to the type's [`Rules`](crate::rules::Rules).
+//! with each event passed to the type's [`Rules`](super::Rules).
 
 use std::rc::Rc;
 
@@ -25,6 +25,12 @@ impl Handler for SocketBase {
 
     fn on_attach(&self, peer: &Rc<Peer>) -> Result<(), String> {
         self.rules.on_attach(self, peer)?;
+        if self.rules.sends_to_attached() {
+            let mut out = self.out.borrow_mut();
+            if !out.iter().any(|p| p.id() == peer.id()) {
+                out.push(Rc::clone(peer));
+            }
+        }
         self.attached.set(self.attached.get() + 1);
         self.send_room.notify_all();
         self.on_monitor(MonitorEvent::HandshakeSucceeded {
@@ -52,6 +58,9 @@ impl Handler for SocketBase {
     fn on_detach(&self, peer: &Rc<Peer>) {
         self.attached.set(self.attached.get().saturating_sub(1));
         self.rules.on_detach(self, peer);
+        if !self.rules.queues_before_connect() {
+            self.out.borrow_mut().retain(|p| p.id() != peer.id());
+        }
     }
 
     fn on_peer_gone(&self, peer: &Rc<Peer>) {

@@ -5,12 +5,15 @@
 //! One `SocketBase` lives on one executor; the typed sockets ([`crate::Dealer`], …)
 //! are thin handles around an `Rc<SocketBase>`. Its files: this one (construction,
 //! bind/connect/close, counters), [`recv`](self::recv) and [`send`](self::send) (the
-//! two directions), and `handler.rs` (what the connections call, dispatched to the
-//! rules).
+//! two directions), `handler.rs` (what the connections call, passed on to the rules) and
+//! [`rules`] (the seam to the socket types).
 
 mod handler;
 mod recv;
+mod rules;
 mod send;
+
+pub(crate) use rules::{Plain, Rules};
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
@@ -28,13 +31,12 @@ use crate::error::{Error, Result};
 use crate::inbound::Inbound;
 use crate::monitor::MonitorQueue;
 use crate::options::Options;
-use crate::rules::Rules;
 use crate::stats::{Counters, PeerStats, Stats};
 
 pub(crate) struct SocketBase {
     pub kind: SocketType,
     /// The socket type's own state and rules.
-    pub rules: Rules,
+    rules: Rc<dyn Rules>,
     pub options: RefCell<Options>,
     pub lifecycle: Rc<Lifecycle>,
     me: Weak<SocketBase>,
@@ -69,10 +71,10 @@ pub(crate) trait ShardObserver {
 }
 
 impl SocketBase {
-    pub fn new(kind: SocketType, options: Options) -> Rc<SocketBase> {
+    pub fn new(kind: SocketType, options: Options, rules: Rc<dyn Rules>) -> Rc<SocketBase> {
         Rc::new_cyclic(|me| SocketBase {
             kind,
-            rules: Rules::new(kind),
+            rules,
             options: RefCell::new(options),
             lifecycle: Lifecycle::new(),
             me: me.clone(),

@@ -10,7 +10,7 @@ use monocoque_runtime::coop;
 use monocoque_runtime::{Message, Peer, PeerId};
 use monocoque_zmtp::SocketType;
 
-use crate::base::SocketBase;
+use crate::base::{Rules, SocketBase};
 use crate::socket::{fair_queued_recv, non_empty, socket_type};
 use crate::stats::Counters;
 use crate::subscriptions::{SubscriberIndex, SubscriptionSet};
@@ -29,7 +29,8 @@ socket_type!(
     /// # Ok::<(), monocoque::Error>(()) });
     /// ```
     Pub,
-    SocketType::Pub
+    SocketType::Pub,
+    state Publisher = Publisher::new(false)
 );
 
 impl Pub {
@@ -47,7 +48,7 @@ impl Pub {
     /// and the subscriber's own queue hold more; `Options::conflate` keeps only the
     /// newest.
     pub async fn send(&self, msg: impl Into<Message>) -> Result<()> {
-        publish(&self.base, msg.into()).await
+        publish(&self.base, &self.state, msg.into()).await
     }
 
     /// Publishes every message of `msgs` as [`Pub::send`] does; each subscriber's
@@ -59,7 +60,7 @@ impl Pub {
     ) -> Result<usize> {
         let mut n = 0;
         for msg in msgs {
-            publish(&self.base, msg.into()).await?;
+            publish(&self.base, &self.state, msg.into()).await?;
             n += 1;
         }
         Ok(n)
@@ -68,11 +69,7 @@ impl Pub {
 
 /// PUB/XPUB send: fan-out, then a yield when a subscriber's queue reached its mark
 /// or the time slice is over.
-async fn publish(base: &SocketBase, msg: Message) -> Result<()> {
-    let publisher = base
-        .rules
-        .publisher()
-        .expect("a PUB or XPUB has publisher rules");
+async fn publish(base: &SocketBase, publisher: &Publisher, msg: Message) -> Result<()> {
     let due = publisher.fan_out(base, &non_empty(msg)?)?;
     Counters::add(&base.counters.sent, 1);
     if due {
@@ -86,13 +83,14 @@ socket_type!(
     /// subscription and `\x00topic` when the last subscriber of a topic cancels or
     /// leaves (every subscription with XPUB_VERBOSE).
     XPub,
-    SocketType::XPub
+    SocketType::XPub,
+    state Publisher = Publisher::new(true)
 );
 
 impl XPub {
     /// Publishes `msg` to the matching subscribers, as [`Pub::send`] does.
     pub async fn send(&self, msg: impl Into<Message>) -> Result<()> {
-        publish(&self.base, msg.into()).await
+        publish(&self.base, &self.state, msg.into()).await
     }
 }
 
@@ -121,12 +119,6 @@ impl Publisher {
         }
     }
 
-    pub fn on_attach(&self, peer: &Peer) {
-        self.peer_subs
-            .borrow_mut()
-            .insert(peer.id(), SubscriptionSet::default());
-    }
-
     /// Queues `msg` for every subscriber whose prefixes match its first frame; a
     /// subscriber at SNDHWM misses it (counted in `dropped_hwm`; the caller counts
     /// `sent`, once per publish however many cores fan it out). Never waits, never
@@ -149,10 +141,23 @@ impl Publisher {
         });
         Ok(coop::spend(matched + 1) | marked)
     }
+}
+
+impl Rules for Publisher {
+    fn sends_to_attached(&self) -> bool {
+        true
+    }
+
+    fn on_attach(&self, _base: &SocketBase, peer: &Rc<Peer>) -> std::result::Result<(), String> {
+        self.peer_subs
+            .borrow_mut()
+            .insert(peer.id(), SubscriptionSet::default());
+        Ok(())
+    }
 
     /// A subscription sent as a data frame (`\x01topic`/`\x00topic`, ZMTP 3.0 peers and
     /// XSUB); XPUB passes any other message up.
-    pub fn on_message(&self, base: &SocketBase, peer: &Rc<Peer>, msg: Message) {
+    fn on_message(&self, base: &SocketBase, peer: &Rc<Peer>, msg: Message) {
         let first = msg.frames().first().cloned().unwrap_or_default();
         if msg.len() == 1 && !first.is_empty() && first[0] <= 1 {
             self.on_subscription(base, peer, first.slice(1..), first[0] == 1);
@@ -162,13 +167,7 @@ impl Publisher {
     }
 
     /// A SUBSCRIBE or CANCEL from `peer`.
-    pub fn on_subscription(
-        &self,
-        base: &SocketBase,
-        peer: &Rc<Peer>,
-        topic: Bytes,
-        subscribe: bool,
-    ) {
+    fn on_subscription(&self, base: &SocketBase, peer: &Rc<Peer>, topic: Bytes, subscribe: bool) {
         let verbose = base.options.borrow().xpub_verbose;
         let mut peer_subs = self.peer_subs.borrow_mut();
         let Some(subs) = peer_subs.get_mut(&peer.id()) else {
@@ -208,7 +207,7 @@ impl Publisher {
     }
 
     /// The subscriber left: its prefixes leave the index and the union.
-    pub fn on_detach(&self, base: &SocketBase, peer: &Rc<Peer>) {
+    fn on_detach(&self, base: &SocketBase, peer: &Rc<Peer>) {
         let subs = self
             .peer_subs
             .borrow_mut()

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use monocoque_runtime::{Message, Peer};
 use monocoque_zmtp::SocketType;
 
-use crate::base::SocketBase;
+use crate::base::{Rules, SocketBase};
 use crate::socket::{fair_queued_recv, non_empty, socket_type};
 use crate::stats::Counters;
 use crate::subscriptions::SubscriptionSet;
@@ -27,19 +27,20 @@ socket_type!(
     /// # Ok::<(), monocoque::Error>(()) });
     /// ```
     Sub,
-    SocketType::Sub
+    SocketType::Sub,
+    state Subscriber = Subscriber::new(false)
 );
 
 impl Sub {
     /// Subscribes to messages whose first frame starts with `prefix` (empty: all).
     /// Subscriptions are counted: subscribing twice needs two unsubscribes.
     pub fn subscribe(&self, prefix: &[u8]) -> Result<()> {
-        change_subscription(&self.base, prefix, true)
+        change_subscription(&self.base, &self.state, prefix, true)
     }
 
     /// Removes one subscription to `prefix`.
     pub fn unsubscribe(&self, prefix: &[u8]) -> Result<()> {
-        change_subscription(&self.base, prefix, false)
+        change_subscription(&self.base, &self.state, prefix, false)
     }
 }
 
@@ -47,7 +48,8 @@ socket_type!(
     /// A SUB whose subscriptions are sent as messages: `\x01topic` subscribes,
     /// `\x00topic` cancels; it receives everything its publishers send it.
     XSub,
-    SocketType::XSub
+    SocketType::XSub,
+    state Subscriber = Subscriber::new(true)
 );
 
 impl XSub {
@@ -57,7 +59,7 @@ impl XSub {
         let msg = non_empty(msg.into())?;
         let first = &msg[0];
         if msg.len() == 1 && !first.is_empty() && first[0] <= 1 {
-            return change_subscription(&self.base, &first[1..], first[0] == 1);
+            return change_subscription(&self.base, &self.state, &first[1..], first[0] == 1);
         }
         for peer in self.base.out.borrow().iter() {
             if peer.is_attached() && peer.try_send(&msg).is_err() {
@@ -73,12 +75,13 @@ fair_queued_recv!(Sub);
 fair_queued_recv!(XSub);
 
 /// Records a subscription change of a SUB or XSUB and tells every connected peer.
-pub(crate) fn change_subscription(base: &SocketBase, topic: &[u8], subscribe: bool) -> Result<()> {
+pub(crate) fn change_subscription(
+    base: &SocketBase,
+    subscriber: &Subscriber,
+    topic: &[u8],
+    subscribe: bool,
+) -> Result<()> {
     base.check_open()?;
-    let subscriber = base
-        .rules
-        .subscriber()
-        .expect("a SUB or XSUB has subscriber rules");
     let changed = {
         let mut subs = subscriber.subscriptions.borrow_mut();
         if subscribe {
@@ -112,22 +115,36 @@ impl Subscriber {
             subscriptions: RefCell::default(),
         }
     }
+}
 
-    /// XSUB: every message is queued as it arrives.
-    pub fn is_raw(&self) -> bool {
+impl Rules for Subscriber {
+    /// XSUB sends (subscription messages and others) to its publishers.
+    fn sends_to_attached(&self) -> bool {
         self.raw
     }
 
     /// A new publisher gets every subscription.
-    pub fn on_attach(&self, peer: &Peer) {
+    fn on_attach(&self, _base: &SocketBase, peer: &Rc<Peer>) -> std::result::Result<(), String> {
         peer.clear_subscriptions();
         for topic in self.subscriptions.borrow().prefixes() {
             peer.send_subscription(topic.clone(), true);
         }
+        Ok(())
+    }
+
+    /// XSUB queues what arrives as it is.
+    fn on_single_frames(&self, base: &SocketBase, peer: &Rc<Peer>, bodies: &mut Vec<Bytes>) {
+        if self.raw {
+            base.enqueue_bodies(peer, bodies);
+        } else {
+            for body in bodies.drain(..) {
+                self.on_message(base, peer, Message::single(body));
+            }
+        }
     }
 
     /// SUB keeps only messages that match a subscription.
-    pub fn on_message(&self, base: &SocketBase, peer: &Rc<Peer>, msg: Message) {
+    fn on_message(&self, base: &SocketBase, peer: &Rc<Peer>, msg: Message) {
         let topic = msg.frames().first().map(|f| &f[..]).unwrap_or(&[]);
         if self.raw || self.subscriptions.borrow().matches(topic) {
             base.enqueue(peer, msg);

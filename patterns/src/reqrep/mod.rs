@@ -8,12 +8,11 @@ mod router;
 
 use monocoque_zmtp::SocketType;
 
+use crate::base::Plain;
 use crate::socket::{fair_queued_recv, load_balanced_send, socket_type};
 
 pub use rep::Rep;
-pub(crate) use rep::RepState;
 pub use req::Req;
-pub(crate) use req::ReqState;
 pub use router::Router;
 pub(crate) use router::RouterState;
 
@@ -30,7 +29,8 @@ socket_type!(
     /// # Ok::<(), monocoque::Error>(()) });
     /// ```
     Dealer,
-    SocketType::Dealer
+    SocketType::Dealer,
+    rules Plain { sends: true }
 );
 
 load_balanced_send!(Dealer);

@@ -6,7 +6,7 @@ use std::rc::Rc;
 use monocoque_runtime::{Message, Peer, PeerId};
 use monocoque_zmtp::SocketType;
 
-use crate::base::SocketBase;
+use crate::base::{Rules, SocketBase};
 use crate::socket::{non_empty, socket_type};
 use crate::{Error, Result};
 
@@ -15,13 +15,14 @@ socket_type!(
     /// fair-queued from all peers; each reply returns to the requester with its
     /// envelope.
     Rep,
-    SocketType::Rep
+    SocketType::Rep,
+    state RepState = RepState::default()
 );
 
 impl Rep {
     /// Waits for the next request (its envelope is kept for the reply).
     pub async fn recv(&self) -> Result<Message> {
-        let state = self.state();
+        let state = &self.state;
         if state.reply_to.borrow().is_some() {
             return Err(Error::State(
                 "REP must send the reply before receiving again",
@@ -42,7 +43,7 @@ impl Rep {
     pub async fn send(&self, msg: impl Into<Message>) -> Result<()> {
         let msg = non_empty(msg.into())?;
         let (peer, mut reply) = self
-            .state()
+            .state
             .reply_to
             .borrow_mut()
             .take()
@@ -55,10 +56,6 @@ impl Rep {
             None => Ok(()),
         }
     }
-
-    fn state(&self) -> &RepState {
-        self.base.rules.rep().expect("a REP socket has REP rules")
-    }
 }
 
 /// REP's state: where the reply to the request just received goes.
@@ -68,9 +65,9 @@ pub(crate) struct RepState {
     reply_to: RefCell<Option<(PeerId, Message)>>,
 }
 
-impl RepState {
+impl Rules for RepState {
     /// A request must carry an envelope (an empty delimiter); others are dropped.
-    pub fn on_message(&self, base: &SocketBase, peer: &Rc<Peer>, msg: Message) {
+    fn on_message(&self, base: &SocketBase, peer: &Rc<Peer>, msg: Message) {
         if msg.iter().any(|f| f.is_empty()) {
             base.enqueue(peer, msg);
         }

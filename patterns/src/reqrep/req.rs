@@ -7,7 +7,7 @@ use bytes::Bytes;
 use monocoque_runtime::{Message, Peer, PeerId};
 use monocoque_zmtp::SocketType;
 
-use crate::base::SocketBase;
+use crate::base::{Rules, SocketBase};
 use crate::socket::{non_empty, socket_type};
 use crate::{Error, Result};
 
@@ -24,7 +24,8 @@ socket_type!(
     /// # Ok::<(), monocoque::Error>(()) });
     /// ```
     Req,
-    SocketType::Req
+    SocketType::Req,
+    state ReqState = ReqState::default()
 );
 
 impl Req {
@@ -32,7 +33,7 @@ impl Req {
     /// reply has not been received (unless REQ_RELAXED).
     pub async fn send(&self, msg: impl Into<Message>) -> Result<()> {
         let mut msg = non_empty(msg.into())?;
-        let state = self.state();
+        let state = &self.state;
         let (relaxed, correlate) = {
             let opts = self.base.options.borrow();
             (opts.req_relaxed, opts.req_correlate)
@@ -46,17 +47,13 @@ impl Req {
     /// Waits for the reply to the last request. Fails with [`Error::State`] if no
     /// request was sent.
     pub async fn recv(&self) -> Result<Message> {
-        let state = self.state();
+        let state = &self.state;
         if !state.pending.get() {
             return Err(Error::State("REQ must send a request before receiving"));
         }
         let (_, msg) = self.base.recv().await?;
         state.pending.set(false);
         Ok(msg)
-    }
-
-    fn state(&self) -> &ReqState {
-        self.base.rules.req().expect("a REQ socket has REQ rules")
     }
 }
 
@@ -99,15 +96,6 @@ impl ReqState {
         }
     }
 
-    /// A reply must come from the peer we asked, carry our request id when
-    /// correlating, and start with the empty delimiter; anything else is dropped.
-    pub fn on_message(&self, base: &SocketBase, peer: &Rc<Peer>, msg: Message) {
-        let correlate = base.options.borrow().req_correlate;
-        if let Some(reply) = self.accept_reply(peer, msg, correlate) {
-            base.enqueue(peer, reply);
-        }
-    }
-
     fn accept_reply(&self, peer: &Peer, mut msg: Message, correlate: bool) -> Option<Message> {
         if self.awaiting.get() != Some(peer.id()) {
             return None;
@@ -123,5 +111,24 @@ impl ReqState {
         }
         self.awaiting.set(None);
         Some(msg)
+    }
+}
+
+impl Rules for ReqState {
+    fn queues_before_connect(&self) -> bool {
+        true
+    }
+
+    fn sends_to_attached(&self) -> bool {
+        true
+    }
+
+    /// A reply must come from the peer we asked, carry our request id when
+    /// correlating, and start with the empty delimiter; anything else is dropped.
+    fn on_message(&self, base: &SocketBase, peer: &Rc<Peer>, msg: Message) {
+        let correlate = base.options.borrow().req_correlate;
+        if let Some(reply) = self.accept_reply(peer, msg, correlate) {
+            base.enqueue(peer, reply);
+        }
     }
 }

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use monocoque_runtime::{Message, Peer, PeerId};
 use monocoque_zmtp::SocketType;
 
-use crate::base::SocketBase;
+use crate::base::{Rules, SocketBase};
 use crate::socket::{fair_queued_recv, non_empty, socket_type};
 use crate::stats::Counters;
 use crate::{Error, Result};
@@ -27,7 +27,8 @@ socket_type!(
     /// # Ok::<(), monocoque::Error>(()) });
     /// ```
     Router,
-    SocketType::Router
+    SocketType::Router,
+    state RouterState = RouterState::new()
 );
 
 impl Router {
@@ -41,8 +42,7 @@ impl Router {
         ))?;
         let msg = non_empty(msg)?;
         let mandatory = self.base.options.borrow().router_mandatory;
-        let state = self.base.rules.router().expect("a ROUTER has ROUTER rules");
-        match state.peer(&id) {
+        match self.state.peer(&id) {
             Some(peer) => self.base.send_to(&peer, &msg, mandatory).await,
             None if mandatory => Err(Error::HostUnreachable(id.to_vec())),
             None => {
@@ -91,7 +91,7 @@ impl RouterState {
 
     /// Gives `peer` its routing id: the Identity it announced (refused if another
     /// peer has it), else a generated one.
-    pub fn on_attach(&self, base: &SocketBase, peer: &Rc<Peer>) -> std::result::Result<(), String> {
+    fn attach(&self, base: &SocketBase, peer: &Rc<Peer>) -> std::result::Result<(), String> {
         let identity = peer
             .info()
             .as_ref()
@@ -139,15 +139,21 @@ impl RouterState {
             .cloned()
             .unwrap_or_default()
     }
+}
+
+impl Rules for RouterState {
+    fn on_attach(&self, base: &SocketBase, peer: &Rc<Peer>) -> std::result::Result<(), String> {
+        self.attach(base, peer)
+    }
 
     /// Every message received starts with its sender's routing id.
-    pub fn on_message(&self, base: &SocketBase, peer: &Rc<Peer>, mut msg: Message) {
+    fn on_message(&self, base: &SocketBase, peer: &Rc<Peer>, mut msg: Message) {
         msg.push_front(self.id_of(peer));
         base.enqueue(peer, msg);
     }
 
     /// [`RouterState::on_message`] for a batch: the id is looked up once.
-    pub fn on_single_frames(&self, base: &SocketBase, peer: &Rc<Peer>, bodies: &mut Vec<Bytes>) {
+    fn on_single_frames(&self, base: &SocketBase, peer: &Rc<Peer>, bodies: &mut Vec<Bytes>) {
         let id = self.id_of(peer);
         base.enqueue_all(
             peer,
@@ -160,7 +166,7 @@ impl RouterState {
     }
 
     /// The peer's id is free again (unless a newer peer took it meanwhile).
-    pub fn on_detach(&self, base: &SocketBase, peer: &Rc<Peer>) {
+    fn on_detach(&self, base: &SocketBase, peer: &Rc<Peer>) {
         let Some(id) = self.ids.borrow_mut().remove(&peer.id()) else {
             return;
         };

@@ -190,8 +190,11 @@ impl ShardedSocket {
         self.check_open()?;
         for core in 0..self.inner.rt.cores() {
             let prefix = prefix.to_vec();
-            self.ask(core, move |shard| {
-                crate::pubsub::change_subscription(&shard.base, &prefix, subscribe)
+            self.ask(core, move |shard| match shard.role.subscriber() {
+                Some(subscriber) => {
+                    crate::pubsub::change_subscription(&shard.base, subscriber, &prefix, subscribe)
+                }
+                None => Err(Error::State("only SUB and XSUB sockets subscribe")),
             })??;
         }
         Ok(())

@@ -24,6 +24,7 @@
 
 mod handle;
 mod mail;
+mod role;
 mod shard;
 mod shard_ref;
 

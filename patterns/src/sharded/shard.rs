@@ -15,9 +15,11 @@ use monocoque_zmtp::SocketType;
 
 use super::mail::{Directory, Mail, Notice};
 use super::registry;
+use super::role::Role;
 use crate::base::{ShardObserver, SocketBase};
 use crate::options::Options;
 use crate::stats::Counters;
+use crate::AnySocket;
 
 /// Retry interval for a core whose ring to another core is full.
 pub(super) const RETRY: Duration = Duration::from_micros(50);
@@ -45,6 +47,10 @@ pub(crate) struct Shard {
     pub(super) index: usize,
     pub(super) cores: usize,
     pub(crate) base: Rc<SocketBase>,
+    /// What the type does across cores.
+    pub(super) role: Role,
+    /// The local socket this shard is (kept for its state; `base` is its plumbing).
+    _socket: AnySocket,
     to_cores: RefCell<Vec<Option<Outbox<Mail>>>>,
     to_handle: RefCell<Outbox<Mail>>,
     inbox: RefCell<Inbox<Mail>>,
@@ -65,8 +71,10 @@ impl Shard {
         ctx: &CoreContext,
         rings: ShardRings,
     ) -> Rc<Shard> {
-        let base = SocketBase::new(kind, options);
-        if let Some(router) = base.rules.router() {
+        let socket = AnySocket::with_options(kind, options);
+        let base = Rc::clone(socket.base());
+        let role = Role::of(&socket);
+        if let Some(router) = role.router() {
             // Generated routing ids must be unique over all cores.
             router.set_id_prefix(ctx.index() as u8);
         }
@@ -75,6 +83,8 @@ impl Shard {
             index: ctx.index(),
             cores: ctx.cores(),
             base,
+            role,
+            _socket: socket,
             to_cores: RefCell::new(rings.to_cores),
             to_handle: RefCell::new(rings.to_handle),
             inbox: RefCell::new(rings.inbox),
@@ -210,13 +220,13 @@ impl Shard {
     fn receive(&self, mail: Mail) {
         match mail {
             Mail::Publish(msg) => {
-                if let Some(publisher) = self.base.rules.publisher() {
+                if let Some(publisher) = self.role.publisher() {
                     let _ = publisher.fan_out(&self.base, &msg);
                 }
             }
             Mail::Deliver(mut msg) => {
                 let Some(id) = msg.pop_front() else { return };
-                let peer = self.base.rules.router().and_then(|r| r.peer(&id));
+                let peer = self.role.router().and_then(|r| r.peer(&id));
                 match peer {
                     Some(peer) if peer.try_send(&msg).is_err() => self.base.dropped_at_hwm(&peer),
                     Some(_) => {}

@@ -6,8 +6,11 @@ use monocoque_runtime::Message;
 use monocoque_zmtp::SocketType;
 
 use super::mail::{Delivery, Mail};
+use super::role::Role;
 use super::shard::{Shard, RETRY};
 use crate::error::{Error, Result};
+use crate::pubsub::Publisher;
+use crate::reqrep::RouterState;
 use crate::stats::{Counters, PeerStats, Stats};
 
 /// One core's share of a [`ShardedSocket`](super::ShardedSocket), given to
@@ -54,23 +57,23 @@ impl ShardRef {
     pub async fn send(&self, msg: impl Into<Message>) -> Result<()> {
         let msg = crate::socket::non_empty(msg.into())?;
         let base = &self.shard.base;
-        match base.kind {
-            SocketType::Pub | SocketType::XPub => self.publish(msg).await,
-            SocketType::Router => self.route(msg).await,
-            SocketType::Sub | SocketType::XSub | SocketType::Pull => {
+        match &self.shard.role {
+            Role::Publisher(publisher) => self.publish(publisher, msg).await,
+            Role::Router(router) => self.route(router, msg).await,
+            _ if matches!(
+                base.kind,
+                SocketType::Sub | SocketType::XSub | SocketType::Pull
+            ) =>
+            {
                 Err(Error::State("this socket type does not send"))
             }
             _ => base.send_load_balanced(&msg, false).await.map(drop),
         }
     }
 
-    async fn publish(&self, msg: Message) -> Result<()> {
+    async fn publish(&self, publisher: &Publisher, msg: Message) -> Result<()> {
         let shard = &self.shard;
         let base = &shard.base;
-        let publisher = base
-            .rules
-            .publisher()
-            .expect("a PUB or XPUB has publisher rules");
         let marked = publisher.fan_out(base, &msg)?;
         Counters::add(&base.counters.sent, 1);
         let published = shard
@@ -90,11 +93,10 @@ impl ShardRef {
         Ok(())
     }
 
-    async fn route(&self, msg: Message) -> Result<()> {
+    async fn route(&self, router: &RouterState, msg: Message) -> Result<()> {
         let shard = &self.shard;
         let base = &shard.base;
         let mandatory = base.options.borrow().router_mandatory;
-        let router = base.rules.router().expect("a ROUTER has ROUTER rules");
         if let Some(peer) = router.peer(&msg[0]) {
             let mut msg = msg;
             msg.pop_front();
