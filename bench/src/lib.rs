@@ -10,13 +10,15 @@
 //!   `feed` also with a zmq.rs one; `feed` also with the mixed pairs Monocoque PUB →
 //!   libzmq SUBs and libzmq PUB → Monocoque SUBs).
 //! - [`runner`]: alternation, repetitions and summaries; [`result`]: the shared result
-//!   types; [`report`]: the table and the JSON lines; [`plot`]: SVG charts.
+//!   types; [`report`]: the table and the JSON lines; [`plot`]: SVG charts; [`numbers`]:
+//!   how numbers and sizes are written.
 //! - [`harness`]: pinned executors and threads, endpoints, timeouts.
 //! - [`alloc_count`]: the counting global allocator used by the `alloc` scenario.
 //! - [`perf_tools`]: libzmq-compatible `local_thr`/`remote_thr`/`local_lat`/`remote_lat`.
 
 pub mod alloc_count;
 pub mod harness;
+pub mod numbers;
 pub mod perf_tools;
 pub mod plot;
 pub mod report;

@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 
 use plotters::prelude::*;
 
-use crate::result::{fmt_size, Impl, Metric, Scenario, Summary, Transport};
+use crate::numbers::{fmt_num, fmt_size};
+use crate::result::{Impl, Metric, Scenario, Summary, Transport};
 use crate::Result;
 
 /// One line of a chart.
@@ -39,7 +40,7 @@ const SIZE_AXIS: XAxis = XAxis {
 
 const RATE_AXIS: XAxis = XAxis {
     desc: "publish rate, messages/s",
-    label: crate::report::fmt_num,
+    label: fmt_num,
 };
 
 fn color(imp: Impl, transport: Transport, second: bool) -> RGBColor {
@@ -163,7 +164,7 @@ fn chart(path: &Path, title: &str, x: &XAxis, y_desc: &str, lines: &[Line]) -> R
         .x_desc(x.desc)
         .y_desc(y_desc)
         .x_label_formatter(&|v| (x.label)(*v))
-        .y_label_formatter(&|y| crate::report::fmt_num(*y))
+        .y_label_formatter(&|y| fmt_num(*y))
         .draw()
         .map_err(|e| err(&e))?;
     for line in lines {

@@ -3,27 +3,8 @@
 
 use std::fmt::Write as _;
 
-use crate::result::{fmt_size, Impl, Scenario, Summary};
-
-/// `5.12 M`, `812 k`, `71.2`, `0.004`.
-pub fn fmt_num(v: f64) -> String {
-    let a = v.abs();
-    if a >= 1e9 {
-        format!("{:.2} G", v / 1e9)
-    } else if a >= 1e6 {
-        format!("{:.2} M", v / 1e6)
-    } else if a >= 1e4 {
-        format!("{:.0} k", v / 1e3)
-    } else if a >= 100.0 {
-        format!("{v:.0}")
-    } else if a >= 1.0 {
-        format!("{v:.1}")
-    } else if a == 0.0 {
-        "0".into()
-    } else {
-        format!("{v:.3}")
-    }
-}
+use crate::numbers::{fmt_num, fmt_size};
+use crate::result::{Impl, Scenario, Summary};
 
 fn opt(v: Option<f64>) -> String {
     v.map_or_else(|| "–".into(), fmt_num)
@@ -178,7 +159,12 @@ pub fn notes(impls: &[Impl], opts: crate::harness::RunOptions) -> String {
     out.push_str(&crate::scenarios::feed::notes());
     out.push('\n');
     for imp in impls {
-        let _ = writeln!(out, "layout, {}: {}", imp, imp.layout(opts));
+        let _ = writeln!(
+            out,
+            "layout, {}: {}",
+            imp,
+            imp.layout(opts.spin, opts.busy_poll)
+        );
     }
     if impls.contains(&Impl::Monocoque) {
         let _ = writeln!(
@@ -302,12 +288,5 @@ mod tests {
             o.finish(),
             r#"{"a":"x\"y\\z\u000a","b":null,"c":3,"d":0.5}"#
         );
-    }
-
-    #[test]
-    fn numbers() {
-        assert_eq!(fmt_num(5_120_000.0), "5.12 M");
-        assert_eq!(fmt_num(81_200.0), "81 k");
-        assert_eq!(fmt_num(71.24), "71.2");
     }
 }

@@ -2,6 +2,9 @@
 //! summary of a case's repetitions.
 
 use std::fmt;
+use std::time::Duration;
+
+use crate::numbers::{fmt_num, fmt_size};
 
 /// An implementation under test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -60,9 +63,10 @@ impl Impl {
         Impl::ALL.into_iter().find(|i| i.name() == s)
     }
 
-    /// How this implementation's two sides are laid out on the two cores.
-    pub fn layout(self, opts: crate::harness::RunOptions) -> String {
-        let on_off = |d: Option<std::time::Duration>| match d {
+    /// How this implementation's two sides are laid out on the two cores, with
+    /// Monocoque's `spin_before_park` and `busy_poll` settings (`None`: off).
+    pub fn layout(self, spin: Option<Duration>, busy_poll: Option<Duration>) -> String {
+        let on_off = |d: Option<Duration>| match d {
             Some(d) => format!("on ({} µs)", d.as_micros()),
             None => "off".to_string(),
         };
@@ -70,8 +74,8 @@ impl Impl {
             Impl::Monocoque => format!(
                 "sender side: one glommio executor pinned to core 0; receiver side: one glommio \
                  executor pinned to core 1; no other threads; spin_before_park {}; busy_poll {}",
-                on_off(opts.spin),
-                on_off(opts.busy_poll)
+                on_off(spin),
+                on_off(busy_poll)
             ),
             Impl::ZmqRs => {
                 "sender side: one current-thread tokio runtime on a std thread pinned to \
@@ -87,15 +91,15 @@ impl Impl {
                 "PUB side as Monocoque's sender side (one glommio executor pinned to core 0; \
                  spin_before_park {}; busy_poll {}); SUB side as libzmq's receiver side (app \
                  thread pinned to core 1 plus its context's I/O and reaper threads)",
-                on_off(opts.spin),
-                on_off(opts.busy_poll)
+                on_off(spin),
+                on_off(busy_poll)
             ),
             Impl::LibzmqToMonocoque => format!(
                 "PUB side as libzmq's sender side (app thread pinned to core 0 plus its \
                  context's I/O and reaper threads); SUB side as Monocoque's receiver side (one \
                  glommio executor pinned to core 1; spin_before_park {}; busy_poll {})",
-                on_off(opts.spin),
-                on_off(opts.busy_poll)
+                on_off(spin),
+                on_off(busy_poll)
             ),
             Impl::Libzmq => {
                 "sender side: app thread pinned to core 0 plus its context's I/O and reaper \
@@ -242,7 +246,7 @@ impl Case {
             self.shards
         );
         if let Some(rate) = self.rate {
-            label.push_str(&format!(" rate={}/s", crate::report::fmt_num(rate)));
+            label.push_str(&format!(" rate={}/s", fmt_num(rate)));
         }
         label
     }
@@ -415,17 +419,6 @@ impl Summary {
     }
 }
 
-/// `64 B`, `1 KiB`, `64 KiB`, `1 MiB`.
-pub fn fmt_size(size: usize) -> String {
-    if size >= 1 << 20 && size & ((1 << 20) - 1) == 0 {
-        format!("{} MiB", size >> 20)
-    } else if size >= 1 << 10 && size & ((1 << 10) - 1) == 0 {
-        format!("{} KiB", size >> 10)
-    } else {
-        format!("{size} B")
-    }
-}
-
 /// The median of `values` (which must not be empty); the mean of the middle two for
 /// an even count.
 pub fn median(values: &mut [f64]) -> f64 {
@@ -446,14 +439,6 @@ mod tests {
     fn medians() {
         assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), 2.5);
-    }
-
-    #[test]
-    fn sizes() {
-        assert_eq!(fmt_size(64), "64 B");
-        assert_eq!(fmt_size(1024), "1 KiB");
-        assert_eq!(fmt_size(65536), "64 KiB");
-        assert_eq!(fmt_size(1 << 20), "1 MiB");
     }
 
     #[test]

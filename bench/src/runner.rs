@@ -90,7 +90,7 @@ impl Runner {
 fn describe(case: &Case, s: &Sample) -> String {
     let m = case.scenario.primary();
     match m.get(s) {
-        Some(v) => format!("{:?} = {}", m, crate::report::fmt_num(v)),
+        Some(v) => format!("{:?} = {}", m, crate::numbers::fmt_num(v)),
         None => "no figure".into(),
     }
 }

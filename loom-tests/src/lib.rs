@@ -2,29 +2,30 @@
 //!
 //! This crate does not copy the code it checks: it compiles the runtime's own sources.
 //!
-//! - [`ring`] is `runtime/src/ring.rs`, built against `runtime/src/sync.rs`, whose `cfg(loom)`
-//!   branch (switched on for this crate only, by `build.rs`) maps the shim to loom's atomics,
-//!   `Arc`, fences and access-tracking `UnsafeCell`. The models in `tests/ring.rs` run under a
-//!   plain `cargo test`, no `RUSTFLAGS` needed.
-//! - [`weak_publish`] and [`weak_park`] are the same `ring.rs` again, each built against a
+//! - [`ring`] is `runtime/src/ring/` (`mod.rs` and its submodules), built against
+//!   `runtime/src/sync.rs`, whose `cfg(loom)` branch (switched on for this crate only, by
+//!   `build.rs`) maps the shim to loom's atomics, `Arc`, fences and access-tracking
+//!   `UnsafeCell`. The models in `tests/ring.rs` run under a plain `cargo test`, no
+//!   `RUSTFLAGS` needed.
+//! - [`weak_publish`] and [`weak_park`] are the same ring sources again, each built against a
 //!   deliberately broken shim. The models run them too and must *fail*: proof that they can
 //!   see the bugs they exist to catch ("models have teeth"). The weakening lives entirely in
 //!   the shim, so the ring's source is byte for byte the one that ships.
 //!
-//! `ring.rs` reaches its primitives through `super::sync`, which is what lets each copy here
+//! The ring reaches its primitives through `super::sync`, which is what lets each copy here
 //! pick up the `sync` module that sits next to it.
 //!
 //! Loom explores every interleaving up to a preemption bound (3 by default here, see
 //! `tests/ring.rs`; `LOOM_MAX_PREEMPTIONS` overrides it). Set `LOOM_LOG=trace` and
 //! `LOOM_LOCATION=1` to see a failing execution.
 
-// Compiling `ring.rs` three times, against three shims, is the point of this crate.
+// Compiling the ring three times, against three shims, is the point of this crate.
 #![allow(clippy::duplicate_mod)]
 
 #[path = "../../runtime/src/sync.rs"]
 pub(crate) mod sync;
 
-#[path = "../../runtime/src/ring.rs"]
+#[path = "../../runtime/src/ring/mod.rs"]
 pub mod ring;
 
 pub mod weak_park;

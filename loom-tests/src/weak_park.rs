@@ -1,4 +1,4 @@
-//! `ring.rs` built against a shim whose `fence` does nothing: the park handshake keeps its
+//! The ring (`runtime/src/ring/`) built against a shim whose `fence` does nothing: the park handshake keeps its
 //! flag and its re-check but loses the SeqCst fences between "store tail; load parked"
 //! (producer) and "store parked; load tail" (consumer). Both sides may then read the other's
 //! old value (store buffering): the producer sees no parked consumer, the consumer sees an
@@ -14,5 +14,5 @@ pub(crate) mod sync {
     pub(crate) fn fence(_asked: Ordering) {}
 }
 
-#[path = "../../runtime/src/ring.rs"]
+#[path = "../../runtime/src/ring/mod.rs"]
 pub mod ring;

@@ -1,4 +1,4 @@
-//! `ring.rs` built against a shim whose index atomics ignore the ordering they are asked for
+//! The ring (`runtime/src/ring/`) built against a shim whose index atomics ignore the ordering they are asked for
 //! and use `Relaxed`: the producer's Release store of `tail` no longer publishes the slot it
 //! wrote, and the consumer's Acquire load of `tail` no longer makes that write visible (and
 //! likewise for `head` on the way back).
@@ -28,5 +28,5 @@ pub(crate) mod sync {
     }
 }
 
-#[path = "../../runtime/src/ring.rs"]
+#[path = "../../runtime/src/ring/mod.rs"]
 pub mod ring;

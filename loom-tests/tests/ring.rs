@@ -1,4 +1,4 @@
-//! loom models of the SPSC ring (`runtime/src/ring.rs`) and its park/doorbell handshake.
+//! loom models of the SPSC ring (`runtime/src/ring/`) and its park/doorbell handshake.
 //!
 //! Every model runs the real ring, compiled against loom by this crate. The models shared
 //! with the deliberately weakened builds are macros taking the ring module to check, so the

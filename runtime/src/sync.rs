@@ -2,7 +2,7 @@
 //!
 //! Normally these are `std`'s. Under `cfg(loom)` they are [loom]'s, so that the same source
 //! can be model-checked. The runtime crate itself is never built with `cfg(loom)` (it has no
-//! loom dependency); `loom-tests/` compiles this file and `ring.rs` into its own crate, and
+//! loom dependency); `loom-tests/` compiles this file and `ring/` into its own crate, and
 //! its build script sets `cfg(loom)` for that crate only, so a plain `cargo test --workspace`
 //! runs the models without any `RUSTFLAGS`.
 //!

@@ -19,8 +19,8 @@ use std::time::Instant;
 
 use hdrhistogram::Histogram;
 
+use super::effort::Effort;
 use super::pubsub::{self, Deliveries, Spec, PACE_TICK};
-use super::Effort;
 use crate::harness::{open_files_limit, RunOptions};
 use crate::result::{Case, Impl, Sample};
 use crate::Result;

@@ -8,6 +8,7 @@
 //! scenarios (`fanout*`, `feed`) share their machinery in the private `pubsub` module.
 
 pub mod alloc;
+mod effort;
 pub mod fanout;
 pub mod feed;
 pub mod lat;
@@ -15,41 +16,11 @@ mod pubsub;
 pub mod router;
 pub mod thr;
 
-use std::time::Duration;
+pub use effort::Effort;
 
 use crate::harness::RunOptions;
 use crate::result::{Case, Impl, Sample, Scenario, Transport};
 use crate::Result;
-
-/// How much work each case does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Effort {
-    /// The full comparison.
-    Full,
-    /// A run of the whole table in under two minutes: smaller counts and holds.
-    Quick,
-    /// Tiny counts, for tests that only check that everything runs.
-    Smoke,
-}
-
-impl Effort {
-    /// Scales a full-run count.
-    fn count(self, full: u64) -> u64 {
-        match self {
-            Effort::Full => full,
-            Effort::Quick => (full / 20).max(1),
-            Effort::Smoke => (full / 500).max(10),
-        }
-    }
-
-    fn hold(self) -> Duration {
-        match self {
-            Effort::Full => Duration::from_secs(2),
-            Effort::Quick => Duration::from_millis(200),
-            Effort::Smoke => Duration::from_millis(50),
-        }
-    }
-}
 
 /// Shard counts of Monocoque measured in the fan-out scenarios: local mode (1) and a
 /// sharded PUB over both cores (2; see [`fanout::SHARDED_LAYOUT`]).
