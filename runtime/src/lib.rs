@@ -19,7 +19,6 @@ pub mod driver;
 pub mod endpoint;
 pub mod executor;
 pub mod handler;
-pub mod heartbeat;
 pub mod lifecycle;
 pub mod link;
 pub mod log_limit;
@@ -27,7 +26,6 @@ pub mod mesh;
 pub mod message;
 pub mod monitor;
 pub mod notify;
-pub mod outgoing;
 pub mod peer;
 pub mod ring;
 pub(crate) mod sync;
@@ -39,11 +37,11 @@ pub use executor::{
     CoreContext, CrossHandler, CrossMsg, Runtime, RuntimeBuilder, RuntimeError, RuntimeHandle,
 };
 pub use handler::Handler;
-pub use heartbeat::HeartbeatOptions;
 pub use lifecycle::Lifecycle;
 pub use link::{spawn_accepted, spawn_connector, spawn_listener, LinkOptions};
 pub use message::Message;
 pub use monitor::MonitorEvent;
+pub use monocoque_zmtp::HeartbeatOptions;
 pub use notify::Notify;
 pub use peer::{Peer, PeerId};
 pub use transport::{connect, Listener, SharedStream, SocketBuffers, Stream};
