@@ -15,7 +15,7 @@ const SIZES: [usize; 6] = [0, 64, 255, 1024, 8192, 65536];
 const FRAMES: usize = 64;
 
 fn encode(c: &mut Criterion) {
-    let mut g = c.benchmark_group("encode_frame");
+    let mut g = c.benchmark_group("encode_message");
     let mut session = Session::new(SessionConfig::new(SocketType::Push), Instant::now());
     for size in SIZES {
         let body = Bytes::from(vec![7u8; size]);
