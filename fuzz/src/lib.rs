@@ -6,10 +6,12 @@
 //! checks properties, not just "no panic": a round trip where one exists, and for the
 //! session that the verdict does not depend on how the input is split into reads.
 
-use bytes::{Bytes, BytesMut};
+use std::time::Instant;
+
+use bytes::{BufMut, Bytes, BytesMut};
 use monocoque_zmtp::frame::{self, FrameDecoder};
 use monocoque_zmtp::{
-    z85, Command, Greeting, Metadata, ProtocolError, Session, SessionConfig, SocketType,
+    z85, Command, Greeting, Metadata, Outgoing, ProtocolError, Session, SessionConfig, SocketType,
 };
 
 /// Greeting prefix checks and full decoding.
@@ -71,9 +73,10 @@ pub struct Transcript {
 /// Feeds `input` to a new session of `config` in pieces that end at `cuts` (ascending
 /// positions), draining the session after each piece as a connection driver does.
 pub fn transcript(config: &SessionConfig, input: &[u8], cuts: &[usize]) -> Transcript {
-    let mut s = Session::new(config.clone());
+    let mut s = Session::new(config.clone(), Instant::now());
     let mut buf = BytesMut::new();
-    let mut out = BytesMut::new();
+    let mut out = Outgoing::new();
+    let mut transmitted = BytesMut::new();
     let mut events = Vec::new();
     let mut error = None;
     let mut start = 0;
@@ -96,6 +99,7 @@ pub fn transcript(config: &SessionConfig, input: &[u8], cuts: &[usize]) -> Trans
             }
         }
         s.poll_transmit(&mut out);
+        transmitted.put(&mut out);
         if error.is_some() {
             break;
         }
@@ -103,7 +107,7 @@ pub fn transcript(config: &SessionConfig, input: &[u8], cuts: &[usize]) -> Trans
     Transcript {
         events,
         error,
-        transmitted: out.to_vec(),
+        transmitted: transmitted.to_vec(),
     }
 }
 

@@ -18,10 +18,10 @@ use std::net::TcpStream;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
+use bytes::{Buf, Bytes, BytesMut};
 use common::run;
 use monocoque::{Options, Pub, Pull, Router, Runtime, ShardedSocket};
-use monocoque_zmtp::{Event, Session, SessionConfig, SocketType};
+use monocoque_zmtp::{Event, Outgoing, Session, SessionConfig, SocketType};
 use stats_alloc::{StatsAlloc, INSTRUMENTED_SYSTEM};
 
 #[global_allocator]
@@ -94,14 +94,15 @@ fn handshake(stream: &mut TcpStream, kind: SocketType) {
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-    let mut session = Session::new(SessionConfig::new(kind));
+    let mut session = Session::new(SessionConfig::new(kind), Instant::now());
     let mut input = BytesMut::new();
-    let mut out = BytesMut::new();
+    let mut out = Outgoing::new();
     let mut buf = [0u8; 1024];
     loop {
         session.poll_transmit(&mut out);
-        stream.write_all(&out).expect("handshake write");
-        out.clear();
+        stream
+            .write_all(&out.copy_to_bytes(out.remaining()))
+            .expect("handshake write");
         let mut ready = false;
         while let Some(ev) = session
             .handle_input(&mut input)
@@ -119,9 +120,11 @@ fn handshake(stream: &mut TcpStream, kind: SocketType) {
     session.poll_transmit(&mut out);
     match kind {
         SocketType::Sub => session.encode_subscription(&mut out, b"", true),
-        _ => session.encode_frame(&mut out, b"hello", false),
+        _ => session.encode_message(&mut out, [Bytes::from_static(b"hello")]),
     }
-    stream.write_all(&out).expect("message write");
+    stream
+        .write_all(&out.copy_to_bytes(out.remaining()))
+        .expect("message write");
 }
 
 /// Runs `n` cycles one after another from a plain thread.

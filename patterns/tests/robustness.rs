@@ -11,14 +11,14 @@ mod common;
 use std::cell::Cell;
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
+use bytes::{Buf, Bytes, BytesMut};
 use common::{frames, free_tcp_endpoint, fresh_endpoint, run, within, zbind, zsock, TRANSPORTS};
 use monocoque::{
     Dealer, Error, Message, Monitor, MonitorEvent, Options, Pub, Pull, Push, Router, Sub,
 };
-use monocoque_zmtp::{Event, Greeting, Mechanism, Session, SessionConfig, SocketType};
+use monocoque_zmtp::{Event, Greeting, Mechanism, Outgoing, Session, SessionConfig, SocketType};
 use rand::{RngCore, SeedableRng};
 
 type Frames = Vec<Vec<u8>>;
@@ -120,18 +120,19 @@ impl Raw {
     /// Connects and completes a NULL handshake as `kind` by hand.
     async fn handshake(endpoint: &str, kind: SocketType) -> (Raw, Session) {
         let mut raw = Raw::connect(endpoint);
-        let mut session = Session::new(SessionConfig::new(kind));
+        let mut session = Session::new(SessionConfig::new(kind), Instant::now());
         let mut input = BytesMut::new();
         within("a hand-made handshake", async {
             loop {
-                let mut out = BytesMut::new();
+                let mut out = Outgoing::new();
                 session.poll_transmit(&mut out);
+                let out = out.copy_to_bytes(out.remaining());
                 assert!(raw.write(&out).await, "server closed during the handshake");
                 while let Some(ev) = session.handle_input(&mut input).unwrap() {
                     if let Event::Ready(_) = ev {
-                        let mut out = BytesMut::new();
+                        let mut out = Outgoing::new();
                         session.poll_transmit(&mut out);
-                        assert!(raw.write(&out).await);
+                        assert!(raw.write(&out.copy_to_bytes(out.remaining())).await);
                         return;
                     }
                 }
@@ -461,13 +462,17 @@ fn peer_vanishing_mid_message() {
     run(|| async {
         let served = Served::start(Options::default()).await;
         for cut_in_frame in [true, false] {
-            let (mut raw, mut session) = Raw::handshake(&served.endpoint, SocketType::Dealer).await;
-            let mut bytes = BytesMut::new();
+            let (mut raw, session) = Raw::handshake(&served.endpoint, SocketType::Dealer).await;
+            let mut out = Outgoing::new();
+            let encoder = session.encoder();
             if cut_in_frame {
-                session.encode_frame(&mut bytes, &[7u8; 300], false);
-                bytes.truncate(bytes.len() / 2);
+                encoder.encode_frame(&mut out, &Bytes::from(vec![7u8; 300]), false);
             } else {
-                session.encode_frame(&mut bytes, b"first of two", true);
+                encoder.encode_frame(&mut out, &Bytes::from_static(b"first of two"), true);
+            }
+            let mut bytes = out.copy_to_bytes(out.remaining());
+            if cut_in_frame {
+                bytes.truncate(bytes.len() / 2);
             }
             raw.write(&bytes).await;
             drop(raw);

@@ -16,10 +16,10 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use common::{run, within, zsock, WAIT};
 use monocoque::{Options, Pub, Pull, Push, Router};
-use monocoque_zmtp::{Greeting, Mechanism, Session, SessionConfig, SocketType};
+use monocoque_zmtp::{Greeting, Mechanism, Outgoing, Session, SessionConfig, SocketType};
 
 /// 1 normally, 10 with `MONOCOQUE_SOAK=1`.
 fn scale() -> u32 {
@@ -96,10 +96,10 @@ fn attacker(
 /// Sends a NULL greeting and READY as `kind`, whether or not the server's socket type
 /// goes with it (the server then refuses).
 fn handshake_as(s: &mut TcpStream, kind: SocketType) {
-    let mut session = Session::new(SessionConfig::new(kind));
-    let mut out = BytesMut::new();
+    let mut session = Session::new(SessionConfig::new(kind), Instant::now());
+    let mut out = Outgoing::new();
     session.poll_transmit(&mut out);
-    let _ = s.write_all(&out);
+    let _ = s.write_all(&out.copy_to_bytes(out.remaining()));
     s.set_read_timeout(Some(WAIT)).unwrap();
     let mut input = BytesMut::new();
     let mut buf = [0u8; 512];
@@ -116,9 +116,8 @@ fn handshake_as(s: &mut TcpStream, kind: SocketType) {
                 other => break other,
             }
         };
-        out.clear();
         session.poll_transmit(&mut out);
-        let _ = s.write_all(&out);
+        let _ = s.write_all(&out.copy_to_bytes(out.remaining()));
         if session.is_ready() || outcome.is_err() {
             return;
         }
@@ -274,14 +273,16 @@ fn check_prefixes(received: &[(u32, u32)], sent: &[u32], lost_bound: &[u32]) {
 fn raw_push_killed_mid_message(addr: &str, g: u32, whole: u32, reset: bool) {
     let mut s = TcpStream::connect(addr).unwrap();
     handshake_as(&mut s, SocketType::Push);
-    let mut session = Session::new(SessionConfig::new(SocketType::Push));
-    let mut out = BytesMut::new();
+    let mut session = Session::new(SessionConfig::new(SocketType::Push), Instant::now());
+    let mut out = Outgoing::new();
     for n in 0..whole {
-        session.encode_frame(&mut out, &tagged(g, n), false);
+        session.encode_message(&mut out, [Bytes::copy_from_slice(&tagged(g, n))]);
     }
+    let mut bytes = BytesMut::new();
+    bytes.put(&mut out);
     // A frame header for 8 bytes, and only 3 of them.
-    out.extend_from_slice(&[0, 8, 1, 2, 3]);
-    let _ = s.write_all(&out);
+    bytes.extend_from_slice(&[0, 8, 1, 2, 3]);
+    let _ = s.write_all(&bytes);
     if reset {
         socket2::SockRef::from(&s)
             .set_linger(Some(Duration::ZERO))

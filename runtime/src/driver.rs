@@ -3,10 +3,14 @@
 //!
 //! It is a single future that polls both directions itself, so one connection costs
 //! one task and no locks. Writes batch automatically: messages are encoded when they
-//! are queued (see [`crate::outgoing`]), and whenever the writer runs it takes
+//! are queued (see [`monocoque_zmtp::encoder`]), and whenever the writer runs it takes
 //! everything queued and hands it to one `write` (vectored when large bodies are
 //! referenced); an idle connection therefore sends a lone message at once, and a busy
 //! one coalesces many.
+//!
+//! The session keeps the connection's deadlines (HANDSHAKE_IVL, heartbeats); the
+//! driver keeps one timer armed at [`Session::poll_timeout`] and reports it to
+//! [`Session::handle_timeout`] when it fires.
 
 use std::future::Future;
 use std::io;
@@ -16,15 +20,14 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use monocoque_zmtp::{Event, ProtocolError, Session};
+use glommio::timer::Timer;
+use monocoque_zmtp::{Encoder, Event, Outgoing, ProtocolError, Session, Timeout};
 
 use crate::handler::Handler;
-use crate::heartbeat::{Beat, Heartbeat, HeartbeatOptions};
 use crate::lifecycle::{Lifecycle, StopWatch};
 use crate::link::LinkOptions;
 use crate::message::Message;
 use crate::monitor::MonitorEvent;
-use crate::outgoing::Outgoing;
 use crate::peer::Peer;
 use crate::transport::Stream;
 
@@ -75,6 +78,15 @@ pub enum LinkEnd {
     HeartbeatTimeout(&'static str),
 }
 
+impl From<Timeout> for LinkEnd {
+    fn from(timeout: Timeout) -> LinkEnd {
+        match timeout {
+            Timeout::Handshake => LinkEnd::HandshakeTimeout,
+            other => LinkEnd::HeartbeatTimeout(other.reason()),
+        }
+    }
+}
+
 impl LinkEnd {
     /// True for endings caused by the peer's protocol violation or incompatibility.
     pub fn is_protocol(&self) -> bool {
@@ -84,6 +96,11 @@ impl LinkEnd {
 
 /// Runs one connection until it ends. Calls [`Handler::on_attach`] after the
 /// handshake and [`Handler::on_detach`] at the end if it attached.
+///
+/// HANDSHAKE_IVL and the heartbeat are the session's (its [`SessionConfig`]); of
+/// `options`, only what concerns I/O (busy polling) is used here.
+///
+/// [`SessionConfig`]: monocoque_zmtp::SessionConfig
 pub async fn drive(
     stream: Stream,
     session: Session,
@@ -93,6 +110,8 @@ pub async fn drive(
     options: LinkOptions,
 ) -> LinkEnd {
     let busy_poll = options.busy_poll;
+    // The peer's queue holds messages encoded before this connection existed.
+    debug_assert_eq!(session.encoder(), Encoder::NULL);
     let mut conn = Conn {
         stream,
         session,
@@ -111,12 +130,9 @@ pub async fn drive(
         large_frames: false,
         last_read_full: false,
         attached: false,
-        handshake_timer: options.handshake_ivl.map(glommio::timer::Timer::new),
-        heartbeat_options: options.heartbeat,
+        timer: None,
         busy_poll,
         last_traffic: Instant::now(),
-        heartbeat: None,
-        last_rx: Instant::now(),
         slice: crate::coop::Slice::new(),
     };
     let end = std::future::poll_fn(|cx| conn.poll(cx)).await;
@@ -169,12 +185,8 @@ struct Conn {
     /// The last read filled all the room it was given (more is probably waiting).
     last_read_full: bool,
     attached: bool,
-    handshake_timer: Option<glommio::timer::Timer>,
-    heartbeat_options: HeartbeatOptions,
-    /// Running once the handshake completed.
-    heartbeat: Option<Heartbeat>,
-    /// When the peer last sent anything.
-    last_rx: Instant,
+    /// The session's next deadline and the timer armed for it.
+    timer: Option<(Instant, Timer)>,
     /// How long to keep polling after the last traffic (see `LinkOptions::busy_poll`).
     busy_poll: Option<Duration>,
     /// When this connection last read or wrote anything (kept only when busy-polling).
@@ -189,21 +201,15 @@ impl Conn {
             return Poll::Ready(LinkEnd::Shutdown);
         }
         self.stop_watch.watch(cx.waker());
-        if let Some(timer) = &mut self.handshake_timer {
-            if self.attached {
-                self.handshake_timer = None;
-            } else if Pin::new(timer).poll(cx).is_ready() {
-                return Poll::Ready(LinkEnd::HandshakeTimeout);
-            }
-        }
         // A wake-up after a deferred yield (or an earlier one, by I/O): either way
         // there is work to look at.
         let _ = self.slice.poll_resumed(cx);
         self.delivered = 0;
         for round in 0..BUDGET {
-            // Heartbeat timers are (re)armed here, so they are polled, and so can wake
-            // this task, from the moment the handshake completes.
-            if let Some(end) = self.poll_heartbeat(cx) {
+            // The timer is (re)armed here, so it is polled, and so can wake this
+            // task, from the moment the session's deadline changes (the handshake
+            // completed, a PING asked for a TTL).
+            if let Err(end) = self.poll_timer(cx) {
                 return Poll::Ready(end);
             }
             let read = match self.poll_inbound(cx) {
@@ -248,18 +254,41 @@ impl Conn {
         Poll::Pending
     }
 
-    /// Sends a due PING; reports a peer that went silent.
-    fn poll_heartbeat(&mut self, cx: &mut Context<'_>) -> Option<LinkEnd> {
-        let hb = self.heartbeat.as_mut()?;
-        match hb.poll(cx, self.last_rx) {
-            Beat::Idle => None,
-            Beat::Ping => {
-                let ttl = self.heartbeat_options.ttl_deciseconds();
-                self.session.encode_ping(self.out.tail(), ttl, b"");
-                None
+    /// Keeps the timer at the session's deadline; when it fires, lets the session
+    /// handle it (queueing a PING, or ending the connection).
+    fn poll_timer(&mut self, cx: &mut Context<'_>) -> Result<(), LinkEnd> {
+        // Twice at most: a deadline handled, then the next one armed and polled so
+        // that it can wake this task. A second expiry right away (a zero interval) is
+        // left to the next round rather than looped on.
+        for _ in 0..2 {
+            let Some(deadline) = self.session.poll_timeout() else {
+                self.timer = None;
+                return Ok(());
+            };
+            match &mut self.timer {
+                Some((armed, _)) if *armed == deadline => {}
+                slot => {
+                    let wait = deadline.saturating_duration_since(Instant::now());
+                    match slot {
+                        Some((armed, timer)) => {
+                            *armed = deadline;
+                            timer.reset(wait);
+                        }
+                        None => *slot = Some((deadline, Timer::new(wait))),
+                    }
+                }
             }
-            Beat::Dead(reason) => Some(LinkEnd::HeartbeatTimeout(reason)),
+            let (_, timer) = self.timer.as_mut().expect("armed above");
+            if Pin::new(timer).poll(cx).is_pending() {
+                return Ok(());
+            }
+            self.session.handle_timeout(Instant::now())?;
+            self.session.poll_transmit(&mut self.out);
+            // Re-armed for the next deadline even if it is the same instant.
+            self.timer = None;
         }
+        cx.waker().wake_by_ref();
+        Ok(())
     }
 
     fn closing(&self) -> bool {
@@ -269,7 +298,7 @@ impl Conn {
     /// On a protocol error, give an ERROR command queued by the session a brief
     /// chance to reach the peer before closing.
     fn finish(&mut self, cx: &mut Context<'_>, end: LinkEnd) -> LinkEnd {
-        self.session.poll_transmit(self.out.tail());
+        self.session.poll_transmit(&mut self.out);
         if !self.out.is_empty() {
             let _ = self.stream.poll_write_out(cx, &mut self.out);
         }
@@ -382,7 +411,6 @@ impl Conn {
                     return Err(LinkEnd::Refused(reason));
                 }
                 self.attached = true;
-                self.heartbeat = Some(Heartbeat::start(self.heartbeat_options));
             }
             Event::Frame { more, body } => {
                 if more {
@@ -395,12 +423,8 @@ impl Conn {
             }
             Event::Subscribe(topic) => self.handler.on_subscription(&self.peer, topic, true),
             Event::Cancel(topic) => self.handler.on_subscription(&self.peer, topic, false),
-            Event::Ping { ttl_deciseconds } => {
-                if let Some(hb) = &mut self.heartbeat {
-                    hb.on_peer_ping(ttl_deciseconds);
-                }
-            }
-            Event::Pong => {}
+            // The session answered it and keeps the TTL it asked for.
+            Event::Ping { .. } | Event::Pong => {}
         }
         Ok(())
     }
@@ -443,9 +467,9 @@ impl Conn {
             Poll::Ready(Ok(n)) => {
                 // An exact read of a large body says nothing about what follows it.
                 self.last_read_full = n == want && needed < LARGE_FRAME;
-                if self.heartbeat.is_some() {
-                    self.last_rx = Instant::now();
-                }
+                // Any byte is a sign of life, and the read that completes the
+                // handshake starts the heartbeat: one clock read per read.
+                self.session.on_input(Instant::now());
                 if n >= self.read_size {
                     self.read_size = (self.read_size * 2).min(READ_MAX);
                 }
@@ -482,13 +506,13 @@ impl Conn {
     }
 
     fn fill_write_buffer(&mut self) {
-        self.session.poll_transmit(self.out.tail());
+        self.session.poll_transmit(&mut self.out);
         if !self.attached {
             return;
         }
         while let Some((topic, subscribe)) = self.peer.pop_subscription() {
             self.session
-                .encode_subscription(self.out.tail(), &topic, subscribe);
+                .encode_subscription(&mut self.out, &topic, subscribe);
         }
         self.peer.take_messages(&mut self.out);
         self.report_drops(false);

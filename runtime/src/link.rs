@@ -2,16 +2,15 @@
 //! connector's connect-retry loop.
 
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_lite::future;
-use monocoque_zmtp::Session;
+use monocoque_zmtp::{HeartbeatOptions, Session};
 use tracing::{debug, info, warn};
 
 use crate::driver::{drive, LinkEnd};
 use crate::endpoint::Endpoint;
 use crate::handler::Handler;
-use crate::heartbeat::HeartbeatOptions;
 use crate::lifecycle::Lifecycle;
 use crate::log_limit::{limited, LogLimit};
 use crate::monitor::MonitorEvent;
@@ -198,7 +197,11 @@ async fn run_link(
     options: LinkOptions,
 ) {
     let remote = peer.remote();
-    let session = Session::new(handler.session_config());
+    // The session keeps the connection's deadlines; the driver only arms its timer.
+    let mut config = handler.session_config();
+    config.handshake_ivl = options.handshake_ivl;
+    config.heartbeat = options.heartbeat;
+    let session = Session::new(config, Instant::now());
     let end = drive(
         stream,
         session,

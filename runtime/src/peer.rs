@@ -10,11 +10,10 @@ use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use monocoque_zmtp::PeerInfo;
+use monocoque_zmtp::{Encoder, Outgoing, PeerInfo};
 
 use crate::message::Message;
 use crate::notify::Notify;
-use crate::outgoing::Outgoing;
 
 /// Identifies a peer within its socket.
 pub type PeerId = u64;
@@ -53,7 +52,9 @@ pub struct Full;
 
 #[derive(Debug)]
 struct OutQueue {
-    /// Queued messages, already encoded (see [`Outgoing`]).
+    /// Queued messages, already encoded with [`Encoder::NULL`] (the framing of every
+    /// connection this peer can have; see [`monocoque_zmtp::encoder`] for how a
+    /// mechanism that encrypts will change that).
     wire: Outgoing,
     /// How many messages `wire` holds.
     messages: usize,
@@ -95,10 +96,7 @@ impl OutQueue {
             self.messages = 0;
             self.replaced += 1;
         }
-        let last = msg.len().saturating_sub(1);
-        for (i, frame) in msg.iter().enumerate() {
-            self.wire.push_frame(frame, i < last);
-        }
+        Encoder::NULL.encode_message(&mut self.wire, msg.iter());
         self.messages += 1;
         Ok(())
     }

@@ -29,7 +29,7 @@ use glommio::net::{TcpListener, TcpStream};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use crate::endpoint::Endpoint;
-use crate::outgoing::{Outgoing, MAX_SEGMENTS};
+use monocoque_zmtp::encoder::{Outgoing, MAX_SEGMENTS};
 
 /// Kernel socket buffer sizes for a socket's TCP connections (SO_SNDBUF and
 /// SO_RCVBUF; libzmq's SNDBUF and RCVBUF). `None` leaves the system's default (and,

@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 use monocoque_runtime::{Message, Notify, Peer};
-use monocoque_runtime::{Outgoing, ZERO_COPY_MIN};
+use monocoque_zmtp::encoder::{Outgoing, ZERO_COPY_MIN};
 
 /// The bytes `out` would write.
 fn wire(out: &Outgoing) -> Vec<u8> {

@@ -1,31 +1,58 @@
 //! # monocoque-zmtp
 //!
 //! The ZeroMQ Message Transport Protocol (ZMTP 3.1, with 3.0 peers) as a sans-IO
-//! state machine: bytes in, events out; messages in, bytes out. Nothing here
-//! touches a socket, a timer or an executor, so the whole protocol can be tested,
-//! fuzzed and benchmarked on plain byte buffers.
+//! state machine: bytes in, events out; messages in, bytes out; time in, deadlines
+//! out. Nothing here touches a socket, a timer or an executor, so the whole protocol
+//! can be tested, fuzzed and benchmarked on plain byte buffers and a made-up clock.
 //!
-//! The entry point is [`Session`]: feed it what the peer sent with
-//! [`Session::handle_input`], collect handshake and command bytes with
-//! [`Session::poll_transmit`], and encode outgoing message frames with
-//! [`Session::encode_frame`].
+//! The entry point is [`Session`], one per connection:
+//! - feed it what the peer sent with [`Session::handle_input`] (and the time of each
+//!   read with [`Session::on_input`]) and act on the [`Event`]s it returns;
+//! - encode messages with [`Session::encode_message`] (or, before the connection
+//!   exists, with the [`Encoder`] its mechanism uses, [`Encoder::NULL`]) into an
+//!   [`Outgoing`], and collect the session's own commands into the same
+//!   [`Outgoing`] with [`Session::poll_transmit`]; a writer sends the
+//!   [`Outgoing`] in order (large bodies by reference, see [`encoder`]);
+//! - keep one timer at [`Session::poll_timeout`] and call
+//!   [`Session::handle_timeout`] when it fires: that is where heartbeat PINGs are
+//!   queued and where a handshake that takes too long or a silent peer ends the
+//!   connection ([`Timeout`]).
+//!
+//! ```
+//! use std::time::Instant;
+//! use bytes::Bytes;
+//! use monocoque_zmtp::{Encoder, Outgoing, Session, SessionConfig, SocketType};
+//!
+//! // A message queued before any connection exists, then a session's greeting:
+//! // one buffer, written in this order.
+//! let mut out = Outgoing::new();
+//! Encoder::NULL.encode_message(&mut out, [Bytes::from_static(b"hello")]);
+//! let mut session = Session::new(SessionConfig::new(SocketType::Push), Instant::now());
+//! assert_eq!(session.encoder(), Encoder::NULL);
+//! session.poll_transmit(&mut out);
+//! assert_eq!(out.len(), 2 + 5 + 64);
+//! ```
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod command;
+pub mod encoder;
 pub mod error;
 pub mod frame;
 pub mod greeting;
 pub mod metadata;
 pub mod session;
 pub mod socket_type;
+pub mod timers;
 pub mod z85;
 
 pub use command::Command;
+pub use encoder::{Encoder, Outgoing};
 pub use error::ProtocolError;
 pub use frame::{Frame, FrameDecoder};
 pub use greeting::{Greeting, Mechanism, GREETING_LEN};
 pub use metadata::Metadata;
 pub use session::{Event, PeerInfo, Session, SessionConfig};
 pub use socket_type::SocketType;
+pub use timers::{HeartbeatOptions, Timeout};

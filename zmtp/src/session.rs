@@ -1,12 +1,17 @@
-//! The sans-IO ZMTP connection: greeting, NULL handshake, then frames and commands.
+//! The sans-IO ZMTP connection: greeting, NULL handshake, then frames and commands,
+//! with the connection's deadlines (HANDSHAKE_IVL, heartbeats).
 //!
 //! See [`Session`] for an example of two sessions handshaking through byte buffers.
+
+use std::borrow::Borrow;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 
 use crate::command::MAX_PING_CONTEXT;
-use crate::frame::encode_frame;
+use crate::encoder::{Encoder, Outgoing};
 use crate::greeting::SIGNATURE_LEN;
+use crate::timers::{HeartbeatOptions, Timeout, Timers};
 use crate::{
     Command, FrameDecoder, Greeting, Mechanism, Metadata, ProtocolError, SocketType, GREETING_LEN,
 };
@@ -26,11 +31,17 @@ pub struct SessionConfig {
     /// Whether we are the server side of the mechanism (NULL: unused on the wire; libzmq
     /// sends 0 always, so we send 0 too and never check the peer's).
     pub as_server: bool,
+    /// HANDSHAKE_IVL: the handshake must complete this long after the session starts
+    /// (`None`: no limit).
+    pub handshake_ivl: Option<Duration>,
+    /// HEARTBEAT_IVL, HEARTBEAT_TIMEOUT and HEARTBEAT_TTL, from the end of the
+    /// handshake on.
+    pub heartbeat: HeartbeatOptions,
 }
 
 impl SessionConfig {
     /// A configuration with defaults: empty identity, unlimited message size, no extra
-    /// metadata, client role.
+    /// metadata, client role, no handshake limit, no heartbeats.
     pub fn new(socket_type: SocketType) -> SessionConfig {
         SessionConfig {
             socket_type,
@@ -38,6 +49,8 @@ impl SessionConfig {
             max_msg_size: None,
             metadata: Metadata::new(),
             as_server: false,
+            handshake_ivl: None,
+            heartbeat: HeartbeatOptions::default(),
         }
     }
 }
@@ -71,8 +84,8 @@ pub enum Event {
     Subscribe(Bytes),
     /// CANCEL command (3.1).
     Cancel(Bytes),
-    /// PING received; a PONG has already been queued for poll_transmit. `ttl_deciseconds`
-    /// lets the I/O layer arm the peer-requested timeout.
+    /// PING received; a PONG has already been queued for poll_transmit, and the TTL the
+    /// peer asked for is now one of the session's deadlines.
     Ping {
         /// The TTL the peer asked for, in tenths of a second (0 = none).
         ttl_deciseconds: u16,
@@ -96,23 +109,33 @@ enum State {
 /// One connection's protocol state. Create with [`Session::new`], which queues our
 /// greeting at once (all 64 bytes, without waiting for the peer's).
 ///
-/// The session speaks the NULL mechanism.
+/// The session speaks the NULL mechanism. It owns what goes on the wire: its own
+/// commands come out of [`Session::poll_transmit`], and messages are encoded the way
+/// its connection frames them ([`Session::encoder`], [`Session::encode_message`]),
+/// both into the caller's [`Outgoing`], which a writer then sends in order. It also
+/// owns the connection's clock rules: see [`Session::poll_timeout`].
 ///
 /// Two sessions talking through plain byte buffers:
 ///
 /// ```
-/// use bytes::BytesMut;
-/// use monocoque_zmtp::{Event, Session, SessionConfig, SocketType};
+/// use std::time::Instant;
+/// use bytes::{BufMut, Bytes, BytesMut};
+/// use monocoque_zmtp::{Event, Outgoing, Session, SessionConfig, SocketType};
 ///
-/// let mut client = Session::new(SessionConfig::new(SocketType::Dealer));
-/// let mut server = Session::new(SessionConfig::new(SocketType::Router));
+/// let now = Instant::now();
+/// let mut client = Session::new(SessionConfig::new(SocketType::Dealer), now);
+/// let mut server = Session::new(SessionConfig::new(SocketType::Router), now);
+/// // What a side writes (its Outgoing) becomes what the other side reads.
+/// let (mut client_out, mut server_out) = (Outgoing::new(), Outgoing::new());
 /// let (mut to_server, mut to_client) = (BytesMut::new(), BytesMut::new());
 ///
 /// // Pump bytes both ways until both sides report Ready.
 /// let (mut client_peer, mut server_peer) = (None, None);
 /// while client_peer.is_none() || server_peer.is_none() {
-///     client.poll_transmit(&mut to_server);
-///     server.poll_transmit(&mut to_client);
+///     client.poll_transmit(&mut client_out);
+///     server.poll_transmit(&mut server_out);
+///     to_server.put(&mut client_out);
+///     to_client.put(&mut server_out);
 ///     while let Some(ev) = server.handle_input(&mut to_server).unwrap() {
 ///         if let Event::Ready(p) = ev { server_peer = Some(p) }
 ///     }
@@ -124,8 +147,9 @@ enum State {
 /// assert_eq!(client_peer.unwrap().socket_type, SocketType::Router);
 ///
 /// // A two-frame message from the DEALER to the ROUTER.
-/// client.encode_frame(&mut to_server, b"hello", true);
-/// client.encode_frame(&mut to_server, b"world", false);
+/// let msg = [Bytes::from_static(b"hello"), Bytes::from_static(b"world")];
+/// client.encode_message(&mut client_out, &msg);
+/// to_server.put(&mut client_out);
 /// assert_eq!(
 ///     server.handle_input(&mut to_server).unwrap(),
 ///     Some(Event::Frame { more: true, body: "hello".into() })
@@ -144,14 +168,17 @@ pub struct Session {
     tx: BytesMut,
     peer_greeting: Option<Greeting>,
     peer: Option<PeerInfo>,
+    timers: Timers,
 }
 
 impl Session {
-    /// Starts a connection and queues our greeting (version 3.1, NULL, as-server 0).
-    pub fn new(config: SessionConfig) -> Session {
+    /// Starts a connection at `now` (from which HANDSHAKE_IVL counts) and queues our
+    /// greeting (version 3.1, NULL, as-server 0).
+    pub fn new(config: SessionConfig, now: Instant) -> Session {
         let mut tx = BytesMut::with_capacity(GREETING_LEN + 64);
         tx.extend_from_slice(&Greeting::new(Mechanism::Null, false).encode());
         let decoder = FrameDecoder::new(config.max_msg_size);
+        let timers = Timers::new(config.handshake_ivl, config.heartbeat, now);
         Session {
             config,
             state: State::Greeting,
@@ -159,22 +186,71 @@ impl Session {
             tx,
             peer_greeting: None,
             peer: None,
+            timers,
         }
     }
 
-    /// Moves bytes that must go to the peer (greeting, READY, PONG, ERROR, SUBSCRIBE…
-    /// queued by the session itself) into `out`. Returns true if anything was appended.
-    pub fn poll_transmit(&mut self, out: &mut BytesMut) -> bool {
+    /// Moves bytes that must go to the peer (greeting, READY, PING, PONG, ERROR…
+    /// queued by the session itself) to the end of `out`. Returns true if anything was
+    /// appended.
+    pub fn poll_transmit(&mut self, out: &mut Outgoing) -> bool {
         if self.tx.is_empty() {
             return false;
         }
-        if out.is_empty() {
-            std::mem::swap(out, &mut self.tx);
+        let tail = out.tail();
+        if tail.is_empty() {
+            std::mem::swap(tail, &mut self.tx);
         } else {
-            out.extend_from_slice(&self.tx);
+            tail.extend_from_slice(&self.tx);
             self.tx.clear();
         }
         true
+    }
+
+    /// Records that bytes arrived from the peer at `now` (call once per read, before
+    /// [`Session::handle_input`] sees them). Any byte is a sign of life for the
+    /// heartbeat; this only stores the time, so it costs nothing on the hot path.
+    #[inline]
+    pub fn on_input(&mut self, now: Instant) {
+        self.timers.on_input(now);
+    }
+
+    /// The next deadline: when [`Session::handle_timeout`] must be called (`None`:
+    /// none). It moves only when the handshake completes, when a PING carries a TTL
+    /// and when `handle_timeout` runs, never with [`Session::on_input`], so a caller
+    /// keeps one timer and re-arms it when this changes.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use monocoque_zmtp::{Session, SessionConfig, SocketType, Timeout};
+    ///
+    /// let start = Instant::now();
+    /// let mut config = SessionConfig::new(SocketType::Dealer);
+    /// config.handshake_ivl = Some(Duration::from_secs(30));
+    /// let mut session = Session::new(config, start);
+    /// let deadline = session.poll_timeout().unwrap();
+    /// assert_eq!(deadline, start + Duration::from_secs(30));
+    /// // The peer never completed its handshake.
+    /// assert_eq!(session.handle_timeout(deadline), Err(Timeout::Handshake));
+    /// ```
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next()
+    }
+
+    /// Handles the deadlines reached at `now`: queues a PING (with our HEARTBEAT_TTL)
+    /// for [`Session::poll_transmit`] when one is due, or reports why the connection
+    /// must close: the handshake took longer than HANDSHAKE_IVL, nothing arrived within
+    /// HEARTBEAT_TIMEOUT after our PING, or the peer was silent longer than the TTL it
+    /// asked for. Calling it early does nothing.
+    pub fn handle_timeout(&mut self, now: Instant) -> Result<(), Timeout> {
+        if self.timers.expire(now)? {
+            Command::Ping {
+                ttl_deciseconds: self.config.heartbeat.ttl_deciseconds(),
+                context: Bytes::new(),
+            }
+            .encode(&mut self.tx);
+        }
+        Ok(())
     }
 
     /// Consumes bytes from the front of `buf` and returns the next event, or Ok(None) when
@@ -263,6 +339,7 @@ impl Session {
                 } => {
                     let context = context.slice(..context.len().min(MAX_PING_CONTEXT));
                     Command::Pong { context }.encode(&mut self.tx);
+                    self.timers.on_peer_ping(ttl_deciseconds);
                     return Ok(Some(Event::Ping { ttl_deciseconds }));
                 }
                 Command::Pong { .. } => return Ok(Some(Event::Pong)),
@@ -347,6 +424,7 @@ impl Session {
         };
         self.peer = Some(info.clone());
         self.state = State::Ready;
+        self.timers.on_ready();
         Ok(Event::Ready(info))
     }
 
@@ -375,9 +453,24 @@ impl Session {
         }
     }
 
-    /// Appends one data frame for the peer (hot path; no allocation beyond `out` growth).
-    pub fn encode_frame(&mut self, out: &mut BytesMut, body: &[u8], more: bool) {
-        encode_frame(out, body, more, false);
+    /// How this connection frames messages. NULL framing does not depend on the
+    /// connection, so messages may be encoded with it before the session exists (a
+    /// peer's queue does that, see [`crate::encoder`]).
+    #[inline]
+    pub fn encoder(&self) -> Encoder {
+        Encoder::NULL
+    }
+
+    /// Appends a message for the peer (every frame but the last marked MORE), encoded
+    /// as this connection frames it; large bodies are referenced, not copied. It takes
+    /// `&mut self` because an encrypting mechanism will count a nonce per frame.
+    #[inline]
+    pub fn encode_message<I>(&mut self, out: &mut Outgoing, frames: I)
+    where
+        I: IntoIterator,
+        I::Item: Borrow<Bytes>,
+    {
+        self.encoder().encode_message(out, frames);
     }
 
     /// Appends a subscription (subscribe=true) or cancellation for the peer, in 3.1 command
@@ -385,7 +478,8 @@ impl Session {
     ///
     /// Before the peer's greeting has arrived its version is unknown and the 3.1 command
     /// form is used; call this only after [`Event::Ready`] to be sure of the encoding.
-    pub fn encode_subscription(&mut self, out: &mut BytesMut, topic: &[u8], subscribe: bool) {
+    pub fn encode_subscription(&mut self, out: &mut Outgoing, topic: &[u8], subscribe: bool) {
+        let out = out.tail();
         let zmtp30 = self.peer_greeting.as_ref().is_some_and(Greeting::is_zmtp30);
         if zmtp30 {
             let len = 1 + topic.len();
@@ -405,13 +499,16 @@ impl Session {
     }
 
     /// Appends a PING with the given TTL and context (context cut to 16 bytes).
-    pub fn encode_ping(&mut self, out: &mut BytesMut, ttl_deciseconds: u16, context: &[u8]) {
+    ///
+    /// [`Session::handle_timeout`] queues our heartbeat PINGs itself; this is for
+    /// callers that speak for themselves (test peers, tools).
+    pub fn encode_ping(&mut self, out: &mut Outgoing, ttl_deciseconds: u16, context: &[u8]) {
         let context = &context[..context.len().min(MAX_PING_CONTEXT)];
         Command::Ping {
             ttl_deciseconds,
             context: Bytes::copy_from_slice(context),
         }
-        .encode(out);
+        .encode(out.tail());
     }
 
     /// Queues an ERROR command with `reason` (≤255 bytes) for poll_transmit.

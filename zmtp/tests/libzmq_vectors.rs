@@ -4,10 +4,13 @@
 
 mod common;
 
+use std::time::{Duration, Instant};
+
 use bytes::{Bytes, BytesMut};
-use common::{drain, greeting, hex};
+use common::{drain, greeting, hex, transmitted, wire};
 use monocoque_zmtp::{
-    Command, Event, Greeting, Mechanism, Metadata, Session, SessionConfig, SocketType, GREETING_LEN,
+    Command, Event, Greeting, HeartbeatOptions, Mechanism, Metadata, Outgoing, Session,
+    SessionConfig, SocketType, GREETING_LEN,
 };
 
 const GREETING_NULL: &str = "ff 00 00 00 00 00 00 00 01 7f 03 01 4e 55 4c 4c \
@@ -43,13 +46,13 @@ const SUBSCRIBE_AB_30: &str = "00 03 01 61 62";
 
 /// What our session sends after it has seen a peer's greeting.
 fn our_bytes(config: SessionConfig, peer_minor: u8) -> Vec<u8> {
-    let mut s = Session::new(config);
+    let mut s = Session::new(config, Instant::now());
     let mut input = BytesMut::from(&greeting(peer_minor, b"NULL", false)[..]);
     assert_eq!(s.handle_input(&mut input), Ok(None));
-    let mut out = BytesMut::new();
+    let mut out = Outgoing::new();
     assert!(s.poll_transmit(&mut out));
     assert!(!s.poll_transmit(&mut out), "nothing more queued");
-    out.to_vec()
+    wire(&mut out).to_vec()
 }
 
 fn config(t: SocketType, identity: &'static [u8]) -> SessionConfig {
@@ -68,10 +71,10 @@ fn greeting_matches_libzmq() {
     );
 
     // Session::new queues all 64 bytes at once.
-    let mut s = Session::new(SessionConfig::new(SocketType::Dealer));
-    let mut out = BytesMut::new();
+    let mut s = Session::new(SessionConfig::new(SocketType::Dealer), Instant::now());
+    let mut out = Outgoing::new();
     assert!(s.poll_transmit(&mut out));
-    assert_eq!(out.to_vec(), expected);
+    assert_eq!(wire(&mut out).to_vec(), expected);
     assert!(!s.poll_transmit(&mut out));
 
     let g = Greeting::decode(expected[..].try_into().unwrap()).unwrap();
@@ -136,7 +139,7 @@ fn our_ready_command_encoder_matches_libzmq() {
 
 /// Feeds a whole captured libzmq stream into a session of type `ours`.
 fn accept_stream(ours: SocketType, ready: &str, extra: &[&str]) -> (Session, Vec<Event>) {
-    let mut s = Session::new(SessionConfig::new(ours));
+    let mut s = Session::new(SessionConfig::new(ours), Instant::now());
     let mut input = BytesMut::from(&hex(GREETING_NULL)[..]);
     input.extend_from_slice(&hex(ready));
     for e in extra {
@@ -165,8 +168,7 @@ fn libzmq_dealer_stream_is_understood() {
     assert!(s.is_ready());
     assert_eq!(s.peer(), Some(peer));
 
-    let mut out = BytesMut::new();
-    s.poll_transmit(&mut out);
+    let out = transmitted(&mut s);
     let mut expected = hex(GREETING_NULL);
     expected.extend(hex(READY_ROUTER));
     expected.extend(hex("04 05 04 50 4f 4e 47")); // PONG, empty context
@@ -206,7 +208,7 @@ fn libzmq_sub_30_subscription_arrives_as_data_frame() {
 #[test]
 fn our_subscriptions_match_libzmq() {
     for (minor, vector) in [(1u8, SUBSCRIBE_AB), (0, SUBSCRIBE_AB_30)] {
-        let mut s = Session::new(config(SocketType::Sub, b""));
+        let mut s = Session::new(config(SocketType::Sub, b""), Instant::now());
         let mut input = BytesMut::from(&greeting(minor, b"NULL", false)[..]);
         input.extend_from_slice(&hex(READY_PUB));
         let events = drain(&mut s, &mut input).unwrap();
@@ -214,16 +216,32 @@ fn our_subscriptions_match_libzmq() {
             panic!()
         };
         assert_eq!(peer.minor, minor);
-        let mut out = BytesMut::new();
+        let mut out = Outgoing::new();
         s.encode_subscription(&mut out, b"ab", true);
-        assert_eq!(out.to_vec(), hex(vector), "minor {minor}");
+        assert_eq!(wire(&mut out).to_vec(), hex(vector), "minor {minor}");
     }
 }
 
 #[test]
 fn our_ping_matches_libzmq() {
-    let mut s = Session::new(SessionConfig::new(SocketType::Dealer));
-    let mut out = BytesMut::new();
+    let mut s = Session::new(SessionConfig::new(SocketType::Dealer), Instant::now());
+    let mut out = Outgoing::new();
     s.encode_ping(&mut out, 0, b"");
-    assert_eq!(out.to_vec(), hex(PING_LIBZMQ));
+    assert_eq!(wire(&mut out).to_vec(), hex(PING_LIBZMQ));
+
+    // And the heartbeat's own PING (HEARTBEAT_IVL set, no TTL), as libzmq sent it.
+    let t0 = Instant::now();
+    let mut c = SessionConfig::new(SocketType::Dealer);
+    c.heartbeat = HeartbeatOptions {
+        ivl: Some(Duration::from_millis(100)),
+        ..HeartbeatOptions::default()
+    };
+    let mut s = Session::new(c, t0);
+    let mut input = BytesMut::from(&greeting(1, b"NULL", false)[..]);
+    input.extend_from_slice(&hex(READY_ROUTER));
+    drain(&mut s, &mut input).unwrap();
+    transmitted(&mut s);
+    let due = s.poll_timeout().unwrap();
+    s.handle_timeout(due).unwrap();
+    assert_eq!(transmitted(&mut s).to_vec(), hex(PING_LIBZMQ));
 }

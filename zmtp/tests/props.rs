@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::time::Instant;
+
 use bytes::{Bytes, BytesMut};
 use common::{greeting, ready};
 use monocoque_zmtp::frame::{self, ABSOLUTE_MAX_FRAME_SIZE};
@@ -69,7 +71,7 @@ proptest! {
         input in prop::collection::vec(any::<u8>(), 0..512),
         chunks in arb_chunks(),
     ) {
-        let mut s = Session::new(max_cfg(SocketType::Pull, Some(1000)));
+        let mut s = Session::new(max_cfg(SocketType::Pull, Some(1000)), Instant::now());
         let _ = feed(&mut s, &input, &chunks, 64 * 1024);
     }
 
@@ -78,7 +80,7 @@ proptest! {
         input in prop::collection::vec(any::<u8>(), 0..512),
         chunks in arb_chunks(),
     ) {
-        let mut s = Session::new(max_cfg(SocketType::Pull, Some(1000)));
+        let mut s = Session::new(max_cfg(SocketType::Pull, Some(1000)), Instant::now());
         let bytes = [greeting(1, b"NULL", false), input].concat();
         let _ = feed(&mut s, &bytes, &chunks, 64 * 1024);
     }
@@ -89,7 +91,7 @@ proptest! {
         chunks in arb_chunks(),
         max in prop::option::of(0u64..300_000),
     ) {
-        let mut s = Session::new(max_cfg(SocketType::Pull, max));
+        let mut s = Session::new(max_cfg(SocketType::Pull, max), Instant::now());
         let bytes = [handshake(), input].concat();
         // Largest frame it may wait for: data frames up to MAXMSGSIZE (or the absolute
         // cap), commands up to max(64 KiB, MAXMSGSIZE + 64).
@@ -111,7 +113,7 @@ proptest! {
             frame::encode_frame(&mut out, body, flags & 1 != 0 && flags & 4 == 0, flags & 4 != 0);
             bytes.extend_from_slice(&out);
         }
-        let mut s = Session::new(max_cfg(SocketType::Pull, Some(1000)));
+        let mut s = Session::new(max_cfg(SocketType::Pull, Some(1000)), Instant::now());
         let _ = feed(&mut s, &bytes, &chunks, 64 * 1024);
     }
 

@@ -2,9 +2,13 @@
 
 mod common;
 
+use std::time::Instant;
+
 use bytes::{Bytes, BytesMut};
-use common::{command, drain, greeting, hex, ready, Pair};
-use monocoque_zmtp::{Event, Metadata, ProtocolError, Session, SessionConfig, SocketType};
+use common::{command, drain, greeting, hex, ready, transmitted, wire, Pair};
+use monocoque_zmtp::{
+    Event, Metadata, Outgoing, ProtocolError, Session, SessionConfig, SocketType,
+};
 
 fn frame(more: bool, body: &'static [u8]) -> Event {
     Event::Frame {
@@ -15,7 +19,7 @@ fn frame(more: bool, body: &'static [u8]) -> Event {
 
 /// A session of type `ours` that has received a NULL greeting and a READY from `peer`.
 fn ready_session(ours: SocketType, peer: &[u8]) -> Session {
-    let mut s = Session::new(SessionConfig::new(ours));
+    let mut s = Session::new(SessionConfig::new(ours), Instant::now());
     let mut input = BytesMut::from(&greeting(1, b"NULL", false)[..]);
     input.extend_from_slice(&ready(peer));
     let events = drain(&mut s, &mut input).unwrap();
@@ -32,7 +36,7 @@ fn after_ready(ours: SocketType, peer: &[u8], bytes: &[u8]) -> Result<Vec<Event>
 
 /// Feeds a greeting (+ extra bytes) to a fresh session.
 fn before_ready(ours: SocketType, bytes: &[u8]) -> Result<Vec<Event>, ProtocolError> {
-    let mut s = Session::new(SessionConfig::new(ours));
+    let mut s = Session::new(SessionConfig::new(ours), Instant::now());
     let mut input = BytesMut::from(&greeting(1, b"NULL", false)[..]);
     input.extend_from_slice(bytes);
     drain(&mut s, &mut input)
@@ -81,10 +85,14 @@ fn every_pair_handshakes_or_is_refused() {
 fn multipart_frames_flow_both_ways() {
     let mut p = Pair::connect(SocketType::Dealer, SocketType::Router);
     let big = vec![0xABu8; 300];
-    let mut wire = BytesMut::new();
-    p.a.encode_frame(&mut wire, b"", true);
-    p.a.encode_frame(&mut wire, b"hello", true);
-    p.a.encode_frame(&mut wire, &big, false);
+    let mut out = Outgoing::new();
+    let msg = [
+        Bytes::new(),
+        Bytes::from_static(b"hello"),
+        Bytes::from(big.clone()),
+    ];
+    p.a.encode_message(&mut out, &msg);
+    let mut wire = wire(&mut out);
     let events = drain(&mut p.b, &mut wire).unwrap();
     assert_eq!(
         events,
@@ -99,7 +107,8 @@ fn multipart_frames_flow_both_ways() {
     );
     assert!(wire.is_empty());
 
-    p.b.encode_frame(&mut wire, b"reply", false);
+    p.b.encode_message(&mut out, [Bytes::from_static(b"reply")]);
+    let mut wire = common::wire(&mut out);
     assert_eq!(
         drain(&mut p.a, &mut wire).unwrap(),
         vec![frame(false, b"reply")]
@@ -130,11 +139,10 @@ fn identity_and_metadata_reach_the_peer() {
 #[test]
 fn identity_is_always_sent_by_req_dealer_router() {
     for t in SocketType::ALL {
-        let mut s = Session::new(SessionConfig::new(t));
+        let mut s = Session::new(SessionConfig::new(t), Instant::now());
         let mut input = BytesMut::from(&greeting(1, b"NULL", false)[..]);
         drain(&mut s, &mut input).unwrap();
-        let mut out = BytesMut::new();
-        s.poll_transmit(&mut out);
+        let out = transmitted(&mut s);
         let has_identity = out.windows(8).any(|w| w == b"Identity");
         let expected = matches!(t, SocketType::Req | SocketType::Dealer | SocketType::Router);
         assert_eq!(has_identity, expected, "{t}");
@@ -182,13 +190,13 @@ fn expected_script_events(events: &[Event]) {
 fn byte_at_a_time_gives_the_same_events() {
     let bytes = script();
 
-    let mut whole = Session::new(SessionConfig::new(SocketType::Router));
+    let mut whole = Session::new(SessionConfig::new(SocketType::Router), Instant::now());
     let mut input = BytesMut::from(&bytes[..]);
     let events_whole = drain(&mut whole, &mut input).unwrap();
     assert!(input.is_empty());
     expected_script_events(&events_whole);
 
-    let mut single = Session::new(SessionConfig::new(SocketType::Router));
+    let mut single = Session::new(SessionConfig::new(SocketType::Router), Instant::now());
     let mut input = BytesMut::new();
     let mut events_single = Vec::new();
     for &b in &bytes {
@@ -198,17 +206,13 @@ fn byte_at_a_time_gives_the_same_events() {
     assert!(input.is_empty());
     assert_eq!(events_whole, events_single);
 
-    let (mut out_whole, mut out_single) = (BytesMut::new(), BytesMut::new());
-    whole.poll_transmit(&mut out_whole);
-    single.poll_transmit(&mut out_single);
-    assert_eq!(out_whole, out_single);
+    assert_eq!(transmitted(&mut whole), transmitted(&mut single));
 }
 
 #[test]
 fn ping_queues_exact_pong() {
     let mut s = ready_session(SocketType::Dealer, b"ROUTER");
-    let mut out = BytesMut::new();
-    s.poll_transmit(&mut out); // greeting + READY
+    transmitted(&mut s); // greeting + READY
     let mut input = BytesMut::from(&hex("04 0a 04 50 49 4e 47 00 0a 63 74 78")[..]); // PING ttl=10 "ctx"
     assert_eq!(
         s.handle_input(&mut input),
@@ -216,9 +220,12 @@ fn ping_queues_exact_pong() {
             ttl_deciseconds: 10
         }))
     );
-    let mut out = BytesMut::new();
+    let mut out = Outgoing::new();
     assert!(s.poll_transmit(&mut out));
-    assert_eq!(out.to_vec(), hex("04 08 04 50 4f 4e 47 63 74 78")); // PONG "ctx"
+    assert_eq!(
+        wire(&mut out).to_vec(),
+        hex("04 08 04 50 4f 4e 47 63 74 78")
+    ); // PONG "ctx"
 
     // Context over 16 bytes is cut to 16 in the PONG.
     let ctx = b"0123456789abcdefXYZ";
@@ -227,8 +234,7 @@ fn ping_queues_exact_pong() {
         s.handle_input(&mut input),
         Ok(Some(Event::Ping { .. }))
     ));
-    let mut out = BytesMut::new();
-    s.poll_transmit(&mut out);
+    let out = transmitted(&mut s);
     let mut expected = vec![0x04, 21, 4];
     expected.extend_from_slice(b"PONG");
     expected.extend_from_slice(&ctx[..16]);
@@ -237,11 +243,13 @@ fn ping_queues_exact_pong() {
 
 #[test]
 fn encode_ping_bytes() {
-    let mut s = Session::new(SessionConfig::new(SocketType::Dealer));
-    let mut out = BytesMut::new();
+    let mut s = Session::new(SessionConfig::new(SocketType::Dealer), Instant::now());
+    let mut out = Outgoing::new();
     s.encode_ping(&mut out, 10, b"ctx");
-    assert_eq!(out.to_vec(), hex("04 0a 04 50 49 4e 47 00 0a 63 74 78"));
-    out.clear();
+    assert_eq!(
+        wire(&mut out).to_vec(),
+        hex("04 0a 04 50 49 4e 47 00 0a 63 74 78")
+    );
     s.encode_ping(&mut out, 0xFFFF, &[1u8; 40]);
     assert_eq!(out.len(), 2 + 5 + 2 + 16);
 }
@@ -291,17 +299,18 @@ fn peer_error_before_and_after_ready() {
 
 #[test]
 fn queue_error_bytes() {
-    let mut s = Session::new(SessionConfig::new(SocketType::Router));
-    let mut out = BytesMut::new();
-    s.poll_transmit(&mut out);
+    let mut s = Session::new(SessionConfig::new(SocketType::Router), Instant::now());
+    transmitted(&mut s);
     s.queue_error("400");
-    let mut out = BytesMut::new();
+    let mut out = Outgoing::new();
     assert!(s.poll_transmit(&mut out));
-    assert_eq!(out.to_vec(), hex("04 0a 05 45 52 52 4f 52 03 34 30 30"));
+    assert_eq!(
+        wire(&mut out).to_vec(),
+        hex("04 0a 05 45 52 52 4f 52 03 34 30 30")
+    );
     // Reasons are cut to 255 bytes.
     s.queue_error(&"x".repeat(300));
-    let mut out = BytesMut::new();
-    s.poll_transmit(&mut out);
+    let out = transmitted(&mut s);
     assert_eq!(&out[..2], &[0x06, 0]); // LONG command: 1+5+1+255 = 262 bytes
     assert_eq!(out.len(), 9 + 262);
     assert_eq!(out[9 + 6], 255);
@@ -367,7 +376,7 @@ fn handshake_violations() {
 
 #[test]
 fn errors_are_sticky() {
-    let mut s = Session::new(SessionConfig::new(SocketType::Dealer));
+    let mut s = Session::new(SessionConfig::new(SocketType::Dealer), Instant::now());
     let mut input = BytesMut::from(&b"GET"[..]);
     assert_eq!(s.handle_input(&mut input), Err(ProtocolError::BadSignature));
     let mut input = BytesMut::from(&greeting(1, b"NULL", false)[..]);
@@ -390,14 +399,14 @@ fn unknown_commands_are_ignored_after_ready() {
 #[test]
 fn garbage_greeting_rejected_within_ten_bytes() {
     // An HTTP client: the first byte already decides.
-    let mut s = Session::new(SessionConfig::new(SocketType::Rep));
+    let mut s = Session::new(SessionConfig::new(SocketType::Rep), Instant::now());
     let mut input = BytesMut::new();
     input.extend_from_slice(b"G");
     assert_eq!(s.handle_input(&mut input), Err(ProtocolError::BadSignature));
 
     // 0xFF then a byte 9 without its low bit: rejected on the 10th byte, not before.
     let bytes = hex("ff 00 00 00 00 00 00 00 01 7e");
-    let mut s = Session::new(SessionConfig::new(SocketType::Rep));
+    let mut s = Session::new(SessionConfig::new(SocketType::Rep), Instant::now());
     let mut input = BytesMut::new();
     for (i, &b) in bytes.iter().enumerate() {
         input.extend_from_slice(&[b]);
@@ -410,7 +419,7 @@ fn garbage_greeting_rejected_within_ten_bytes() {
     }
 
     // Fed whole, an HTTP request line fails at once.
-    let mut s = Session::new(SessionConfig::new(SocketType::Rep));
+    let mut s = Session::new(SessionConfig::new(SocketType::Rep), Instant::now());
     let mut input = BytesMut::from(&b"GET / HTTP/1.1\r\n"[..]);
     assert_eq!(s.handle_input(&mut input), Err(ProtocolError::BadSignature));
 }
@@ -420,7 +429,7 @@ fn old_versions_rejected_once_both_version_bytes_are_in() {
     for major in [1u8, 2] {
         let mut g = greeting(5, b"NULL", false);
         g[10] = major;
-        let mut s = Session::new(SessionConfig::new(SocketType::Rep));
+        let mut s = Session::new(SessionConfig::new(SocketType::Rep), Instant::now());
         // The major alone is not judged, so that the error names the whole version
         // however the reads split the greeting.
         let mut input = BytesMut::from(&g[..11]);
@@ -435,7 +444,7 @@ fn old_versions_rejected_once_both_version_bytes_are_in() {
     for (major, minor) in [(3u8, 0u8), (3, 7), (4, 0)] {
         let mut g = greeting(minor, b"NULL", false);
         g[10] = major;
-        let mut s = Session::new(SessionConfig::new(SocketType::Rep));
+        let mut s = Session::new(SessionConfig::new(SocketType::Rep), Instant::now());
         let mut input = BytesMut::from(&g[..]);
         input.extend_from_slice(&ready(b"REQ"));
         let events = drain(&mut s, &mut input).unwrap();
@@ -451,7 +460,7 @@ fn mechanism_must_match_exactly() {
         (b"NULLX", "NULLX"),
         (b"", ""),
     ] {
-        let mut s = Session::new(SessionConfig::new(SocketType::Rep));
+        let mut s = Session::new(SessionConfig::new(SocketType::Rep), Instant::now());
         let mut input = BytesMut::from(&greeting(1, mech, false)[..]);
         assert_eq!(
             s.handle_input(&mut input),
@@ -464,7 +473,7 @@ fn mechanism_must_match_exactly() {
     // Trailing garbage after "NULL\0" inside the 20-byte field is a mismatch too.
     let mut g = greeting(1, b"NULL", false);
     g[31] = b'!';
-    let mut s = Session::new(SessionConfig::new(SocketType::Rep));
+    let mut s = Session::new(SessionConfig::new(SocketType::Rep), Instant::now());
     let mut input = BytesMut::from(&g[..]);
     assert!(matches!(
         s.handle_input(&mut input),
@@ -478,7 +487,7 @@ fn as_server_peer_is_not_rejected_and_padding_is_ignored() {
     g[1..9].copy_from_slice(&[9, 8, 7, 6, 5, 4, 3, 2]);
     g[9] = 0x01; // only the low bit matters
     g[40] = 0xEE; // filler is not checked
-    let mut s = Session::new(SessionConfig::new(SocketType::Rep));
+    let mut s = Session::new(SessionConfig::new(SocketType::Rep), Instant::now());
     let mut input = BytesMut::from(&g[..]);
     input.extend_from_slice(&ready(b"REQ"));
     assert!(matches!(
@@ -489,8 +498,8 @@ fn as_server_peer_is_not_rejected_and_padding_is_ignored() {
 
 #[test]
 fn greeting_is_sent_before_any_input_and_ready_after_peer_greeting() {
-    let mut s = Session::new(SessionConfig::new(SocketType::Push));
-    let mut out = BytesMut::new();
+    let mut s = Session::new(SessionConfig::new(SocketType::Push), Instant::now());
+    let mut out = Outgoing::new();
     assert!(s.poll_transmit(&mut out));
     assert_eq!(out.len(), 64);
     // Partial greeting: nothing more to send yet.
@@ -502,10 +511,10 @@ fn greeting_is_sent_before_any_input_and_ready_after_peer_greeting() {
     input.extend_from_slice(&g[40..]);
     assert_eq!(s.handle_input(&mut input), Ok(None));
     assert!(input.is_empty());
-    let mut out = BytesMut::new();
+    let mut out = Outgoing::new();
     assert!(s.poll_transmit(&mut out));
     assert_eq!(
-        &out[..],
+        &wire(&mut out)[..],
         &hex("04 1a 05 52 45 41 44 59 0b 53 6f 63 6b 65 74 2d 54 79 70 65 00 00 00 04 50 55 53 48")
             [..]
     );
@@ -515,18 +524,22 @@ fn greeting_is_sent_before_any_input_and_ready_after_peer_greeting() {
 
 #[test]
 fn poll_transmit_appends_to_existing_output() {
-    let mut s = Session::new(SessionConfig::new(SocketType::Push));
-    let mut out = BytesMut::from(&b"prefix"[..]);
+    let mut s = Session::new(SessionConfig::new(SocketType::Push), Instant::now());
+    let mut out = Outgoing::new();
+    let big = Bytes::from(vec![1u8; 4096]);
+    s.encode_message(&mut out, [Bytes::from_static(b"prefix"), big]);
     assert!(s.poll_transmit(&mut out));
-    assert_eq!(&out[..6], b"prefix");
-    assert_eq!(out.len(), 6 + 64);
+    let out = wire(&mut out);
+    assert_eq!(&out[..8], b"\x01\x06prefix");
+    assert_eq!(out.len(), 8 + 9 + 4096 + 64);
+    assert_eq!(&out[8 + 9 + 4096..][..2], &[0xFF, 0]);
 }
 
 #[test]
 fn max_msg_size_rejected_from_header_alone() {
     let mut c = SessionConfig::new(SocketType::Pull);
     c.max_msg_size = Some(100);
-    let mut s = Session::new(c);
+    let mut s = Session::new(c, Instant::now());
     let mut input = BytesMut::from(&greeting(1, b"NULL", false)[..]);
     input.extend_from_slice(&ready(b"PUSH"));
     drain(&mut s, &mut input).unwrap();
@@ -554,7 +567,7 @@ fn max_msg_size_rejected_from_header_alone() {
     // LONG header alone (9 bytes), size 2^40.
     let mut c = SessionConfig::new(SocketType::Pull);
     c.max_msg_size = Some(1 << 20);
-    let mut s = Session::new(c);
+    let mut s = Session::new(c, Instant::now());
     let mut input = BytesMut::from(&greeting(1, b"NULL", false)[..]);
     input.extend_from_slice(&ready(b"PUSH"));
     input.extend_from_slice(&hex("03 00 00 01 00 00 00 00 00"));
@@ -602,11 +615,10 @@ fn absurd_sizes_never_wait() {
 fn long_commands_use_flags_06() {
     let mut c = SessionConfig::new(SocketType::Dealer);
     c.metadata.insert("X-Big", vec![b'v'; 300]);
-    let mut s = Session::new(c);
+    let mut s = Session::new(c, Instant::now());
     let mut input = BytesMut::from(&greeting(1, b"NULL", false)[..]);
     drain(&mut s, &mut input).unwrap();
-    let mut out = BytesMut::new();
-    s.poll_transmit(&mut out);
+    let out = transmitted(&mut s);
     let ready = &out[64..];
     assert_eq!(ready[0], 0x06);
     let len = u64::from_be_bytes(ready[1..9].try_into().unwrap()) as usize;
@@ -614,7 +626,7 @@ fn long_commands_use_flags_06() {
     assert_eq!(&ready[9..15], b"\x05READY");
 
     // And a peer's long READY is accepted.
-    let mut peer = Session::new(SessionConfig::new(SocketType::Router));
+    let mut peer = Session::new(SessionConfig::new(SocketType::Router), Instant::now());
     let mut input = BytesMut::from(&greeting(1, b"NULL", false)[..]);
     input.extend_from_slice(ready);
     let events = drain(&mut peer, &mut input).unwrap();
@@ -627,32 +639,32 @@ fn long_commands_use_flags_06() {
 #[test]
 fn subscriptions_use_commands_with_31_and_before_greeting() {
     // Before the peer's greeting the version is unknown: 3.1 form.
-    let mut s = Session::new(SessionConfig::new(SocketType::Sub));
-    let mut out = BytesMut::new();
+    let mut s = Session::new(SessionConfig::new(SocketType::Sub), Instant::now());
+    let mut out = Outgoing::new();
     s.encode_subscription(&mut out, b"ab", true);
-    assert_eq!(out.to_vec(), command(b"SUBSCRIBE", b"ab"));
-    out.clear();
+    assert_eq!(wire(&mut out).to_vec(), command(b"SUBSCRIBE", b"ab"));
     s.encode_subscription(&mut out, b"ab", false);
-    assert_eq!(out.to_vec(), command(b"CANCEL", b"ab"));
+    assert_eq!(wire(&mut out).to_vec(), command(b"CANCEL", b"ab"));
 
     // ZMTP 3.0 peer: data frames.
-    let mut s = Session::new(SessionConfig::new(SocketType::XSub));
+    let mut s = Session::new(SessionConfig::new(SocketType::XSub), Instant::now());
     let mut input = BytesMut::from(&greeting(0, b"NULL", false)[..]);
     input.extend_from_slice(&ready(b"XPUB"));
     drain(&mut s, &mut input).unwrap();
     assert!(s.peer_greeting().unwrap().is_zmtp30());
-    let mut out = BytesMut::new();
+    let mut out = Outgoing::new();
     s.encode_subscription(&mut out, b"ab", true);
     s.encode_subscription(&mut out, b"", false);
-    assert_eq!(out.to_vec(), hex("00 03 01 61 62 00 01 00"));
+    assert_eq!(wire(&mut out).to_vec(), hex("00 03 01 61 62 00 01 00"));
 }
 
 #[test]
 fn subscriptions_between_sessions() {
     let mut p = Pair::connect(SocketType::Sub, SocketType::Pub);
-    let mut wire = BytesMut::new();
-    p.a.encode_subscription(&mut wire, b"news", true);
-    p.a.encode_subscription(&mut wire, b"news", false);
+    let mut out = Outgoing::new();
+    p.a.encode_subscription(&mut out, b"news", true);
+    p.a.encode_subscription(&mut out, b"news", false);
+    let mut wire = wire(&mut out);
     assert_eq!(
         drain(&mut p.b, &mut wire).unwrap(),
         vec![
@@ -665,16 +677,19 @@ fn subscriptions_between_sessions() {
 #[test]
 fn ping_pong_between_sessions() {
     let mut p = Pair::connect(SocketType::Push, SocketType::Pull);
-    let mut wire = BytesMut::new();
-    p.a.encode_ping(&mut wire, 30, b"hb");
+    let mut out = Outgoing::new();
+    p.a.encode_ping(&mut out, 30, b"hb");
     assert_eq!(
-        drain(&mut p.b, &mut wire).unwrap(),
+        drain(&mut p.b, &mut wire(&mut out)).unwrap(),
         vec![Event::Ping {
             ttl_deciseconds: 30
         }]
     );
-    assert!(p.b.poll_transmit(&mut wire));
-    assert_eq!(drain(&mut p.a, &mut wire).unwrap(), vec![Event::Pong]);
+    assert!(p.b.poll_transmit(&mut out));
+    assert_eq!(
+        drain(&mut p.a, &mut wire(&mut out)).unwrap(),
+        vec![Event::Pong]
+    );
 }
 
 #[test]

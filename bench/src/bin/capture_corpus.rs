@@ -17,8 +17,8 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
-use monocoque_zmtp::{FrameDecoder, Session, SessionConfig, SocketType};
+use bytes::{Buf, Bytes, BytesMut};
+use monocoque_zmtp::{FrameDecoder, Outgoing, Session, SessionConfig, SocketType};
 
 /// One recording: libzmq's socket type, which end binds, and what it does.
 struct Case {
@@ -148,8 +148,8 @@ fn record(ctx: &zmq::Context, case: &Case) -> Vec<u8> {
     };
     tcp.set_read_timeout(Some(Duration::from_millis(20)))
         .unwrap();
-    let mut session = Session::new(SessionConfig::new(case.ours));
-    let mut out = BytesMut::new();
+    let mut session = Session::new(SessionConfig::new(case.ours), Instant::now());
+    let mut out = Outgoing::new();
     let mut recorded = Vec::new();
     let mut input = BytesMut::new();
     let (mut requested, mut acted) = (false, false);
@@ -162,16 +162,18 @@ fn record(ctx: &zmq::Context, case: &Case) -> Vec<u8> {
             match case.ours {
                 SocketType::Sub => session.encode_subscription(&mut out, b"", true),
                 SocketType::Req => {
-                    session.encode_frame(&mut out, b"", true);
-                    session.encode_frame(&mut out, b"request", false);
+                    let request = [Bytes::new(), Bytes::from_static(b"request")];
+                    session.encode_message(&mut out, request);
                 }
-                SocketType::Dealer => session.encode_frame(&mut out, b"request", false),
+                SocketType::Dealer => {
+                    session.encode_message(&mut out, [Bytes::from_static(b"request")])
+                }
                 _ => {}
             }
         }
         if !out.is_empty() {
-            tcp.write_all(&out).expect("write to libzmq");
-            out.clear();
+            tcp.write_all(&out.copy_to_bytes(out.remaining()))
+                .expect("write to libzmq");
         }
         if session.is_ready() && !acted {
             acted = act(&z, case);

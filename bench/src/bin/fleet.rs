@@ -13,8 +13,8 @@ use std::io::{BufRead, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
-use monocoque_zmtp::{Event, Session, SessionConfig, SocketType};
+use bytes::{Buf, Bytes, BytesMut};
+use monocoque_zmtp::{Event, Outgoing, Session, SessionConfig, SocketType};
 
 struct Client {
     stream: TcpStream,
@@ -27,21 +27,20 @@ impl Client {
         let mut stream = TcpStream::connect(addr)?;
         stream.set_nodelay(true)?;
         stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-        let mut session = Session::new(SessionConfig::new(SocketType::Dealer));
-        let mut out = BytesMut::new();
+        let mut session = Session::new(SessionConfig::new(SocketType::Dealer), Instant::now());
+        let mut out = Outgoing::new();
         let mut input = BytesMut::new();
         let mut buf = [0u8; 512];
         loop {
             session.poll_transmit(&mut out);
-            stream.write_all(&out)?;
-            out.clear();
+            stream.write_all(&out.copy_to_bytes(out.remaining()))?;
             let mut ready = false;
             while let Some(ev) = session.handle_input(&mut input).map_err(other)? {
                 ready |= matches!(ev, Event::Ready(_));
             }
             if ready {
                 session.poll_transmit(&mut out);
-                stream.write_all(&out)?;
+                stream.write_all(&out.copy_to_bytes(out.remaining()))?;
                 return Ok(Client {
                     stream,
                     session,
@@ -57,9 +56,10 @@ impl Client {
     }
 
     fn request(&mut self, body: &[u8]) -> std::io::Result<()> {
-        let mut out = BytesMut::new();
-        self.session.encode_frame(&mut out, body, false);
-        self.stream.write_all(&out)
+        let mut out = Outgoing::new();
+        let body = Bytes::copy_from_slice(body);
+        self.session.encode_message(&mut out, [body]);
+        self.stream.write_all(&out.copy_to_bytes(out.remaining()))
     }
 
     fn reply(&mut self) -> std::io::Result<Vec<u8>> {

@@ -1,14 +1,30 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use bytes::BytesMut;
-use monocoque_zmtp::{Event, ProtocolError, Session, SessionConfig, SocketType};
+use std::time::Instant;
+
+use bytes::{BufMut, BytesMut};
+use monocoque_zmtp::{Event, Outgoing, ProtocolError, Session, SessionConfig, SocketType};
 
 /// Parses "ff 00 7f …" into bytes.
 pub fn hex(s: &str) -> Vec<u8> {
     s.split_whitespace()
         .map(|b| u8::from_str_radix(b, 16).unwrap())
         .collect()
+}
+
+/// Takes everything `out` holds, as the contiguous bytes a writer would send.
+pub fn wire(out: &mut Outgoing) -> BytesMut {
+    let mut bytes = BytesMut::new();
+    bytes.put(out);
+    bytes
+}
+
+/// What `s` has queued for the peer (`poll_transmit`), as bytes.
+pub fn transmitted(s: &mut Session) -> BytesMut {
+    let mut out = Outgoing::new();
+    s.poll_transmit(&mut out);
+    wire(&mut out)
 }
 
 /// Drains every event available in `buf`.
@@ -33,8 +49,8 @@ pub struct Pair {
 impl Pair {
     pub fn new(a: SessionConfig, b: SessionConfig) -> Pair {
         Pair {
-            a: Session::new(a),
-            b: Session::new(b),
+            a: Session::new(a, Instant::now()),
+            b: Session::new(b, Instant::now()),
             a_to_b: BytesMut::new(),
             b_to_a: BytesMut::new(),
             a_events: Vec::new(),
@@ -51,8 +67,11 @@ impl Pair {
     pub fn pump(&mut self) -> (Result<(), ProtocolError>, Result<(), ProtocolError>) {
         let (mut ra, mut rb) = (Ok(()), Ok(()));
         for _ in 0..10 {
-            let moved_a = self.a.poll_transmit(&mut self.a_to_b);
-            let moved_b = self.b.poll_transmit(&mut self.b_to_a);
+            let mut out = Outgoing::new();
+            let moved_a = self.a.poll_transmit(&mut out);
+            self.a_to_b.put(&mut out);
+            let moved_b = self.b.poll_transmit(&mut out);
+            self.b_to_a.put(&mut out);
             if rb.is_ok() {
                 match drain(&mut self.b, &mut self.a_to_b) {
                     Ok(ev) => self.b_events.extend(ev),

@@ -1,30 +1,62 @@
-//! Bytes on their way to the wire: encoded ZMTP frames, with large bodies referenced
-//! instead of copied.
+//! Bytes on their way to the wire, and how a connection's messages become those bytes.
 //!
-//! A message is encoded when it is queued, not when the connection writes it: small
-//! frame bodies are copied next to their headers into one contiguous buffer, so a
-//! queued 64-byte message costs 66 bytes of buffer and no queue entry of its own,
-//! and the connection later hands the whole buffer to one `write`. Bodies of
-//! [`ZERO_COPY_MIN`] bytes or more are not copied: the buffer records where each one
-//! goes and the writer sends it from the caller's [`Bytes`] with vectored I/O.
+//! [`Outgoing`] holds encoded ZMTP frames waiting to be written: small frame bodies
+//! are copied next to their headers into one contiguous buffer, so a queued 64-byte
+//! message costs 66 bytes of buffer and no queue entry of its own, and a writer hands
+//! the whole buffer to one `write`. Bodies of [`ZERO_COPY_MIN`] bytes or more are not
+//! copied: the buffer records where each one goes and the writer sends it from the
+//! caller's [`Bytes`] with vectored I/O ([`Outgoing::segments`]).
+//!
+//! [`Encoder`] turns messages into frames in an [`Outgoing`]; a [`Session`] says
+//! which encoder its connection uses ([`Session::encoder`]) and writes its own
+//! commands (greeting, READY, PING, PONG, SUBSCRIBE…) into the same [`Outgoing`]
+//! ([`Session::poll_transmit`]), so one buffer carries everything in wire order.
 //!
 //! ```
 //! use bytes::Bytes;
-//! use monocoque_runtime::{Outgoing, ZERO_COPY_MIN};
+//! use monocoque_zmtp::encoder::{Encoder, Outgoing, ZERO_COPY_MIN};
 //!
 //! let mut out = Outgoing::new();
-//! out.push_frame(&Bytes::from_static(b"hi"), true);
-//! out.push_frame(&Bytes::from(vec![7u8; ZERO_COPY_MIN]), false);
+//! let big = Bytes::from(vec![7u8; ZERO_COPY_MIN]);
+//! Encoder::NULL.encode_message(&mut out, [Bytes::from_static(b"hi"), big]);
 //! let mut segments = Vec::new();
 //! out.segments(|s| segments.push(s.len()));
 //! assert_eq!(segments, [2 + 2 + 9, ZERO_COPY_MIN]); // headers and "hi", then the body
 //! assert_eq!(out.len(), 13 + ZERO_COPY_MIN);
 //! ```
+//!
+//! # Encoding early, and mechanisms that encrypt
+//!
+//! NULL framing is the same for every connection, so a message can be encoded when
+//! it is queued, before the connection that will carry it exists (a `connect` peer
+//! queues while it is still connecting); the writer then appends those bytes as they
+//! are ([`Outgoing::append`], no copy when its buffer is empty). That is why
+//! [`Encoder`] is a value apart from the session: [`Encoder::NULL`] is what
+//! [`Session::encoder`] returns for NULL.
+//!
+//! CURVE (issue 12) encrypts every frame with a per-connection nonce that must grow
+//! in wire order, so its frames can only be made by the connection's session at the
+//! moment they are written. The plan for it: the session tells so (the encoder it
+//! hands out becomes `Option<Encoder>`, `None` for an encrypting mechanism); the
+//! queue of a socket using such a mechanism keeps messages, not bytes (counted for
+//! SNDHWM the same way); and the writer, whenever its [`Outgoing`] runs empty, passes
+//! the queued messages through [`Session::encode_message`], which then encrypts each
+//! one into a MESSAGE command (copying large bodies once into the ciphertext, which
+//! encryption costs anyway). Everything downstream of the [`Outgoing`] stays as it is.
+//!
+//! [`Session`]: crate::Session
+//! [`Session::encoder`]: crate::Session::encoder
+//! [`Session::poll_transmit`]: crate::Session::poll_transmit
+//! [`Session::encode_message`]: crate::Session::encode_message
 
 use std::collections::VecDeque;
 
+use std::borrow::Borrow;
+use std::io::IoSlice;
+
 use bytes::{Buf, Bytes, BytesMut};
-use monocoque_zmtp::frame::{encode_frame, encode_header, header_len};
+
+use crate::frame::{encode_frame, encode_header, header_len};
 
 /// Frame bodies of this size and larger are written from the caller's buffer, not
 /// copied. Smaller ones are copied next to their header, which is cheaper than an
@@ -33,6 +65,47 @@ pub const ZERO_COPY_MIN: usize = 1024;
 
 /// Most pieces [`Outgoing::segments`] yields, i.e. I/O vector entries of one write.
 pub const MAX_SEGMENTS: usize = 64;
+
+/// How one connection's messages are framed on the wire, writing into an
+/// [`Outgoing`]. Hand-out of [`crate::Session::encoder`]; see the
+/// [module documentation](self) for why it is a value of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Encoder {
+    // Private, so that mechanisms with other framings can be added.
+    _null: (),
+}
+
+impl Encoder {
+    /// Plain ZMTP framing, as NULL (and PLAIN) send data frames: the same for every
+    /// connection, so it may be used before the connection exists.
+    pub const NULL: Encoder = Encoder { _null: () };
+
+    /// Appends one data frame; `more` says that another frame of the same message
+    /// follows. No allocation beyond `out`'s growth.
+    #[inline]
+    pub fn encode_frame(self, out: &mut Outgoing, body: &Bytes, more: bool) {
+        out.push_frame(body, more);
+    }
+
+    /// Appends a whole message, every frame but the last marked MORE (an empty
+    /// iterator appends nothing).
+    #[inline]
+    pub fn encode_message<I>(self, out: &mut Outgoing, frames: I)
+    where
+        I: IntoIterator,
+        I::Item: Borrow<Bytes>,
+    {
+        let mut frames = frames.into_iter();
+        let Some(mut frame) = frames.next() else {
+            return;
+        };
+        for next in frames {
+            out.push_frame(frame.borrow(), true);
+            frame = next;
+        }
+        out.push_frame(frame.borrow(), false);
+    }
+}
 
 /// Encoded frames waiting to be written, in order.
 #[derive(Debug, Default)]
@@ -63,9 +136,9 @@ impl Outgoing {
         self.buf.len() + self.large_len
     }
 
-    /// Appends one data frame.
+    /// Appends one data frame (see [`Encoder::encode_frame`]).
     #[inline]
-    pub fn push_frame(&mut self, body: &Bytes, more: bool) {
+    pub(crate) fn push_frame(&mut self, body: &Bytes, more: bool) {
         if body.len() < ZERO_COPY_MIN {
             encode_frame(&mut self.buf, body, more, false);
         } else {
@@ -79,7 +152,7 @@ impl Outgoing {
 
     /// The buffer that commands and handshake bytes are encoded into: whatever is
     /// appended goes out after everything already queued.
-    pub fn tail(&mut self) -> &mut BytesMut {
+    pub(crate) fn tail(&mut self) -> &mut BytesMut {
         if self.buf.is_empty() && self.large.is_empty() {
             self.written = 0;
         }
@@ -172,9 +245,38 @@ impl Outgoing {
     }
 }
 
+/// The bytes to write, in order: a writer may use [`Buf::chunk`] for plain writes or
+/// [`Buf::chunks_vectored`] for vectored ones, and tests copy it out with
+/// `BufMut::put`.
+impl Buf for Outgoing {
+    fn remaining(&self) -> usize {
+        self.len()
+    }
+
+    fn chunk(&self) -> &[u8] {
+        self.first_segment()
+    }
+
+    fn advance(&mut self, n: usize) {
+        Outgoing::advance(self, n);
+    }
+
+    fn chunks_vectored<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
+        let mut n = 0;
+        self.segments(|s| {
+            if n < dst.len() && !s.is_empty() {
+                dst[n] = IoSlice::new(s);
+                n += 1;
+            }
+        });
+        n
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::BufMut;
 
     fn drain(out: &mut Outgoing, chunk: usize) -> Vec<u8> {
         let mut wire = Vec::new();
@@ -260,5 +362,23 @@ mod tests {
         let mut first = BytesMut::from(&encoded(&[(b"s", false)])[..]);
         encode_header(&mut first, ZERO_COPY_MIN, false, false);
         assert_eq!(out.first_segment(), &first[..]);
+    }
+
+    #[test]
+    fn encode_message_marks_all_but_the_last_frame_and_reads_back_as_a_buf() {
+        let big = Bytes::from(vec![5u8; ZERO_COPY_MIN]);
+        let mut out = Outgoing::new();
+        Encoder::NULL.encode_message(&mut out, [Bytes::from_static(b"a"), big.clone()]);
+        Encoder::NULL.encode_message(&mut out, &[Bytes::from_static(b"b")]);
+        Encoder::NULL.encode_message(&mut out, std::iter::empty::<Bytes>());
+        let expected = encoded(&[(b"a", true), (&big, false), (b"b", false)]);
+        let mut slices = [IoSlice::new(&[]); 8];
+        assert_eq!(out.chunks_vectored(&mut slices), 3);
+        assert_eq!(out.chunks_vectored(&mut slices[..1]), 1);
+        assert_eq!(&*slices[0], &expected[..3 + 9]);
+        let mut wire = BytesMut::new();
+        wire.put(&mut out);
+        assert_eq!(&wire[..], &expected[..]);
+        assert!(out.is_empty());
     }
 }
