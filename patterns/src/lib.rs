@@ -42,7 +42,7 @@ mod pipeline;
 mod pubsub;
 mod reqrep;
 mod sharded;
-mod socket;
+mod socket_macros;
 mod stats;
 mod subscriptions;
 #[cfg(test)]

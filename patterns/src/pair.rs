@@ -8,7 +8,7 @@ use monocoque_zmtp::SocketType;
 use bytes::Bytes;
 
 use crate::base::{Rules, SocketBase};
-use crate::socket::{fair_queued_recv, load_balanced_send, socket_type};
+use crate::socket_macros::{fair_queued_recv, load_balanced_send, socket_type};
 
 socket_type!(
     /// Talks to exactly one PAIR peer; a second peer's connection is refused. `send`

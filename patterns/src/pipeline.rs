@@ -3,7 +3,7 @@
 use monocoque_zmtp::SocketType;
 
 use crate::base::Plain;
-use crate::socket::{fair_queued_recv, load_balanced_send, socket_type};
+use crate::socket_macros::{fair_queued_recv, load_balanced_send, socket_type};
 
 socket_type!(
     /// Sends messages round-robin to its PULL peers; waits when every peer is at SNDHWM.

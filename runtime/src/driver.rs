@@ -25,9 +25,9 @@ use monocoque_zmtp::{Encoder, Event, Outgoing, ProtocolError, Session, Timeout};
 
 use crate::handler::Handler;
 use crate::lifecycle::{Lifecycle, StopWatch};
-use crate::link::LinkOptions;
 use crate::message::Message;
 use crate::monitor::MonitorEvent;
+use crate::options::LinkOptions;
 use crate::peer::Peer;
 use crate::transport::Stream;
 

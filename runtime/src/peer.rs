@@ -25,7 +25,6 @@ pub struct Peer {
     id: PeerId,
     remote: RefCell<String>,
     info: RefCell<Option<PeerInfo>>,
-    routing_id: RefCell<Bytes>,
     out: RefCell<OutQueue>,
     closing: Cell<bool>,
     room: Rc<Notify>,
@@ -45,6 +44,15 @@ pub struct Peer {
 const DROP_REPORT_EVERY: Duration = Duration::from_secs(1);
 /// While a peer keeps dropping, the clock is read once per this many drops.
 const DROP_CLOCK_EVERY: u64 = 256;
+
+/// How full a peer's queue is after a message was queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Queued {
+    /// Messages waiting for the connection, this one included.
+    pub messages: usize,
+    /// The queue's bound (SNDHWM; 0: unbounded).
+    pub hwm: usize,
+}
 
 /// A peer's queue is at its high-water mark (SNDHWM).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,24 +75,11 @@ struct OutQueue {
     writer: Option<Waker>,
 }
 
-/// With no SNDHWM, [`Peer::reached_mark`] is true after every this many messages.
-const UNBOUNDED_MARK: usize = 1024;
-
 impl OutQueue {
     /// At SNDHWM (never when unbounded).
     #[inline]
     fn is_full(&self) -> bool {
         self.hwm != 0 && self.messages >= self.hwm
-    }
-
-    /// The last message queued brought the queue to its mark (see
-    /// [`Peer::reached_mark`]).
-    #[inline]
-    fn at_mark(&self) -> bool {
-        match self.hwm {
-            0 => self.messages.is_multiple_of(UNBOUNDED_MARK),
-            hwm => self.messages == (hwm / 2).max(1),
-        }
     }
 
     fn push(&mut self, msg: &Message) -> Result<(), Full> {
@@ -110,7 +105,6 @@ impl Peer {
             id,
             remote: RefCell::new(remote),
             info: RefCell::new(None),
-            routing_id: RefCell::new(Bytes::new()),
             out: RefCell::new(OutQueue {
                 wire: Outgoing::new(),
                 messages: 0,
@@ -217,16 +211,6 @@ impl Peer {
         *self.info.borrow_mut() = info;
     }
 
-    /// The routing id a ROUTER uses for this peer.
-    pub fn routing_id(&self) -> Bytes {
-        self.routing_id.borrow().clone()
-    }
-
-    /// Sets the routing id.
-    pub fn set_routing_id(&self, id: Bytes) {
-        *self.routing_id.borrow_mut() = id;
-    }
-
     /// CONFLATE: from now on the queue holds at most one message, the newest (a
     /// message queued replaces the one waiting, SNDHWM no longer applies); what the
     /// connection has already taken is not affected. The socket also keeps only the
@@ -243,25 +227,19 @@ impl Peer {
         self.out.borrow().conflate
     }
 
-    /// True when the last message queued brought the queue to half its SNDHWM (to
-    /// another 1024 messages when unbounded). A sender that never waits
-    /// (PUB) yields then, so that the connection writes what has built up in one go
-    /// before the queue fills and messages are dropped.
-    #[inline]
-    pub fn reached_mark(&self) -> bool {
-        self.out.borrow().at_mark()
-    }
-
     /// Queues `msg` (encoding it for the wire) unless the queue is at its high-water
-    /// mark, and wakes the connection.
+    /// mark, and wakes the connection. Says how full the queue is now.
     #[inline]
-    pub fn try_send(&self, msg: &Message) -> Result<(), Full> {
+    pub fn try_send(&self, msg: &Message) -> Result<Queued, Full> {
         let mut out = self.out.borrow_mut();
         out.push(msg)?;
         if let Some(w) = out.writer.take() {
             w.wake();
         }
-        Ok(())
+        Ok(Queued {
+            messages: out.messages,
+            hwm: out.hwm,
+        })
     }
 
     /// Like [`Peer::try_send`] but without waking the connection: the message waits

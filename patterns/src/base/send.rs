@@ -56,7 +56,7 @@ impl SocketBase {
             let sent = if defer {
                 peer.try_send_deferred(msg)
             } else {
-                peer.try_send(msg)
+                peer.try_send(msg).map(drop)
             };
             idx = if idx + 1 == n { 0 } else { idx + 1 };
             if sent.is_ok() {

@@ -7,11 +7,11 @@ use std::rc::Rc;
 use ahash::AHashMap;
 use bytes::Bytes;
 use monocoque_runtime::coop;
-use monocoque_runtime::{Message, Peer, PeerId};
+use monocoque_runtime::{Message, Peer, PeerId, Queued};
 use monocoque_zmtp::SocketType;
 
 use crate::base::{Rules, SocketBase};
-use crate::socket::{fair_queued_recv, non_empty, socket_type};
+use crate::socket_macros::{fair_queued_recv, non_empty, socket_type};
 use crate::stats::Counters;
 use crate::subscriptions::{SubscriberIndex, SubscriptionSet};
 use crate::Result;
@@ -124,7 +124,7 @@ impl Publisher {
     /// `sent`, once per publish however many cores fan it out). Never waits, never
     /// copies a large payload. Returns true when the publisher should yield
     /// ([`SocketBase::yield_now`]): a subscriber's queue has just reached its mark
-    /// ([`Peer::reached_mark`], so its connection should write what built up), or this
+    /// ([`at_mark`], so its connection should write what built up), or this
     /// thread's time slice is over ([`coop::spend`]).
     pub fn fan_out(&self, base: &SocketBase, msg: &Message) -> Result<bool> {
         base.check_open()?;
@@ -133,10 +133,9 @@ impl Publisher {
         let mut matched = 0u32;
         self.subscribers.borrow().for_each_match(topic, |peer| {
             matched += 1;
-            if peer.try_send(msg).is_ok() {
-                marked |= peer.reached_mark();
-            } else {
-                base.dropped_at_hwm(peer);
+            match peer.try_send(msg) {
+                Ok(queued) => marked |= at_mark(queued),
+                Err(_) => base.dropped_at_hwm(peer),
             }
         });
         Ok(coop::spend(matched + 1) | marked)
@@ -238,6 +237,21 @@ impl Rules for Publisher {
                 base.enqueue(peer, subscription_message(&topic, false));
             }
         }
+    }
+}
+
+/// With no SNDHWM, a subscriber's queue reaches a mark every this many messages.
+const UNBOUNDED_MARK: usize = 1024;
+
+/// True when the message just queued brought a subscriber's queue to half its
+/// SNDHWM (to another 1024 messages when unbounded). A publisher never waits, so it
+/// yields then: the connection writes what has built up in one go before the queue
+/// fills and messages are dropped.
+#[inline]
+fn at_mark(queued: Queued) -> bool {
+    match queued.hwm {
+        0 => queued.messages.is_multiple_of(UNBOUNDED_MARK),
+        hwm => queued.messages == (hwm / 2).max(1),
     }
 }
 

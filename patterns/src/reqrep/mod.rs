@@ -9,7 +9,7 @@ mod router;
 use monocoque_zmtp::SocketType;
 
 use crate::base::Plain;
-use crate::socket::{fair_queued_recv, load_balanced_send, socket_type};
+use crate::socket_macros::{fair_queued_recv, load_balanced_send, socket_type};
 
 pub use rep::Rep;
 pub use req::Req;

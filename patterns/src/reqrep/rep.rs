@@ -7,7 +7,7 @@ use monocoque_runtime::{Message, Peer, PeerId};
 use monocoque_zmtp::SocketType;
 
 use crate::base::{Rules, SocketBase};
-use crate::socket::{non_empty, socket_type};
+use crate::socket_macros::{non_empty, socket_type};
 use crate::{Error, Result};
 
 socket_type!(

@@ -9,7 +9,7 @@ use monocoque_runtime::{Message, Peer, PeerId};
 use monocoque_zmtp::SocketType;
 
 use crate::base::{Rules, SocketBase};
-use crate::socket::{fair_queued_recv, non_empty, socket_type};
+use crate::socket_macros::{fair_queued_recv, non_empty, socket_type};
 use crate::stats::Counters;
 use crate::{Error, Result};
 

@@ -259,7 +259,7 @@ impl ShardedSocket {
     /// ROUTER_MANDATORY. Other types are sharded for `on_each_core` handlers only.
     pub fn send(&self, msg: impl Into<Message>) -> Result<()> {
         self.check_open()?;
-        let msg = crate::socket::non_empty(msg.into())?;
+        let msg = crate::socket_macros::non_empty(msg.into())?;
         let mut ext = self.external();
         ext.absorb(self.inner.kind, self.inner.options.xpub_verbose);
         match self.inner.kind {

@@ -55,7 +55,7 @@ impl ShardRef {
     /// matching subscribers on every core; ROUTER routes by id to whichever core owns
     /// the peer; the other types send to this core's peers.
     pub async fn send(&self, msg: impl Into<Message>) -> Result<()> {
-        let msg = crate::socket::non_empty(msg.into())?;
+        let msg = crate::socket_macros::non_empty(msg.into())?;
         let base = &self.shard.base;
         match &self.shard.role {
             Role::Publisher(publisher) => self.publish(publisher, msg).await,

@@ -38,12 +38,12 @@ impl Input {
                 let mut reader = stdin.lock();
                 while let Some(item) = read_line(&mut reader) {
                     let failed = item.is_err();
-                    // Stop when the session no longer listens, or after an error.
+                    // Stop when the run loop no longer listens, or after an error.
                     if sender.send(item).await.is_err() || failed {
                         break;
                     }
                 }
-                // Dropping the sender tells the session that input has ended.
+                // Dropping the sender tells the run loop that input has ended.
             })
             .map_err(|e| format!("cannot start the standard input reader: {e}"))?;
         Ok(Input {

@@ -8,7 +8,7 @@
 mod cli;
 mod frames;
 mod input;
-mod session;
+mod run;
 
 use std::io::IsTerminal;
 
@@ -16,7 +16,7 @@ use glommio::{LocalExecutorBuilder, Placement};
 use tracing_subscriber::EnvFilter;
 
 use cli::{Config, Parsed};
-use session::Failure;
+use run::Failure;
 
 /// Exit status when `--timeout` fired.
 const EXIT_TIMEOUT: i32 = 1;
@@ -50,7 +50,7 @@ fn init_logging() {
         .init();
 }
 
-/// Runs the session on a glommio executor and returns the exit status.
+/// Runs mq on a glommio executor and returns the exit status.
 fn run(cfg: &Config) -> i32 {
     let executor = match LocalExecutorBuilder::new(Placement::Unbound)
         .io_memory(256 << 10)
@@ -63,7 +63,7 @@ fn run(cfg: &Config) -> i32 {
             return EXIT_ERROR;
         }
     };
-    match executor.run(session::run(cfg)) {
+    match executor.run(run::run(cfg)) {
         Ok(()) | Err(Failure::OutputClosed) => 0,
         Err(Failure::Timeout(message)) => {
             eprintln!("mq: timed out: {message}");

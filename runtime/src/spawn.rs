@@ -5,7 +5,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use futures_lite::future;
-use monocoque_zmtp::{HeartbeatOptions, Session};
+use monocoque_zmtp::Session;
 use tracing::{debug, info, warn};
 
 use crate::driver::{drive, LinkEnd};
@@ -14,44 +14,15 @@ use crate::handler::Handler;
 use crate::lifecycle::Lifecycle;
 use crate::log_limit::{limited, LogLimit};
 use crate::monitor::MonitorEvent;
+use crate::options::LinkOptions;
 use crate::peer::Peer;
-use crate::transport::{connect, Listener, SharedStream, SocketBuffers, Stream};
+use crate::transport::{connect, Listener, SharedStream, Stream};
 
 thread_local! {
     /// Budgets of the lines that peers (or anything that connects) can cause.
     static REFUSED: LogLimit = const { LogLimit::new() };
     static LOST: LogLimit = const { LogLimit::new() };
     static ACCEPT_FAILED: LogLimit = const { LogLimit::new() };
-}
-
-/// Timing options of a socket's connections (libzmq's names and defaults).
-#[derive(Debug, Clone, Copy)]
-pub struct LinkOptions {
-    /// RECONNECT_IVL; `None` (libzmq's −1) disables reconnection.
-    pub reconnect_ivl: Option<Duration>,
-    /// RECONNECT_IVL_MAX; zero keeps the interval constant, otherwise it doubles up to this.
-    pub reconnect_ivl_max: Duration,
-    /// HANDSHAKE_IVL; `None` = no limit.
-    pub handshake_ivl: Option<Duration>,
-    /// HEARTBEAT_IVL, HEARTBEAT_TIMEOUT, HEARTBEAT_TTL.
-    pub heartbeat: HeartbeatOptions,
-    /// How long an idle connection keeps polling its socket before it sleeps.
-    pub busy_poll: Option<Duration>,
-    /// SNDBUF and RCVBUF, set on each connecting TCP socket before it connects.
-    pub buffers: SocketBuffers,
-}
-
-impl Default for LinkOptions {
-    fn default() -> LinkOptions {
-        LinkOptions {
-            reconnect_ivl: Some(Duration::from_millis(100)),
-            reconnect_ivl_max: Duration::ZERO,
-            handshake_ivl: Some(Duration::from_secs(30)),
-            heartbeat: HeartbeatOptions::default(),
-            busy_poll: None,
-            buffers: SocketBuffers::default(),
-        }
-    }
 }
 
 /// Accepts connections on `listener` until the socket closes, handing each one to

@@ -21,7 +21,7 @@ macro_rules! socket_type {
             }
         }
 
-        $crate::socket::socket_common!($name);
+        $crate::socket_macros::socket_common!($name);
     };
     ($(#[$doc:meta])* $name:ident, $kind:expr, state $state:ty = $init:expr) => {
         $(#[$doc])*
@@ -47,7 +47,7 @@ macro_rules! socket_type {
             }
         }
 
-        $crate::socket::socket_common!($name);
+        $crate::socket_macros::socket_common!($name);
     };
 }
 
@@ -159,7 +159,7 @@ macro_rules! load_balanced_send {
                 &self,
                 msg: impl Into<monocoque_runtime::Message>,
             ) -> $crate::Result<()> {
-                let msg = $crate::socket::non_empty(msg.into())?;
+                let msg = $crate::socket_macros::non_empty(msg.into())?;
                 self.base.send_load_balanced(&msg, false).await.map(drop)
             }
 
@@ -170,7 +170,7 @@ macro_rules! load_balanced_send {
                 &self,
                 msg: impl Into<monocoque_runtime::Message>,
             ) -> $crate::Result<()> {
-                let msg = $crate::socket::non_empty(msg.into())?;
+                let msg = $crate::socket_macros::non_empty(msg.into())?;
                 self.base.send_load_balanced(&msg, true).await.map(drop)
             }
 

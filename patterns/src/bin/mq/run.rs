@@ -13,7 +13,7 @@ use crate::cli::{Config, Mode};
 use crate::frames::{format_message, parse_line};
 use crate::input::Input;
 
-/// Why a session ended early.
+/// Why a run ended early.
 #[derive(Debug)]
 pub enum Failure {
     /// Bad setup or a socket error (exit status 2).
@@ -26,7 +26,7 @@ pub enum Failure {
 }
 
 /// Opens the socket, exchanges messages until done, and closes it (delivering queued
-/// messages unless the session failed).
+/// messages unless the run failed).
 pub async fn run(cfg: &Config) -> Result<(), Failure> {
     let socket = open(cfg).await?;
     let mut input = if cfg.mode.reads_input() {
@@ -352,7 +352,7 @@ fn print(msg: &Message) -> Result<(), Failure> {
         })
 }
 
-/// A socket error during the session.
+/// A socket error during the run.
 fn socket_error(e: Error) -> Failure {
     Failure::Error(e.to_string())
 }
