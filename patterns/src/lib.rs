@@ -31,6 +31,7 @@
 #![warn(missing_docs)]
 
 mod any_socket;
+mod auth;
 mod base;
 mod conflate;
 mod error;
@@ -49,11 +50,14 @@ mod subscriptions;
 mod test_support;
 
 pub use any_socket::AnySocket;
+pub use auth::{
+    AuthReply, AuthRequest, AuthStatus, Authenticator, Credentials, SharedAuthenticator,
+};
 pub use error::{Error, Result};
 pub use monitor::Monitor;
 pub use monocoque_runtime::{Endpoint, Message, MonitorEvent};
 pub use monocoque_runtime::{Runtime, RuntimeBuilder, RuntimeError};
-pub use monocoque_zmtp::SocketType;
+pub use monocoque_zmtp::{Security, SocketType};
 pub use options::Options;
 pub use pair::Pair;
 pub use pipeline::{Pull, Push};

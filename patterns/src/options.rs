@@ -4,6 +4,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use monocoque_runtime::{HeartbeatOptions, LinkOptions, SocketBuffers};
+use monocoque_zmtp::Security;
+
+use crate::auth::SharedAuthenticator;
 
 /// Options of one socket. Field names follow libzmq's `ZMQ_*` options and the defaults
 /// are libzmq 4.3's. Set them before `bind`/`connect`; connections made later use the
@@ -90,6 +93,17 @@ pub struct Options {
     /// SO_BUSY_POLL; use it where round-trip latency matters more than CPU time.
     /// `None` (the default) never busy-polls.
     pub busy_poll: Option<Duration>,
+    /// The security mechanism and this socket's role in it: NULL (the default), or
+    /// PLAIN as a client ([`Security::PlainClient`]: libzmq's PLAIN_USERNAME and
+    /// PLAIN_PASSWORD) or a server ([`Security::PlainServer`]: PLAIN_SERVER). Both
+    /// ends must use the same mechanism.
+    pub security: Security,
+    /// ZAP_DOMAIN: the domain a server names in its authentication requests.
+    pub zap_domain: Bytes,
+    /// Who decides, for a server, whether a client may come in (libzmq's ZAP
+    /// handler); see [`crate::Authenticator`]. A PLAIN server without one refuses every
+    /// client, as libzmq does.
+    pub authenticator: Option<SharedAuthenticator>,
 }
 
 impl Default for Options {
@@ -115,6 +129,9 @@ impl Default for Options {
             req_relaxed: false,
             req_correlate: false,
             busy_poll: None,
+            security: Security::Null,
+            zap_domain: Bytes::new(),
+            authenticator: None,
         }
     }
 }

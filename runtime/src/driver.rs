@@ -23,7 +23,7 @@ use bytes::{Bytes, BytesMut};
 use glommio::timer::Timer;
 use monocoque_zmtp::{Encoder, Event, Outgoing, ProtocolError, Session, Timeout};
 
-use crate::handler::Handler;
+use crate::handler::{Handler, Verdict};
 use crate::lifecycle::{Lifecycle, StopWatch};
 use crate::message::Message;
 use crate::monitor::MonitorEvent;
@@ -76,6 +76,10 @@ pub enum LinkEnd {
     /// The peer went silent (HEARTBEAT_TIMEOUT, or the TTL it asked for).
     #[error("{0}")]
     HeartbeatTimeout(&'static str),
+    /// The mechanism needs an authenticator and the socket has none (a PLAIN server
+    /// without one refuses everyone, as libzmq without a ZAP handler does).
+    #[error("no authenticator: a {0} server needs one")]
+    NoAuthenticator(&'static str),
 }
 
 impl From<Timeout> for LinkEnd {
@@ -91,6 +95,20 @@ impl LinkEnd {
     /// True for endings caused by the peer's protocol violation or incompatibility.
     pub fn is_protocol(&self) -> bool {
         matches!(self, LinkEnd::Protocol(_) | LinkEnd::Refused(_))
+    }
+
+    /// The ZAP status code when the handshake ended in an authentication failure:
+    /// ours (the authenticator refused the peer), or the peer's (its ERROR carried a
+    /// status code, as a libzmq server's does).
+    pub fn auth_status(&self) -> Option<u16> {
+        match self {
+            LinkEnd::Protocol(ProtocolError::AuthFailed { status }) => Some(*status),
+            LinkEnd::Protocol(ProtocolError::PeerError(reason)) => {
+                let code = reason.parse::<u16>().ok()?;
+                (reason.len() == 3 && (300..600).contains(&code)).then_some(code)
+            }
+            _ => None,
+        }
     }
 }
 
@@ -134,6 +152,7 @@ pub async fn drive(
         busy_poll,
         last_traffic: Instant::now(),
         slice: crate::coop::Slice::new(),
+        verdict: None,
     };
     let end = std::future::poll_fn(|cx| conn.poll(cx)).await;
     conn.report_drops(true);
@@ -148,6 +167,10 @@ pub async fn drive(
         let reason = end.to_string();
         match end {
             LinkEnd::Shutdown => {}
+            _ if end.auth_status().is_some() => {
+                let status = end.auth_status().unwrap_or_default();
+                handler.on_monitor(MonitorEvent::HandshakeFailedAuth { remote, status })
+            }
             LinkEnd::Protocol(_) | LinkEnd::Refused(_) => {
                 handler.on_monitor(MonitorEvent::HandshakeFailedProtocol { remote, reason })
             }
@@ -193,6 +216,8 @@ struct Conn {
     last_traffic: Instant,
     /// How the driver yields when it runs out of budget with work left.
     slice: crate::coop::Slice,
+    /// The authenticator's answer, while the handshake waits for it.
+    verdict: Option<Verdict>,
 }
 
 impl Conn {
@@ -211,6 +236,9 @@ impl Conn {
             // completed, a PING asked for a TTL).
             if let Err(end) = self.poll_timer(cx) {
                 return Poll::Ready(end);
+            }
+            if let Err(end) = self.poll_verdict(cx) {
+                return Poll::Ready(self.finish(cx, end));
             }
             let read = match self.poll_inbound(cx) {
                 Ok(progress) => progress,
@@ -365,6 +393,11 @@ impl Conn {
                 }
                 None => {
                     self.flush_batch();
+                    if self.verdict.is_some() {
+                        // The session takes nothing until the verdict: read nothing
+                        // either, so a peer cannot fill our memory meanwhile.
+                        return Ok(());
+                    }
                     match self.poll_read(cx)? {
                         Poll::Ready(()) => *progress = true,
                         Poll::Pending => return Ok(()),
@@ -421,11 +454,32 @@ impl Conn {
                     self.pending = Some(std::mem::take(&mut self.partial));
                 }
             }
+            Event::Authenticate(credentials) => {
+                let mechanism = credentials.mechanism().as_str();
+                match self.handler.authenticate(&self.peer, credentials) {
+                    Some(verdict) => self.verdict = Some(verdict),
+                    None => return Err(LinkEnd::NoAuthenticator(mechanism)),
+                }
+            }
             Event::Subscribe(topic) => self.handler.on_subscription(&self.peer, topic, true),
             Event::Cancel(topic) => self.handler.on_subscription(&self.peer, topic, false),
             // The session answered it and keeps the TTL it asked for.
             Event::Ping { .. } | Event::Pong => {}
         }
+        Ok(())
+    }
+
+    /// Waits for the authenticator's verdict, then hands it to the session (which
+    /// goes on with the handshake, or fails it).
+    fn poll_verdict(&mut self, cx: &mut Context<'_>) -> Result<(), LinkEnd> {
+        let Some(verdict) = self.verdict.as_mut() else {
+            return Ok(());
+        };
+        let Poll::Ready(reply) = verdict.as_mut().poll(cx) else {
+            return Ok(());
+        };
+        self.verdict = None;
+        self.session.authenticated(reply)?;
         Ok(())
     }
 

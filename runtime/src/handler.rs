@@ -1,14 +1,20 @@
 //! The interface between a connection and the socket that owns it.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use monocoque_zmtp::SessionConfig;
+use monocoque_zmtp::{AuthReply, Credentials, SessionConfig};
 
 use crate::message::Message;
 use crate::monitor::MonitorEvent;
 use crate::peer::Peer;
+
+/// An authenticator's answer on its way (it may take its time: a ZAP handler
+/// socket, a database).
+pub type Verdict = Pin<Box<dyn Future<Output = AuthReply>>>;
 
 /// What a socket type does with its peers' traffic. Implemented by the socket
 /// patterns; called by connection drivers on the socket's own executor.
@@ -59,6 +65,14 @@ pub trait Handler {
 
     /// The connection of an accepted peer is gone for good.
     fn on_peer_gone(&self, peer: &Rc<Peer>);
+
+    /// A server's handshake asks whether `peer`, presenting `credentials`, may come
+    /// in (ZAP, RFC 27). None: the socket has no authenticator, and the connection is
+    /// closed ([`LinkEnd::NoAuthenticator`](crate::LinkEnd::NoAuthenticator)).
+    fn authenticate(&self, peer: &Rc<Peer>, credentials: Credentials) -> Option<Verdict> {
+        let _ = (peer, credentials);
+        None
+    }
 
     /// A monitor event happened.
     fn on_monitor(&self, event: MonitorEvent);

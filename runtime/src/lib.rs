@@ -41,7 +41,7 @@ pub use cores::{CoreContext, CoreService, Runtime, RuntimeBuilder, RuntimeError,
 pub use doorbell::Doorbell;
 pub use driver::LinkEnd;
 pub use endpoint::{Endpoint, EndpointError};
-pub use handler::Handler;
+pub use handler::{Handler, Verdict};
 pub use lifecycle::Lifecycle;
 pub use log_limit::{limited, LogLimit, BURST as LOG_BURST};
 pub use mesh::{link, Inbox, Outbox};

@@ -27,6 +27,9 @@ pub enum MonitorEvent {
     HandshakeSucceeded { remote: String },
     /// The handshake failed because the peer broke the protocol or is incompatible.
     HandshakeFailedProtocol { remote: String, reason: String },
+    /// The handshake failed on authentication: our authenticator refused `remote`, or
+    /// `remote` refused us; `status` is the ZAP status code (300, 400, 500).
+    HandshakeFailedAuth { remote: String, status: u16 },
     /// The handshake failed without a protocol reason (timeout, I/O error).
     HandshakeFailedNoDetail { remote: String, reason: String },
     /// Monocoque's own (libzmq has none): `count` messages for `remote` were dropped
@@ -54,6 +57,7 @@ impl MonitorEvent {
             MonitorEvent::HandshakeFailedNoDetail { .. } => 0x800,
             MonitorEvent::HandshakeSucceeded { .. } => 0x1000,
             MonitorEvent::HandshakeFailedProtocol { .. } => 0x2000,
+            MonitorEvent::HandshakeFailedAuth { .. } => 0x4000,
             MonitorEvent::MessagesDropped { .. } => 0x8000_0001,
         }
     }

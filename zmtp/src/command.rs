@@ -5,6 +5,14 @@ use bytes::{BufMut, Bytes, BytesMut};
 use crate::frame::encode_header;
 use crate::{Metadata, ProtocolError};
 
+/// How libzmq 4.3 writes the start of an ERROR command's body in its security
+/// mechanisms: its C prefix `"\x05ERROR"` reads as the escape `\x05E` (0x5E) followed
+/// by `RROR`, so the name-length byte is 0x5E and the name's first letter is missing.
+/// libzmq also expects it in that form (a well-formed ERROR is an "unexpected
+/// command" to a libzmq 4.3 PLAIN or CURVE client), so the mechanisms send it so and
+/// [`Command::decode`] takes both forms.
+pub const LIBZMQ_ERROR_PREFIX: &[u8] = b"\x5eRROR";
+
 /// Most bytes of PING context that PONG echoes.
 pub const MAX_PING_CONTEXT: usize = 16;
 
@@ -60,6 +68,9 @@ impl Command {
             });
         }
         if body.len() < 1 + name_len {
+            if let Some(reason) = libzmq_error(&body) {
+                return Ok(Command::Error(reason));
+            }
             return Err(ProtocolError::MalformedCommand {
                 command: "unknown",
                 reason: "command name runs past the end of the frame",
@@ -100,6 +111,17 @@ impl Command {
             },
         };
         Ok(cmd)
+    }
+
+    /// An ERROR as libzmq 4.3's mechanisms write it (see [`LIBZMQ_ERROR_PREFIX`]).
+    pub fn encode_libzmq_error(reason: &[u8], out: &mut BytesMut) {
+        let reason = &reason[..reason.len().min(255)];
+        let body_len = LIBZMQ_ERROR_PREFIX.len() + 1 + reason.len();
+        out.reserve(crate::frame::header_len(body_len) + body_len);
+        encode_header(out, body_len, false, true);
+        out.extend_from_slice(LIBZMQ_ERROR_PREFIX);
+        out.put_u8(reason.len() as u8);
+        out.extend_from_slice(reason);
     }
 
     fn name_bytes(&self) -> &[u8] {
@@ -169,6 +191,14 @@ impl Command {
     }
 }
 
+/// The reason of an ERROR in libzmq 4.3's mechanism form, if `body` is one.
+fn libzmq_error(body: &Bytes) -> Option<Bytes> {
+    let rest = body.strip_prefix(LIBZMQ_ERROR_PREFIX)?;
+    let len = usize::from(*rest.first()?);
+    (rest.len() > len)
+        .then(|| body.slice(LIBZMQ_ERROR_PREFIX.len() + 1..LIBZMQ_ERROR_PREFIX.len() + 1 + len))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,6 +250,15 @@ mod tests {
         assert!(Command::decode(Bytes::from_static(b"\x00")).is_err());
         assert!(Command::decode(Bytes::from_static(b"\x05READ")).is_err());
         assert!(Command::decode(Bytes::from_static(b"\x05ERROR")).is_err());
+        // libzmq 4.3's mechanism ERROR, and ours in that form.
+        assert_eq!(
+            Command::decode(Bytes::from_static(b"\x5eRROR\x03400")),
+            Ok(Command::Error(Bytes::from_static(b"400")))
+        );
+        let mut out = BytesMut::new();
+        Command::encode_libzmq_error(b"400", &mut out);
+        assert_eq!(&out[..], b"\x04\x09\x5eRROR\x03400");
+        assert!(Command::decode(Bytes::from_static(b"\x5eRROR\x05400")).is_err());
         assert_eq!(
             Command::decode(Bytes::from_static(b"\x05ERROR\x00")),
             Ok(Command::Error(Bytes::new()))

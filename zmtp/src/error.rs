@@ -63,6 +63,15 @@ pub enum ProtocolError {
         /// The peer's socket type's wire name.
         theirs: &'static str,
     },
+    /// The authenticator refused the peer (ZAP status 300, 400 or 500).
+    #[error("authentication failed (ZAP status {status})")]
+    AuthFailed {
+        /// The ZAP status code.
+        status: u16,
+    },
+    /// A verdict was handed to a session that did not ask for one.
+    #[error("authentication verdict given to a session that did not ask for one")]
+    UnexpectedVerdict,
     /// The peer sent an ERROR command.
     #[error("peer refused the connection: {0}")]
     PeerError(String),

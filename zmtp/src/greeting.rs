@@ -117,12 +117,7 @@ impl Greeting {
 
     /// The peer's mechanism name for error messages (trailing zeros removed, lossy UTF-8).
     pub fn mechanism_name(&self) -> String {
-        let end = self
-            .mechanism
-            .iter()
-            .rposition(|&b| b != 0)
-            .map_or(0, |i| i + 1);
-        String::from_utf8_lossy(&self.mechanism[..end]).into_owned()
+        mechanism_name(&self.mechanism)
     }
 
     /// True when the peer is a ZMTP 3.0 peer (major 3, minor 0): subscriptions then travel
@@ -130,6 +125,12 @@ impl Greeting {
     pub fn is_zmtp30(&self) -> bool {
         self.major == 3 && self.minor == 0
     }
+}
+
+/// A greeting's mechanism field as text (lossy, trailing zeros removed).
+pub(crate) fn mechanism_name(field: &[u8; 20]) -> String {
+    let end = field.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+    String::from_utf8_lossy(&field[..end]).into_owned()
 }
 
 #[cfg(test)]

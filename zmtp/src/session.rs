@@ -11,10 +11,10 @@ use bytes::{Bytes, BytesMut};
 use crate::command::MAX_PING_CONTEXT;
 use crate::encoder::{Encoder, Outgoing};
 use crate::greeting::SIGNATURE_LEN;
+use crate::mechanism::{Handshake, Security, Step};
 use crate::timers::{HeartbeatOptions, Timeout, Timers};
-use crate::{
-    Command, FrameDecoder, Greeting, Mechanism, Metadata, ProtocolError, SocketType, GREETING_LEN,
-};
+use crate::zap::{AuthReply, Credentials};
+use crate::{Command, FrameDecoder, Greeting, Metadata, ProtocolError, SocketType, GREETING_LEN};
 
 /// What the local side of a connection is.
 #[derive(Debug, Clone)]
@@ -37,6 +37,8 @@ pub struct SessionConfig {
     /// HEARTBEAT_IVL, HEARTBEAT_TIMEOUT and HEARTBEAT_TTL, from the end of the
     /// handshake on.
     pub heartbeat: HeartbeatOptions,
+    /// The security mechanism and our role in it.
+    pub security: Security,
 }
 
 impl SessionConfig {
@@ -51,6 +53,7 @@ impl SessionConfig {
             as_server: false,
             handshake_ivl: None,
             heartbeat: HeartbeatOptions::default(),
+            security: Security::Null,
         }
     }
 }
@@ -66,6 +69,10 @@ pub struct PeerInfo {
     pub metadata: Metadata,
     /// Peer's greeting minor version (0 → ZMTP 3.0 subscription encoding).
     pub minor: u8,
+    /// The identity the authenticator (ZAP) gave the peer; empty when none was asked.
+    pub user_id: Bytes,
+    /// Properties the authenticator added (ZAP metadata).
+    pub auth_metadata: Metadata,
 }
 
 /// Something the peer said.
@@ -92,14 +99,18 @@ pub enum Event {
     },
     /// PONG received.
     Pong,
+    /// A server's handshake needs the authenticator's verdict on these credentials
+    /// (ZAP, RFC 27): answer with [`Session::authenticated`]. Until then the session
+    /// takes no more input.
+    Authenticate(Credentials),
 }
 
 #[derive(Debug)]
 enum State {
     /// Waiting for the peer's 64-byte greeting.
     Greeting,
-    /// Greeting exchanged, our READY queued; waiting for the peer's READY.
-    AwaitReady,
+    /// Greeting exchanged; the mechanism's handshake runs.
+    Handshaking(Handshake),
     /// Handshake done.
     Ready,
     /// A protocol error happened; every later call returns it again.
@@ -168,6 +179,8 @@ pub struct Session {
     tx: BytesMut,
     peer_greeting: Option<Greeting>,
     peer: Option<PeerInfo>,
+    /// What the authenticator said of the peer.
+    verdict: Option<AuthReply>,
     timers: Timers,
 }
 
@@ -176,7 +189,8 @@ impl Session {
     /// greeting (version 3.1, NULL, as-server 0).
     pub fn new(config: SessionConfig, now: Instant) -> Session {
         let mut tx = BytesMut::with_capacity(GREETING_LEN + 64);
-        tx.extend_from_slice(&Greeting::new(Mechanism::Null, false).encode());
+        // libzmq sends as-server 0 whatever its role; roles come from each side's options.
+        tx.extend_from_slice(&Greeting::new(config.security.mechanism(), false).encode());
         let decoder = FrameDecoder::new(config.max_msg_size);
         let timers = Timers::new(config.handshake_ivl, config.heartbeat, now);
         Session {
@@ -186,6 +200,7 @@ impl Session {
             tx,
             peer_greeting: None,
             peer: None,
+            verdict: None,
             timers,
         }
     }
@@ -309,6 +324,12 @@ impl Session {
             }
         }
         loop {
+            if let State::Handshaking(h) = &self.state {
+                if h.awaits_verdict() {
+                    // Nothing more is read until the authenticator has spoken.
+                    return Ok(None);
+                }
+            }
             let Some(frame) = self.decoder.decode(buf)? else {
                 return Ok(None);
             };
@@ -324,11 +345,17 @@ impl Session {
             }
             let command = Command::decode(frame.body)?;
             if !ready {
-                return match command {
-                    Command::Ready(metadata) => self.accept_ready(metadata).map(Some),
-                    Command::Error(reason) => Err(peer_error(&reason)),
-                    other => Err(ProtocolError::UnexpectedCommand(other.name())),
+                let props = self.ready_properties();
+                let State::Handshaking(handshake) = &mut self.state else {
+                    unreachable!("not ready after the greeting means handshaking");
                 };
+                match handshake.on_command(command, &props, &mut self.tx)? {
+                    Step::Wait => continue,
+                    Step::Authenticate(credentials) => {
+                        return Ok(Some(Event::Authenticate(credentials)))
+                    }
+                    Step::Ready(metadata) => return self.accept_ready(metadata).map(Some),
+                }
             }
             match command {
                 Command::Subscribe(topic) => return Ok(Some(Event::Subscribe(topic))),
@@ -365,22 +392,38 @@ impl Session {
                 minor: buf[11],
             });
         }
+        // The mechanism is judged as soon as its 20 bytes are in: a peer of another
+        // mechanism (libzmq) closes the moment it has read ours, often before the
+        // rest of its greeting is out.
+        let ours = self.config.security.mechanism();
+        if seen >= 32 && buf[12..32] != ours.to_field() {
+            let mut field = [0u8; 20];
+            field.copy_from_slice(&buf[12..32]);
+            return Err(ProtocolError::MechanismMismatch {
+                ours: ours.as_str().to_owned(),
+                theirs: crate::greeting::mechanism_name(&field),
+            });
+        }
         if seen < GREETING_LEN {
             return Ok(false);
         }
         let mut raw = [0u8; GREETING_LEN];
         raw.copy_from_slice(&buf[..GREETING_LEN]);
         let greeting = Greeting::decode(&raw)?;
-        if greeting.mechanism != Mechanism::Null.to_field() {
+        if greeting.mechanism != ours.to_field() {
             return Err(ProtocolError::MechanismMismatch {
-                ours: Mechanism::Null.as_str().to_owned(),
+                ours: ours.as_str().to_owned(),
                 theirs: greeting.mechanism_name(),
             });
         }
         let _ = buf.split_to(GREETING_LEN);
         self.peer_greeting = Some(greeting);
-        Command::Ready(self.ready_properties()).encode(&mut self.tx);
-        self.state = State::AwaitReady;
+        let handshake = Handshake::start(
+            &self.config.security,
+            &self.ready_properties(),
+            &mut self.tx,
+        );
+        self.state = State::Handshaking(handshake);
         Ok(true)
     }
 
@@ -416,16 +459,42 @@ impl Session {
         }
         let identity = metadata.get("Identity").cloned().unwrap_or_default();
         let minor = self.peer_greeting.as_ref().map_or(1, |g| g.minor);
+        let (user_id, auth_metadata) = match self.verdict.take() {
+            Some(reply) => (reply.user_id, reply.metadata),
+            None => (Bytes::new(), Metadata::new()),
+        };
         let info = PeerInfo {
             socket_type,
             identity,
             metadata,
             minor,
+            user_id,
+            auth_metadata,
         };
         self.peer = Some(info.clone());
         self.state = State::Ready;
         self.timers.on_ready();
         Ok(Event::Ready(info))
+    }
+
+    /// Hands the authenticator's verdict to a handshake that asked for it
+    /// ([`Event::Authenticate`]). A refusal fails the session with
+    /// [`ProtocolError::AuthFailed`] (after queueing ERROR with the status code for
+    /// 400 and 500, which [`Session::poll_transmit`] then yields).
+    pub fn authenticated(&mut self, reply: AuthReply) -> Result<(), ProtocolError> {
+        let State::Handshaking(handshake) = &mut self.state else {
+            return Err(ProtocolError::UnexpectedVerdict);
+        };
+        match handshake.on_verdict(&reply, &mut self.tx) {
+            Ok(()) => {
+                self.verdict = Some(reply);
+                Ok(())
+            }
+            Err(e) => {
+                self.state = State::Failed(e.clone());
+                Err(e)
+            }
+        }
     }
 
     /// True once both READYs are exchanged (ours queued, theirs received).

@@ -4,10 +4,12 @@
 use std::rc::Rc;
 
 use bytes::Bytes;
-use monocoque_runtime::{Handler, Message, MonitorEvent, Peer};
+use monocoque_runtime::{Handler, Message, MonitorEvent, Peer, Verdict};
 use monocoque_zmtp::SessionConfig;
+use monocoque_zmtp::{AuthRequest, Credentials};
 
 use super::SocketBase;
+use crate::auth::zap_address;
 use crate::stats::Counters;
 
 impl Handler for SocketBase {
@@ -16,7 +18,20 @@ impl Handler for SocketBase {
         let mut config = SessionConfig::new(self.kind);
         config.identity = opts.routing_id.clone();
         config.max_msg_size = opts.maxmsgsize;
+        config.security = opts.security.clone();
         config
+    }
+
+    fn authenticate(&self, peer: &Rc<Peer>, credentials: Credentials) -> Option<Verdict> {
+        let opts = self.options.borrow();
+        let authenticator = opts.authenticator.as_ref()?;
+        let request = AuthRequest {
+            domain: opts.zap_domain.clone(),
+            address: Bytes::copy_from_slice(zap_address(&peer.remote()).as_bytes()),
+            routing_id: opts.routing_id.clone(),
+            credentials,
+        };
+        Some(authenticator.authenticate(request))
     }
 
     fn new_peer(&self, remote: String) -> Rc<Peer> {

@@ -1,0 +1,240 @@
+//! Security mechanisms: the handshake a [`Session`](crate::Session) runs between the
+//! greeting and READY. NULL (RFC 37) and PLAIN (RFC 24) are here; each is a small
+//! state machine fed the peer's commands and writing its own into the session's
+//! transmit buffer. A server's mechanism may stop to ask for a ZAP verdict
+//! ([`Event::Authenticate`](crate::Event::Authenticate)).
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::zap::{AuthReply, AuthStatus, Credentials};
+use crate::{Command, Mechanism, Metadata, ProtocolError};
+
+/// How a connection secures itself: its mechanism and role, with the credentials the
+/// role needs (libzmq's PLAIN_SERVER, PLAIN_USERNAME, PLAIN_PASSWORD).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub enum Security {
+    /// NULL: no authentication, no encryption.
+    #[default]
+    Null,
+    /// PLAIN client: sends a user name and password, in clear.
+    PlainClient {
+        /// PLAIN_USERNAME (at most 255 bytes).
+        username: Bytes,
+        /// PLAIN_PASSWORD (at most 255 bytes).
+        password: Bytes,
+    },
+    /// PLAIN server: asks ZAP about each client's user name and password.
+    PlainServer,
+}
+
+impl std::fmt::Debug for Security {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Security::Null => f.write_str("Null"),
+            Security::PlainClient { username, .. } => f
+                .debug_struct("PlainClient")
+                .field("username", username)
+                .finish_non_exhaustive(),
+            Security::PlainServer => f.write_str("PlainServer"),
+        }
+    }
+}
+
+impl Security {
+    /// The mechanism named in the greeting.
+    pub fn mechanism(&self) -> Mechanism {
+        match self {
+            Security::Null => Mechanism::Null,
+            Security::PlainClient { .. } | Security::PlainServer => Mechanism::Plain,
+        }
+    }
+
+    /// The greeting's as-server flag.
+    pub fn as_server(&self) -> bool {
+        matches!(self, Security::PlainServer)
+    }
+}
+
+/// What the handshake wants after a command.
+#[derive(Debug)]
+pub(crate) enum Step {
+    /// Nothing yet: wait for the peer's next command.
+    Wait,
+    /// A server needs the verdict on these credentials before it goes on.
+    Authenticate(Credentials),
+    /// The handshake is complete; these are the peer's properties.
+    Ready(Metadata),
+}
+
+/// One connection's handshake, as far as it got.
+#[derive(Debug)]
+pub(crate) enum Handshake {
+    /// NULL: both sides send READY at once.
+    Null,
+    /// PLAIN client: HELLO sent, WELCOME awaited; then INITIATE sent, READY awaited.
+    PlainClient { welcomed: bool },
+    /// PLAIN server: HELLO awaited; then (after ZAP) WELCOME sent, INITIATE awaited.
+    PlainServer(PlainAwaits),
+}
+
+/// What a PLAIN server waits for.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum PlainAwaits {
+    Hello,
+    Verdict,
+    Initiate,
+}
+
+impl Handshake {
+    /// Starts the handshake once the peer's greeting has arrived: queues what we send
+    /// first (`props`: our READY/INITIATE properties).
+    pub fn start(security: &Security, props: &Metadata, tx: &mut BytesMut) -> Handshake {
+        match security {
+            Security::Null => {
+                Command::Ready(props.clone()).encode(tx);
+                Handshake::Null
+            }
+            Security::PlainClient { username, password } => {
+                let mut hello = BytesMut::with_capacity(2 + username.len() + password.len());
+                for field in [username, password] {
+                    let field = &field[..field.len().min(255)];
+                    hello.put_u8(field.len() as u8);
+                    hello.extend_from_slice(field);
+                }
+                other(b"HELLO", hello.freeze()).encode(tx);
+                Handshake::PlainClient { welcomed: false }
+            }
+            Security::PlainServer => Handshake::PlainServer(PlainAwaits::Hello),
+        }
+    }
+
+    /// A command from the peer before the handshake completed.
+    pub fn on_command(
+        &mut self,
+        command: Command,
+        props: &Metadata,
+        tx: &mut BytesMut,
+    ) -> Result<Step, ProtocolError> {
+        if let Command::Error(reason) = &command {
+            return Err(ProtocolError::PeerError(
+                String::from_utf8_lossy(reason).into_owned(),
+            ));
+        }
+        match self {
+            Handshake::Null => match command {
+                Command::Ready(metadata) => Ok(Step::Ready(metadata)),
+                other => Err(unexpected(&other)),
+            },
+            Handshake::PlainClient { welcomed } => match (command, *welcomed) {
+                (Command::Other { name, data }, false) if &name[..] == b"WELCOME" => {
+                    if !data.is_empty() {
+                        return Err(malformed("WELCOME", "carries data"));
+                    }
+                    *welcomed = true;
+                    initiate(props).encode(tx);
+                    Ok(Step::Wait)
+                }
+                (Command::Ready(metadata), true) => Ok(Step::Ready(metadata)),
+                (other, _) => Err(unexpected(&other)),
+            },
+            Handshake::PlainServer(state) => match (command, &*state) {
+                (Command::Other { name, data }, PlainAwaits::Hello) if &name[..] == b"HELLO" => {
+                    let credentials = parse_plain_hello(data)?;
+                    *state = PlainAwaits::Verdict;
+                    Ok(Step::Authenticate(credentials))
+                }
+                (Command::Other { name, data }, PlainAwaits::Initiate)
+                    if &name[..] == b"INITIATE" =>
+                {
+                    let metadata = Metadata::decode(data)?;
+                    Command::Ready(props.clone()).encode(tx);
+                    Ok(Step::Ready(metadata))
+                }
+                (other, _) => Err(unexpected(&other)),
+            },
+        }
+    }
+
+    /// The authenticator's verdict for the credentials of [`Step::Authenticate`]: on
+    /// success the handshake goes on; otherwise it fails with
+    /// [`ProtocolError::AuthFailed`], after queueing ERROR with the status code for
+    /// 400 and 500 (300 closes without a word, as libzmq does).
+    pub fn on_verdict(
+        &mut self,
+        reply: &AuthReply,
+        tx: &mut BytesMut,
+    ) -> Result<(), ProtocolError> {
+        let Handshake::PlainServer(state) = self else {
+            return Err(ProtocolError::UnexpectedVerdict);
+        };
+        if *state != PlainAwaits::Verdict {
+            return Err(ProtocolError::UnexpectedVerdict);
+        }
+        match reply.status {
+            AuthStatus::Success => {
+                *state = PlainAwaits::Initiate;
+                other(b"WELCOME", Bytes::new()).encode(tx);
+                Ok(())
+            }
+            status => {
+                if status != AuthStatus::TemporaryError {
+                    // In the form libzmq 4.3 expects (see LIBZMQ_ERROR_PREFIX).
+                    let code = status.code().to_string();
+                    Command::encode_libzmq_error(code.as_bytes(), tx);
+                }
+                Err(ProtocolError::AuthFailed {
+                    status: status.code(),
+                })
+            }
+        }
+    }
+
+    /// True while a server waits for the authenticator.
+    pub fn awaits_verdict(&self) -> bool {
+        matches!(self, Handshake::PlainServer(PlainAwaits::Verdict))
+    }
+}
+
+/// HELLO's body: a length-prefixed user name, then a length-prefixed password, and
+/// nothing after.
+fn parse_plain_hello(data: Bytes) -> Result<Credentials, ProtocolError> {
+    let field = |at: usize| -> Result<(Bytes, usize), ProtocolError> {
+        let len = usize::from(
+            *data
+                .get(at)
+                .ok_or(malformed("HELLO", "ends before a length"))?,
+        );
+        let end = at + 1 + len;
+        if data.len() < end {
+            return Err(malformed("HELLO", "a field runs past the end"));
+        }
+        Ok((data.slice(at + 1..end), end))
+    };
+    let (username, next) = field(0)?;
+    let (password, end) = field(next)?;
+    if end != data.len() {
+        return Err(malformed("HELLO", "bytes after the password"));
+    }
+    Ok(Credentials::Plain { username, password })
+}
+
+fn initiate(props: &Metadata) -> Command {
+    let mut data = BytesMut::with_capacity(props.encoded_len());
+    props.encode(&mut data);
+    other(b"INITIATE", data.freeze())
+}
+
+fn other(name: &'static [u8], data: Bytes) -> Command {
+    Command::Other {
+        name: Bytes::from_static(name),
+        data,
+    }
+}
+
+fn unexpected(command: &Command) -> ProtocolError {
+    ProtocolError::UnexpectedCommand(command.name())
+}
+
+fn malformed(command: &'static str, reason: &'static str) -> ProtocolError {
+    ProtocolError::MalformedCommand { command, reason }
+}
