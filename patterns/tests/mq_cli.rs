@@ -380,6 +380,87 @@ fn rep_echo_answers_libzmq_req() {
 }
 
 #[test]
+fn plain_server_lets_in_good_credentials_and_warns_about_bad_ones() {
+    let mq = Mq::start(&[
+        "rep",
+        "--bind",
+        "tcp://127.0.0.1:0",
+        "--echo",
+        "--count",
+        "1",
+        "--plain-server",
+        "admin:s3cret:x",
+        "--plain-server",
+        "guest:guest",
+    ]);
+    let endpoint = mq.bound_endpoint();
+    let ctx = zmq::Context::new();
+    let bad = zsock(&ctx, zmq::REQ);
+    bad.set_plain_username(Some("admin")).unwrap();
+    bad.set_plain_password(Some("wrong")).unwrap();
+    bad.connect(&endpoint).unwrap();
+    let warning = recv_line(&mq.stderr, "the warning about the refused client");
+    assert!(
+        warning.starts_with("mq: warning: handshake with ")
+            && warning.ends_with("failed: authentication refused (ZAP status 400)"),
+        "{warning:?}"
+    );
+    drop(bad);
+    let good = zsock(&ctx, zmq::REQ);
+    good.set_plain_username(Some("admin")).unwrap();
+    good.set_plain_password(Some("s3cret:x")).unwrap();
+    good.connect(&endpoint).unwrap();
+    good.send("hi", 0).unwrap();
+    assert_eq!(good.recv_multipart(0).unwrap(), frames(&[b"hi"]));
+    let done = mq.finish();
+    assert!(done.status.success(), "stderr: {:?}", done.stderr);
+    assert!(done.stdout.is_empty(), "{:?}", done.stdout);
+}
+
+#[test]
+fn plain_client_reaches_a_libzmq_plain_server() {
+    let ctx = zmq::Context::new();
+    let zap = zsock(&ctx, zmq::REP);
+    zap.bind("inproc://zeromq.zap.01").unwrap();
+    let rep = zsock(&ctx, zmq::REP);
+    rep.set_plain_server(true).unwrap();
+    let endpoint = zbind(&rep, "tcp");
+    let mut mq = Mq::start(&["req", "--connect", &endpoint, "--plain-client", "bob:pw"]);
+    mq.write_line("ping");
+    // libzmq asks its ZAP handler about our credentials.
+    let request = zap.recv_multipart(0).unwrap();
+    assert_eq!(request[5..8], frames(&[b"PLAIN", b"bob", b"pw"])[..]);
+    zap.send_multipart([&b"1.0"[..], &request[1], b"200", b"OK", b"bob", b""], 0)
+        .unwrap();
+    assert_eq!(rep.recv_multipart(0).unwrap(), frames(&[b"ping"]));
+    rep.send("pong", 0).unwrap();
+    assert_eq!(recv_line(&mq.stdout, "the reply"), "pong");
+    mq.close_stdin();
+    let done = mq.finish();
+    assert!(done.status.success(), "stderr: {:?}", done.stderr);
+}
+
+#[test]
+fn plain_credentials_are_checked() {
+    assert!(
+        expect_error(&["rep", "-b", "tcp://*:1", "--plain-server", "nocolon"])
+            .contains("USER:PASS")
+    );
+    let long = format!("{}:x", "u".repeat(256));
+    assert!(expect_error(&["req", "-c", "tcp://h:1", "--plain-client", &long]).contains("255"));
+    assert!(expect_error(&[
+        "req",
+        "-c",
+        "tcp://h:1",
+        "--plain-client",
+        "a:b",
+        "--plain-server",
+        "c:d"
+    ])
+    .contains("cannot be used with"));
+}
+
+#[test]
 fn router_echo_answers_libzmq_dealer_and_req() {
     let mq = Mq::start(&[
         "router",

@@ -184,6 +184,9 @@ async fn run_link(
     .await;
     match &end {
         LinkEnd::Shutdown | LinkEnd::PeerClosed => debug!(%remote, "connection closed: {end}"),
+        // Authentication doing its job is not a fault (the monitor reports it as
+        // HANDSHAKE_FAILED_AUTH for whoever wants it).
+        _ if end.auth_status().is_some() => info!(%remote, "connection refused: {end}"),
         LinkEnd::Protocol(_) | LinkEnd::Refused(_) => limited(
             &REFUSED,
             |suppressed| warn!(%remote, suppressed, "closing connection: {end}"),

@@ -116,6 +116,19 @@ struct Args {
     /// nothing.
     #[arg(short, long)]
     echo: bool,
+
+    /// Be a PLAIN server that lets in clients with this user name and password
+    /// (repeatable: any of them).
+    #[arg(long, value_name = "USER:PASS", conflicts_with = "plain_client")]
+    plain_server: Vec<String>,
+
+    /// Be a PLAIN client with this user name and password.
+    #[arg(long, value_name = "USER:PASS")]
+    plain_client: Option<String>,
+
+    /// The ZAP domain a server names when it authenticates clients (ZAP_DOMAIN).
+    #[arg(long, value_name = "DOMAIN")]
+    zap_domain: Option<String>,
 }
 
 /// What the socket does with standard input and output; decided by its type and
@@ -182,6 +195,12 @@ pub struct Config {
     pub count: Option<u64>,
     /// Give up after this long without progress.
     pub timeout: Option<Duration>,
+    /// PLAIN server: the accepted user names and passwords.
+    pub plain_server: Vec<(Bytes, Bytes)>,
+    /// PLAIN client: our user name and password.
+    pub plain_client: Option<(Bytes, Bytes)>,
+    /// ZAP_DOMAIN, if given.
+    pub zap_domain: Option<Bytes>,
 }
 
 /// What parsing the command line ended in.
@@ -261,7 +280,32 @@ fn validate(args: Args) -> Result<Config, String> {
         identity,
         count: args.count,
         timeout: args.timeout,
+        plain_server: args
+            .plain_server
+            .iter()
+            .map(|c| parse_credentials(c))
+            .collect::<Result<_, _>>()?,
+        plain_client: args
+            .plain_client
+            .as_deref()
+            .map(parse_credentials)
+            .transpose()?,
+        zap_domain: args.zap_domain.map(Bytes::from),
     })
+}
+
+/// `USER:PASS`, each at most 255 bytes (PLAIN's limit); the password may contain ':'.
+fn parse_credentials(text: &str) -> Result<(Bytes, Bytes), String> {
+    let (user, pass) = text
+        .split_once(':')
+        .ok_or_else(|| "PLAIN credentials are USER:PASS".to_string())?;
+    if user.len() > 255 || pass.len() > 255 {
+        return Err("a PLAIN user name or password is at most 255 bytes".to_string());
+    }
+    Ok((
+        Bytes::copy_from_slice(user.as_bytes()),
+        Bytes::copy_from_slice(pass.as_bytes()),
+    ))
 }
 
 /// A routing id: 1 to 255 bytes, not starting with a zero byte (libzmq reserves

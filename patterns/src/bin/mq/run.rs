@@ -7,7 +7,10 @@ use std::io::Write;
 use std::time::Duration;
 
 use futures_lite::future;
-use monocoque::{AnySocket, Bytes, Error, Message, Options, SocketType};
+use monocoque::{
+    AnySocket, AuthReply, AuthRequest, AuthStatus, Bytes, Credentials, Error, Message,
+    MonitorEvent, Options, Security, SharedAuthenticator, SocketType,
+};
 
 use crate::cli::{Config, Mode};
 use crate::frames::{format_message, parse_line};
@@ -47,6 +50,7 @@ pub async fn run(cfg: &Config) -> Result<(), Failure> {
 /// Creates the socket, subscribes it, and binds and connects it.
 async fn open(cfg: &Config) -> Result<AnySocket, Failure> {
     let socket = AnySocket::with_options(cfg.kind, options(cfg));
+    warn_failed_handshakes(&socket);
     for prefix in subscriptions(cfg) {
         socket.subscribe(&prefix).await.map_err(socket_error)?;
     }
@@ -76,7 +80,63 @@ fn options(cfg: &Config) -> Options {
     if let Some(id) = &cfg.identity {
         options.routing_id = id.clone();
     }
+    if let Some((username, password)) = &cfg.plain_client {
+        options.security = Security::PlainClient {
+            username: username.clone(),
+            password: password.clone(),
+        };
+    }
+    if !cfg.plain_server.is_empty() {
+        options.security = Security::PlainServer;
+        options.authenticator = Some(plain_passwords(cfg.plain_server.clone()));
+    }
+    if let Some(domain) = &cfg.zap_domain {
+        options.zap_domain = domain.clone();
+    }
     options
+}
+
+/// Lets in the clients whose PLAIN credentials are among `accepted`, with their user
+/// name as user id. Passwords are compared in constant time.
+fn plain_passwords(accepted: Vec<(Bytes, Bytes)>) -> SharedAuthenticator {
+    SharedAuthenticator::new(move |req: &AuthRequest| {
+        let Credentials::Plain { username, password } = &req.credentials else {
+            return AuthReply::refuse(AuthStatus::Failure, "not PLAIN");
+        };
+        let known = accepted
+            .iter()
+            .any(|(user, pass)| user == username && same_secret(pass, password));
+        if known {
+            AuthReply::accept(username.clone())
+        } else {
+            AuthReply::refuse(AuthStatus::Failure, "unknown user or wrong password")
+        }
+    })
+}
+
+/// Equal contents, in a time that depends only on the lengths.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Prints one warning line for each handshake that fails, with the reason.
+fn warn_failed_handshakes(socket: &AnySocket) {
+    let monitor = socket.monitor();
+    glommio::spawn_local(async move {
+        loop {
+            match monitor.next().await {
+                MonitorEvent::HandshakeFailedAuth { remote, status } => eprintln!(
+                    "mq: warning: handshake with {remote} failed: authentication refused (ZAP status {status})"
+                ),
+                MonitorEvent::HandshakeFailedProtocol { remote, reason }
+                | MonitorEvent::HandshakeFailedNoDetail { remote, reason } => {
+                    eprintln!("mq: warning: handshake with {remote} failed: {reason}")
+                }
+                _ => {}
+            }
+        }
+    })
+    .detach();
 }
 
 /// The prefixes to subscribe to: those given, or everything for a SUB or XSUB
