@@ -206,7 +206,7 @@ pub struct Config {
 /// What parsing the command line ended in.
 pub enum Parsed {
     /// Run with this configuration.
-    Run(Config),
+    Run(Box<Config>),
     /// `--help` or `--version` was printed: exit 0.
     Printed,
 }
@@ -218,7 +218,7 @@ pub fn parse() -> Result<Parsed, String> {
         Ok(args) => args,
         Err(e) => return clap_outcome(&e),
     };
-    validate(args).map(Parsed::Run)
+    validate(args).map(|cfg| Parsed::Run(Box::new(cfg)))
 }
 
 /// Prints `--help`/`--version`, or turns a usage error into one line.
