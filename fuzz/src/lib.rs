@@ -10,8 +10,10 @@ use std::time::Instant;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use monocoque_zmtp::frame::{self, FrameDecoder};
+use monocoque_zmtp::zap::ZapError;
 use monocoque_zmtp::{
-    z85, Command, Greeting, Metadata, Outgoing, ProtocolError, Session, SessionConfig, SocketType,
+    z85, AuthReply, AuthStatus, Command, Event, Greeting, Metadata, Outgoing, ProtocolError,
+    Security, Session, SessionConfig, SocketType,
 };
 
 /// Greeting prefix checks and full decoding.
@@ -73,6 +75,17 @@ pub struct Transcript {
 /// Feeds `input` to a new session of `config` in pieces that end at `cuts` (ascending
 /// positions), draining the session after each piece as a connection driver does.
 pub fn transcript(config: &SessionConfig, input: &[u8], cuts: &[usize]) -> Transcript {
+    transcript_with_verdict(config, input, cuts, &AuthReply::accept("user"))
+}
+
+/// [`transcript`] for a server that authenticates: each
+/// [`Event::Authenticate`] is answered with `verdict`.
+pub fn transcript_with_verdict(
+    config: &SessionConfig,
+    input: &[u8],
+    cuts: &[usize],
+    verdict: &AuthReply,
+) -> Transcript {
     let mut s = Session::new(config.clone(), Instant::now());
     let mut buf = BytesMut::new();
     let mut out = Outgoing::new();
@@ -87,7 +100,16 @@ pub fn transcript(config: &SessionConfig, input: &[u8], cuts: &[usize]) -> Trans
         loop {
             let before = buf.len();
             match s.handle_input(&mut buf) {
-                Ok(Some(ev)) => events.push(format!("{ev:?}")),
+                Ok(Some(ev)) => {
+                    let asked = matches!(ev, Event::Authenticate(_));
+                    events.push(format!("{ev:?}"));
+                    if asked {
+                        if let Err(e) = s.authenticated(verdict.clone()) {
+                            error = Some(e);
+                            break;
+                        }
+                    }
+                }
                 Ok(None) => {
                     assert!(buf.len() <= before, "the session grew its input");
                     break;
@@ -161,4 +183,77 @@ pub fn z85(data: &[u8]) {
     let whole = &data[..data.len() / 4 * 4];
     let text = z85::encode(whole).expect("a multiple of 4");
     assert_eq!(z85::decode(&text).expect("own output decodes"), whole);
+}
+
+/// A PLAIN handshake through the public `Session` API. The first byte picks the role
+/// (even: a ROUTER server, odd: a DEALER client with fixed credentials) and, for a
+/// server, the authenticator's verdict; the second the read size. Fed at once and in
+/// reads, the transcript must be the same; a server never reaches READY without the
+/// verdict being a success.
+pub fn plain_handshake(data: &[u8]) {
+    let [pick, step, input @ ..] = data else {
+        return;
+    };
+    let server = pick % 2 == 0;
+    let mut config = SessionConfig::new(if server {
+        SocketType::Router
+    } else {
+        SocketType::Dealer
+    });
+    config.max_msg_size = Some(4096);
+    config.security = if server {
+        Security::PlainServer
+    } else {
+        Security::PlainClient {
+            username: Bytes::from_static(b"admin"),
+            password: Bytes::from_static(b"secret"),
+        }
+    };
+    let statuses = [
+        AuthStatus::Success,
+        AuthStatus::TemporaryError,
+        AuthStatus::Failure,
+        AuthStatus::InternalError,
+    ];
+    let status = statuses[usize::from(pick / 2) % statuses.len()];
+    let verdict = match status {
+        AuthStatus::Success => AuthReply::accept("admin"),
+        other => AuthReply::refuse(other, "no"),
+    };
+    let step = usize::from(*step).max(1);
+    let cuts: Vec<usize> = (step..input.len()).step_by(step).collect();
+    let whole = transcript_with_verdict(&config, input, &[], &verdict);
+    let split = transcript_with_verdict(&config, input, &cuts, &verdict);
+    assert_eq!(split, whole, "the verdict depends on the read boundaries");
+    let ready = whole.events.iter().any(|e| e.starts_with("Ready("));
+    if server && ready {
+        assert_eq!(status, AuthStatus::Success, "a refused client got in");
+        assert!(
+            whole.events.iter().any(|e| e.starts_with("Authenticate(")),
+            "a client got in without being authenticated"
+        );
+    }
+}
+
+/// ZAP reply parsing: the input is cut into frames (each a length byte, then that
+/// many bytes); a reply that parses re-encodes to frames that parse to the same
+/// reply, and nothing else parses.
+pub fn zap_reply(data: &[u8]) {
+    let mut frames = Vec::new();
+    let mut rest = data;
+    while let [len, tail @ ..] = rest {
+        let len = usize::from(*len).min(tail.len());
+        frames.push(Bytes::copy_from_slice(&tail[..len]));
+        rest = &tail[len..];
+    }
+    let id = frames.get(2).cloned().unwrap_or_default();
+    match AuthReply::from_frames(&frames, &id) {
+        Ok(reply) => {
+            let again = AuthReply::from_frames(&reply.to_frames(&id), &id);
+            assert_eq!(again.as_ref(), Ok(&reply));
+            assert_eq!(frames.len(), 7);
+        }
+        Err(ZapError::FrameCount(n)) => assert_ne!(n, 7),
+        Err(_) => assert_eq!(frames.len(), 7),
+    }
 }

@@ -9,12 +9,14 @@ use std::path::Path;
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 5] = [
+const TARGETS: [(&str, Target); 7] = [
     ("greeting", targets::greeting),
     ("frame_decoder", targets::frame_decoder),
     ("null_handshake", targets::null_handshake),
     ("command", targets::command),
     ("z85", targets::z85),
+    ("plain_handshake", targets::plain_handshake),
+    ("zap_reply", targets::zap_reply),
 ];
 
 fn replay(name: &str, target: Target) -> usize {
