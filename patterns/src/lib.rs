@@ -74,3 +74,8 @@ pub use bytes::Bytes;
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
+
+/// The security guide's examples, compiled as doc tests too.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/security.md")]
+struct SecurityGuideDoctests;
