@@ -12,6 +12,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use monocoque_runtime::Verdict;
 pub use monocoque_zmtp::{AuthReply, AuthRequest, AuthStatus, Credentials};
 
@@ -91,6 +92,120 @@ impl std::fmt::Debug for SharedAuthenticator {
     }
 }
 
+/// A ready-made authenticator with the rules of pyzmq's `zmq.auth`: addresses
+/// allowed or denied, and PLAIN user names with their passwords.
+///
+/// - With an allow list, only clients from those addresses come in (the deny list is
+///   then ignored); without one, clients from a denied address are refused. Refused:
+///   400 "address not allowed".
+/// - A NULL client that passes the address rules comes in.
+/// - A PLAIN client comes in when its user name is known and its password matches
+///   (compared in constant time); its user id is its user name. Otherwise: 400.
+///
+/// ```
+/// use monocoque::{Auth, Options, Security};
+///
+/// let auth = Auth::new()
+///     .allow("127.0.0.1")
+///     .plain_user("admin", "secret");
+/// let options = Options {
+///     security: Security::PlainServer,
+///     authenticator: Some(auth.into()),
+///     ..Options::default()
+/// };
+/// # let _ = options;
+/// ```
+#[derive(Clone, Default)]
+pub struct Auth {
+    allowed: Vec<String>,
+    denied: Vec<String>,
+    passwords: Vec<(Bytes, Bytes)>,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth")
+            .field("allowed", &self.allowed)
+            .field("denied", &self.denied)
+            .field("users", &self.passwords.len())
+            .finish()
+    }
+}
+
+impl Auth {
+    /// No rules: every address, no PLAIN user.
+    pub fn new() -> Auth {
+        Auth::default()
+    }
+
+    /// Lets in clients from `address` (an IP address as the client connects from it,
+    /// e.g. `"127.0.0.1"`); once one address is allowed, only allowed ones come in.
+    pub fn allow(mut self, address: impl Into<String>) -> Auth {
+        self.allowed.push(address.into());
+        self
+    }
+
+    /// Refuses clients from `address` (ignored once an address is allowed).
+    pub fn deny(mut self, address: impl Into<String>) -> Auth {
+        self.denied.push(address.into());
+        self
+    }
+
+    /// Accepts the PLAIN user `username` with `password`.
+    pub fn plain_user(mut self, username: impl Into<Bytes>, password: impl Into<Bytes>) -> Auth {
+        self.passwords.push((username.into(), password.into()));
+        self
+    }
+
+    /// The verdict on `request` under these rules.
+    pub fn decide(&self, request: &AuthRequest) -> AuthReply {
+        let address = String::from_utf8_lossy(&request.address);
+        let listed = |list: &[String]| list.iter().any(|a| *a == address);
+        let address_ok = if self.allowed.is_empty() {
+            !listed(&self.denied)
+        } else {
+            listed(&self.allowed)
+        };
+        if !address_ok {
+            return AuthReply::refuse(AuthStatus::Failure, "address not allowed");
+        }
+        match &request.credentials {
+            Credentials::Null => AuthReply::accept(Bytes::new()),
+            Credentials::Plain { username, password } => {
+                let known = self
+                    .passwords
+                    .iter()
+                    .any(|(user, pass)| user == username && same_secret(pass, password));
+                if known {
+                    AuthReply::accept(username.clone())
+                } else {
+                    AuthReply::refuse(AuthStatus::Failure, "invalid user name or password")
+                }
+            }
+            Credentials::Curve { .. } => {
+                AuthReply::refuse(AuthStatus::Failure, "CURVE keys are not configured")
+            }
+        }
+    }
+}
+
+impl Authenticator for Auth {
+    fn authenticate(&self, request: AuthRequest) -> Verdict {
+        Box::pin(std::future::ready(self.decide(&request)))
+    }
+}
+
+impl From<Auth> for SharedAuthenticator {
+    fn from(auth: Auth) -> SharedAuthenticator {
+        SharedAuthenticator::new(auth)
+    }
+}
+
+/// Equal contents, in a time that depends only on the lengths.
+pub(crate) fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// The address ZAP is told: the peer's host, without its port (as libzmq sends it).
 pub(crate) fn zap_address(remote: &str) -> &str {
     let remote = remote
@@ -107,7 +222,77 @@ pub(crate) fn zap_address(remote: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use super::zap_address;
+    use super::*;
+
+    fn request(address: &str, credentials: Credentials) -> AuthRequest {
+        AuthRequest {
+            domain: Bytes::new(),
+            address: Bytes::copy_from_slice(address.as_bytes()),
+            routing_id: Bytes::new(),
+            credentials,
+        }
+    }
+
+    fn plain(user: &'static str, pass: &'static str) -> Credentials {
+        Credentials::Plain {
+            username: Bytes::from_static(user.as_bytes()),
+            password: Bytes::from_static(pass.as_bytes()),
+        }
+    }
+
+    #[test]
+    fn auth_follows_zmq_auth_rules() {
+        let auth = Auth::new().plain_user("admin", "secret");
+        let status = |a: &Auth, addr: &str, c: Credentials| a.decide(&request(addr, c)).status;
+        assert_eq!(
+            status(&auth, "10.0.0.1", plain("admin", "secret")),
+            AuthStatus::Success
+        );
+        assert_eq!(
+            auth.decide(&request("10.0.0.1", plain("admin", "secret")))
+                .user_id,
+            "admin"
+        );
+        assert_eq!(
+            status(&auth, "10.0.0.1", plain("admin", "secreT")),
+            AuthStatus::Failure
+        );
+        assert_eq!(
+            status(&auth, "10.0.0.1", plain("root", "secret")),
+            AuthStatus::Failure
+        );
+        assert_eq!(
+            status(&auth, "10.0.0.1", Credentials::Null),
+            AuthStatus::Success
+        );
+        let denying = auth.clone().deny("10.0.0.1");
+        assert_eq!(
+            status(&denying, "10.0.0.1", plain("admin", "secret")),
+            AuthStatus::Failure
+        );
+        assert_eq!(
+            status(&denying, "10.0.0.2", plain("admin", "secret")),
+            AuthStatus::Success
+        );
+        // Once an address is allowed, only allowed ones pass, whatever is denied.
+        let allowing = denying.allow("10.0.0.1");
+        assert_eq!(
+            status(&allowing, "10.0.0.1", plain("admin", "secret")),
+            AuthStatus::Success
+        );
+        assert_eq!(
+            status(&allowing, "10.0.0.2", plain("admin", "secret")),
+            AuthStatus::Failure
+        );
+    }
+
+    #[test]
+    fn secrets_compare_by_content() {
+        assert!(same_secret(b"abc", b"abc"));
+        assert!(!same_secret(b"abc", b"abd"));
+        assert!(!same_secret(b"abc", b"abcd"));
+        assert!(same_secret(b"", b""));
+    }
 
     #[test]
     fn zap_addresses_drop_the_port() {

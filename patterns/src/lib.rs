@@ -51,7 +51,7 @@ mod test_support;
 
 pub use any_socket::AnySocket;
 pub use auth::{
-    AuthReply, AuthRequest, AuthStatus, Authenticator, Credentials, SharedAuthenticator,
+    Auth, AuthReply, AuthRequest, AuthStatus, Authenticator, Credentials, SharedAuthenticator,
 };
 pub use error::{Error, Result};
 pub use monitor::Monitor;

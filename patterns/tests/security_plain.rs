@@ -388,3 +388,56 @@ fn a_sharded_plain_router_authenticates_clients_on_every_core() {
     );
     rt.shutdown();
 }
+
+#[test]
+fn the_ready_made_auth_checks_addresses_and_passwords() {
+    for (auth, expect_in) in [
+        (monocoque::Auth::new().plain_user("admin", "password"), true),
+        (
+            monocoque::Auth::new()
+                .deny("127.0.0.1")
+                .plain_user("admin", "password"),
+            false,
+        ),
+        (
+            monocoque::Auth::new()
+                .allow("10.9.9.9")
+                .plain_user("admin", "password"),
+            false,
+        ),
+    ] {
+        let shown = format!("{auth:?}");
+        let (outcome, client) = run(move || async move {
+            let rep = Rep::with_options(Options {
+                security: Security::PlainServer,
+                authenticator: Some(auth.into()),
+                ..Options::default()
+            });
+            let monitor = rep.monitor();
+            let endpoint = rep.bind("tcp://127.0.0.1:0").unwrap().to_string();
+            let client = libzmq_client(endpoint, "admin", "password", expect_in);
+            let outcome = handshake_outcome(&monitor).await;
+            if expect_in {
+                within("a request", rep.recv()).await.unwrap();
+                rep.send("pong").await.unwrap();
+            }
+            (outcome, join(client).await)
+        });
+        if expect_in {
+            assert!(
+                matches!(outcome, MonitorEvent::HandshakeSucceeded { .. }),
+                "{shown}: {outcome:?}"
+            );
+            assert_eq!(client.2.as_deref(), Some(&b"pong"[..]));
+        } else {
+            assert!(
+                matches!(
+                    outcome,
+                    MonitorEvent::HandshakeFailedAuth { status: 400, .. }
+                ),
+                "{shown}: {outcome:?}"
+            );
+            assert_eq!((client.0, client.1), (0x4000, 400), "{shown}");
+        }
+    }
+}

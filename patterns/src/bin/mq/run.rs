@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use futures_lite::future;
 use monocoque::{
-    AnySocket, AuthReply, AuthRequest, AuthStatus, Bytes, Credentials, Error, Message,
-    MonitorEvent, Options, Security, SharedAuthenticator, SocketType,
+    AnySocket, Auth, Bytes, Error, Message, MonitorEvent, Options, Security, SocketType,
 };
 
 use crate::cli::{Config, Mode};
@@ -88,35 +87,16 @@ fn options(cfg: &Config) -> Options {
     }
     if !cfg.plain_server.is_empty() {
         options.security = Security::PlainServer;
-        options.authenticator = Some(plain_passwords(cfg.plain_server.clone()));
+        let users = cfg.plain_server.iter().cloned();
+        let auth = users.fold(Auth::new(), |auth, (user, pass)| {
+            auth.plain_user(user, pass)
+        });
+        options.authenticator = Some(auth.into());
     }
     if let Some(domain) = &cfg.zap_domain {
         options.zap_domain = domain.clone();
     }
     options
-}
-
-/// Lets in the clients whose PLAIN credentials are among `accepted`, with their user
-/// name as user id. Passwords are compared in constant time.
-fn plain_passwords(accepted: Vec<(Bytes, Bytes)>) -> SharedAuthenticator {
-    SharedAuthenticator::new(move |req: &AuthRequest| {
-        let Credentials::Plain { username, password } = &req.credentials else {
-            return AuthReply::refuse(AuthStatus::Failure, "not PLAIN");
-        };
-        let known = accepted
-            .iter()
-            .any(|(user, pass)| user == username && same_secret(pass, password));
-        if known {
-            AuthReply::accept(username.clone())
-        } else {
-            AuthReply::refuse(AuthStatus::Failure, "unknown user or wrong password")
-        }
-    })
-}
-
-/// Equal contents, in a time that depends only on the lengths.
-fn same_secret(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Prints one warning line for each handshake that fails, with the reason.
