@@ -52,6 +52,7 @@ mod test_support;
 pub use any_socket::AnySocket;
 pub use auth::{
     Auth, AuthReply, AuthRequest, AuthStatus, Authenticator, Credentials, SharedAuthenticator,
+    ZapHandler,
 };
 pub use error::{Error, Result};
 pub use monitor::Monitor;

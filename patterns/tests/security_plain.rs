@@ -441,3 +441,133 @@ fn the_ready_made_auth_checks_addresses_and_passwords() {
         }
     }
 }
+
+/// How a test's ZAP handler answers a request (None: not at all).
+type ZapAnswer = fn(&[Vec<u8>]) -> Option<Vec<Vec<u8>>>;
+
+/// A libzmq ZAP handler (a REP bound at an IPC endpoint) that answers each request
+/// with `reply(request)`.
+fn libzmq_zap_handler(reply: ZapAnswer) -> (String, Arc<std::sync::atomic::AtomicBool>) {
+    let endpoint = fresh_endpoint("ipc");
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let (ep, stop2) = (endpoint.clone(), Arc::clone(&stop));
+    std::thread::spawn(move || {
+        let ctx = zmq::Context::new();
+        let zap = zsock(&ctx, zmq::REP);
+        zap.set_rcvtimeo(50).unwrap();
+        zap.bind(&ep).unwrap();
+        ready_tx.send(()).unwrap();
+        while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
+            let Ok(request) = zap.recv_multipart(0) else {
+                continue;
+            };
+            match reply(&request) {
+                Some(frames) => zap.send_multipart(frames, 0).unwrap(),
+                // No reply: this REP is stuck; the test ends first.
+                None => std::thread::sleep(Duration::from_secs(2)),
+            }
+        }
+    });
+    ready_rx.recv().unwrap();
+    (endpoint, stop)
+}
+
+/// The handler's verdict, well-formed: 200 for admin/password, 400 otherwise (REP took
+/// the delimiter: version, id, domain, address, identity, mechanism, user, password).
+fn zap_verdict(request: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let ok = request.get(6).map(Vec::as_slice) == Some(b"admin")
+        && request.get(7).map(Vec::as_slice) == Some(b"password");
+    let status: &[u8] = if ok { b"200" } else { b"400" };
+    [&b"1.0"[..], &request[1], status, b"text", b"alice", b""]
+        .map(<[u8]>::to_vec)
+        .to_vec()
+}
+
+#[test]
+fn a_zap_handler_socket_decides_and_a_broken_one_fails_the_handshake() {
+    let cases: [(&str, &str, ZapAnswer); 6] = [
+        ("accepts", "password", |r| Some(zap_verdict(r))),
+        ("refuses", "wrong", |r| Some(zap_verdict(r))),
+        ("bad version", "password", |r| {
+            let mut f = zap_verdict(r);
+            f[0] = b"2.0".to_vec();
+            Some(f)
+        }),
+        ("bad request id", "password", |r| {
+            let mut f = zap_verdict(r);
+            f[1] = b"999".to_vec();
+            Some(f)
+        }),
+        ("bad status code", "password", |r| {
+            let mut f = zap_verdict(r);
+            f[2] = b"201".to_vec();
+            Some(f)
+        }),
+        ("too many frames", "password", |r| {
+            let mut f = zap_verdict(r);
+            f.push(b"extra".to_vec());
+            Some(f)
+        }),
+    ];
+    for (name, pass, handler) in cases {
+        let (endpoint, stop) = libzmq_zap_handler(handler);
+        let outcome = run(move || async move {
+            let rep = Rep::with_options(Options {
+                security: Security::PlainServer,
+                authenticator: Some(monocoque::ZapHandler::connect(endpoint)),
+                ..Options::default()
+            });
+            let monitor = rep.monitor();
+            let server = rep.bind("tcp://127.0.0.1:0").unwrap().to_string();
+            let client = libzmq_client(server, "admin", pass, name == "accepts");
+            let outcome = handshake_outcome(&monitor).await;
+            if name == "accepts" {
+                within("a request", rep.recv()).await.unwrap();
+                rep.send("pong").await.unwrap();
+                join(client).await;
+            }
+            outcome
+        });
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        match name {
+            "accepts" => assert!(
+                matches!(outcome, MonitorEvent::HandshakeSucceeded { .. }),
+                "{name}: {outcome:?}"
+            ),
+            "refuses" => assert!(
+                matches!(
+                    outcome,
+                    MonitorEvent::HandshakeFailedAuth { status: 400, .. }
+                ),
+                "{name}: {outcome:?}"
+            ),
+            _ => assert!(
+                matches!(&outcome, MonitorEvent::HandshakeFailedProtocol { reason, .. } if reason.contains("bad ZAP reply")),
+                "{name}: {outcome:?}"
+            ),
+        }
+    }
+}
+
+#[test]
+fn a_silent_zap_handler_leaves_the_handshake_to_handshake_ivl() {
+    let (endpoint, stop) = libzmq_zap_handler(|_| None);
+    let outcome = run(move || async move {
+        let rep = Rep::with_options(Options {
+            security: Security::PlainServer,
+            authenticator: Some(monocoque::ZapHandler::connect(endpoint)),
+            handshake_ivl: Some(Duration::from_millis(300)),
+            ..Options::default()
+        });
+        let monitor = rep.monitor();
+        let server = rep.bind("tcp://127.0.0.1:0").unwrap().to_string();
+        let _client = libzmq_client(server, "admin", "password", false);
+        handshake_outcome(&monitor).await
+    });
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        matches!(&outcome, MonitorEvent::HandshakeFailedNoDetail { reason, .. } if reason.contains("timed out")),
+        "{outcome:?}"
+    );
+}

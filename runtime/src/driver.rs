@@ -479,6 +479,7 @@ impl Conn {
             return Ok(());
         };
         self.verdict = None;
+        let reply = reply.map_err(ProtocolError::ZapReply)?;
         self.session.authenticated(reply)?;
         Ok(())
     }

@@ -6,6 +6,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
+use monocoque_zmtp::zap::ZapError;
 use monocoque_zmtp::{AuthReply, Credentials, SessionConfig};
 
 use crate::message::Message;
@@ -13,8 +14,9 @@ use crate::monitor::MonitorEvent;
 use crate::peer::Peer;
 
 /// An authenticator's answer on its way (it may take its time: a ZAP handler
-/// socket, a database).
-pub type Verdict = Pin<Box<dyn Future<Output = AuthReply>>>;
+/// socket, a database); an error when a ZAP handler answered with something that is
+/// not a ZAP reply.
+pub type Verdict = Pin<Box<dyn Future<Output = Result<AuthReply, ZapError>>>>;
 
 /// What a socket type does with its peers' traffic. Implemented by the socket
 /// patterns; called by connection drivers on the socket's own executor.

@@ -69,6 +69,10 @@ pub enum ProtocolError {
         /// The ZAP status code.
         status: u16,
     },
+    /// The ZAP handler's reply was not a valid ZAP reply (libzmq closes the
+    /// connection then, and reports a ZAP protocol error).
+    #[error("bad ZAP reply: {0}")]
+    ZapReply(crate::zap::ZapError),
     /// A verdict was handed to a session that did not ask for one.
     #[error("authentication verdict given to a session that did not ask for one")]
     UnexpectedVerdict,

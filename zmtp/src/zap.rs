@@ -244,6 +244,9 @@ pub enum ZapError {
     /// The metadata frame is not a property list.
     #[error("ZAP reply has malformed metadata")]
     Metadata,
+    /// The request could not be sent: the connection to the ZAP handler is closed.
+    #[error("the ZAP handler cannot be reached")]
+    Unreachable,
 }
 
 #[cfg(test)]

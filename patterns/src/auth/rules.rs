@@ -1,96 +1,9 @@
-//! Authentication (ZAP, RFC 27) for server sockets: an [`Authenticator`] decides, for
-//! each client's handshake, whether it may come in and under which user id.
-//!
-//! A socket whose [`Options::security`](crate::Options::security) makes it a server of a
-//! mechanism that authenticates (PLAIN) asks its [`Options::authenticator`]
-//! about every client. With no authenticator a PLAIN server refuses everyone, as a
-//! libzmq PLAIN server without a ZAP handler does (the monitor reports
-//! HANDSHAKE_FAILED_NO_DETAIL).
-//!
-//! [`Options::authenticator`]: crate::Options::authenticator
-
-use std::future::Future;
-use std::sync::Arc;
+//! [`Auth`]: the rules of pyzmq's `zmq.auth`, ready-made.
 
 use bytes::Bytes;
 use monocoque_runtime::Verdict;
-pub use monocoque_zmtp::{AuthReply, AuthRequest, AuthStatus, Credentials};
 
-/// Decides whether a client may come in. It is asked on the executor that serves the
-/// connection, and may take its time: the handshake waits for its answer.
-///
-/// Any `Fn(&AuthRequest) -> AuthReply` is one:
-///
-/// ```
-/// use monocoque::{AuthReply, AuthRequest, AuthStatus, Credentials, Options, Security, SharedAuthenticator};
-///
-/// let check = |req: &AuthRequest| match &req.credentials {
-///     Credentials::Plain { username, password } if &username[..] == b"admin" && &password[..] == b"secret" => {
-///         AuthReply::accept("admin")
-///     }
-///     _ => AuthReply::refuse(AuthStatus::Failure, "unknown user"),
-/// };
-/// let options = Options {
-///     security: Security::PlainServer,
-///     authenticator: Some(SharedAuthenticator::new(check)),
-///     ..Options::default()
-/// };
-/// # let _ = options;
-/// ```
-pub trait Authenticator: Send + Sync + 'static {
-    /// The verdict on `request`.
-    fn authenticate(&self, request: AuthRequest) -> Verdict;
-}
-
-impl<F> Authenticator for F
-where
-    F: Fn(&AuthRequest) -> AuthReply + Send + Sync + 'static,
-{
-    fn authenticate(&self, request: AuthRequest) -> Verdict {
-        let reply = self(&request);
-        Box::pin(std::future::ready(reply))
-    }
-}
-
-/// An [`Authenticator`] shared by every socket (and every core) that uses it.
-#[derive(Clone)]
-pub struct SharedAuthenticator(Arc<dyn Authenticator>);
-
-impl SharedAuthenticator {
-    /// Shares `authenticator`.
-    pub fn new(authenticator: impl Authenticator) -> SharedAuthenticator {
-        SharedAuthenticator(Arc::new(authenticator))
-    }
-
-    /// An authenticator whose verdicts come from an async function.
-    pub fn from_async<F, Fut>(decide: F) -> SharedAuthenticator
-    where
-        F: Fn(AuthRequest) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = AuthReply> + 'static,
-    {
-        struct Async<F>(F);
-        impl<F, Fut> Authenticator for Async<F>
-        where
-            F: Fn(AuthRequest) -> Fut + Send + Sync + 'static,
-            Fut: Future<Output = AuthReply> + 'static,
-        {
-            fn authenticate(&self, request: AuthRequest) -> Verdict {
-                Box::pin((self.0)(request))
-            }
-        }
-        SharedAuthenticator::new(Async(decide))
-    }
-
-    pub(crate) fn authenticate(&self, request: AuthRequest) -> Verdict {
-        self.0.authenticate(request)
-    }
-}
-
-impl std::fmt::Debug for SharedAuthenticator {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SharedAuthenticator")
-    }
-}
+use super::{AuthReply, AuthRequest, AuthStatus, Authenticator, Credentials, SharedAuthenticator};
 
 /// A ready-made authenticator with the rules of pyzmq's `zmq.auth`: addresses
 /// allowed or denied, and PLAIN user names with their passwords.
@@ -191,7 +104,7 @@ impl Auth {
 
 impl Authenticator for Auth {
     fn authenticate(&self, request: AuthRequest) -> Verdict {
-        Box::pin(std::future::ready(self.decide(&request)))
+        Box::pin(std::future::ready(Ok(self.decide(&request))))
     }
 }
 
@@ -202,22 +115,8 @@ impl From<Auth> for SharedAuthenticator {
 }
 
 /// Equal contents, in a time that depends only on the lengths.
-pub(crate) fn same_secret(a: &[u8], b: &[u8]) -> bool {
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// The address ZAP is told: the peer's host, without its port (as libzmq sends it).
-pub(crate) fn zap_address(remote: &str) -> &str {
-    let remote = remote
-        .strip_prefix("tcp://")
-        .or_else(|| remote.strip_prefix("ipc://"))
-        .unwrap_or(remote);
-    match remote.rsplit_once(':') {
-        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => {
-            host.trim_start_matches('[').trim_end_matches(']')
-        }
-        _ => remote,
-    }
 }
 
 #[cfg(test)]
@@ -292,13 +191,5 @@ mod tests {
         assert!(!same_secret(b"abc", b"abd"));
         assert!(!same_secret(b"abc", b"abcd"));
         assert!(same_secret(b"", b""));
-    }
-
-    #[test]
-    fn zap_addresses_drop_the_port() {
-        assert_eq!(zap_address("127.0.0.1:5555"), "127.0.0.1");
-        assert_eq!(zap_address("[::1]:80"), "::1");
-        assert_eq!(zap_address("/tmp/sock"), "/tmp/sock");
-        assert_eq!(zap_address("tcp://10.0.0.1:4000"), "10.0.0.1");
     }
 }
