@@ -542,10 +542,20 @@ fn a_zap_handler_socket_decides_and_a_broken_one_fails_the_handshake() {
                 ),
                 "{name}: {outcome:?}"
             ),
-            _ => assert!(
-                matches!(&outcome, MonitorEvent::HandshakeFailedProtocol { reason, .. } if reason.contains("bad ZAP reply")),
-                "{name}: {outcome:?}"
-            ),
+            _ => {
+                // libzmq's ZMQ_PROTOCOL_ERROR_ZAP_* numbers.
+                let code = match name {
+                    "bad version" => 0x2000_0003,
+                    "bad request id" => 0x2000_0002,
+                    "bad status code" => 0x2000_0004,
+                    _ => 0x2000_0001,
+                };
+                assert!(
+                    matches!(&outcome, MonitorEvent::HandshakeFailedProtocol { reason, error, .. }
+                        if reason.contains("bad ZAP reply") && *error == code),
+                    "{name}: {outcome:?}"
+                )
+            }
         }
     }
 }
@@ -569,5 +579,40 @@ fn a_silent_zap_handler_leaves_the_handshake_to_handshake_ivl() {
     assert!(
         matches!(&outcome, MonitorEvent::HandshakeFailedNoDetail { reason, .. } if reason.contains("timed out")),
         "{outcome:?}"
+    );
+}
+
+#[test]
+fn a_malformed_hello_is_reported_with_libzmqs_code() {
+    use std::io::Write;
+    let outcome = run(|| async {
+        let rep = Rep::with_options(plain_server(Some(checker(Arc::default()))));
+        let monitor = rep.monitor();
+        let endpoint = rep.bind("tcp://127.0.0.1:0").unwrap().to_string();
+        let addr = endpoint.trim_start_matches("tcp://").to_string();
+        std::thread::spawn(move || {
+            let mut s = std::net::TcpStream::connect(addr).unwrap();
+            let mut greeting = [0u8; 64];
+            greeting[0] = 0xFF;
+            greeting[9] = 0x7F;
+            greeting[10] = 3;
+            greeting[11] = 1;
+            greeting[12..17].copy_from_slice(b"PLAIN");
+            s.write_all(&greeting).unwrap();
+            // HELLO with a user name and no password.
+            s.write_all(b"\x04\x0c\x05HELLO\x05admin").unwrap();
+            std::thread::sleep(Duration::from_millis(500));
+        });
+        handshake_outcome(&monitor).await
+    });
+    assert!(
+        matches!(
+            outcome,
+            MonitorEvent::HandshakeFailedProtocol {
+                error: 0x1000_0013,
+                ..
+            }
+        ),
+        "ZMQ_PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_HELLO expected: {outcome:?}"
     );
 }

@@ -165,15 +165,24 @@ pub async fn drive(
         // error) is HANDSHAKE_FAILED_NO_DETAIL. After the handshake, only DISCONNECTED.
         let remote = peer.remote();
         let reason = end.to_string();
-        match end {
+        match &end {
             LinkEnd::Shutdown => {}
             _ if end.auth_status().is_some() => {
                 let status = end.auth_status().unwrap_or_default();
                 handler.on_monitor(MonitorEvent::HandshakeFailedAuth { remote, status })
             }
-            LinkEnd::Protocol(_) | LinkEnd::Refused(_) => {
-                handler.on_monitor(MonitorEvent::HandshakeFailedProtocol { remote, reason })
-            }
+            LinkEnd::Protocol(e) => handler.on_monitor(MonitorEvent::HandshakeFailedProtocol {
+                remote,
+                reason,
+                error: e.libzmq_code(),
+            }),
+            // The socket refused the peer's type or identity (PAIR taken, a duplicate
+            // routing id): libzmq reports no detail for these.
+            LinkEnd::Refused(_) => handler.on_monitor(MonitorEvent::HandshakeFailedProtocol {
+                remote,
+                reason,
+                error: monocoque_zmtp::error::libzmq_code::ZMTP_UNSPECIFIED,
+            }),
             _ => handler.on_monitor(MonitorEvent::HandshakeFailedNoDetail { remote, reason }),
         }
     }

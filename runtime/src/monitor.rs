@@ -25,8 +25,14 @@ pub enum MonitorEvent {
     Disconnected { remote: String, reason: String },
     /// The ZMTP handshake with `remote` succeeded.
     HandshakeSucceeded { remote: String },
-    /// The handshake failed because the peer broke the protocol or is incompatible.
-    HandshakeFailedProtocol { remote: String, reason: String },
+    /// The handshake failed because the peer broke the protocol or is incompatible;
+    /// `error` is libzmq's `ZMQ_PROTOCOL_ERROR_*` number for it (HANDSHAKE_FAILED_PROTOCOL's
+    /// value, see `monocoque_zmtp::error::libzmq_code`).
+    HandshakeFailedProtocol {
+        remote: String,
+        reason: String,
+        error: u32,
+    },
     /// The handshake failed on authentication: our authenticator refused `remote`, or
     /// `remote` refused us; `status` is the ZAP status code (300, 400, 500).
     HandshakeFailedAuth { remote: String, status: u16 },

@@ -80,3 +80,84 @@ pub enum ProtocolError {
     #[error("peer refused the connection: {0}")]
     PeerError(String),
 }
+
+/// libzmq's `ZMQ_PROTOCOL_ERROR_*` numbers, which it reports as the value of
+/// HANDSHAKE_FAILED_PROTOCOL.
+pub mod libzmq_code {
+    /// ZMTP, no more detail.
+    pub const ZMTP_UNSPECIFIED: u32 = 0x1000_0000;
+    /// A command where the protocol does not allow it.
+    pub const ZMTP_UNEXPECTED_COMMAND: u32 = 0x1000_0001;
+    /// A nonce out of sequence (CURVE).
+    pub const ZMTP_INVALID_SEQUENCE: u32 = 0x1000_0002;
+    /// Key exchange failed (CURVE).
+    pub const ZMTP_KEY_EXCHANGE: u32 = 0x1000_0003;
+    /// A malformed command, no more detail.
+    pub const ZMTP_MALFORMED_COMMAND_UNSPECIFIED: u32 = 0x1000_0011;
+    /// A malformed MESSAGE (CURVE).
+    pub const ZMTP_MALFORMED_COMMAND_MESSAGE: u32 = 0x1000_0012;
+    /// A malformed HELLO.
+    pub const ZMTP_MALFORMED_COMMAND_HELLO: u32 = 0x1000_0013;
+    /// A malformed INITIATE.
+    pub const ZMTP_MALFORMED_COMMAND_INITIATE: u32 = 0x1000_0014;
+    /// A malformed ERROR.
+    pub const ZMTP_MALFORMED_COMMAND_ERROR: u32 = 0x1000_0015;
+    /// A malformed READY.
+    pub const ZMTP_MALFORMED_COMMAND_READY: u32 = 0x1000_0016;
+    /// A malformed WELCOME.
+    pub const ZMTP_MALFORMED_COMMAND_WELCOME: u32 = 0x1000_0017;
+    /// Bad READY/INITIATE properties (a missing, unknown or incompatible socket type).
+    pub const ZMTP_INVALID_METADATA: u32 = 0x1000_0018;
+    /// A box did not open (CURVE).
+    pub const ZMTP_CRYPTOGRAPHIC: u32 = 0x1100_0001;
+    /// The peer uses another security mechanism.
+    pub const ZMTP_MECHANISM_MISMATCH: u32 = 0x1100_0002;
+    /// ZAP, no more detail.
+    pub const ZAP_UNSPECIFIED: u32 = 0x2000_0000;
+    /// A ZAP reply with the wrong frames.
+    pub const ZAP_MALFORMED_REPLY: u32 = 0x2000_0001;
+    /// A ZAP reply to another request.
+    pub const ZAP_BAD_REQUEST_ID: u32 = 0x2000_0002;
+    /// A ZAP reply of another version.
+    pub const ZAP_BAD_VERSION: u32 = 0x2000_0003;
+    /// A ZAP reply whose status code is not 200, 300, 400 or 500.
+    pub const ZAP_INVALID_STATUS_CODE: u32 = 0x2000_0004;
+    /// A ZAP reply with malformed metadata.
+    pub const ZAP_INVALID_METADATA: u32 = 0x2000_0005;
+}
+
+impl ProtocolError {
+    /// The number libzmq reports for this failure as HANDSHAKE_FAILED_PROTOCOL's value
+    /// (`ZMQ_PROTOCOL_ERROR_*`, see [`libzmq_code`]).
+    pub fn libzmq_code(&self) -> u32 {
+        use crate::zap::ZapError;
+        use libzmq_code::*;
+        match self {
+            ProtocolError::MechanismMismatch { .. } => ZMTP_MECHANISM_MISMATCH,
+            ProtocolError::UnexpectedCommand(_) | ProtocolError::MessageBeforeReady => {
+                ZMTP_UNEXPECTED_COMMAND
+            }
+            ProtocolError::MalformedCommand { command, .. } => match *command {
+                "HELLO" => ZMTP_MALFORMED_COMMAND_HELLO,
+                "INITIATE" => ZMTP_MALFORMED_COMMAND_INITIATE,
+                "ERROR" => ZMTP_MALFORMED_COMMAND_ERROR,
+                "READY" => ZMTP_MALFORMED_COMMAND_READY,
+                "WELCOME" => ZMTP_MALFORMED_COMMAND_WELCOME,
+                "MESSAGE" => ZMTP_MALFORMED_COMMAND_MESSAGE,
+                _ => ZMTP_MALFORMED_COMMAND_UNSPECIFIED,
+            },
+            ProtocolError::MissingSocketType
+            | ProtocolError::UnknownSocketType(_)
+            | ProtocolError::IncompatibleSocketType { .. } => ZMTP_INVALID_METADATA,
+            ProtocolError::ZapReply(e) => match e {
+                ZapError::RequestId => ZAP_BAD_REQUEST_ID,
+                ZapError::Version => ZAP_BAD_VERSION,
+                ZapError::StatusCode => ZAP_INVALID_STATUS_CODE,
+                ZapError::Metadata => ZAP_INVALID_METADATA,
+                ZapError::FrameCount(_) | ZapError::Delimiter => ZAP_MALFORMED_REPLY,
+                ZapError::Unreachable => ZAP_UNSPECIFIED,
+            },
+            _ => ZMTP_UNSPECIFIED,
+        }
+    }
+}

@@ -108,7 +108,7 @@ fn warn_failed_handshakes(socket: &AnySocket) {
                 MonitorEvent::HandshakeFailedAuth { remote, status } => eprintln!(
                     "mq: warning: handshake with {remote} failed: authentication refused (ZAP status {status})"
                 ),
-                MonitorEvent::HandshakeFailedProtocol { remote, reason }
+                MonitorEvent::HandshakeFailedProtocol { remote, reason, .. }
                 | MonitorEvent::HandshakeFailedNoDetail { remote, reason } => {
                     eprintln!("mq: warning: handshake with {remote} failed: {reason}")
                 }
