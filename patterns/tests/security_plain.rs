@@ -616,3 +616,52 @@ fn a_malformed_hello_is_reported_with_libzmqs_code() {
         "ZMQ_PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_HELLO expected: {outcome:?}"
     );
 }
+
+#[test]
+fn a_refused_client_gives_up_and_closes_without_waiting() {
+    // A libzmq PLAIN server whose ZAP handler refuses everyone and counts requests.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+    let server = std::thread::spawn(move || {
+        let ctx = zmq::Context::new();
+        let zap = zsock(&ctx, zmq::REP);
+        zap.set_rcvtimeo(50).unwrap();
+        zap.bind("inproc://zeromq.zap.01").unwrap();
+        let rep = zsock(&ctx, zmq::REP);
+        rep.set_plain_server(true).unwrap();
+        tx.send(common::zbind(&rep, "tcp")).unwrap();
+        let mut asked = 0;
+        while stop_rx.try_recv().is_err() {
+            if let Ok(request) = zap.recv_multipart(0) {
+                asked += 1;
+                let reply: [&[u8]; 6] = [b"1.0", &request[1], b"400", b"no", b"", b""];
+                zap.send_multipart(reply, 0).unwrap();
+            }
+        }
+        asked
+    });
+    let endpoint = rx.recv().unwrap();
+    let outcome = run(move || async move {
+        let req = Req::with_options(plain_client("admin", "nope"));
+        let monitor = req.monitor();
+        req.connect(&endpoint).unwrap();
+        // A request queued for the connection that will never be.
+        req.send("ping").await.unwrap();
+        let outcome = handshake_outcome(&monitor).await;
+        // Long enough for several reconnects at RECONNECT_IVL (100 ms).
+        glommio::timer::sleep(Duration::from_millis(600)).await;
+        // LINGER is infinite by default: closing must not wait for the dropped request.
+        within("close", req.close()).await;
+        outcome
+    });
+    stop_tx.send(()).unwrap();
+    let asked = server.join().unwrap();
+    assert!(
+        matches!(
+            outcome,
+            MonitorEvent::HandshakeFailedAuth { status: 400, .. }
+        ),
+        "{outcome:?}"
+    );
+    assert_eq!(asked, 1, "the refused client came back");
+}

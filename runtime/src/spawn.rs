@@ -87,7 +87,7 @@ pub fn spawn_accepted(
     let peer = handler.new_peer(remote);
     let lc = Rc::clone(lifecycle);
     lifecycle.spawn(async move {
-        run_link(stream, &peer, &handler, &lc, options).await;
+        let _ = run_link(stream, &peer, &handler, &lc, options).await;
         handler.on_peer_gone(&peer);
     });
 }
@@ -124,7 +124,15 @@ pub fn spawn_connector(
                         endpoint: name.clone(),
                     });
                     peer.set_remote(name.clone());
-                    run_link(stream, &peer, &handler, &lc, options).await;
+                    let end = run_link(stream, &peer, &handler, &lc, options).await;
+                    if let Some(status) = end.auth_status() {
+                        // As libzmq: a server that refused our credentials would refuse
+                        // them again; the connection is given up, and what was queued
+                        // for it dropped (so that closing does not wait for it).
+                        warn!(endpoint = %name, status, "authentication refused; not reconnecting");
+                        peer.clear_messages();
+                        break;
+                    }
                     ivl = options.reconnect_ivl.unwrap_or(ivl);
                 }
                 Some(Err(e)) => {
@@ -166,7 +174,7 @@ async fn run_link(
     handler: &Rc<dyn Handler>,
     lc: &Rc<Lifecycle>,
     options: LinkOptions,
-) {
+) -> LinkEnd {
     let remote = peer.remote();
     // The session keeps the connection's deadlines; the driver only arms its timer.
     let mut config = handler.session_config();
@@ -200,4 +208,5 @@ async fn run_link(
         remote,
         reason: end.to_string(),
     });
+    end
 }

@@ -147,8 +147,9 @@ pub struct AuthReply {
     pub status: AuthStatus,
     /// Why, for people (not sent to the peer).
     pub text: Bytes,
-    /// The identity the authenticator gives the peer: every message received on the
-    /// connection carries it as `User-Id`.
+    /// The identity the authenticator gives the peer (ZAP's User-Id), kept in the
+    /// peer's [`PeerInfo::user_id`](crate::PeerInfo::user_id). (Reading it per
+    /// received message, as libzmq's `zmq_msg_gets("User-Id")`, is not built yet.)
     pub user_id: Bytes,
     /// Further properties of the connection.
     pub metadata: Metadata,

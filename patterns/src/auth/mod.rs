@@ -42,6 +42,28 @@ pub use monocoque_zmtp::{AuthReply, AuthRequest, AuthStatus, Credentials};
 /// };
 /// # let _ = options;
 /// ```
+///
+/// Or any type of yours; its [`Verdict`] is a boxed future of the reply (an error
+/// only when a ZAP handler's answer is not a ZAP reply):
+///
+/// ```
+/// use monocoque::{AuthReply, AuthRequest, Authenticator, Verdict};
+///
+/// struct OnlyLocal;
+///
+/// impl Authenticator for OnlyLocal {
+///     fn authenticate(&self, request: AuthRequest) -> Verdict {
+///         let local = &request.address[..] == b"127.0.0.1";
+///         Box::pin(async move {
+///             Ok(if local {
+///                 AuthReply::accept("local")
+///             } else {
+///                 AuthReply::refuse(monocoque::AuthStatus::Failure, "remote")
+///             })
+///         })
+///     }
+/// }
+/// ```
 pub trait Authenticator: Send + Sync + 'static {
     /// The verdict on `request`.
     fn authenticate(&self, request: AuthRequest) -> Verdict;

@@ -31,8 +31,7 @@ const PARK_LIMIT: Duration = Duration::from_millis(5);
 /// A socket spread over every core of a [`Runtime`]: a `Send + Sync` handle.
 ///
 /// ```no_run
-/// use monocoque::{Options, ShardedSocket, SocketType};
-/// use monocoque_runtime::Runtime;
+/// use monocoque::{Options, Runtime, ShardedSocket, SocketType};
 ///
 /// let rt = Runtime::builder().build()?;
 /// let publisher = ShardedSocket::new(&rt, SocketType::Pub, Options::default());
