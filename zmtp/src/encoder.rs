@@ -137,7 +137,7 @@ impl Outgoing {
     }
 
     /// Appends one data frame (see [`Encoder::encode_frame`]).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push_frame(&mut self, body: &Bytes, more: bool) {
         if body.len() < ZERO_COPY_MIN {
             encode_frame(&mut self.buf, body, more, false);
