@@ -21,7 +21,9 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use glommio::timer::Timer;
-use monocoque_zmtp::{Encoder, Event, Outgoing, ProtocolError, Session, Timeout};
+use monocoque_zmtp::{
+    AuthReply, Credentials, Encoder, Event, Outgoing, ProtocolError, Session, Timeout,
+};
 
 use crate::handler::{Handler, Verdict};
 use crate::lifecycle::{Lifecycle, StopWatch};
@@ -153,6 +155,7 @@ pub async fn drive(
         last_traffic: Instant::now(),
         slice: crate::coop::Slice::new(),
         verdict: None,
+        sealing: Outgoing::new(),
     };
     let end = std::future::poll_fn(|cx| conn.poll(cx)).await;
     conn.report_drops(true);
@@ -227,6 +230,8 @@ struct Conn {
     slice: crate::coop::Slice,
     /// The authenticator's answer, while the handshake waits for it.
     verdict: Option<Verdict>,
+    /// CURVE: messages taken from the peer's queue on their way to be boxed.
+    sealing: Outgoing,
 }
 
 impl Conn {
@@ -465,8 +470,12 @@ impl Conn {
             }
             Event::Authenticate(credentials) => {
                 let mechanism = credentials.mechanism().as_str();
+                let curve = matches!(credentials, Credentials::Curve { .. });
                 match self.handler.authenticate(&self.peer, credentials) {
                     Some(verdict) => self.verdict = Some(verdict),
+                    // As libzmq without a ZAP handler: CURVE lets any client key in
+                    // (the connection is still encrypted); PLAIN refuses everyone.
+                    None if curve => self.session.authenticated(AuthReply::accept(""))?,
                     None => return Err(LinkEnd::NoAuthenticator(mechanism)),
                 }
             }
@@ -578,7 +587,14 @@ impl Conn {
             self.session
                 .encode_subscription(&mut self.out, &topic, subscribe);
         }
-        self.peer.take_messages(&mut self.out);
+        if self.session.encrypts() {
+            // The queue holds NULL-encoded messages: the session boxes each frame.
+            self.peer.take_messages(&mut self.sealing);
+            self.session
+                .transmit_queued(&mut self.sealing, &mut self.out);
+        } else {
+            self.peer.take_messages(&mut self.out);
+        }
         self.report_drops(false);
     }
 

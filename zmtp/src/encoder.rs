@@ -150,6 +150,31 @@ impl Outgoing {
         }
     }
 
+    /// Calls `f(more, body)` for each data frame queued, in order (the frames
+    /// [`Encoder::encode_message`] appended; an encrypting session re-frames them).
+    pub(crate) fn for_each_frame(&self, mut f: impl FnMut(bool, &[u8])) {
+        let mut large = self.large.iter();
+        let mut at = 0;
+        while at < self.buf.len() {
+            let flags = self.buf[at];
+            let (len, header) = if flags & crate::frame::flags::LONG != 0 {
+                let raw: [u8; 8] = self.buf[at + 1..at + 9].try_into().expect("8 bytes");
+                (u64::from_be_bytes(raw) as usize, 9)
+            } else {
+                (usize::from(self.buf[at + 1]), 2)
+            };
+            at += header;
+            let more = flags & crate::frame::flags::MORE != 0;
+            if len >= ZERO_COPY_MIN {
+                let (_, body) = large.next().expect("large bodies are referenced");
+                f(more, body);
+            } else {
+                f(more, &self.buf[at..at + len]);
+                at += len;
+            }
+        }
+    }
+
     /// The buffer that commands and handshake bytes are encoded into: whatever is
     /// appended goes out after everything already queued.
     pub(crate) fn tail(&mut self) -> &mut BytesMut {

@@ -73,6 +73,12 @@ pub enum ProtocolError {
     /// connection then, and reports a ZAP protocol error).
     #[error("bad ZAP reply: {0}")]
     ZapReply(crate::zap::ZapError),
+    /// A CURVE box did not open, or opened to the wrong contents.
+    #[error("cryptographic error: {0}")]
+    Cryptographic(&'static str),
+    /// A CURVE short nonce did not increase (a replayed or reordered MESSAGE).
+    #[error("CURVE nonce out of sequence")]
+    InvalidSequence,
     /// A verdict was handed to a session that did not ask for one.
     #[error("authentication verdict given to a session that did not ask for one")]
     UnexpectedVerdict,
@@ -134,6 +140,8 @@ impl ProtocolError {
         use libzmq_code::*;
         match self {
             ProtocolError::MechanismMismatch { .. } => ZMTP_MECHANISM_MISMATCH,
+            ProtocolError::Cryptographic(_) => ZMTP_CRYPTOGRAPHIC,
+            ProtocolError::InvalidSequence => ZMTP_INVALID_SEQUENCE,
             ProtocolError::UnexpectedCommand(_) | ProtocolError::MessageBeforeReady => {
                 ZMTP_UNEXPECTED_COMMAND
             }

@@ -37,6 +37,7 @@
 #![warn(missing_docs)]
 
 pub mod command;
+pub mod curve;
 pub mod encoder;
 pub mod error;
 pub mod frame;
@@ -50,6 +51,7 @@ pub mod z85;
 pub mod zap;
 
 pub use command::Command;
+pub use curve::{CurveKeyPair, CurvePublicKey};
 pub use encoder::{Encoder, Outgoing};
 pub use error::ProtocolError;
 pub use frame::{Frame, FrameDecoder};

@@ -6,6 +6,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use crate::curve::{CurveClient, CurveKeyPair, CurvePublicKey, CurveServer};
 use crate::zap::{AuthReply, AuthStatus, Credentials};
 use crate::{Command, Mechanism, Metadata, ProtocolError};
 
@@ -25,6 +26,21 @@ pub enum Security {
     },
     /// PLAIN server: asks ZAP about each client's user name and password.
     PlainServer,
+    /// CURVE client (libzmq's CURVE_SERVERKEY, with CURVE_PUBLICKEY and
+    /// CURVE_SECRETKEY as `keys`): encrypts everything, and proves its long-term key.
+    CurveClient {
+        /// Our long-term key pair (libzmq makes clients give one; any pair will do).
+        keys: CurveKeyPair,
+        /// The server's long-term public key.
+        server_key: CurvePublicKey,
+    },
+    /// CURVE server (CURVE_SERVER with CURVE_SECRETKEY): asks ZAP about each client's
+    /// long-term public key (with no authenticator every key is accepted, as libzmq
+    /// does).
+    CurveServer {
+        /// Our long-term key pair.
+        keys: CurveKeyPair,
+    },
 }
 
 impl std::fmt::Debug for Security {
@@ -36,6 +52,14 @@ impl std::fmt::Debug for Security {
                 .field("username", username)
                 .finish_non_exhaustive(),
             Security::PlainServer => f.write_str("PlainServer"),
+            Security::CurveClient { keys, server_key } => f
+                .debug_struct("CurveClient")
+                .field("keys", keys)
+                .field("server_key", server_key)
+                .finish(),
+            Security::CurveServer { keys } => {
+                f.debug_struct("CurveServer").field("keys", keys).finish()
+            }
         }
     }
 }
@@ -46,12 +70,13 @@ impl Security {
         match self {
             Security::Null => Mechanism::Null,
             Security::PlainClient { .. } | Security::PlainServer => Mechanism::Plain,
+            Security::CurveClient { .. } | Security::CurveServer { .. } => Mechanism::Curve,
         }
     }
 
     /// The greeting's as-server flag.
     pub fn as_server(&self) -> bool {
-        matches!(self, Security::PlainServer)
+        matches!(self, Security::PlainServer | Security::CurveServer { .. })
     }
 }
 
@@ -67,7 +92,6 @@ pub(crate) enum Step {
 }
 
 /// One connection's handshake, as far as it got.
-#[derive(Debug)]
 pub(crate) enum Handshake {
     /// NULL: both sides send READY at once.
     Null,
@@ -75,6 +99,25 @@ pub(crate) enum Handshake {
     PlainClient { welcomed: bool },
     /// PLAIN server: HELLO awaited; then (after ZAP) WELCOME sent, INITIATE awaited.
     PlainServer(PlainAwaits),
+    /// CURVE client: HELLO sent; then INITIATE; READY awaited.
+    CurveClient(Box<CurveClient>),
+    /// CURVE server: HELLO, then INITIATE awaited; then the verdict.
+    CurveServer(Box<CurveServer>),
+}
+
+impl std::fmt::Debug for Handshake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Handshake::Null => f.write_str("Null"),
+            Handshake::PlainClient { welcomed } => f
+                .debug_struct("PlainClient")
+                .field("welcomed", welcomed)
+                .finish(),
+            Handshake::PlainServer(awaits) => f.debug_tuple("PlainServer").field(awaits).finish(),
+            Handshake::CurveClient(_) => f.write_str("CurveClient"),
+            Handshake::CurveServer(_) => f.write_str("CurveServer"),
+        }
+    }
 }
 
 /// What a PLAIN server waits for.
@@ -105,16 +148,39 @@ impl Handshake {
                 Handshake::PlainClient { welcomed: false }
             }
             Security::PlainServer => Handshake::PlainServer(PlainAwaits::Hello),
+            Security::CurveClient { keys, server_key } => {
+                Handshake::CurveClient(Box::new(CurveClient::start(keys.clone(), *server_key, tx)))
+            }
+            Security::CurveServer { keys } => {
+                Handshake::CurveServer(Box::new(CurveServer::new(keys.clone())))
+            }
         }
     }
 
     /// A command from the peer before the handshake completed.
     pub fn on_command(
         &mut self,
-        command: Command,
+        body: Bytes,
         props: &Metadata,
         tx: &mut BytesMut,
     ) -> Result<Step, ProtocolError> {
+        // CURVE's commands carry boxes, not ZMTP command data: its handshake reads them.
+        match self {
+            Handshake::CurveClient(client) => {
+                return Ok(match client.on_command(&body, props, tx)? {
+                    Some(metadata) => Step::Ready(metadata),
+                    None => Step::Wait,
+                })
+            }
+            Handshake::CurveServer(server) => {
+                return Ok(match server.on_command(&body, tx)? {
+                    Some(public_key) => Step::Authenticate(Credentials::Curve { public_key }),
+                    None => Step::Wait,
+                })
+            }
+            _ => {}
+        }
+        let command = Command::decode(body)?;
         if let Command::Error(reason) = &command {
             return Err(ProtocolError::PeerError(
                 String::from_utf8_lossy(reason).into_owned(),
@@ -152,6 +218,9 @@ impl Handshake {
                 }
                 (other, _) => Err(unexpected(&other)),
             },
+            Handshake::CurveClient(_) | Handshake::CurveServer(_) => {
+                unreachable!("CURVE commands are read above")
+            }
         }
     }
 
@@ -162,20 +231,22 @@ impl Handshake {
     pub fn on_verdict(
         &mut self,
         reply: &AuthReply,
+        props: &Metadata,
         tx: &mut BytesMut,
-    ) -> Result<(), ProtocolError> {
-        let Handshake::PlainServer(state) = self else {
-            return Err(ProtocolError::UnexpectedVerdict);
-        };
-        if *state != PlainAwaits::Verdict {
+    ) -> Result<Option<Metadata>, ProtocolError> {
+        if !self.awaits_verdict() {
             return Err(ProtocolError::UnexpectedVerdict);
         }
         match reply.status {
-            AuthStatus::Success => {
-                *state = PlainAwaits::Initiate;
-                other(b"WELCOME", Bytes::new()).encode(tx);
-                Ok(())
-            }
+            AuthStatus::Success => match self {
+                Handshake::PlainServer(state) => {
+                    *state = PlainAwaits::Initiate;
+                    other(b"WELCOME", Bytes::new()).encode(tx);
+                    Ok(None)
+                }
+                Handshake::CurveServer(server) => server.accept(props, tx).map(Some),
+                _ => Err(ProtocolError::UnexpectedVerdict),
+            },
             status => {
                 if status != AuthStatus::TemporaryError {
                     // In the form libzmq 4.3 expects (see LIBZMQ_ERROR_PREFIX).
@@ -191,7 +262,20 @@ impl Handshake {
 
     /// True while a server waits for the authenticator.
     pub fn awaits_verdict(&self) -> bool {
-        matches!(self, Handshake::PlainServer(PlainAwaits::Verdict))
+        match self {
+            Handshake::PlainServer(state) => *state == PlainAwaits::Verdict,
+            Handshake::CurveServer(server) => server.awaits_verdict(),
+            _ => false,
+        }
+    }
+
+    /// CURVE: the boxes MESSAGEs travel in, once the handshake is complete.
+    pub fn take_boxes(&mut self) -> Option<crate::curve::Boxes> {
+        match self {
+            Handshake::CurveClient(client) => client.take_boxes(),
+            Handshake::CurveServer(server) => server.take_boxes(),
+            _ => None,
+        }
     }
 }
 

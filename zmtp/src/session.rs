@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 
 use crate::command::MAX_PING_CONTEXT;
+use crate::curve::{Boxes, INNER_COMMAND, INNER_MORE};
 use crate::encoder::{Encoder, Outgoing};
 use crate::greeting::SIGNATURE_LEN;
 use crate::mechanism::{Handshake, Security, Step};
@@ -181,6 +182,11 @@ pub struct Session {
     peer: Option<PeerInfo>,
     /// What the authenticator said of the peer.
     verdict: Option<AuthReply>,
+    /// The peer's properties, when a verdict completed the handshake (CURVE) and the
+    /// next `handle_input` reports Ready.
+    ready_pending: Option<Metadata>,
+    /// CURVE: the boxes every frame travels in after the handshake.
+    curve: Option<Boxes>,
     timers: Timers,
 }
 
@@ -201,6 +207,8 @@ impl Session {
             peer_greeting: None,
             peer: None,
             verdict: None,
+            ready_pending: None,
+            curve: None,
             timers,
         }
     }
@@ -259,11 +267,11 @@ impl Session {
     /// asked for. Calling it early does nothing.
     pub fn handle_timeout(&mut self, now: Instant) -> Result<(), Timeout> {
         if self.timers.expire(now)? {
-            Command::Ping {
+            let ping = Command::Ping {
                 ttl_deciseconds: self.config.heartbeat.ttl_deciseconds(),
                 context: Bytes::new(),
-            }
-            .encode(&mut self.tx);
+            };
+            encode_command(&mut self.curve, &ping, &mut self.tx);
         }
         Ok(())
     }
@@ -291,7 +299,7 @@ impl Session {
         let data = buf
             .first()
             .is_some_and(|f| f & crate::frame::flags::COMMAND == 0);
-        if data && matches!(self.state, State::Ready) {
+        if data && matches!(self.state, State::Ready) && self.curve.is_none() {
             return match self.decoder.decode(buf) {
                 Ok(frame) => Ok(frame.map(|f| Event::Frame {
                     more: f.more,
@@ -324,6 +332,10 @@ impl Session {
             }
         }
         loop {
+            if let Some(metadata) = self.ready_pending.take() {
+                // A server's handshake completed with its verdict (CURVE).
+                return self.accept_ready(metadata).map(Some);
+            }
             if let State::Handshaking(h) = &self.state {
                 if h.awaits_verdict() {
                     // Nothing more is read until the authenticator has spoken.
@@ -333,30 +345,43 @@ impl Session {
             let Some(frame) = self.decoder.decode(buf)? else {
                 return Ok(None);
             };
-            let ready = matches!(self.state, State::Ready);
-            if !frame.command {
-                if !ready {
+            if let State::Handshaking(handshake) = &mut self.state {
+                if !frame.command {
                     return Err(ProtocolError::MessageBeforeReady);
                 }
-                return Ok(Some(Event::Frame {
-                    more: frame.more,
-                    body: frame.body,
-                }));
-            }
-            let command = Command::decode(frame.body)?;
-            if !ready {
-                let props = self.ready_properties();
-                let State::Handshaking(handshake) = &mut self.state else {
-                    unreachable!("not ready after the greeting means handshaking");
-                };
-                match handshake.on_command(command, &props, &mut self.tx)? {
+                let props = ready_properties(&self.config);
+                match handshake.on_command(frame.body, &props, &mut self.tx)? {
                     Step::Wait => continue,
                     Step::Authenticate(credentials) => {
                         return Ok(Some(Event::Authenticate(credentials)))
                     }
-                    Step::Ready(metadata) => return self.accept_ready(metadata).map(Some),
+                    Step::Ready(metadata) => {
+                        self.curve = handshake.take_boxes();
+                        return self.accept_ready(metadata).map(Some);
+                    }
                 }
             }
+            let command = match &mut self.curve {
+                // Under CURVE every frame is a MESSAGE (libzmq sends it as a data
+                // frame, others as a command): open it, then it is data or a command.
+                Some(boxes) => {
+                    let (flags, payload) = boxes.opener.open(&frame.body)?;
+                    if flags & INNER_COMMAND == 0 {
+                        return Ok(Some(Event::Frame {
+                            more: flags & INNER_MORE != 0,
+                            body: payload,
+                        }));
+                    }
+                    Command::decode(payload)?
+                }
+                None if !frame.command => {
+                    return Ok(Some(Event::Frame {
+                        more: frame.more,
+                        body: frame.body,
+                    }))
+                }
+                None => Command::decode(frame.body)?,
+            };
             match command {
                 Command::Subscribe(topic) => return Ok(Some(Event::Subscribe(topic))),
                 Command::Cancel(topic) => return Ok(Some(Event::Cancel(topic))),
@@ -365,7 +390,8 @@ impl Session {
                     context,
                 } => {
                     let context = context.slice(..context.len().min(MAX_PING_CONTEXT));
-                    Command::Pong { context }.encode(&mut self.tx);
+                    let pong = Command::Pong { context };
+                    encode_command(&mut self.curve, &pong, &mut self.tx);
                     self.timers.on_peer_ping(ttl_deciseconds);
                     return Ok(Some(Event::Ping { ttl_deciseconds }));
                 }
@@ -420,27 +446,11 @@ impl Session {
         self.peer_greeting = Some(greeting);
         let handshake = Handshake::start(
             &self.config.security,
-            &self.ready_properties(),
+            &ready_properties(&self.config),
             &mut self.tx,
         );
         self.state = State::Handshaking(handshake);
         Ok(true)
-    }
-
-    fn ready_properties(&self) -> Metadata {
-        let mut props = Metadata::new();
-        props.insert("Socket-Type", self.config.socket_type.as_str());
-        let always_identity = matches!(
-            self.config.socket_type,
-            SocketType::Req | SocketType::Dealer | SocketType::Router
-        );
-        if always_identity || !self.config.identity.is_empty() {
-            props.insert("Identity", self.config.identity.clone());
-        }
-        for (name, value) in self.config.metadata.iter() {
-            props.insert(name, value.clone());
-        }
-        props
     }
 
     fn accept_ready(&mut self, metadata: Metadata) -> Result<Event, ProtocolError> {
@@ -485,8 +495,13 @@ impl Session {
         let State::Handshaking(handshake) = &mut self.state else {
             return Err(ProtocolError::UnexpectedVerdict);
         };
-        match handshake.on_verdict(&reply, &mut self.tx) {
-            Ok(()) => {
+        let props = ready_properties(&self.config);
+        match handshake.on_verdict(&reply, &props, &mut self.tx) {
+            Ok(done) => {
+                if let Some(metadata) = done {
+                    self.curve = handshake.take_boxes();
+                    self.ready_pending = Some(metadata);
+                }
                 self.verdict = Some(reply);
                 Ok(())
             }
@@ -539,7 +554,43 @@ impl Session {
         I: IntoIterator,
         I::Item: Borrow<Bytes>,
     {
-        self.encoder().encode_message(out, frames);
+        match &mut self.curve {
+            None => self.encoder().encode_message(out, frames),
+            Some(boxes) => {
+                let mut frames = frames.into_iter().peekable();
+                while let Some(frame) = frames.next() {
+                    let more = if frames.peek().is_some() {
+                        INNER_MORE
+                    } else {
+                        0
+                    };
+                    boxes.sealer.seal(out.tail(), more, frame.borrow());
+                }
+            }
+        }
+    }
+
+    /// True when this connection encrypts every frame (CURVE, once ready): messages
+    /// encoded beforehand with [`Encoder::NULL`] must then pass through
+    /// [`Session::transmit_queued`].
+    pub fn encrypts(&self) -> bool {
+        self.curve.is_some()
+    }
+
+    /// Moves messages queued with [`Encoder::NULL`] (a peer's queue) to `out` as this
+    /// connection sends them: as they are (without copying when `out` is empty), or
+    /// each frame boxed in a MESSAGE under CURVE. `queued` is left empty.
+    pub fn transmit_queued(&mut self, queued: &mut Outgoing, out: &mut Outgoing) {
+        match &mut self.curve {
+            None => out.append(queued),
+            Some(boxes) => {
+                queued.for_each_frame(|more, body| {
+                    let flags = if more { INNER_MORE } else { 0 };
+                    boxes.sealer.seal(out.tail(), flags, body)
+                });
+                queued.clear();
+            }
+        }
     }
 
     /// Appends a subscription (subscribe=true) or cancellation for the peer, in 3.1 command
@@ -550,6 +601,22 @@ impl Session {
     pub fn encode_subscription(&mut self, out: &mut Outgoing, topic: &[u8], subscribe: bool) {
         let out = out.tail();
         let zmtp30 = self.peer_greeting.as_ref().is_some_and(Greeting::is_zmtp30);
+        if let Some(boxes) = &mut self.curve {
+            // Inside CURVE: a 3.0 peer gets the data-frame form, others the command.
+            let mut body = Vec::with_capacity(10 + topic.len());
+            if zmtp30 {
+                body.push(u8::from(subscribe));
+                body.extend_from_slice(topic);
+                boxes.sealer.seal(out, 0, &body);
+            } else {
+                let name: &[u8] = if subscribe { b"SUBSCRIBE" } else { b"CANCEL" };
+                body.push(name.len() as u8);
+                body.extend_from_slice(name);
+                body.extend_from_slice(topic);
+                boxes.sealer.seal(out, INNER_COMMAND, &body);
+            }
+            return;
+        }
         if zmtp30 {
             let len = 1 + topic.len();
             out.reserve(crate::frame::header_len(len) + len);
@@ -573,11 +640,11 @@ impl Session {
     /// callers that speak for themselves (test peers, tools).
     pub fn encode_ping(&mut self, out: &mut Outgoing, ttl_deciseconds: u16, context: &[u8]) {
         let context = &context[..context.len().min(MAX_PING_CONTEXT)];
-        Command::Ping {
+        let ping = Command::Ping {
             ttl_deciseconds,
             context: Bytes::copy_from_slice(context),
-        }
-        .encode(out.tail());
+        };
+        encode_command(&mut self.curve, &ping, out.tail());
     }
 
     /// Queues an ERROR command with `reason` (≤255 bytes) for poll_transmit.
@@ -590,4 +657,34 @@ impl Session {
 
 fn peer_error(reason: &[u8]) -> ProtocolError {
     ProtocolError::PeerError(String::from_utf8_lossy(reason).into_owned())
+}
+
+/// Our READY (or INITIATE) properties.
+fn ready_properties(config: &SessionConfig) -> Metadata {
+    let mut props = Metadata::new();
+    props.insert("Socket-Type", config.socket_type.as_str());
+    let always_identity = matches!(
+        config.socket_type,
+        SocketType::Req | SocketType::Dealer | SocketType::Router
+    );
+    if always_identity || !config.identity.is_empty() {
+        props.insert("Identity", config.identity.clone());
+    }
+    for (name, value) in config.metadata.iter() {
+        props.insert(name, value.clone());
+    }
+    props
+}
+
+/// Appends `command` for the peer: in clear, or boxed in a MESSAGE under CURVE.
+fn encode_command(curve: &mut Option<Boxes>, command: &Command, out: &mut BytesMut) {
+    match curve {
+        None => command.encode(out),
+        Some(boxes) => {
+            let mut plain = BytesMut::with_capacity(command.body_len() + 9);
+            command.encode(&mut plain);
+            let body = &plain[plain.len() - command.body_len()..];
+            boxes.sealer.seal(out, INNER_COMMAND, body);
+        }
+    }
 }

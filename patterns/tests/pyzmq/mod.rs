@@ -1,0 +1,82 @@
+//! pyzmq as a peer, for what the bundled libzmq lacks (it has no CURVE): the test
+//! command makes its own virtual environment with a pinned pyzmq (whose wheel carries
+//! libzmq 4.3.5 with CURVE) the first time a test needs it, under the target
+//! directory, and reuses it afterwards. It needs `python3` with its `venv` module and
+//! PyPI; nothing is installed outside the target directory.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+
+/// The pyzmq release the tests run against.
+pub const PYZMQ: &str = "pyzmq==27.3.0";
+
+/// The environment's python, made on first use.
+pub fn python() -> PathBuf {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON
+        .get_or_init(|| {
+            let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("pyzmq-venv");
+            let python = root.join("bin").join("python");
+            if works(&python) {
+                return python;
+            }
+            // Built aside and renamed into place, so that test binaries running at the
+            // same time never see a half-made environment.
+            let building = root.with_extension(format!("building-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&building);
+            run(Command::new("python3").arg("-m").arg("venv").arg(&building));
+            run(Command::new(building.join("bin").join("python")).args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                PYZMQ,
+            ]));
+            if std::fs::rename(&building, &root).is_err() {
+                // Another test binary finished first: use its environment.
+                let _ = std::fs::remove_dir_all(&building);
+            }
+            assert!(
+                works(&python),
+                "pyzmq environment at {} is unusable",
+                root.display()
+            );
+            python
+        })
+        .clone()
+}
+
+fn works(python: &PathBuf) -> bool {
+    Command::new(python)
+        .args(["-c", "import zmq; assert zmq.has('curve')"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn run(command: &mut Command) {
+    let status = command
+        .status()
+        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
+    assert!(
+        status.success(),
+        "{command:?} failed: the CURVE tests need python3 with venv and access to PyPI"
+    );
+}
+
+/// Runs `script` (Python, with `zmq` imported) with `args`; its standard output is
+/// piped for the caller to read.
+pub fn spawn(script: &str, args: &[&str]) -> Child {
+    Command::new(python())
+        .arg("-c")
+        .arg(format!("import zmq, sys\n{script}"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start python")
+}

@@ -1,0 +1,284 @@
+//! CURVE (RFC 25/26) against libzmq 4.3.5 with CURVE (pyzmq's; the bundled libzmq has
+//! none), both roles, TCP and IPC: requests and multipart replies with large frames,
+//! subscriptions inside CURVE, the authenticator asked about client keys, a client
+//! with the wrong server key getting nowhere.
+
+mod common;
+mod pyzmq;
+
+use std::io::{BufRead, BufReader, Read};
+use std::sync::{Arc, Mutex};
+
+use common::{fresh_endpoint, join, run, within, TRANSPORTS};
+use monocoque::{
+    AuthReply, AuthRequest, AuthStatus, Credentials, CurveKeyPair, CurvePublicKey, MonitorEvent,
+    Options, Pub, Rep, Req, Security, SharedAuthenticator,
+};
+
+/// libzmq's test keys (its `zmq_curve` documentation).
+const CLIENT_PUBLIC: &str = "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID";
+const CLIENT_SECRET: &str = "D:)Q[IlAW!ahhC2ac:9*A}h:p?([4%wOTJ%JR%cs";
+const SERVER_PUBLIC: &str = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+const SERVER_SECRET: &str = "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6";
+
+fn curve_server() -> Options {
+    Options {
+        security: Security::CurveServer {
+            keys: CurveKeyPair::from_secret(SERVER_SECRET).unwrap(),
+        },
+        ..Options::default()
+    }
+}
+
+fn curve_client(server_public: &str) -> Options {
+    Options {
+        security: Security::CurveClient {
+            keys: CurveKeyPair::from_secret(CLIENT_SECRET).unwrap(),
+            server_key: CurvePublicKey::new(server_public).unwrap(),
+        },
+        ..Options::default()
+    }
+}
+
+/// The first line a python peer prints (its endpoint), and the process.
+fn started(script: &str, args: &[&str]) -> (String, std::process::Child) {
+    let mut child = pyzmq::spawn(script, args);
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (line.trim().to_string(), child)
+}
+
+/// Everything a python peer printed afterwards, with its errors.
+fn finished(mut child: std::process::Child) -> String {
+    let status = child.wait().unwrap();
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(status.success(), "python failed: {err}");
+    out
+}
+
+const PY_CURVE_REP: &str = r#"
+s = zmq.Context().socket(zmq.REP)
+s.curve_server = True
+s.curve_secretkey = sys.argv[2].encode()
+s.rcvtimeo = 10000
+if sys.argv[1] == "tcp":
+    s.bind_to_random_port("tcp://127.0.0.1")
+else:
+    s.bind(sys.argv[3])
+print(s.last_endpoint.decode(), flush=True)
+for _ in range(2):
+    msg = s.recv_multipart()
+    s.send_multipart([b"pong"] + msg)
+"#;
+
+#[test]
+fn monocoque_curve_client_talks_to_a_libzmq_server() {
+    for transport in TRANSPORTS {
+        let ipc = fresh_endpoint("ipc");
+        let (endpoint, py) = started(PY_CURVE_REP, &[transport, SERVER_SECRET, &ipc]);
+        let replies = run(move || async move {
+            let req = Req::with_options(curve_client(SERVER_PUBLIC));
+            let monitor = req.monitor();
+            req.connect(&endpoint).unwrap();
+            let mut replies = Vec::new();
+            for i in 0..2u8 {
+                req.send(vec![vec![b'p', i], vec![i; 5000]]).await.unwrap();
+                let reply = within("a reply", req.recv()).await.unwrap();
+                replies.push(reply.iter().map(|f| f.to_vec()).collect::<Vec<_>>());
+            }
+            let succeeded = std::iter::from_fn(|| monitor.try_next())
+                .any(|e| matches!(e, MonitorEvent::HandshakeSucceeded { .. }));
+            assert!(succeeded, "{transport}: no HandshakeSucceeded");
+            replies
+        });
+        finished(py);
+        for (i, reply) in replies.iter().enumerate() {
+            let i = i as u8;
+            assert_eq!(
+                reply,
+                &[b"pong".to_vec(), vec![b'p', i], vec![i; 5000]],
+                "{transport}"
+            );
+        }
+    }
+}
+
+const PY_CURVE_REQ: &str = r#"
+s = zmq.Context().socket(zmq.REQ)
+s.curve_serverkey = sys.argv[2].encode()
+s.curve_publickey = sys.argv[3].encode()
+s.curve_secretkey = sys.argv[4].encode()
+s.rcvtimeo = 5000
+s.connect(sys.argv[1])
+s.send_multipart([b"ping", b"x" * 3000])
+try:
+    print(b"|".join(s.recv_multipart()).decode(), flush=True)
+except zmq.Again:
+    print("no reply", flush=True)
+"#;
+
+#[test]
+fn a_libzmq_curve_client_talks_to_a_monocoque_server() {
+    for transport in TRANSPORTS {
+        let asked = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&asked);
+        let authenticator = SharedAuthenticator::new(move |req: &AuthRequest| {
+            seen.lock().unwrap().push(req.credentials.clone());
+            AuthReply::accept("curve-client")
+        });
+        let got = run(move || async move {
+            let rep = Rep::with_options(Options {
+                authenticator: Some(authenticator),
+                ..curve_server()
+            });
+            let endpoint = rep.bind(&fresh_endpoint(transport)).unwrap().to_string();
+            let py = std::thread::spawn(move || {
+                let child = pyzmq::spawn(
+                    PY_CURVE_REQ,
+                    &[&endpoint, SERVER_PUBLIC, CLIENT_PUBLIC, CLIENT_SECRET],
+                );
+                finished(child)
+            });
+            let request = within("the request", rep.recv()).await.unwrap();
+            assert_eq!(&request[0][..], b"ping");
+            assert_eq!(request[1].len(), 3000);
+            rep.send("pong").await.unwrap();
+            join(py).await
+        });
+        assert_eq!(got.trim(), "pong", "{transport}");
+        let client = CurvePublicKey::new(CLIENT_PUBLIC).unwrap();
+        assert_eq!(
+            *asked.lock().unwrap(),
+            [Credentials::Curve {
+                public_key: *client.as_bytes()
+            }],
+            "{transport}: the authenticator is asked about the client's key"
+        );
+    }
+}
+
+#[test]
+fn an_unknown_client_key_is_refused_with_400() {
+    let refuse = SharedAuthenticator::new(|_: &AuthRequest| {
+        AuthReply::refuse(AuthStatus::Failure, "unknown key")
+    });
+    let (outcome, got) = run(move || async move {
+        let rep = Rep::with_options(Options {
+            authenticator: Some(refuse),
+            ..curve_server()
+        });
+        let monitor = rep.monitor();
+        let endpoint = rep.bind("tcp://127.0.0.1:0").unwrap().to_string();
+        let py = std::thread::spawn(move || {
+            finished(pyzmq::spawn(
+                PY_CURVE_REQ,
+                &[&endpoint, SERVER_PUBLIC, CLIENT_PUBLIC, CLIENT_SECRET],
+            ))
+        });
+        let outcome = within("the handshake outcome", async {
+            loop {
+                let e = monitor.next().await;
+                if matches!(
+                    e,
+                    MonitorEvent::HandshakeFailedAuth { .. }
+                        | MonitorEvent::HandshakeSucceeded { .. }
+                ) {
+                    return e;
+                }
+            }
+        })
+        .await;
+        (outcome, join(py).await)
+    });
+    assert!(
+        matches!(
+            outcome,
+            MonitorEvent::HandshakeFailedAuth { status: 400, .. }
+        ),
+        "{outcome:?}"
+    );
+    assert_eq!(got.trim(), "no reply");
+}
+
+#[test]
+fn a_client_with_the_wrong_server_key_never_gets_through() {
+    let (endpoint, py) = started(PY_CURVE_REP, &["tcp", SERVER_SECRET, ""]);
+    let outcome = run(move || async move {
+        // The client believes the server's key is its own public key.
+        let req = Req::with_options(curve_client(CLIENT_PUBLIC));
+        let monitor = req.monitor();
+        req.connect(&endpoint).unwrap();
+        req.send("ping").await.unwrap();
+        let got = glommio::timer::timeout(std::time::Duration::from_millis(500), async {
+            Ok(req.recv().await)
+        })
+        .await;
+        assert!(got.is_err(), "a reply came through: {got:?}");
+        std::iter::from_fn(|| monitor.try_next())
+            .any(|e| matches!(e, MonitorEvent::HandshakeSucceeded { .. }))
+    });
+    let _ = py.wait_with_output();
+    assert!(
+        !outcome,
+        "the handshake succeeded with the wrong server key"
+    );
+}
+
+const PY_CURVE_SUB: &str = r#"
+s = zmq.Context().socket(zmq.SUB)
+s.curve_serverkey = sys.argv[2].encode()
+s.curve_publickey = sys.argv[3].encode()
+s.curve_secretkey = sys.argv[4].encode()
+s.rcvtimeo = 5000
+s.setsockopt(zmq.SUBSCRIBE, b"weather.")
+s.connect(sys.argv[1])
+got = [s.recv_multipart() for _ in range(3)]
+print(";".join(b"|".join(m).decode() for m in got), flush=True)
+"#;
+
+#[test]
+fn subscriptions_travel_inside_curve() {
+    let got = run(|| async {
+        let publisher = Pub::with_options(curve_server());
+        let endpoint = publisher.bind("tcp://127.0.0.1:0").unwrap().to_string();
+        let py = std::thread::spawn(move || {
+            finished(pyzmq::spawn(
+                PY_CURVE_SUB,
+                &[&endpoint, SERVER_PUBLIC, CLIENT_PUBLIC, CLIENT_SECRET],
+            ))
+        });
+        // The SUB's subscription arrives boxed; until then nothing matches.
+        let mut n = 0u32;
+        while !py.is_finished() {
+            publisher
+                .send(vec!["weather.paris".to_string(), format!("{n}")])
+                .await
+                .unwrap();
+            publisher.send(vec!["sport", "ignored"]).await.unwrap();
+            n += 1;
+            glommio::timer::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        join(py).await
+    });
+    let messages: Vec<&str> = got.trim().split(';').collect();
+    assert_eq!(messages.len(), 3, "{got}");
+    assert!(
+        messages.iter().all(|m| m.starts_with("weather.paris|")),
+        "{got}"
+    );
+}

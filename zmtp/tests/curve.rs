@@ -1,0 +1,197 @@
+//! CURVE (RFC 25/26) between two sessions: the handshake with the server's verdict,
+//! messages and commands boxed both ways, and the ways a hostile peer is refused.
+
+mod common;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use common::{drain, wire, Pair};
+use monocoque_zmtp::{
+    AuthReply, Credentials, CurveKeyPair, Encoder, Event, Outgoing, ProtocolError, Security,
+    SessionConfig, SocketType,
+};
+
+const SERVER_SECRET: &str = "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6";
+const CLIENT_SECRET: &str = "D:)Q[IlAW!ahhC2ac:9*A}h:p?([4%wOTJ%JR%cs";
+
+fn configs(server_key_for_client: &str) -> (SessionConfig, SessionConfig) {
+    let server = CurveKeyPair::from_secret(SERVER_SECRET).unwrap();
+    let claimed = CurveKeyPair::from_secret(server_key_for_client)
+        .unwrap()
+        .public();
+    let mut c = SessionConfig::new(SocketType::Dealer);
+    c.security = Security::CurveClient {
+        keys: CurveKeyPair::from_secret(CLIENT_SECRET).unwrap(),
+        server_key: claimed,
+    };
+    let mut s = SessionConfig::new(SocketType::Router);
+    s.security = Security::CurveServer { keys: server };
+    (c, s)
+}
+
+/// A client and server through the handshake, the verdict given.
+fn connected() -> Pair {
+    let (c, s) = configs(SERVER_SECRET);
+    let mut p = Pair::new(c, s);
+    let (ra, rb) = p.pump();
+    ra.unwrap();
+    rb.unwrap();
+    let asked: Vec<_> = p.b_events.drain(..).collect();
+    let client = CurveKeyPair::from_secret(CLIENT_SECRET).unwrap().public();
+    assert_eq!(
+        asked,
+        [Event::Authenticate(Credentials::Curve {
+            public_key: *client.as_bytes()
+        })]
+    );
+    p.b.authenticated(AuthReply::accept("client")).unwrap();
+    let (ra, rb) = p.pump();
+    ra.unwrap();
+    rb.unwrap();
+    assert!(
+        p.a.is_ready() && p.b.is_ready(),
+        "{:?} {:?}",
+        p.a_events,
+        p.b_events
+    );
+    assert!(p.a.encrypts() && p.b.encrypts());
+    assert_eq!(p.b.peer().unwrap().user_id, "client");
+    assert_eq!(p.a.peer().unwrap().socket_type, SocketType::Router);
+    p.a_events.clear();
+    p.b_events.clear();
+    p
+}
+
+#[test]
+fn the_handshake_has_libzmqs_sizes() {
+    let (c, _) = configs(SERVER_SECRET);
+    let mut client = monocoque_zmtp::Session::new(c, std::time::Instant::now());
+    let mut input = BytesMut::from(&common::greeting(1, b"CURVE", false)[..]);
+    drain(&mut client, &mut input).unwrap();
+    let sent = common::transmitted(&mut client);
+    assert_eq!(&sent[12..17], b"CURVE");
+    // HELLO: a command frame of exactly 200 bytes (flags, size, body).
+    assert_eq!(&sent[64..66], &[0x04, 200]);
+    assert_eq!(sent.len(), 64 + 2 + 200);
+    assert_eq!(&sent[66..72], b"\x05HELLO");
+    assert_eq!(&sent[72..74], &[1, 0]);
+    assert!(sent[74..146].iter().all(|&b| b == 0), "72 bytes of padding");
+}
+
+#[test]
+fn messages_and_commands_travel_boxed_both_ways() {
+    let mut p = connected();
+    let mut out = Outgoing::new();
+    let big = Bytes::from(vec![7u8; 2_000]);
+    p.a.encode_message(&mut out, [Bytes::from_static(b"hello"), big.clone()]);
+    let mut bytes = wire(&mut out);
+    assert!(!bytes.windows(5).any(|w| w == b"hello"), "sent in clear");
+    let events = drain(&mut p.b, &mut bytes).unwrap();
+    assert_eq!(
+        events,
+        [
+            Event::Frame {
+                more: true,
+                body: Bytes::from_static(b"hello")
+            },
+            Event::Frame {
+                more: false,
+                body: big
+            },
+        ]
+    );
+    // The peer's queue holds NULL-encoded messages: they are boxed on their way out.
+    let mut queued = Outgoing::new();
+    Encoder::NULL.encode_message(&mut queued, [Bytes::from_static(b"reply")]);
+    let mut out = Outgoing::new();
+    p.b.transmit_queued(&mut queued, &mut out);
+    assert!(queued.is_empty());
+    p.b.encode_subscription(&mut out, b"topic", true);
+    let mut bytes = wire(&mut out);
+    assert_eq!(
+        drain(&mut p.a, &mut bytes).unwrap(),
+        [
+            Event::Frame {
+                more: false,
+                body: Bytes::from_static(b"reply")
+            },
+            Event::Subscribe(Bytes::from_static(b"topic")),
+        ]
+    );
+    // PING inside CURVE is answered with a boxed PONG.
+    let mut out = Outgoing::new();
+    p.a.encode_ping(&mut out, 0, b"ctx");
+    let mut bytes = wire(&mut out);
+    assert_eq!(
+        drain(&mut p.b, &mut bytes).unwrap(),
+        [Event::Ping { ttl_deciseconds: 0 }]
+    );
+    let mut pong = common::transmitted(&mut p.b);
+    assert!(!pong.windows(4).any(|w| w == b"PONG"), "PONG in clear");
+    assert_eq!(drain(&mut p.a, &mut pong).unwrap(), [Event::Pong]);
+}
+
+#[test]
+fn a_replayed_or_altered_message_closes_the_connection() {
+    let mut p = connected();
+    let mut out = Outgoing::new();
+    p.a.encode_message(&mut out, [Bytes::from_static(b"once")]);
+    let sent = wire(&mut out);
+    let mut first = sent.clone();
+    assert_eq!(drain(&mut p.b, &mut first).unwrap().len(), 1);
+    let mut replay = sent.clone();
+    assert_eq!(
+        drain(&mut p.b, &mut replay),
+        Err(ProtocolError::InvalidSequence)
+    );
+
+    let mut p = connected();
+    let mut altered = BytesMut::new();
+    let mut out = Outgoing::new();
+    p.a.encode_message(&mut out, [Bytes::from_static(b"data")]);
+    altered.put(&mut out);
+    let last = altered.len() - 1;
+    altered[last] ^= 1;
+    assert!(matches!(
+        drain(&mut p.b, &mut altered),
+        Err(ProtocolError::Cryptographic(_))
+    ));
+}
+
+#[test]
+fn a_client_with_the_wrong_server_key_is_refused_at_hello() {
+    let (c, s) = configs(CLIENT_SECRET);
+    let mut p = Pair::new(c, s);
+    let (_, rb) = p.pump();
+    assert!(matches!(rb, Err(ProtocolError::Cryptographic(_))), "{rb:?}");
+    assert!(p.b_events.is_empty(), "the authenticator is never asked");
+}
+
+#[test]
+fn malformed_hellos_are_refused() {
+    let (_, s) = configs(SERVER_SECRET);
+    for (hello, what) in [
+        (vec![0u8; 199], "short"),
+        (
+            [b"\x05HELLO".as_slice(), &[2, 0], &[0u8; 192]].concat(),
+            "version 2",
+        ),
+        (
+            [b"\x05HELLP".as_slice(), &[1, 0], &[0u8; 192]].concat(),
+            "wrong name",
+        ),
+    ] {
+        let mut server = monocoque_zmtp::Session::new(s.clone(), std::time::Instant::now());
+        let mut input = BytesMut::from(&common::greeting(1, b"CURVE", false)[..]);
+        input.put_u8(0x04);
+        input.put_u8(hello.len() as u8);
+        input.extend_from_slice(&hello);
+        let got = drain(&mut server, &mut input);
+        assert!(
+            matches!(
+                got,
+                Err(ProtocolError::MalformedCommand { .. } | ProtocolError::UnexpectedCommand(_))
+            ),
+            "{what}: {got:?}"
+        );
+    }
+}
