@@ -5,6 +5,7 @@
 //! test fails.
 
 mod common;
+mod pyzmq;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
@@ -437,6 +438,67 @@ fn plain_client_reaches_a_libzmq_plain_server() {
     assert_eq!(recv_line(&mq.stdout, "the reply"), "pong");
     mq.close_stdin();
     let done = mq.finish();
+    assert!(done.status.success(), "stderr: {:?}", done.stderr);
+}
+
+#[test]
+fn keygen_prints_a_pair_whose_secret_gives_its_public_key() {
+    let mq = Mq::start(&["keygen"]);
+    let done = mq.finish();
+    assert!(done.status.success(), "stderr: {:?}", done.stderr);
+    let [public, secret] = &done.stdout[..] else {
+        panic!("two lines expected: {:?}", done.stdout);
+    };
+    assert_eq!((public.len(), secret.len()), (40, 40));
+    let pair = monocoque::CurveKeyPair::from_secret(secret).unwrap();
+    assert_eq!(&pair.public().to_z85(), public);
+}
+
+#[test]
+fn curve_server_answers_a_libzmq_curve_client_and_mq_client() {
+    const SERVER_PUBLIC: &str = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+    const SERVER_SECRET: &str = "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6";
+    let server = Mq::start(&[
+        "rep",
+        "--bind",
+        "tcp://127.0.0.1:0",
+        "--echo",
+        "--count",
+        "2",
+        "--curve-server",
+        SERVER_SECRET,
+    ]);
+    let endpoint = server.bound_endpoint();
+    let pair = monocoque::CurveKeyPair::generate();
+    let (public, secret) = (pair.public().to_z85(), pair.secret_z85());
+    let python = pyzmq::spawn(
+        r#"
+s = zmq.Context().socket(zmq.REQ)
+s.curve_serverkey = sys.argv[2].encode()
+s.curve_publickey = sys.argv[3].encode()
+s.curve_secretkey = sys.argv[4].encode()
+s.rcvtimeo = 10000
+s.connect(sys.argv[1])
+s.send(b"from pyzmq")
+print(s.recv().decode(), flush=True)
+"#,
+        &[&endpoint, SERVER_PUBLIC, &public, &secret],
+    )
+    .wait_with_output()
+    .unwrap();
+    assert_eq!(String::from_utf8_lossy(&python.stdout).trim(), "from pyzmq");
+    let mut client = Mq::start(&[
+        "req",
+        "--connect",
+        &endpoint,
+        "--curve-client",
+        SERVER_PUBLIC,
+    ]);
+    client.write_line("from mq");
+    assert_eq!(recv_line(&client.stdout, "the echo"), "from mq");
+    client.close_stdin();
+    assert!(client.finish().status.success());
+    let done = server.finish();
     assert!(done.status.success(), "stderr: {:?}", done.stderr);
 }
 

@@ -14,6 +14,8 @@ use super::{AuthReply, AuthRequest, AuthStatus, Authenticator, Credentials, Shar
 /// - A NULL client that passes the address rules comes in.
 /// - A PLAIN client comes in when its user name is known and its password matches
 ///   (compared in constant time); its user id is its user name. Otherwise: 400.
+/// - A CURVE client comes in when no key was given ([`Auth::curve_key`]), or when its
+///   long-term public key is one of those given. Otherwise: 400.
 ///
 /// ```
 /// use monocoque::{Auth, Options, Security};
@@ -33,6 +35,8 @@ pub struct Auth {
     allowed: Vec<String>,
     denied: Vec<String>,
     passwords: Vec<(Bytes, Bytes)>,
+    /// CURVE client keys let in (None: any key, as zmq.auth's CURVE_ALLOW_ANY).
+    curve_keys: Option<Vec<[u8; 32]>>,
 }
 
 impl std::fmt::Debug for Auth {
@@ -41,6 +45,7 @@ impl std::fmt::Debug for Auth {
             .field("allowed", &self.allowed)
             .field("denied", &self.denied)
             .field("users", &self.passwords.len())
+            .field("curve_keys", &self.curve_keys.as_ref().map(Vec::len))
             .finish()
     }
 }
@@ -70,6 +75,15 @@ impl Auth {
         self
     }
 
+    /// Lets in CURVE clients whose long-term public key is `key`; once one key is
+    /// given, other keys are refused.
+    pub fn curve_key(mut self, key: crate::CurvePublicKey) -> Auth {
+        self.curve_keys
+            .get_or_insert_with(Vec::new)
+            .push(*key.as_bytes());
+        self
+    }
+
     /// The verdict on `request` under these rules.
     pub fn decide(&self, request: &AuthRequest) -> AuthReply {
         let address = String::from_utf8_lossy(&request.address);
@@ -95,9 +109,13 @@ impl Auth {
                     AuthReply::refuse(AuthStatus::Failure, "invalid user name or password")
                 }
             }
-            Credentials::Curve { .. } => {
-                AuthReply::refuse(AuthStatus::Failure, "CURVE keys are not configured")
-            }
+            Credentials::Curve { public_key } => match &self.curve_keys {
+                None => AuthReply::accept(Bytes::new()),
+                Some(keys) if keys.iter().any(|k| same_secret(k, public_key)) => {
+                    AuthReply::accept(Bytes::new())
+                }
+                Some(_) => AuthReply::refuse(AuthStatus::Failure, "unknown CURVE key"),
+            },
         }
     }
 }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use clap::Parser;
-use monocoque::{Bytes, SocketType};
+use monocoque::{Bytes, CurveKeyPair, CurvePublicKey, SocketType};
 
 use crate::frames::parse_frame;
 
@@ -20,6 +20,8 @@ is printed as 0x followed by lowercase hex; on input, a frame written as 0x foll
 by an even number of hex digits is sent as those bytes (so printed lines can be fed \
 back unchanged). A text frame that looks like hex is printed in hex for the same \
 reason. Output is flushed after every line.
+
+Security: --plain-server/--plain-client (PLAIN) or --curve-server/--curve-client (CURVE, encrypted). `mq keygen` prints a new CURVE key pair (public key, then secret key, in Z85); `mq keygen --out NAME` writes NAME.key and NAME.key_secret certificates in the format pyzmq's zmq.auth reads.
 
 What each TYPE does:
   PUSH, PUB      send every input line, exit when input ends (after delivering
@@ -129,6 +131,22 @@ struct Args {
     /// The ZAP domain a server names when it authenticates clients (ZAP_DOMAIN).
     #[arg(long, value_name = "DOMAIN")]
     zap_domain: Option<String>,
+
+    /// Be a CURVE server with this secret key (40 characters of Z85; see `mq keygen`).
+    #[arg(long, value_name = "SECRET", conflicts_with_all = ["plain_server", "plain_client", "curve_client"])]
+    curve_server: Option<String>,
+
+    /// CURVE server: let in only clients with this public key (repeatable).
+    #[arg(long, value_name = "PUBLIC", requires = "curve_server")]
+    curve_allow: Vec<String>,
+
+    /// Be a CURVE client of the server with this public key.
+    #[arg(long, value_name = "SERVERPUBLIC", conflicts_with_all = ["plain_server", "plain_client"])]
+    curve_client: Option<String>,
+
+    /// CURVE client: our secret key (default: a fresh key pair).
+    #[arg(long, value_name = "SECRET", requires = "curve_client")]
+    curve_secret: Option<String>,
 }
 
 /// What the socket does with standard input and output; decided by its type and
@@ -201,12 +219,18 @@ pub struct Config {
     pub plain_client: Option<(Bytes, Bytes)>,
     /// ZAP_DOMAIN, if given.
     pub zap_domain: Option<Bytes>,
+    /// CURVE server: our key pair and the client keys let in (empty: any).
+    pub curve_server: Option<(CurveKeyPair, Vec<CurvePublicKey>)>,
+    /// CURVE client: our key pair and the server's public key.
+    pub curve_client: Option<(CurveKeyPair, CurvePublicKey)>,
 }
 
 /// What parsing the command line ended in.
 pub enum Parsed {
     /// Run with this configuration.
     Run(Box<Config>),
+    /// `mq keygen [--out NAME]`: print (or write) a new CURVE key pair.
+    Keygen(Option<String>),
     /// `--help` or `--version` was printed: exit 0.
     Printed,
 }
@@ -214,6 +238,14 @@ pub enum Parsed {
 /// Parses and validates the process arguments. The error is one line, ready for
 /// standard error.
 pub fn parse() -> Result<Parsed, String> {
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some("keygen") {
+        return match &argv[2..] {
+            [] => Ok(Parsed::Keygen(None)),
+            [flag, name] if flag == "--out" => Ok(Parsed::Keygen(Some(name.clone()))),
+            _ => Err("usage: mq keygen [--out NAME] (see mq --help)".to_string()),
+        };
+    }
     let args = match Args::try_parse() {
         Ok(args) => args,
         Err(e) => return clap_outcome(&e),
@@ -291,6 +323,27 @@ fn validate(args: Args) -> Result<Config, String> {
             .map(parse_credentials)
             .transpose()?,
         zap_domain: args.zap_domain.map(Bytes::from),
+        curve_server: match &args.curve_server {
+            None => None,
+            Some(secret) => Some((
+                CurveKeyPair::from_secret(secret).map_err(|e| format!("--curve-server: {e}"))?,
+                args.curve_allow
+                    .iter()
+                    .map(|k| CurvePublicKey::new(k).map_err(|e| format!("--curve-allow: {e}")))
+                    .collect::<Result<_, _>>()?,
+            )),
+        },
+        curve_client: match &args.curve_client {
+            None => None,
+            Some(server) => Some((
+                match &args.curve_secret {
+                    Some(secret) => CurveKeyPair::from_secret(secret)
+                        .map_err(|e| format!("--curve-secret: {e}"))?,
+                    None => CurveKeyPair::generate(),
+                },
+                CurvePublicKey::new(server).map_err(|e| format!("--curve-client: {e}"))?,
+            )),
+        },
     })
 }
 

@@ -8,6 +8,7 @@
 mod cli;
 mod frames;
 mod input;
+mod keygen;
 mod run;
 
 use std::io::IsTerminal;
@@ -26,6 +27,13 @@ const EXIT_ERROR: i32 = 2;
 fn main() {
     let code = match cli::parse() {
         Ok(Parsed::Printed) => 0,
+        Ok(Parsed::Keygen(out)) => match keygen::run(out.as_deref()) {
+            Ok(()) => 0,
+            Err(message) => {
+                eprintln!("mq: {message}");
+                EXIT_ERROR
+            }
+        },
         Ok(Parsed::Run(cfg)) => {
             init_logging();
             run(&cfg)

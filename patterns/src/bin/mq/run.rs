@@ -93,6 +93,21 @@ fn options(cfg: &Config) -> Options {
         });
         options.authenticator = Some(auth.into());
     }
+    if let Some((keys, allowed)) = &cfg.curve_server {
+        options.security = Security::CurveServer { keys: keys.clone() };
+        if !allowed.is_empty() {
+            let auth = allowed
+                .iter()
+                .fold(Auth::new(), |auth, key| auth.curve_key(*key));
+            options.authenticator = Some(auth.into());
+        }
+    }
+    if let Some((keys, server_key)) = &cfg.curve_client {
+        options.security = Security::CurveClient {
+            keys: keys.clone(),
+            server_key: *server_key,
+        };
+    }
     if let Some(domain) = &cfg.zap_domain {
         options.zap_domain = domain.clone();
     }
