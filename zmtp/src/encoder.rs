@@ -34,15 +34,12 @@
 //! [`Encoder`] is a value apart from the session: [`Encoder::NULL`] is what
 //! [`Session::encoder`] returns for NULL.
 //!
-//! CURVE (issue 12) encrypts every frame with a per-connection nonce that must grow
-//! in wire order, so its frames can only be made by the connection's session at the
-//! moment they are written. The plan for it: the session tells so (the encoder it
-//! hands out becomes `Option<Encoder>`, `None` for an encrypting mechanism); the
-//! queue of a socket using such a mechanism keeps messages, not bytes (counted for
-//! SNDHWM the same way); and the writer, whenever its [`Outgoing`] runs empty, passes
-//! the queued messages through [`Session::encode_message`], which then encrypts each
-//! one into a MESSAGE command (copying large bodies once into the ciphertext, which
-//! encryption costs anyway). Everything downstream of the [`Outgoing`] stays as it is.
+//! CURVE encrypts every frame with a per-connection nonce that must grow in wire
+//! order, so its frames can only be made by the connection's session when they are
+//! written. The queue keeps NULL-encoded frames all the same, and the writer hands
+//! them to [`Session::transmit_queued`](crate::Session::transmit_queued), which walks
+//! them and boxes each one as a MESSAGE (copying large bodies once into the
+//! ciphertext, which encryption costs anyway); for NULL it is an append.
 //!
 //! [`Session`]: crate::Session
 //! [`Session::encoder`]: crate::Session::encoder
