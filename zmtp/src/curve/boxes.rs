@@ -2,6 +2,7 @@
 //! in once the handshake is done.
 
 use bytes::{BufMut, Bytes, BytesMut};
+use crypto_box::aead::consts::U24;
 use crypto_box::aead::generic_array::GenericArray;
 use crypto_box::aead::AeadInPlace;
 use crypto_box::{Nonce, SalsaBox};
@@ -20,8 +21,14 @@ fn nonce(prefix: &[u8], tail: &[u8]) -> Nonce {
     n
 }
 
-/// `plaintext` boxed under `key` with the nonce `prefix ‖ tail`: tag, then ciphertext.
-pub(crate) fn seal(key: &SalsaBox, prefix: &[u8], tail: &[u8], plaintext: &[u8]) -> Vec<u8> {
+/// `plaintext` boxed under `key` (a `crypto_box`, or the cookie's secretbox) with the
+/// nonce `prefix ‖ tail`: tag, then ciphertext.
+pub(crate) fn seal<K: AeadInPlace<NonceSize = U24>>(
+    key: &K,
+    prefix: &[u8],
+    tail: &[u8],
+    plaintext: &[u8],
+) -> Vec<u8> {
     let mut out = vec![0u8; TAG + plaintext.len()];
     out[TAG..].copy_from_slice(plaintext);
     let tag = key
@@ -33,7 +40,12 @@ pub(crate) fn seal(key: &SalsaBox, prefix: &[u8], tail: &[u8], plaintext: &[u8])
 
 /// Opens a box made by [`seal`]; None when it does not open (wrong key, nonce, or
 /// altered bytes).
-pub(crate) fn open(key: &SalsaBox, prefix: &[u8], tail: &[u8], boxed: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn open<K: AeadInPlace<NonceSize = U24>>(
+    key: &K,
+    prefix: &[u8],
+    tail: &[u8],
+    boxed: &[u8],
+) -> Option<Vec<u8>> {
     if boxed.len() < TAG {
         return None;
     }

@@ -296,7 +296,12 @@ impl CurveServer {
         let cookie_box = secretbox(&cookie_key);
         let mut cookie = Vec::with_capacity(COOKIE_LEN);
         cookie.extend_from_slice(&cookie_nonce);
-        cookie.extend_from_slice(&seal_secret(&cookie_box, &cookie_nonce, &sealed_keys[..]));
+        cookie.extend_from_slice(&seal(
+            &cookie_box,
+            b"COOKIE--",
+            &cookie_nonce,
+            &sealed_keys[..],
+        ));
         let mut welcome_plain = Zeroizing::new(Vec::with_capacity(32 + COOKIE_LEN));
         welcome_plain.extend_from_slice(eph_secret.public_key().as_bytes());
         welcome_plain.extend_from_slice(&cookie);
@@ -326,9 +331,15 @@ impl CurveServer {
             return Err(malformed("INITIATE", "too short"));
         }
         let cookie = &body[9..9 + COOKIE_LEN];
-        let opened = open_secret(&secretbox(cookie_key), &cookie[..16], &cookie[16..]).ok_or(
-            ProtocolError::Cryptographic("INITIATE cookie does not open"),
-        )?;
+        let opened = open(
+            &secretbox(cookie_key),
+            b"COOKIE--",
+            &cookie[..16],
+            &cookie[16..],
+        )
+        .ok_or(ProtocolError::Cryptographic(
+            "INITIATE cookie does not open",
+        ))?;
         let opened = Zeroizing::new(opened);
         let mut expected = Zeroizing::new([0u8; 64]);
         expected[..32].copy_from_slice(client_eph.as_bytes());
@@ -420,32 +431,6 @@ impl CurveServer {
 
 fn secretbox(key: &[u8; 32]) -> XSalsa20Poly1305 {
     XSalsa20Poly1305::new(key.into())
-}
-
-fn seal_secret(key: &XSalsa20Poly1305, nonce16: &[u8], plain: &[u8]) -> Vec<u8> {
-    use crypto_box::aead::AeadInPlace;
-    let mut nonce = crypto_secretbox::Nonce::default();
-    nonce[..8].copy_from_slice(b"COOKIE--");
-    nonce[8..].copy_from_slice(nonce16);
-    let mut out = vec![0u8; TAG + plain.len()];
-    out[TAG..].copy_from_slice(plain);
-    let tag = key
-        .encrypt_in_place_detached(&nonce, b"", &mut out[TAG..])
-        .expect("a box takes any length");
-    out[..TAG].copy_from_slice(&tag);
-    out
-}
-
-fn open_secret(key: &XSalsa20Poly1305, nonce16: &[u8], boxed: &[u8]) -> Option<Vec<u8>> {
-    use crypto_box::aead::AeadInPlace;
-    let mut nonce = crypto_secretbox::Nonce::default();
-    nonce[..8].copy_from_slice(b"COOKIE--");
-    nonce[8..].copy_from_slice(nonce16);
-    let mut plain = boxed.get(TAG..)?.to_vec();
-    let tag = crypto_box::aead::generic_array::GenericArray::from_slice(&boxed[..TAG]);
-    key.decrypt_in_place_detached(&nonce, b"", &mut plain, tag)
-        .ok()?;
-    Some(plain)
 }
 
 /// A command's name, for errors.
