@@ -8,10 +8,11 @@ use futures_lite::future;
 use monocoque_zmtp::Session;
 use tracing::{debug, info, warn};
 
-use crate::driver::{drive, LinkEnd};
+use crate::driver::drive;
 use crate::endpoint::Endpoint;
 use crate::handler::Handler;
 use crate::lifecycle::Lifecycle;
+use crate::link_end::LinkEnd;
 use crate::log_limit::{limited, LogLimit};
 use crate::monitor::MonitorEvent;
 use crate::options::LinkOptions;

@@ -1,110 +1,28 @@
-//! The sans-IO ZMTP connection: greeting, NULL handshake, then frames and commands,
-//! with the connection's deadlines (HANDSHAKE_IVL, heartbeats).
+//! The sans-IO ZMTP connection: greeting, the mechanism's handshake, then frames and
+//! commands, with the connection's deadlines (HANDSHAKE_IVL, heartbeats). This file
+//! is the input side and the state; `transmit.rs` the output side; `types.rs` the
+//! configuration, the peer's information and the events.
 //!
 //! See [`Session`] for an example of two sessions handshaking through byte buffers.
 
-use std::borrow::Borrow;
-use std::time::{Duration, Instant};
+mod transmit;
+mod types;
+
+use transmit::encode_command;
+pub use types::{Event, PeerInfo, SessionConfig};
+
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 
 use crate::command::MAX_PING_CONTEXT;
 use crate::curve::{Boxes, INNER_COMMAND, INNER_MORE};
-use crate::encoder::{Encoder, Outgoing};
+use crate::encoder::Outgoing;
 use crate::greeting::SIGNATURE_LEN;
-use crate::mechanism::{Handshake, Security, Step};
-use crate::timers::{HeartbeatOptions, Timeout, Timers};
-use crate::zap::{AuthReply, Credentials};
+use crate::mechanism::{Handshake, Step};
+use crate::timers::{Timeout, Timers};
+use crate::zap::AuthReply;
 use crate::{Command, FrameDecoder, Greeting, Metadata, ProtocolError, SocketType, GREETING_LEN};
-
-/// What the local side of a connection is.
-#[derive(Debug, Clone)]
-pub struct SessionConfig {
-    /// Our socket type (sent in READY's Socket-Type).
-    pub socket_type: SocketType,
-    /// Our routing id, sent as READY's `Identity` (REQ, DEALER and ROUTER always send it,
-    /// even empty; other types send it only when non-empty).
-    pub identity: Bytes,
-    /// MAXMSGSIZE: data frames larger than this are a protocol error. None = unlimited.
-    pub max_msg_size: Option<u64>,
-    /// Extra properties for READY (e.g. `X-Hello`).
-    pub metadata: Metadata,
-    /// Whether we are the server side of the mechanism (NULL: unused on the wire; libzmq
-    /// sends 0 always, so we send 0 too and never check the peer's).
-    pub as_server: bool,
-    /// HANDSHAKE_IVL: the handshake must complete this long after the session starts
-    /// (`None`: no limit).
-    pub handshake_ivl: Option<Duration>,
-    /// HEARTBEAT_IVL, HEARTBEAT_TIMEOUT and HEARTBEAT_TTL, from the end of the
-    /// handshake on.
-    pub heartbeat: HeartbeatOptions,
-    /// The security mechanism and our role in it.
-    pub security: Security,
-}
-
-impl SessionConfig {
-    /// A configuration with defaults: empty identity, unlimited message size, no extra
-    /// metadata, client role, no handshake limit, no heartbeats.
-    pub fn new(socket_type: SocketType) -> SessionConfig {
-        SessionConfig {
-            socket_type,
-            identity: Bytes::new(),
-            max_msg_size: None,
-            metadata: Metadata::new(),
-            as_server: false,
-            handshake_ivl: None,
-            heartbeat: HeartbeatOptions::default(),
-            security: Security::Null,
-        }
-    }
-}
-
-/// Who the peer turned out to be.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PeerInfo {
-    /// The peer's socket type (READY's Socket-Type).
-    pub socket_type: SocketType,
-    /// READY's Identity (empty if absent).
-    pub identity: Bytes,
-    /// All READY properties.
-    pub metadata: Metadata,
-    /// Peer's greeting minor version (0 → ZMTP 3.0 subscription encoding).
-    pub minor: u8,
-    /// The identity the authenticator (ZAP) gave the peer; empty when none was asked.
-    pub user_id: Bytes,
-    /// Properties the authenticator added (ZAP metadata).
-    pub auth_metadata: Metadata,
-}
-
-/// Something the peer said.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
-    /// Handshake complete; data frames may flow both ways now.
-    Ready(PeerInfo),
-    /// One data frame (the driver assembles multipart messages using `more`).
-    Frame {
-        /// More frames of this message follow.
-        more: bool,
-        /// The frame body (a zero-copy view of the receive buffer).
-        body: Bytes,
-    },
-    /// SUBSCRIBE command (3.1).
-    Subscribe(Bytes),
-    /// CANCEL command (3.1).
-    Cancel(Bytes),
-    /// PING received; a PONG has already been queued for poll_transmit, and the TTL the
-    /// peer asked for is now one of the session's deadlines.
-    Ping {
-        /// The TTL the peer asked for, in tenths of a second (0 = none).
-        ttl_deciseconds: u16,
-    },
-    /// PONG received.
-    Pong,
-    /// A server's handshake needs the authenticator's verdict on these credentials
-    /// (ZAP, RFC 27): answer with [`Session::authenticated`]. Until then the session
-    /// takes no more input.
-    Authenticate(Credentials),
-}
 
 #[derive(Debug)]
 enum State {
@@ -121,7 +39,7 @@ enum State {
 /// One connection's protocol state. Create with [`Session::new`], which queues our
 /// greeting at once (all 64 bytes, without waiting for the peer's).
 ///
-/// The session speaks the NULL mechanism. It owns what goes on the wire: its own
+/// The session speaks NULL, PLAIN or CURVE ([`SessionConfig::security`]). It owns what goes on the wire: its own
 /// commands come out of [`Session::poll_transmit`], and messages are encoded the way
 /// its connection frames them ([`Session::encoder`], [`Session::encode_message`]),
 /// both into the caller's [`Outgoing`], which a writer then sends in order. It also
@@ -536,123 +454,6 @@ impl Session {
             _ => self.decoder.needed().max(1),
         }
     }
-
-    /// How this connection frames messages. NULL framing does not depend on the
-    /// connection, so messages may be encoded with it before the session exists (a
-    /// peer's queue does that, see [`crate::encoder`]).
-    #[inline]
-    pub fn encoder(&self) -> Encoder {
-        Encoder::NULL
-    }
-
-    /// Appends a message for the peer (every frame but the last marked MORE), encoded
-    /// as this connection frames it; large bodies are referenced, not copied. It takes
-    /// `&mut self` because an encrypting mechanism will count a nonce per frame.
-    #[inline]
-    pub fn encode_message<I>(&mut self, out: &mut Outgoing, frames: I)
-    where
-        I: IntoIterator,
-        I::Item: Borrow<Bytes>,
-    {
-        match &mut self.curve {
-            None => self.encoder().encode_message(out, frames),
-            Some(boxes) => {
-                let mut frames = frames.into_iter().peekable();
-                while let Some(frame) = frames.next() {
-                    let more = if frames.peek().is_some() {
-                        INNER_MORE
-                    } else {
-                        0
-                    };
-                    boxes.sealer.seal(out.tail(), more, frame.borrow());
-                }
-            }
-        }
-    }
-
-    /// True when this connection encrypts every frame (CURVE, once ready): messages
-    /// encoded beforehand with [`Encoder::NULL`] must then pass through
-    /// [`Session::transmit_queued`].
-    pub fn encrypts(&self) -> bool {
-        self.curve.is_some()
-    }
-
-    /// Moves messages queued with [`Encoder::NULL`] (a peer's queue) to `out` as this
-    /// connection sends them: as they are (without copying when `out` is empty), or
-    /// each frame boxed in a MESSAGE under CURVE. `queued` is left empty.
-    pub fn transmit_queued(&mut self, queued: &mut Outgoing, out: &mut Outgoing) {
-        match &mut self.curve {
-            None => out.append(queued),
-            Some(boxes) => {
-                queued.for_each_frame(|more, body| {
-                    let flags = if more { INNER_MORE } else { 0 };
-                    boxes.sealer.seal(out.tail(), flags, body)
-                });
-                queued.clear();
-            }
-        }
-    }
-
-    /// Appends a subscription (subscribe=true) or cancellation for the peer, in 3.1 command
-    /// form, or as a `\x01topic`/`\x00topic` data frame when the peer is ZMTP 3.0.
-    ///
-    /// Before the peer's greeting has arrived its version is unknown and the 3.1 command
-    /// form is used; call this only after [`Event::Ready`] to be sure of the encoding.
-    pub fn encode_subscription(&mut self, out: &mut Outgoing, topic: &[u8], subscribe: bool) {
-        let out = out.tail();
-        let zmtp30 = self.peer_greeting.as_ref().is_some_and(Greeting::is_zmtp30);
-        if let Some(boxes) = &mut self.curve {
-            // Inside CURVE: a 3.0 peer gets the data-frame form, others the command.
-            let mut body = Vec::with_capacity(10 + topic.len());
-            if zmtp30 {
-                body.push(u8::from(subscribe));
-                body.extend_from_slice(topic);
-                boxes.sealer.seal(out, 0, &body);
-            } else {
-                let name: &[u8] = if subscribe { b"SUBSCRIBE" } else { b"CANCEL" };
-                body.push(name.len() as u8);
-                body.extend_from_slice(name);
-                body.extend_from_slice(topic);
-                boxes.sealer.seal(out, INNER_COMMAND, &body);
-            }
-            return;
-        }
-        if zmtp30 {
-            let len = 1 + topic.len();
-            out.reserve(crate::frame::header_len(len) + len);
-            crate::frame::encode_header(out, len, false, false);
-            out.extend_from_slice(&[u8::from(subscribe)]);
-            out.extend_from_slice(topic);
-        } else {
-            let name: &[u8] = if subscribe { b"SUBSCRIBE" } else { b"CANCEL" };
-            let len = 1 + name.len() + topic.len();
-            out.reserve(crate::frame::header_len(len) + len);
-            crate::frame::encode_header(out, len, false, true);
-            out.extend_from_slice(&[name.len() as u8]);
-            out.extend_from_slice(name);
-            out.extend_from_slice(topic);
-        }
-    }
-
-    /// Appends a PING with the given TTL and context (context cut to 16 bytes).
-    ///
-    /// [`Session::handle_timeout`] queues our heartbeat PINGs itself; this is for
-    /// callers that speak for themselves (test peers, tools).
-    pub fn encode_ping(&mut self, out: &mut Outgoing, ttl_deciseconds: u16, context: &[u8]) {
-        let context = &context[..context.len().min(MAX_PING_CONTEXT)];
-        let ping = Command::Ping {
-            ttl_deciseconds,
-            context: Bytes::copy_from_slice(context),
-        };
-        encode_command(&mut self.curve, &ping, out.tail());
-    }
-
-    /// Queues an ERROR command with `reason` (≤255 bytes) for poll_transmit.
-    ///
-    /// A longer reason is cut to 255 bytes.
-    pub fn queue_error(&mut self, reason: &str) {
-        Command::Error(Bytes::copy_from_slice(reason.as_bytes())).encode(&mut self.tx);
-    }
 }
 
 fn peer_error(reason: &[u8]) -> ProtocolError {
@@ -674,17 +475,4 @@ fn ready_properties(config: &SessionConfig) -> Metadata {
         props.insert(name, value.clone());
     }
     props
-}
-
-/// Appends `command` for the peer: in clear, or boxed in a MESSAGE under CURVE.
-fn encode_command(curve: &mut Option<Boxes>, command: &Command, out: &mut BytesMut) {
-    match curve {
-        None => command.encode(out),
-        Some(boxes) => {
-            let mut plain = BytesMut::with_capacity(command.body_len() + 9);
-            command.encode(&mut plain);
-            let body = &plain[plain.len() - command.body_len()..];
-            boxes.sealer.seal(out, INNER_COMMAND, body);
-        }
-    }
 }

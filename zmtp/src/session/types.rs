@@ -1,0 +1,99 @@
+//! What a session is configured with, what it learns of the peer, and what it reports.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::mechanism::Security;
+use crate::timers::HeartbeatOptions;
+use crate::zap::Credentials;
+use crate::{Metadata, SocketType};
+
+/// What the local side of a connection is.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// Our socket type (sent in READY's Socket-Type).
+    pub socket_type: SocketType,
+    /// Our routing id, sent as READY's `Identity` (REQ, DEALER and ROUTER always send it,
+    /// even empty; other types send it only when non-empty).
+    pub identity: Bytes,
+    /// MAXMSGSIZE: data frames larger than this are a protocol error. None = unlimited.
+    pub max_msg_size: Option<u64>,
+    /// Extra properties for READY (e.g. `X-Hello`).
+    pub metadata: Metadata,
+    /// Whether we are the server side of the mechanism (NULL: unused on the wire; libzmq
+    /// sends 0 always, so we send 0 too and never check the peer's).
+    pub as_server: bool,
+    /// HANDSHAKE_IVL: the handshake must complete this long after the session starts
+    /// (`None`: no limit).
+    pub handshake_ivl: Option<Duration>,
+    /// HEARTBEAT_IVL, HEARTBEAT_TIMEOUT and HEARTBEAT_TTL, from the end of the
+    /// handshake on.
+    pub heartbeat: HeartbeatOptions,
+    /// The security mechanism and our role in it.
+    pub security: Security,
+}
+
+impl SessionConfig {
+    /// A configuration with defaults: empty identity, unlimited message size, no extra
+    /// metadata, client role, no handshake limit, no heartbeats.
+    pub fn new(socket_type: SocketType) -> SessionConfig {
+        SessionConfig {
+            socket_type,
+            identity: Bytes::new(),
+            max_msg_size: None,
+            metadata: Metadata::new(),
+            as_server: false,
+            handshake_ivl: None,
+            heartbeat: HeartbeatOptions::default(),
+            security: Security::Null,
+        }
+    }
+}
+
+/// Who the peer turned out to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerInfo {
+    /// The peer's socket type (READY's Socket-Type).
+    pub socket_type: SocketType,
+    /// READY's Identity (empty if absent).
+    pub identity: Bytes,
+    /// All READY properties.
+    pub metadata: Metadata,
+    /// Peer's greeting minor version (0 → ZMTP 3.0 subscription encoding).
+    pub minor: u8,
+    /// The identity the authenticator (ZAP) gave the peer; empty when none was asked.
+    pub user_id: Bytes,
+    /// Properties the authenticator added (ZAP metadata).
+    pub auth_metadata: Metadata,
+}
+
+/// Something the peer said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Handshake complete; data frames may flow both ways now.
+    Ready(PeerInfo),
+    /// One data frame (the driver assembles multipart messages using `more`).
+    Frame {
+        /// More frames of this message follow.
+        more: bool,
+        /// The frame body (a zero-copy view of the receive buffer).
+        body: Bytes,
+    },
+    /// SUBSCRIBE command (3.1).
+    Subscribe(Bytes),
+    /// CANCEL command (3.1).
+    Cancel(Bytes),
+    /// PING received; a PONG has already been queued for poll_transmit, and the TTL the
+    /// peer asked for is now one of the session's deadlines.
+    Ping {
+        /// The TTL the peer asked for, in tenths of a second (0 = none).
+        ttl_deciseconds: u16,
+    },
+    /// PONG received.
+    Pong,
+    /// A server's handshake needs the authenticator's verdict on these credentials
+    /// (ZAP, RFC 27): answer with [`Session::authenticated`](crate::Session::authenticated). Until then the session
+    /// takes no more input.
+    Authenticate(Credentials),
+}
