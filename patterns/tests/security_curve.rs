@@ -282,3 +282,68 @@ fn subscriptions_travel_inside_curve() {
         "{got}"
     );
 }
+
+#[test]
+fn heartbeats_inside_curve_keep_an_idle_connection() {
+    let (endpoint, py) = started(PY_CURVE_REP, &["tcp", SERVER_SECRET, ""]);
+    let dropped = run(move || async move {
+        let req = Req::with_options(Options {
+            heartbeat_ivl: Some(std::time::Duration::from_millis(100)),
+            heartbeat_timeout: Some(std::time::Duration::from_millis(300)),
+            ..curve_client(SERVER_PUBLIC)
+        });
+        let monitor = req.monitor();
+        req.connect(&endpoint).unwrap();
+        req.send("first").await.unwrap();
+        within("the first reply", req.recv()).await.unwrap();
+        // Idle for several heartbeat timeouts: only our boxed PINGs and libzmq's
+        // boxed PONGs travel; a PONG libzmq could not read, or one we could not open,
+        // would end the connection.
+        glommio::timer::sleep(std::time::Duration::from_millis(1200)).await;
+        req.send("second").await.unwrap();
+        within("the second reply", req.recv()).await.unwrap();
+        std::iter::from_fn(|| monitor.try_next())
+            .filter(|e| matches!(e, MonitorEvent::Disconnected { .. }))
+            .count()
+    });
+    finished(py);
+    assert_eq!(dropped, 0, "the connection dropped while idle");
+}
+
+const PY_CURVE_DEALER: &str = r#"
+s = zmq.Context().socket(zmq.DEALER)
+s.curve_serverkey = sys.argv[2].encode()
+s.curve_publickey = sys.argv[3].encode()
+s.curve_secretkey = sys.argv[4].encode()
+s.rcvtimeo = 5000
+s.connect(sys.argv[1])
+for i in range(3):
+    s.send_multipart([b"", b"part-%d" % i, b"y" * 300])
+got = [s.recv_multipart() for _ in range(3)]
+print(";".join(b"|".join(m).decode() for m in got), flush=True)
+"#;
+
+#[test]
+fn a_libzmq_dealer_and_a_monocoque_router_exchange_multipart_messages() {
+    let got = run(|| async {
+        let router = monocoque::Router::with_options(curve_server());
+        let endpoint = router.bind(&fresh_endpoint("ipc")).unwrap().to_string();
+        let py = std::thread::spawn(move || {
+            finished(pyzmq::spawn(
+                PY_CURVE_DEALER,
+                &[&endpoint, SERVER_PUBLIC, CLIENT_PUBLIC, CLIENT_SECRET],
+            ))
+        });
+        for _ in 0..3 {
+            let msg = within("a request", router.recv()).await.unwrap();
+            assert_eq!(msg.len(), 4, "routing id, delimiter, two frames");
+            assert_eq!(msg[3].len(), 300);
+            router
+                .send(vec![msg[0].clone(), msg[1].clone(), msg[2].clone()])
+                .await
+                .unwrap();
+        }
+        join(py).await
+    });
+    assert_eq!(got.trim(), "|part-0;|part-1;|part-2");
+}

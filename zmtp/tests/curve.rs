@@ -195,3 +195,68 @@ fn malformed_hellos_are_refused() {
         );
     }
 }
+
+/// A client's INITIATE, just made for `server` (which has answered its HELLO): the
+/// server session, and the INITIATE frame's bytes, not yet delivered.
+fn server_awaiting_initiate() -> (monocoque_zmtp::Session, Vec<u8>) {
+    let (c, s) = configs(SERVER_SECRET);
+    let now = std::time::Instant::now();
+    let mut client = monocoque_zmtp::Session::new(c, now);
+    let mut server = monocoque_zmtp::Session::new(s, now);
+    // Greetings and HELLO to the server; greeting and WELCOME back.
+    let mut to_server = common::transmitted(&mut client);
+    let mut to_client = common::transmitted(&mut server);
+    drain(&mut server, &mut to_server).unwrap();
+    drain(&mut client, &mut to_client).unwrap();
+    let mut to_server = common::transmitted(&mut client);
+    drain(&mut server, &mut to_server).unwrap();
+    let mut to_client = common::transmitted(&mut server);
+    drain(&mut client, &mut to_client).unwrap();
+    let initiate = common::transmitted(&mut client).to_vec();
+    assert_eq!(initiate[0] & 0x04, 0x04, "INITIATE is a command frame");
+    (server, initiate)
+}
+
+#[test]
+fn bad_initiates_are_refused_before_the_authenticator_is_asked() {
+    // The untouched INITIATE gets to the verdict.
+    let (mut server, initiate) = server_awaiting_initiate();
+    let mut input = BytesMut::from(&initiate[..]);
+    assert!(matches!(
+        drain(&mut server, &mut input).unwrap()[..],
+        [Event::Authenticate(Credentials::Curve { .. })]
+    ));
+    type Mutation = fn(&mut Vec<u8>);
+    let cases: [(&str, Mutation, &str); 4] = [
+        ("too short", |b| b.truncate(200), "malformed"),
+        (
+            "wrong name",
+            |b| b[1..9].copy_from_slice(b"INITIATX"),
+            "unexpected",
+        ),
+        ("altered cookie", |b| b[9 + 40] ^= 0x01, "cookie"),
+        ("altered box", |b| *b.last_mut().unwrap() ^= 0x01, "box"),
+    ];
+    for (what, mutate, expect) in cases {
+        // Each case alters the INITIATE made for its own server.
+        let (mut server, initiate) = server_awaiting_initiate();
+        let header = if initiate[0] & 0x02 != 0 { 9 } else { 2 };
+        let mut body = initiate[header..].to_vec();
+        mutate(&mut body);
+        let mut input = BytesMut::new();
+        input.put_u8(0x06);
+        input.put_u64(body.len() as u64);
+        input.extend_from_slice(&body);
+        let got = drain(&mut server, &mut input);
+        let ok = match (expect, &got) {
+            ("malformed", Err(ProtocolError::MalformedCommand { command, .. })) => {
+                *command == "INITIATE"
+            }
+            ("unexpected", Err(ProtocolError::UnexpectedCommand(_))) => true,
+            ("cookie", Err(ProtocolError::Cryptographic(why))) => why.contains("cookie"),
+            ("box", Err(ProtocolError::Cryptographic(why))) => why.contains("INITIATE box"),
+            _ => false,
+        };
+        assert!(ok, "{what}: {got:?}");
+    }
+}
