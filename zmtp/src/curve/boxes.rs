@@ -100,17 +100,28 @@ impl MessageSealer {
     }
 }
 
+/// Opened messages are written into blocks of this size, one after the other, so that
+/// a stream of small messages costs one allocation per block, not one per message.
+const PLAIN_BLOCK: usize = 64 * 1024;
+
 /// Opens the peer's MESSAGE commands, requiring its short nonces to increase.
 pub(crate) struct MessageOpener {
     key: SalsaBox,
     prefix: &'static [u8; 16],
     last: u64,
+    /// Room for the next opened messages (see [`PLAIN_BLOCK`]).
+    plain: BytesMut,
 }
 
 impl MessageOpener {
     /// `last`: the peer's last short nonce so far (its handshake used some).
     pub fn new(key: SalsaBox, prefix: &'static [u8; 16], last: u64) -> MessageOpener {
-        MessageOpener { key, prefix, last }
+        MessageOpener {
+            key,
+            prefix,
+            last,
+            plain: BytesMut::new(),
+        }
     }
 
     /// The inner flags and payload of a MESSAGE command's `body`.
@@ -126,7 +137,14 @@ impl MessageOpener {
         if n <= self.last {
             return Err(ProtocolError::InvalidSequence);
         }
-        let mut plain = BytesMut::from(&body[16 + TAG..]);
+        let boxed = &body[16 + TAG..];
+        if self.plain.capacity() - self.plain.len() < boxed.len() {
+            // A fresh block (earlier messages keep the old one alive as long as they
+            // are held; it is freed with the last of them).
+            self.plain = BytesMut::with_capacity(PLAIN_BLOCK.max(boxed.len()));
+        }
+        self.plain.extend_from_slice(boxed);
+        let mut plain = self.plain.split();
         let tag = GenericArray::from_slice(&body[16..16 + TAG]);
         self.key
             .decrypt_in_place_detached(&nonce(self.prefix, &short), b"", &mut plain, tag)
