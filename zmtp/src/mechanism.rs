@@ -131,8 +131,12 @@ pub(crate) enum PlainAwaits {
 impl Handshake {
     /// Starts the handshake once the peer's greeting has arrived: queues what we send
     /// first (`props`: our READY/INITIATE properties).
-    pub fn start(security: &Security, props: &Metadata, tx: &mut BytesMut) -> Handshake {
-        match security {
+    pub fn start(
+        security: &Security,
+        props: &Metadata,
+        tx: &mut BytesMut,
+    ) -> Result<Handshake, ProtocolError> {
+        Ok(match security {
             Security::Null => {
                 Command::Ready(props.clone()).encode(tx);
                 Handshake::Null
@@ -149,12 +153,12 @@ impl Handshake {
             }
             Security::PlainServer => Handshake::PlainServer(PlainAwaits::Hello),
             Security::CurveClient { keys, server_key } => {
-                Handshake::CurveClient(Box::new(CurveClient::start(keys.clone(), *server_key, tx)))
+                Handshake::CurveClient(Box::new(CurveClient::start(keys.clone(), *server_key, tx)?))
             }
             Security::CurveServer { keys } => {
                 Handshake::CurveServer(Box::new(CurveServer::new(keys.clone())))
             }
-        }
+        })
     }
 
     /// A command from the peer before the handshake completed.

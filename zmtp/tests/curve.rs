@@ -260,3 +260,33 @@ fn bad_initiates_are_refused_before_the_authenticator_is_asked() {
         assert!(ok, "{what}: {got:?}");
     }
 }
+
+#[test]
+fn all_zero_keys_are_refused() {
+    // A client told the server's key is all zeros never sends HELLO.
+    let mut c = SessionConfig::new(SocketType::Dealer);
+    c.security = Security::CurveClient {
+        keys: CurveKeyPair::generate(),
+        server_key: monocoque_zmtp::CurvePublicKey::new([0u8; 32]).unwrap(),
+    };
+    let mut client = monocoque_zmtp::Session::new(c, std::time::Instant::now());
+    let mut input = BytesMut::from(&common::greeting(1, b"CURVE", false)[..]);
+    assert!(matches!(
+        drain(&mut client, &mut input),
+        Err(ProtocolError::Cryptographic(why)) if why.contains("low order")
+    ));
+    // A HELLO whose short-term key is all zeros (whose box anyone could make) is
+    // refused before the box is even opened.
+    let (_, s) = configs(SERVER_SECRET);
+    let mut server = monocoque_zmtp::Session::new(s, std::time::Instant::now());
+    let mut hello = b"\x05HELLO\x01\x00".to_vec();
+    hello.extend_from_slice(&[0u8; 72 + 32 + 8 + 80]);
+    let mut input = BytesMut::from(&common::greeting(1, b"CURVE", false)[..]);
+    input.put_u8(0x04);
+    input.put_u8(hello.len() as u8);
+    input.extend_from_slice(&hello);
+    assert!(matches!(
+        drain(&mut server, &mut input),
+        Err(ProtocolError::Cryptographic(why)) if why.contains("low order")
+    ));
+}

@@ -49,6 +49,19 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// True when the X25519 agreement of `secret` with `public` contributes (is not all
+/// zeros). A public key of low order (all zeros, for one) would make the boxes between
+/// the two keys readable by anyone; libsodium refuses such keys, and so do we.
+fn contributory(secret: &SecretKey, public: &PublicKey) -> bool {
+    let ours = x25519_dalek::StaticSecret::from(secret.to_bytes());
+    ours.diffie_hellman(&x25519_dalek::PublicKey::from(*public.as_bytes()))
+        .was_contributory()
+}
+
+fn weak(what: &'static str) -> ProtocolError {
+    ProtocolError::Cryptographic(what)
+}
+
 /// A command that is the peer's ERROR (either form), as the error it means.
 fn peer_error(body: &[u8]) -> Option<ProtocolError> {
     match crate::Command::decode(Bytes::copy_from_slice(body)) {
@@ -86,11 +99,18 @@ pub(crate) struct CurveClient {
 }
 
 impl CurveClient {
-    /// Starts the handshake: queues HELLO.
-    pub fn start(ours: CurveKeyPair, server: CurvePublicKey, tx: &mut BytesMut) -> CurveClient {
+    /// Starts the handshake: queues HELLO. A server key of low order is refused.
+    pub fn start(
+        ours: CurveKeyPair,
+        server: CurvePublicKey,
+        tx: &mut BytesMut,
+    ) -> Result<CurveClient, ProtocolError> {
         let eph_secret = SecretKey::generate(&mut OsRng);
         let eph_public = *eph_secret.public_key().as_bytes();
         let server = server.to_key();
+        if !contributory(&eph_secret, &server) {
+            return Err(weak("the server key is of low order"));
+        }
         let mut client = CurveClient {
             ours,
             server,
@@ -114,7 +134,7 @@ impl CurveClient {
                 &boxed,
             ],
         );
-        client
+        Ok(client)
     }
 
     fn take_nonce(&mut self) -> [u8; 8] {
@@ -181,6 +201,9 @@ impl CurveClient {
                 .ok_or(ProtocolError::Cryptographic("WELCOME box does not open"))?,
         );
         let server_eph = PublicKey::from(<[u8; 32]>::try_from(&plain[..32]).expect("32"));
+        if !contributory(&self.eph_secret, &server_eph) {
+            return Err(weak("WELCOME carries a key of low order"));
+        }
         let cookie = &plain[32..32 + COOKIE_LEN];
         let session = SalsaBox::new(&server_eph, &self.eph_secret);
         // The vouch: our short-term key and the server's long-term key, boxed from our
@@ -276,6 +299,9 @@ impl CurveServer {
             return Err(malformed("HELLO", "unknown CURVE version"));
         }
         let client_eph = PublicKey::from(<[u8; 32]>::try_from(&body[80..112]).expect("32"));
+        if !contributory(self.ours.secret_key(), &client_eph) {
+            return Err(weak("HELLO carries a key of low order"));
+        }
         let short = &body[112..120];
         let hello_box = SalsaBox::new(&client_eph, self.ours.secret_key());
         let zeros = open(&hello_box, b"CurveZMQHELLO---", short, &body[120..200])
@@ -358,6 +384,9 @@ impl CurveServer {
                 .ok_or(ProtocolError::Cryptographic("INITIATE box does not open"))?,
         );
         let client_key: [u8; 32] = plain[..32].try_into().expect("32");
+        if !contributory(eph_secret, &PublicKey::from(client_key)) {
+            return Err(weak("INITIATE carries a long-term key of low order"));
+        }
         let vouch_box = SalsaBox::new(&PublicKey::from(client_key), eph_secret);
         let vouched = open(&vouch_box, b"VOUCH---", &plain[32..48], &plain[48..128])
             .ok_or(ProtocolError::Cryptographic("INITIATE vouch does not open"))?;

@@ -366,7 +366,7 @@ impl Session {
             &self.config.security,
             &ready_properties(&self.config),
             &mut self.tx,
-        );
+        )?;
         self.state = State::Handshaking(handshake);
         Ok(true)
     }
