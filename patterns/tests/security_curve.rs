@@ -347,3 +347,53 @@ fn a_libzmq_dealer_and_a_monocoque_router_exchange_multipart_messages() {
     });
     assert_eq!(got.trim(), "|part-0;|part-1;|part-2");
 }
+
+const PY_CURVE_PUSH: &str = r#"
+ctx = zmq.Context()
+s = ctx.socket(zmq.PUSH)
+s.curve_serverkey = sys.argv[2].encode()
+s.curve_publickey = sys.argv[3].encode()
+s.curve_secretkey = sys.argv[4].encode()
+s.sndtimeo = 5000
+s.connect(sys.argv[1])
+for i in range(1000):
+    s.send(b"%d" % i)
+s.close(linger=10000)
+ctx.term()
+print("sent", flush=True)
+"#;
+
+#[test]
+fn a_sharded_pull_takes_curve_pushes_on_every_core() {
+    let rt = monocoque::Runtime::builder()
+        .cores(vec![0, 1])
+        .build()
+        .expect("two-core runtime");
+    let pull = monocoque::ShardedSocket::new(&rt, monocoque::SocketType::Pull, curve_server());
+    let endpoint = pull.bind("tcp://127.0.0.1:0").unwrap().to_string();
+    let pushers: Vec<_> = (0..2)
+        .map(|_| {
+            let endpoint = endpoint.clone();
+            std::thread::spawn(move || {
+                finished(pyzmq::spawn(
+                    PY_CURVE_PUSH,
+                    &[&endpoint, SERVER_PUBLIC, CLIENT_PUBLIC, CLIENT_SECRET],
+                ))
+            })
+        })
+        .collect();
+    let mut seen = std::collections::BTreeMap::<Vec<u8>, u32>::new();
+    for _ in 0..2000 {
+        let msg = pull
+            .recv_timeout(Some(common::WAIT))
+            .unwrap()
+            .expect("a pushed message");
+        *seen.entry(msg[0].to_vec()).or_default() += 1;
+    }
+    for p in pushers {
+        assert_eq!(p.join().unwrap().trim(), "sent");
+    }
+    assert_eq!(seen.len(), 1000, "each number from both pushers");
+    assert!(seen.values().all(|&n| n == 2));
+    rt.shutdown();
+}
