@@ -290,3 +290,13 @@ fn all_zero_keys_are_refused() {
         Err(ProtocolError::Cryptographic(why)) if why.contains("low order")
     ));
 }
+
+#[test]
+fn a_zmtp_1_0_peer_never_gets_a_message_through() {
+    // ZMTP 1.0 starts with a length and flags (an identity frame), then messages.
+    let (_, s) = configs(SERVER_SECRET);
+    let mut server = monocoque_zmtp::Session::new(s, std::time::Instant::now());
+    let mut input = BytesMut::from(&b"\x01\x00\x06\x00hello!\x06\x00hello!"[..]);
+    let got = drain(&mut server, &mut input);
+    assert_eq!(got, Err(ProtocolError::BadSignature));
+}
