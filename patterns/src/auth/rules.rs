@@ -132,9 +132,10 @@ impl From<Auth> for SharedAuthenticator {
     }
 }
 
-/// Equal contents, in a time that depends only on the lengths.
+/// Equal contents, compared in constant time (`subtle`).
 fn same_secret(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    use subtle::ConstantTimeEq;
+    a.ct_eq(b).into()
 }
 
 #[cfg(test)]

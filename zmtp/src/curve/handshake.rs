@@ -5,6 +5,7 @@ use bytes::{Bytes, BytesMut};
 use crypto_box::aead::{AeadCore, KeyInit, OsRng};
 use crypto_box::{PublicKey, SalsaBox, SecretKey};
 use crypto_secretbox::XSalsa20Poly1305;
+use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use super::boxes::{open, seal, MessageOpener, MessageSealer, TAG};
@@ -42,11 +43,6 @@ fn random16() -> [u8; 16] {
     let mut n = [0u8; 16];
     n.copy_from_slice(&XSalsa20Poly1305::generate_nonce(&mut OsRng)[..16]);
     n
-}
-
-/// Equal contents, in a time that depends only on the lengths.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// True when the X25519 agreement of `secret` with `public` contributes (is not all
@@ -306,7 +302,7 @@ impl CurveServer {
         let hello_box = SalsaBox::new(&client_eph, self.ours.secret_key());
         let zeros = open(&hello_box, b"CurveZMQHELLO---", short, &body[120..200])
             .ok_or(ProtocolError::Cryptographic("HELLO box does not open"))?;
-        if !same(&zeros, &[0u8; 64]) {
+        if !bool::from(zeros.ct_eq(&[0u8; 64][..])) {
             return Err(ProtocolError::Cryptographic(
                 "HELLO box does not hold zeros",
             ));
@@ -370,7 +366,7 @@ impl CurveServer {
         let mut expected = Zeroizing::new([0u8; 64]);
         expected[..32].copy_from_slice(client_eph.as_bytes());
         expected[32..].copy_from_slice(&eph_secret.to_bytes());
-        if !same(&opened, &expected[..]) {
+        if !bool::from(opened.ct_eq(&expected[..])) {
             return Err(ProtocolError::Cryptographic("INITIATE cookie is not ours"));
         }
         let short: [u8; 8] = body[105..113].try_into().expect("8 bytes");
@@ -393,7 +389,7 @@ impl CurveServer {
         let mut expected = [0u8; 64];
         expected[..32].copy_from_slice(client_eph.as_bytes());
         expected[32..].copy_from_slice(self.ours.public().as_bytes());
-        if !same(&vouched, &expected) {
+        if !bool::from(vouched.ct_eq(&expected[..])) {
             return Err(ProtocolError::Cryptographic(
                 "INITIATE vouch is for other keys",
             ));
