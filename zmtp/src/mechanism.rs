@@ -73,11 +73,6 @@ impl Security {
             Security::CurveClient { .. } | Security::CurveServer { .. } => Mechanism::Curve,
         }
     }
-
-    /// The greeting's as-server flag.
-    pub fn as_server(&self) -> bool {
-        matches!(self, Security::PlainServer | Security::CurveServer { .. })
-    }
 }
 
 /// What the handshake wants after a command.
@@ -168,34 +163,22 @@ impl Handshake {
         props: &Metadata,
         tx: &mut BytesMut,
     ) -> Result<Step, ProtocolError> {
-        // CURVE's commands carry boxes, not ZMTP command data: its handshake reads them.
         match self {
-            Handshake::CurveClient(client) => {
-                return Ok(match client.on_command(&body, props, tx)? {
-                    Some(metadata) => Step::Ready(metadata),
-                    None => Step::Wait,
-                })
-            }
-            Handshake::CurveServer(server) => {
-                return Ok(match server.on_command(&body, tx)? {
-                    Some(public_key) => Step::Authenticate(Credentials::Curve { public_key }),
-                    None => Step::Wait,
-                })
-            }
-            _ => {}
-        }
-        let command = Command::decode(body)?;
-        if let Command::Error(reason) = &command {
-            return Err(ProtocolError::PeerError(
-                String::from_utf8_lossy(reason).into_owned(),
-            ));
-        }
-        match self {
-            Handshake::Null => match command {
+            // CURVE's commands carry boxes, not ZMTP command data: its handshake reads
+            // the bytes itself.
+            Handshake::CurveClient(client) => Ok(match client.on_command(&body, props, tx)? {
+                Some(metadata) => Step::Ready(metadata),
+                None => Step::Wait,
+            }),
+            Handshake::CurveServer(server) => Ok(match server.on_command(&body, tx)? {
+                Some(public_key) => Step::Authenticate(Credentials::Curve { public_key }),
+                None => Step::Wait,
+            }),
+            Handshake::Null => match handshake_command(body)? {
                 Command::Ready(metadata) => Ok(Step::Ready(metadata)),
                 other => Err(unexpected(&other)),
             },
-            Handshake::PlainClient { welcomed } => match (command, *welcomed) {
+            Handshake::PlainClient { welcomed } => match (handshake_command(body)?, *welcomed) {
                 (Command::Other { name, data }, false) if &name[..] == b"WELCOME" => {
                     if !data.is_empty() {
                         return Err(malformed("WELCOME", "carries data"));
@@ -207,7 +190,7 @@ impl Handshake {
                 (Command::Ready(metadata), true) => Ok(Step::Ready(metadata)),
                 (other, _) => Err(unexpected(&other)),
             },
-            Handshake::PlainServer(state) => match (command, &*state) {
+            Handshake::PlainServer(state) => match (handshake_command(body)?, &*state) {
                 (Command::Other { name, data }, PlainAwaits::Hello) if &name[..] == b"HELLO" => {
                     let credentials = parse_plain_hello(data)?;
                     *state = PlainAwaits::Verdict;
@@ -222,9 +205,6 @@ impl Handshake {
                 }
                 (other, _) => Err(unexpected(&other)),
             },
-            Handshake::CurveClient(_) | Handshake::CurveServer(_) => {
-                unreachable!("CURVE commands are read above")
-            }
         }
     }
 
@@ -280,6 +260,16 @@ impl Handshake {
             Handshake::CurveServer(server) => server.take_boxes(),
             _ => None,
         }
+    }
+}
+
+/// A NULL or PLAIN handshake command; the peer's ERROR is the error it means.
+fn handshake_command(body: Bytes) -> Result<Command, ProtocolError> {
+    match Command::decode(body)? {
+        Command::Error(reason) => Err(ProtocolError::PeerError(
+            String::from_utf8_lossy(&reason).into_owned(),
+        )),
+        command => Ok(command),
     }
 }
 

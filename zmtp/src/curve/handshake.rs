@@ -340,21 +340,24 @@ impl CurveServer {
     }
 
     fn on_initiate(&mut self, body: &[u8]) -> Result<[u8; 32], ProtocolError> {
+        // Taken, not borrowed: whatever happens next this state is over (an error ends
+        // the session), and the short-term secret moves on into the Verdict state
+        // instead of being copied.
         let ServerState::Initiate {
             cookie_key,
             client_eph,
             eph_secret,
             hello_nonce,
-        } = &self.state
+        } = std::mem::replace(&mut self.state, ServerState::Done)
         else {
-            unreachable!("checked by on_command");
+            return Err(ProtocolError::UnexpectedCommand("INITIATE".into()));
         };
         if body.len() < INITIATE_MIN {
             return Err(malformed("INITIATE", "too short"));
         }
         let cookie = &body[9..9 + COOKIE_LEN];
         let opened = open(
-            &secretbox(cookie_key),
+            &secretbox(&cookie_key),
             b"COOKIE--",
             &cookie[..16],
             &cookie[16..],
@@ -371,19 +374,19 @@ impl CurveServer {
         }
         let short: [u8; 8] = body[105..113].try_into().expect("8 bytes");
         let client_nonce = u64::from_be_bytes(short);
-        if client_nonce <= *hello_nonce {
+        if client_nonce <= hello_nonce {
             return Err(ProtocolError::InvalidSequence);
         }
-        let session = SalsaBox::new(client_eph, eph_secret);
+        let session = SalsaBox::new(&client_eph, &eph_secret);
         let plain = Zeroizing::new(
             open(&session, b"CurveZMQINITIATE", &short, &body[113..])
                 .ok_or(ProtocolError::Cryptographic("INITIATE box does not open"))?,
         );
         let client_key: [u8; 32] = plain[..32].try_into().expect("32");
-        if !contributory(eph_secret, &PublicKey::from(client_key)) {
+        if !contributory(&eph_secret, &PublicKey::from(client_key)) {
             return Err(weak("INITIATE carries a long-term key of low order"));
         }
-        let vouch_box = SalsaBox::new(&PublicKey::from(client_key), eph_secret);
+        let vouch_box = SalsaBox::new(&PublicKey::from(client_key), &eph_secret);
         let vouched = open(&vouch_box, b"VOUCH---", &plain[32..48], &plain[48..128])
             .ok_or(ProtocolError::Cryptographic("INITIATE vouch does not open"))?;
         let mut expected = [0u8; 64];
@@ -396,7 +399,6 @@ impl CurveServer {
         }
         let metadata = Metadata::decode(Bytes::copy_from_slice(&plain[128..]))
             .map_err(|_| malformed("INITIATE", "malformed properties"))?;
-        let (client_eph, eph_secret) = (client_eph.clone(), eph_secret.clone());
         self.state = ServerState::Verdict {
             client_eph,
             eph_secret,
