@@ -380,6 +380,15 @@ fn rep_echo_answers_libzmq_req() {
     assert!(done.stdout.is_empty(), "{:?}", done.stdout);
 }
 
+/// A libzmq REQ with PLAIN credentials, connected to `endpoint`.
+fn plain_req(ctx: &zmq::Context, user: &str, pass: &str, endpoint: &str) -> zmq::Socket {
+    let req = zsock(ctx, zmq::REQ);
+    req.set_plain_username(Some(user)).unwrap();
+    req.set_plain_password(Some(pass)).unwrap();
+    req.connect(endpoint).unwrap();
+    req
+}
+
 #[test]
 fn plain_server_lets_in_good_credentials_and_warns_about_bad_ones() {
     let mq = Mq::start(&[
@@ -396,10 +405,7 @@ fn plain_server_lets_in_good_credentials_and_warns_about_bad_ones() {
     ]);
     let endpoint = mq.bound_endpoint();
     let ctx = zmq::Context::new();
-    let bad = zsock(&ctx, zmq::REQ);
-    bad.set_plain_username(Some("admin")).unwrap();
-    bad.set_plain_password(Some("wrong")).unwrap();
-    bad.connect(&endpoint).unwrap();
+    let bad = plain_req(&ctx, "admin", "wrong", &endpoint);
     let warning = recv_line(&mq.stderr, "the warning about the refused client");
     assert!(
         warning.starts_with("mq: warning: handshake with ")
@@ -407,10 +413,7 @@ fn plain_server_lets_in_good_credentials_and_warns_about_bad_ones() {
         "{warning:?}"
     );
     drop(bad);
-    let good = zsock(&ctx, zmq::REQ);
-    good.set_plain_username(Some("admin")).unwrap();
-    good.set_plain_password(Some("s3cret:x")).unwrap();
-    good.connect(&endpoint).unwrap();
+    let good = plain_req(&ctx, "admin", "s3cret:x", &endpoint);
     good.send("hi", 0).unwrap();
     assert_eq!(good.recv_multipart(0).unwrap(), frames(&[b"hi"]));
     let done = mq.finish();
@@ -473,10 +476,7 @@ fn curve_server_answers_a_libzmq_curve_client_and_mq_client() {
     let (public, secret) = (pair.public().to_z85(), pair.secret_z85());
     let python = pyzmq::spawn(
         r#"
-s = zmq.Context().socket(zmq.REQ)
-s.curve_serverkey = sys.argv[2].encode()
-s.curve_publickey = sys.argv[3].encode()
-s.curve_secretkey = sys.argv[4].encode()
+s = curve_client(zmq.REQ)
 s.rcvtimeo = 10000
 s.connect(sys.argv[1])
 s.send(b"from pyzmq")

@@ -119,10 +119,7 @@ fn monocoque_curve_client_talks_to_a_libzmq_server() {
 }
 
 const PY_CURVE_REQ: &str = r#"
-s = zmq.Context().socket(zmq.REQ)
-s.curve_serverkey = sys.argv[2].encode()
-s.curve_publickey = sys.argv[3].encode()
-s.curve_secretkey = sys.argv[4].encode()
+s = curve_client(zmq.REQ)
 s.rcvtimeo = 5000
 s.connect(sys.argv[1])
 s.send_multipart([b"ping", b"x" * 3000])
@@ -240,10 +237,7 @@ fn a_client_with_the_wrong_server_key_never_gets_through() {
 }
 
 const PY_CURVE_SUB: &str = r#"
-s = zmq.Context().socket(zmq.SUB)
-s.curve_serverkey = sys.argv[2].encode()
-s.curve_publickey = sys.argv[3].encode()
-s.curve_secretkey = sys.argv[4].encode()
+s = curve_client(zmq.SUB)
 s.rcvtimeo = 5000
 s.setsockopt(zmq.SUBSCRIBE, b"weather.")
 s.connect(sys.argv[1])
@@ -311,10 +305,7 @@ fn heartbeats_inside_curve_keep_an_idle_connection() {
 }
 
 const PY_CURVE_DEALER: &str = r#"
-s = zmq.Context().socket(zmq.DEALER)
-s.curve_serverkey = sys.argv[2].encode()
-s.curve_publickey = sys.argv[3].encode()
-s.curve_secretkey = sys.argv[4].encode()
+s = curve_client(zmq.DEALER)
 s.rcvtimeo = 5000
 s.connect(sys.argv[1])
 for i in range(3):
@@ -349,17 +340,13 @@ fn a_libzmq_dealer_and_a_monocoque_router_exchange_multipart_messages() {
 }
 
 const PY_CURVE_PUSH: &str = r#"
-ctx = zmq.Context()
-s = ctx.socket(zmq.PUSH)
-s.curve_serverkey = sys.argv[2].encode()
-s.curve_publickey = sys.argv[3].encode()
-s.curve_secretkey = sys.argv[4].encode()
+s = curve_client(zmq.PUSH)
 s.sndtimeo = 5000
 s.connect(sys.argv[1])
 for i in range(1000):
     s.send(b"%d" % i)
 s.close(linger=10000)
-ctx.term()
+zmq.Context.instance().term()
 print("sent", flush=True)
 "#;
 

@@ -68,12 +68,24 @@ fn run(command: &mut Command) {
     );
 }
 
-/// Runs `script` (Python, with `zmq` imported) with `args`; its standard output is
-/// piped for the caller to read.
+/// What every script starts with: `zmq` and `sys`, and `curve_client(kind)`, a socket
+/// of `kind` set up as a CURVE client from the arguments `SERVERPUBLIC PUBLIC SECRET`
+/// (`sys.argv[2..5]`, after the endpoint in `sys.argv[1]`).
+const PRELUDE: &str = r#"import zmq, sys
+def curve_client(kind):
+    s = zmq.Context.instance().socket(kind)
+    s.curve_serverkey = sys.argv[2].encode()
+    s.curve_publickey = sys.argv[3].encode()
+    s.curve_secretkey = sys.argv[4].encode()
+    return s
+"#;
+
+/// Runs `script` (Python, after [`PRELUDE`]) with `args`; its standard output is piped
+/// for the caller to read.
 pub fn spawn(script: &str, args: &[&str]) -> Child {
     Command::new(python())
         .arg("-c")
-        .arg(format!("import zmq, sys\n{script}"))
+        .arg(format!("{PRELUDE}{script}"))
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
