@@ -291,6 +291,66 @@ pub mod zmq_util {
     }
 }
 
+/// CURVE for the `curve-*` scenarios: keys made for each run, the binding side the
+/// server, no authenticator (so every client key is accepted, on both libzmq and
+/// Monocoque), the same for every implementation.
+pub mod curve {
+    use crate::result::Case;
+    use crate::Result;
+    use monocoque::{CurveKeyPair, Security};
+
+    /// The key pairs of one run.
+    #[derive(Clone)]
+    pub struct Keys {
+        server: CurveKeyPair,
+        client: CurveKeyPair,
+    }
+
+    impl Keys {
+        /// Fresh keys if `case` uses CURVE.
+        pub fn for_case(case: &Case) -> Option<Keys> {
+            case.scenario.curve().then(|| Keys {
+                server: CurveKeyPair::generate(),
+                client: CurveKeyPair::generate(),
+            })
+        }
+    }
+
+    /// The security of a Monocoque socket on the binding side.
+    pub fn server(keys: Option<&Keys>) -> Security {
+        keys.map_or(Security::Null, |k| Security::CurveServer {
+            keys: k.server.clone(),
+        })
+    }
+
+    /// The security of a Monocoque socket on the connecting side.
+    pub fn client(keys: Option<&Keys>) -> Security {
+        keys.map_or(Security::Null, |k| Security::CurveClient {
+            keys: k.client.clone(),
+            server_key: k.server.public(),
+        })
+    }
+
+    /// Makes a libzmq socket the CURVE server (ZMQ_CURVE_SERVER, ZMQ_CURVE_SECRETKEY).
+    pub fn zmq_server(socket: &zmq::Socket, keys: Option<&Keys>) -> Result<()> {
+        if let Some(k) = keys {
+            socket.set_curve_server(true)?;
+            socket.set_curve_secretkey(k.server.secret_z85().as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// Makes a libzmq socket a CURVE client of the run's server.
+    pub fn zmq_client(socket: &zmq::Socket, keys: Option<&Keys>) -> Result<()> {
+        if let Some(k) = keys {
+            socket.set_curve_serverkey(k.server.public().to_z85().as_bytes())?;
+            socket.set_curve_publickey(k.client.public().to_z85().as_bytes())?;
+            socket.set_curve_secretkey(k.client.secret_z85().as_bytes())?;
+        }
+        Ok(())
+    }
+}
+
 /// zmq.rs helpers shared by the scenario modules.
 pub mod zmqrs_util {
     use bytes::Bytes;
@@ -317,6 +377,14 @@ pub mod mono_util {
             linger: Some(Duration::from_secs(5)),
             busy_poll: run.busy_poll,
             ..monocoque::Options::default()
+        }
+    }
+
+    /// [`options`] with `security` (see [`super::curve`]).
+    pub fn secured(run: super::RunOptions, security: monocoque::Security) -> monocoque::Options {
+        monocoque::Options {
+            security,
+            ..options(run)
         }
     }
 }

@@ -44,7 +44,8 @@ struct CompareArgs {
     /// Repetitions per implementation and case (at least 3 for a claim).
     #[arg(long, default_value_t = 3)]
     reps: usize,
-    /// Comma-separated scenarios to run (default: all).
+    /// Comma-separated scenarios to run (default: all; `curve` stands for curve-thr,
+    /// curve-lat and curve-alloc).
     #[arg(long, value_delimiter = ',')]
     scenarios: Vec<String>,
     /// Comma-separated implementations to run (default: monocoque,zmq.rs,libzmq).
@@ -101,10 +102,15 @@ fn compare(args: CompareArgs) -> monocoque_bench::Result<()> {
     let selected: Vec<Scenario> = if args.scenarios.is_empty() {
         Scenario::ALL.to_vec()
     } else {
-        args.scenarios
-            .iter()
-            .map(|s| Scenario::parse(s).ok_or_else(|| format!("unknown scenario {s:?}")))
-            .collect::<Result<_, _>>()?
+        let mut selected = Vec::new();
+        for name in &args.scenarios {
+            match Scenario::parse(name) {
+                Some(s) => selected.push(s),
+                None if name == "curve" => selected.extend(Scenario::CURVE),
+                None => return Err(format!("unknown scenario {name:?}").into()),
+            }
+        }
+        selected
     };
     let impls: Vec<Impl> = if args.impls.is_empty() {
         Impl::ALL.to_vec()

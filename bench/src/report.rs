@@ -19,12 +19,12 @@ pub fn table(results: &[Summary]) -> String {
     let mut feeds = Vec::new();
     if results
         .iter()
-        .any(|s| !matches!(s.case.scenario, Scenario::Alloc | Scenario::Feed))
+        .any(|s| !s.case.scenario.counts_allocations() && s.case.scenario != Scenario::Feed)
     {
         let _ = writeln!(out, "{head}\n{rule}");
     }
     for s in results {
-        if s.case.scenario == Scenario::Alloc {
+        if s.case.scenario.counts_allocations() {
             allocs.push(s);
             continue;
         }
@@ -149,9 +149,11 @@ pub fn notes(impls: &[Impl], opts: crate::harness::RunOptions) -> String {
          MB/s: payload only, 10^6 B. p50/p99/p99.9: full round trip (lat). spread: ±half the \
          (max − min) of the primary figure over the repetitions, relative to the median. × libzmq: \
          median / libzmq's median of the primary figure (msg/s; for lat p50, lower is better).\n\
-         curve: left out, Monocoque has no CURVE yet. zmq.rs (`zeromq` crate 0.7, on tokio): runs \
-         in thr (default API; tcp and ipc), lat (tcp and ipc) and feed only; not in thr-batch (no \
-         batching API), router, fanout, fanout-capacity, fanout-topics or alloc. The mixed pairs \
+         curve-thr, curve-lat, curve-alloc: thr, lat and alloc over TCP with CURVE on both sides \
+         (keys made per run, no authenticator); libzmq 4.3.4 built with libsodium \
+         (bench/zmq-curve). zmq.rs (`zeromq` crate 0.7, on tokio): runs in thr (default API; tcp \
+         and ipc), lat (tcp and ipc) and feed only; not in thr-batch (no batching API), router, \
+         fanout, fanout-capacity, fanout-topics, alloc or curve-* (it has no CURVE). The mixed pairs \
          monocoque-to-libzmq (Monocoque PUB, libzmq SUBs) and libzmq-to-monocoque run in feed \
          only. Flat-out publishers (fanout, fanout-topics) are a plain send loop for every \
          implementation, with no yields of their own.\n",

@@ -140,11 +140,17 @@ pub enum Scenario {
     Feed,
     /// Allocations per message on PUSH → PULL.
     Alloc,
+    /// `thr` with CURVE on both sides.
+    CurveThr,
+    /// `lat` with CURVE on both sides.
+    CurveLat,
+    /// `alloc` with CURVE on both sides.
+    CurveAlloc,
 }
 
 impl Scenario {
     /// Every scenario, in table order.
-    pub const ALL: [Scenario; 9] = [
+    pub const ALL: [Scenario; 12] = [
         Scenario::Thr,
         Scenario::ThrBatch,
         Scenario::Lat,
@@ -154,7 +160,13 @@ impl Scenario {
         Scenario::FanoutTopics,
         Scenario::Feed,
         Scenario::Alloc,
+        Scenario::CurveThr,
+        Scenario::CurveLat,
+        Scenario::CurveAlloc,
     ];
+
+    /// The scenarios `--scenarios curve` selects (BENCH.md's `curve` row).
+    pub const CURVE: [Scenario; 3] = [Scenario::CurveThr, Scenario::CurveLat, Scenario::CurveAlloc];
 
     /// The name used in tables, JSON and `--scenarios`.
     pub fn name(self) -> &'static str {
@@ -168,7 +180,20 @@ impl Scenario {
             Scenario::FanoutTopics => "fanout-topics",
             Scenario::Feed => "feed",
             Scenario::Alloc => "alloc",
+            Scenario::CurveThr => "curve-thr",
+            Scenario::CurveLat => "curve-lat",
+            Scenario::CurveAlloc => "curve-alloc",
         }
+    }
+
+    /// Whether the sockets of this scenario use CURVE.
+    pub fn curve(self) -> bool {
+        Scenario::CURVE.contains(&self)
+    }
+
+    /// Whether this scenario counts allocations (its own table).
+    pub fn counts_allocations(self) -> bool {
+        matches!(self, Scenario::Alloc | Scenario::CurveAlloc)
     }
 
     /// Parses a name as printed by [`Scenario::name`].
@@ -179,9 +204,9 @@ impl Scenario {
     /// The figure that ranks implementations in this scenario.
     pub fn primary(self) -> Metric {
         match self {
-            Scenario::Lat => Metric::P50Us,
+            Scenario::Lat | Scenario::CurveLat => Metric::P50Us,
             Scenario::Feed => Metric::P99Us,
-            Scenario::Alloc => Metric::AllocsRecv,
+            Scenario::Alloc | Scenario::CurveAlloc => Metric::AllocsRecv,
             _ => Metric::MsgsPerSec,
         }
     }

@@ -6,13 +6,14 @@
 //! Both sides first pass a warm-up of messages (buffers and queues reach their
 //! working size), then count the allocations of their thread over the measured
 //! messages. Monocoque only: libzmq allocates through C `malloc`, which a Rust
-//! global allocator does not see.
+//! global allocator does not see. `curve-alloc` counts the same with CURVE on both
+//! sides ([`curve`]): sealing and opening MESSAGE boxes included.
 
 use bytes::Bytes;
 
 use crate::alloc_count::{installed, thread_allocations};
 use crate::harness::{
-    check_size, endpoint_channel, glommio_side, join2, mono_util, BindAddr, RunOptions,
+    check_size, curve, endpoint_channel, glommio_side, join2, mono_util, BindAddr, RunOptions,
     RECEIVER_CORE, SENDER_CORE,
 };
 use crate::result::{Case, Impl, Sample};
@@ -32,8 +33,10 @@ pub fn run(imp: Impl, case: &Case, opts: RunOptions) -> Result<Sample> {
     let warmup = count;
     let (tx, rx) = endpoint_channel();
     let bind = addr.endpoint.clone();
+    let keys = curve::Keys::for_case(case);
+    let (server, client) = (curve::server(keys.as_ref()), curve::client(keys.as_ref()));
     let receiver = glommio_side("alloc-pull", RECEIVER_CORE, opts, move || async move {
-        let pull = monocoque::Pull::with_options(mono_util::options(opts));
+        let pull = monocoque::Pull::with_options(mono_util::secured(opts, server));
         tx.send(pull.bind(&bind)?.to_string())?;
         for _ in 0..warmup {
             check_size(pull.recv().await?.byte_len(), size)?;
@@ -47,7 +50,7 @@ pub fn run(imp: Impl, case: &Case, opts: RunOptions) -> Result<Sample> {
         Ok(allocs)
     })?;
     let sender = glommio_side("alloc-push", SENDER_CORE, opts, move || async move {
-        let push = monocoque::Push::with_options(mono_util::options(opts));
+        let push = monocoque::Push::with_options(mono_util::secured(opts, client));
         push.connect(&rx.get()?)?;
         let payload = Bytes::from(vec![0u8; size]);
         for _ in 0..warmup {

@@ -1,6 +1,7 @@
 //! `lat`: REQ ↔ REP round trips. REP binds on the receiver core and echoes; REQ
 //! connects from the sender core and records every full round trip (send → reply
-//! received) in an HDR histogram after a warm-up.
+//! received) in an HDR histogram after a warm-up. `curve-lat` is the same with CURVE
+//! on both sides ([`curve`]).
 
 use std::future::Future;
 use std::time::Instant;
@@ -9,7 +10,7 @@ use bytes::Bytes;
 use hdrhistogram::Histogram;
 
 use crate::harness::{
-    check_size, endpoint_channel, glommio_side, join2, mono_util, thread_side, tokio_side,
+    check_size, curve, endpoint_channel, glommio_side, join2, mono_util, thread_side, tokio_side,
     zmq_util, zmqrs_util, BindAddr, RunOptions, RECEIVER_CORE, SENDER_CORE,
 };
 use crate::result::{Case, Impl, Sample};
@@ -23,10 +24,11 @@ pub fn warmup(count: u64) -> u64 {
 /// Runs one REQ ↔ REP latency measurement.
 pub fn run(imp: Impl, case: &Case, opts: RunOptions) -> Result<Sample> {
     let addr = BindAddr::new(imp, case.transport);
+    let keys = curve::Keys::for_case(case);
     let hist = match imp {
-        Impl::Monocoque => monocoque(&addr.endpoint, case.size, case.count, opts)?,
+        Impl::Monocoque => monocoque(&addr.endpoint, case.size, case.count, opts, keys)?,
         Impl::ZmqRs => zmqrs(&addr.endpoint, case.size, case.count)?,
-        Impl::Libzmq => libzmq(&addr.endpoint, case.size, case.count)?,
+        Impl::Libzmq => libzmq(&addr.endpoint, case.size, case.count, keys)?,
         _ => return Err(format!("{imp} is not run in lat").into()),
     };
     Ok(latency_sample(&hist))
@@ -78,12 +80,19 @@ pub fn latency_sample(hist: &Histogram<u64>) -> Sample {
     }
 }
 
-fn monocoque(endpoint: &str, size: usize, count: u64, opts: RunOptions) -> Result<Histogram<u64>> {
+fn monocoque(
+    endpoint: &str,
+    size: usize,
+    count: u64,
+    opts: RunOptions,
+    keys: Option<curve::Keys>,
+) -> Result<Histogram<u64>> {
     let total = warmup(count) + count;
     let (tx, rx) = endpoint_channel();
     let bind = endpoint.to_string();
+    let (server_security, client) = (curve::server(keys.as_ref()), curve::client(keys.as_ref()));
     let server = glommio_side("lat-rep", RECEIVER_CORE, opts, move || async move {
-        let rep = monocoque::Rep::with_options(mono_util::options(opts));
+        let rep = monocoque::Rep::with_options(mono_util::secured(opts, server_security));
         tx.send(rep.bind(&bind)?.to_string())?;
         for _ in 0..total {
             let msg = rep.recv().await?;
@@ -93,7 +102,7 @@ fn monocoque(endpoint: &str, size: usize, count: u64, opts: RunOptions) -> Resul
         Ok(())
     })?;
     let client = glommio_side("lat-req", SENDER_CORE, opts, move || async move {
-        let req = monocoque::Req::with_options(mono_util::options(opts));
+        let req = monocoque::Req::with_options(mono_util::secured(opts, client));
         req.connect(&rx.get()?)?;
         let payload = Bytes::from(vec![0u8; size]);
         let (_, hist) = time_round_trips(&req, total, count, |req| {
@@ -112,13 +121,20 @@ fn monocoque(endpoint: &str, size: usize, count: u64, opts: RunOptions) -> Resul
     Ok(hist)
 }
 
-fn libzmq(endpoint: &str, size: usize, count: u64) -> Result<Histogram<u64>> {
+fn libzmq(
+    endpoint: &str,
+    size: usize,
+    count: u64,
+    keys: Option<curve::Keys>,
+) -> Result<Histogram<u64>> {
     let total = warmup(count) + count;
     let (tx, rx) = endpoint_channel();
     let bind = endpoint.to_string();
+    let server_keys = keys.clone();
     let server = thread_side("lat-rep", RECEIVER_CORE, move || {
         let ctx = zmq::Context::new();
         let rep = zmq_util::socket(&ctx, zmq::REP)?;
+        curve::zmq_server(&rep, server_keys.as_ref())?;
         tx.send(zmq_util::bind(&rep, &bind)?)?;
         for _ in 0..total {
             let mut msg = zmq::Message::new();
@@ -130,6 +146,7 @@ fn libzmq(endpoint: &str, size: usize, count: u64) -> Result<Histogram<u64>> {
     let client = thread_side("lat-req", SENDER_CORE, move || {
         let ctx = zmq::Context::new();
         let req = zmq_util::socket(&ctx, zmq::REQ)?;
+        curve::zmq_client(&req, keys.as_ref())?;
         req.connect(&rx.get()?)?;
         let mut reply = zmq::Message::new();
         let mut hist = histogram();

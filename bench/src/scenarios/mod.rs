@@ -151,8 +151,22 @@ pub fn cases(scenario: Scenario, effort: Effort) -> Vec<Case> {
                 }
             }
         }
-        Scenario::Alloc => out.push(Case {
+        Scenario::Alloc | Scenario::CurveAlloc => out.push(Case {
             count: effort.count(200_000),
+            ..base
+        }),
+        // CURVE over TCP, the transport it is for (a network that is not trusted).
+        Scenario::CurveThr => {
+            for (size, full) in [(64, 2_000_000), (1024, 1_000_000)] {
+                out.push(Case {
+                    size,
+                    count: effort.count(full),
+                    ..base.clone()
+                });
+            }
+        }
+        Scenario::CurveLat => out.push(Case {
+            count: effort.count(20_000),
             ..base
         }),
     }
@@ -179,7 +193,9 @@ pub fn supports(imp: Impl, case: &Case) -> bool {
         }
         // libzmq has no shards: it runs in every fan-out case, alternating with each
         // Monocoque shard count, so every row has a ratio from its own alternation.
-        Impl::Libzmq => case.scenario != Scenario::Alloc && (case.shards == 1 || is_fanout(case)),
+        Impl::Libzmq => {
+            !case.scenario.counts_allocations() && (case.shards == 1 || is_fanout(case))
+        }
     }
 }
 
@@ -204,6 +220,9 @@ pub fn api(imp: Impl, case: &Case) -> &'static str {
         };
     }
     match (imp, case.scenario) {
+        (Impl::Monocoque | Impl::Libzmq, Scenario::CurveThr | Scenario::CurveLat) => {
+            "default; CURVE on both sides (keys made for the run, no authenticator)"
+        }
         (Impl::Monocoque, Scenario::ThrBatch) => "send_batch/recv_batch",
         (Impl::Libzmq, Scenario::ThrBatch) => "default (libzmq has no batching API)",
         (Impl::Monocoque | Impl::Libzmq, _) if flat_out => {
@@ -233,13 +252,13 @@ pub fn api(imp: Impl, case: &Case) -> &'static str {
 /// Runs `case` once with `imp`.
 pub fn run(imp: Impl, case: &Case, opts: RunOptions) -> Result<Sample> {
     match case.scenario {
-        Scenario::Thr => thr::run(imp, case, thr::Api::Default, opts),
+        Scenario::Thr | Scenario::CurveThr => thr::run(imp, case, thr::Api::Default, opts),
         Scenario::ThrBatch => thr::run(imp, case, thr::Api::Batch, opts),
-        Scenario::Lat => lat::run(imp, case, opts),
+        Scenario::Lat | Scenario::CurveLat => lat::run(imp, case, opts),
         Scenario::Router => router::run(imp, case, opts),
         Scenario::Fanout | Scenario::FanoutTopics => fanout::run(imp, case, opts),
         Scenario::FanoutCapacity => fanout::capacity(imp, case, opts),
         Scenario::Feed => feed::run(imp, case, opts),
-        Scenario::Alloc => alloc::run(imp, case, opts),
+        Scenario::Alloc | Scenario::CurveAlloc => alloc::run(imp, case, opts),
     }
 }

@@ -1,12 +1,13 @@
 //! `thr` and `thr-batch`: PUSH → PULL throughput. The receiver binds (like libzmq's
 //! `local_thr`), the sender connects (like `remote_thr`). The clock starts when the
 //! first message has been received and stops after the last, and throughput is
-//! `count / elapsed`, exactly as `local_thr` computes it.
+//! `count / elapsed`, exactly as `local_thr` computes it. `curve-thr` is the same with
+//! CURVE on both sides ([`curve`]).
 
 use bytes::Bytes;
 
 use crate::harness::{
-    check_size, endpoint_channel, glommio_side, join2, mono_util, thread_side, tokio_side,
+    check_size, curve, endpoint_channel, glommio_side, join2, mono_util, thread_side, tokio_side,
     zmq_util, zmqrs_util, BindAddr, RunOptions, Stopwatch, RECEIVER_CORE, SENDER_CORE,
 };
 use crate::result::{Case, Impl, Sample};
@@ -30,23 +31,32 @@ pub enum Api {
 /// Runs one PUSH → PULL throughput measurement.
 pub fn run(imp: Impl, case: &Case, api: Api, opts: RunOptions) -> Result<Sample> {
     let addr = BindAddr::new(imp, case.transport);
+    let keys = curve::Keys::for_case(case);
     let secs = match imp {
-        Impl::Monocoque => monocoque(&addr.endpoint, case.size, case.count, api, opts)?,
+        Impl::Monocoque => monocoque(&addr.endpoint, case.size, case.count, api, opts, keys)?,
         Impl::ZmqRs => match api {
             Api::Default => zmqrs(&addr.endpoint, case.size, case.count)?,
             Api::Batch => return Err("zmq.rs is not run in thr-batch".into()),
         },
-        Impl::Libzmq => libzmq(&addr.endpoint, case.size, case.count)?,
+        Impl::Libzmq => libzmq(&addr.endpoint, case.size, case.count, keys)?,
         _ => return Err(format!("{imp} is not run in thr").into()),
     };
     Ok(Sample::throughput(case.count, case.size, secs))
 }
 
-fn monocoque(endpoint: &str, size: usize, count: u64, api: Api, opts: RunOptions) -> Result<f64> {
+fn monocoque(
+    endpoint: &str,
+    size: usize,
+    count: u64,
+    api: Api,
+    opts: RunOptions,
+    keys: Option<curve::Keys>,
+) -> Result<f64> {
     let (tx, rx) = endpoint_channel();
     let bind = endpoint.to_string();
+    let (server, client) = (curve::server(keys.as_ref()), curve::client(keys.as_ref()));
     let receiver = glommio_side("thr-pull", RECEIVER_CORE, opts, move || async move {
-        let pull = monocoque::Pull::with_options(mono_util::options(opts));
+        let pull = monocoque::Pull::with_options(mono_util::secured(opts, server));
         tx.send(pull.bind(&bind)?.to_string())?;
         let watch;
         match api {
@@ -77,7 +87,7 @@ fn monocoque(endpoint: &str, size: usize, count: u64, api: Api, opts: RunOptions
         Ok(secs)
     })?;
     let sender = glommio_side("thr-push", SENDER_CORE, opts, move || async move {
-        let push = monocoque::Push::with_options(mono_util::options(opts));
+        let push = monocoque::Push::with_options(mono_util::secured(opts, client));
         push.connect(&rx.get()?)?;
         let payload = Bytes::from(vec![0u8; size]);
         match api {
@@ -102,12 +112,14 @@ fn monocoque(endpoint: &str, size: usize, count: u64, api: Api, opts: RunOptions
     Ok(secs)
 }
 
-fn libzmq(endpoint: &str, size: usize, count: u64) -> Result<f64> {
+fn libzmq(endpoint: &str, size: usize, count: u64, keys: Option<curve::Keys>) -> Result<f64> {
     let (tx, rx) = endpoint_channel();
     let bind = endpoint.to_string();
+    let server_keys = keys.clone();
     let receiver = thread_side("thr-pull", RECEIVER_CORE, move || {
         let ctx = zmq::Context::new();
         let pull = zmq_util::socket(&ctx, zmq::PULL)?;
+        curve::zmq_server(&pull, server_keys.as_ref())?;
         tx.send(zmq_util::bind(&pull, &bind)?)?;
         let mut msg = zmq::Message::new();
         pull.recv(&mut msg, 0).map_err(zmq_util::timed_out)?;
@@ -122,6 +134,7 @@ fn libzmq(endpoint: &str, size: usize, count: u64) -> Result<f64> {
     let sender = thread_side("thr-push", SENDER_CORE, move || {
         let ctx = zmq::Context::new();
         let push = zmq_util::socket(&ctx, zmq::PUSH)?;
+        curve::zmq_client(&push, keys.as_ref())?;
         push.connect(&rx.get()?)?;
         for _ in 0..count {
             // As remote_thr: a fresh message of the size, never filled.
