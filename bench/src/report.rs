@@ -95,7 +95,8 @@ pub fn table(results: &[Summary]) -> String {
         for s in allocs {
             let _ = writeln!(
                 out,
-                "| alloc | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} |",
+                s.case.scenario,
                 s.case.transport.name(),
                 fmt_size(s.case.size),
                 s.imp,

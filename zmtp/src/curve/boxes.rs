@@ -5,8 +5,9 @@ use bytes::{BufMut, Bytes, BytesMut};
 use crypto_box::aead::consts::U24;
 use crypto_box::aead::generic_array::GenericArray;
 use crypto_box::aead::AeadInPlace;
-use crypto_box::{Nonce, SalsaBox};
+use crypto_box::Nonce;
 
+use super::secretbox::SessionKey;
 use crate::frame::{encode_header, header_len};
 use crate::ProtocolError;
 
@@ -62,9 +63,17 @@ const MESSAGE: &[u8] = b"\x07MESSAGE";
 pub(crate) const INNER_MORE: u8 = 0x01;
 pub(crate) const INNER_COMMAND: u8 = 0x02;
 
+/// A MESSAGE nonce: the direction's prefix, then the short nonce.
+fn message_nonce(prefix: &[u8; 16], short: &[u8; 8]) -> [u8; 24] {
+    let mut n = [0u8; 24];
+    n[..16].copy_from_slice(prefix);
+    n[16..].copy_from_slice(short);
+    n
+}
+
 /// Boxes our frames into MESSAGE commands, with short nonces counting up.
 pub(crate) struct MessageSealer {
-    key: SalsaBox,
+    key: SessionKey,
     prefix: &'static [u8; 16],
     next: u64,
 }
@@ -72,7 +81,7 @@ pub(crate) struct MessageSealer {
 impl MessageSealer {
     /// `prefix`: `CurveZMQMESSAGEC` from a client, `CurveZMQMESSAGES` from a server;
     /// `next`: the first short nonce to use.
-    pub fn new(key: SalsaBox, prefix: &'static [u8; 16], next: u64) -> MessageSealer {
+    pub fn new(key: SessionKey, prefix: &'static [u8; 16], next: u64) -> MessageSealer {
         MessageSealer { key, prefix, next }
     }
 
@@ -94,8 +103,7 @@ impl MessageSealer {
         out.extend_from_slice(payload);
         let tag = self
             .key
-            .encrypt_in_place_detached(&nonce(self.prefix, &short), b"", &mut out[plain_at..])
-            .expect("a box takes any length");
+            .seal(&message_nonce(self.prefix, &short), &mut out[plain_at..]);
         out[tag_at..plain_at].copy_from_slice(&tag);
     }
 }
@@ -106,7 +114,7 @@ const PLAIN_BLOCK: usize = 64 * 1024;
 
 /// Opens the peer's MESSAGE commands, requiring its short nonces to increase.
 pub(crate) struct MessageOpener {
-    key: SalsaBox,
+    key: SessionKey,
     prefix: &'static [u8; 16],
     last: u64,
     /// Room for the next opened messages (see [`PLAIN_BLOCK`]).
@@ -115,7 +123,7 @@ pub(crate) struct MessageOpener {
 
 impl MessageOpener {
     /// `last`: the peer's last short nonce so far (its handshake used some).
-    pub fn new(key: SalsaBox, prefix: &'static [u8; 16], last: u64) -> MessageOpener {
+    pub fn new(key: SessionKey, prefix: &'static [u8; 16], last: u64) -> MessageOpener {
         MessageOpener {
             key,
             prefix,
@@ -145,9 +153,12 @@ impl MessageOpener {
         }
         self.plain.extend_from_slice(boxed);
         let mut plain = self.plain.split();
-        let tag = GenericArray::from_slice(&body[16..16 + TAG]);
         self.key
-            .decrypt_in_place_detached(&nonce(self.prefix, &short), b"", &mut plain, tag)
+            .open(
+                &message_nonce(self.prefix, &short),
+                &mut plain,
+                &body[16..16 + TAG],
+            )
             .map_err(|_| ProtocolError::Cryptographic("MESSAGE box does not open"))?;
         self.last = n;
         let flags = plain[0];

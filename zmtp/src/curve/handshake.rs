@@ -9,6 +9,7 @@ use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use super::boxes::{open, seal, MessageOpener, MessageSealer, TAG};
+use super::secretbox::SessionKey;
 use super::{CurveKeyPair, CurvePublicKey};
 use crate::frame::{encode_header, header_len};
 use crate::{Metadata, ProtocolError};
@@ -163,17 +164,10 @@ impl CurveClient {
                 let plain = open(&session, b"CurveZMQREADY---", &short, &body[14..])
                     .ok_or(ProtocolError::Cryptographic("READY box does not open"))?;
                 let metadata = Metadata::decode(Bytes::from(plain))?;
+                let key = SessionKey::new(server_eph, &self.eph_secret);
                 self.done = Some(Boxes {
-                    sealer: MessageSealer::new(
-                        SalsaBox::new(server_eph, &self.eph_secret),
-                        b"CurveZMQMESSAGEC",
-                        self.next,
-                    ),
-                    opener: MessageOpener::new(
-                        session,
-                        b"CurveZMQMESSAGES",
-                        u64::from_be_bytes(short),
-                    ),
+                    sealer: MessageSealer::new(key.clone(), b"CurveZMQMESSAGEC", self.next),
+                    opener: MessageOpener::new(key, b"CurveZMQMESSAGES", u64::from_be_bytes(short)),
                 });
                 Ok(Some(metadata))
             }
@@ -434,13 +428,10 @@ impl CurveServer {
             &metadata_bytes(props),
         );
         command(tx, &[b"\x05READY", &short, &boxed]);
+        let key = SessionKey::new(&client_eph, &eph_secret);
         self.done = Some(Boxes {
-            sealer: MessageSealer::new(
-                SalsaBox::new(&client_eph, &eph_secret),
-                b"CurveZMQMESSAGES",
-                self.next,
-            ),
-            opener: MessageOpener::new(session, b"CurveZMQMESSAGEC", client_nonce),
+            sealer: MessageSealer::new(key.clone(), b"CurveZMQMESSAGES", self.next),
+            opener: MessageOpener::new(key, b"CurveZMQMESSAGEC", client_nonce),
         });
         Ok(metadata)
     }
