@@ -90,7 +90,7 @@ pub fn table(results: &[Summary]) -> String {
     if !allocs.is_empty() {
         let _ = writeln!(
             out,
-            "\n| alloc | transport | size | impl | allocations/msg, send path | allocations/msg, receive path |\n|---|---|---|---|---:|---:|"
+            "\n| scenario | transport | size | impl | allocations/msg, send path | allocations/msg, receive path |\n|---|---|---|---|---:|---:|"
         );
         for s in allocs {
             let _ = writeln!(

@@ -7,7 +7,7 @@ use crypto_box::aead::generic_array::GenericArray;
 use crypto_box::aead::AeadInPlace;
 use crypto_box::Nonce;
 
-use super::secretbox::SessionKey;
+use super::secretbox::{MessageKey, SessionKey};
 use crate::frame::{encode_header, header_len};
 use crate::ProtocolError;
 
@@ -63,26 +63,20 @@ const MESSAGE: &[u8] = b"\x07MESSAGE";
 pub(crate) const INNER_MORE: u8 = 0x01;
 pub(crate) const INNER_COMMAND: u8 = 0x02;
 
-/// A MESSAGE nonce: the direction's prefix, then the short nonce.
-fn message_nonce(prefix: &[u8; 16], short: &[u8; 8]) -> [u8; 24] {
-    let mut n = [0u8; 24];
-    n[..16].copy_from_slice(prefix);
-    n[16..].copy_from_slice(short);
-    n
-}
-
 /// Boxes our frames into MESSAGE commands, with short nonces counting up.
 pub(crate) struct MessageSealer {
-    key: SessionKey,
-    prefix: &'static [u8; 16],
+    key: MessageKey,
     next: u64,
 }
 
 impl MessageSealer {
     /// `prefix`: `CurveZMQMESSAGEC` from a client, `CurveZMQMESSAGES` from a server;
     /// `next`: the first short nonce to use.
-    pub fn new(key: SessionKey, prefix: &'static [u8; 16], next: u64) -> MessageSealer {
-        MessageSealer { key, prefix, next }
+    pub fn new(key: &SessionKey, prefix: &[u8; 16], next: u64) -> MessageSealer {
+        MessageSealer {
+            key: key.for_prefix(prefix),
+            next,
+        }
     }
 
     /// Appends one frame (`flags`: [`INNER_MORE`], [`INNER_COMMAND`]) as a MESSAGE,
@@ -101,9 +95,7 @@ impl MessageSealer {
         let plain_at = out.len();
         out.put_u8(flags);
         out.extend_from_slice(payload);
-        let tag = self
-            .key
-            .seal(&message_nonce(self.prefix, &short), &mut out[plain_at..]);
+        let tag = self.key.seal(&short, &mut out[plain_at..]);
         out[tag_at..plain_at].copy_from_slice(&tag);
     }
 }
@@ -114,8 +106,7 @@ const PLAIN_BLOCK: usize = 64 * 1024;
 
 /// Opens the peer's MESSAGE commands, requiring its short nonces to increase.
 pub(crate) struct MessageOpener {
-    key: SessionKey,
-    prefix: &'static [u8; 16],
+    key: MessageKey,
     last: u64,
     /// Room for the next opened messages (see [`PLAIN_BLOCK`]).
     plain: BytesMut,
@@ -123,10 +114,9 @@ pub(crate) struct MessageOpener {
 
 impl MessageOpener {
     /// `last`: the peer's last short nonce so far (its handshake used some).
-    pub fn new(key: SessionKey, prefix: &'static [u8; 16], last: u64) -> MessageOpener {
+    pub fn new(key: &SessionKey, prefix: &[u8; 16], last: u64) -> MessageOpener {
         MessageOpener {
-            key,
-            prefix,
+            key: key.for_prefix(prefix),
             last,
             plain: BytesMut::new(),
         }
@@ -154,11 +144,7 @@ impl MessageOpener {
         self.plain.extend_from_slice(boxed);
         let mut plain = self.plain.split();
         self.key
-            .open(
-                &message_nonce(self.prefix, &short),
-                &mut plain,
-                &body[16..16 + TAG],
-            )
+            .open(&short, &mut plain, &body[16..16 + TAG])
             .map_err(|_| ProtocolError::Cryptographic("MESSAGE box does not open"))?;
         self.last = n;
         let flags = plain[0];

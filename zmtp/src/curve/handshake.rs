@@ -166,8 +166,12 @@ impl CurveClient {
                 let metadata = Metadata::decode(Bytes::from(plain))?;
                 let key = SessionKey::new(server_eph, &self.eph_secret);
                 self.done = Some(Boxes {
-                    sealer: MessageSealer::new(key.clone(), b"CurveZMQMESSAGEC", self.next),
-                    opener: MessageOpener::new(key, b"CurveZMQMESSAGES", u64::from_be_bytes(short)),
+                    sealer: MessageSealer::new(&key, b"CurveZMQMESSAGEC", self.next),
+                    opener: MessageOpener::new(
+                        &key,
+                        b"CurveZMQMESSAGES",
+                        u64::from_be_bytes(short),
+                    ),
                 });
                 Ok(Some(metadata))
             }
@@ -430,8 +434,8 @@ impl CurveServer {
         command(tx, &[b"\x05READY", &short, &boxed]);
         let key = SessionKey::new(&client_eph, &eph_secret);
         self.done = Some(Boxes {
-            sealer: MessageSealer::new(key.clone(), b"CurveZMQMESSAGES", self.next),
-            opener: MessageOpener::new(key, b"CurveZMQMESSAGEC", client_nonce),
+            sealer: MessageSealer::new(&key, b"CurveZMQMESSAGES", self.next),
+            opener: MessageOpener::new(&key, b"CurveZMQMESSAGEC", client_nonce),
         });
         Ok(metadata)
     }

@@ -12,15 +12,15 @@
 //! box for box against `SalsaBox`.
 
 use orion::hazardous::mac::poly1305::{OneTimeKey, Poly1305, Tag};
+use salsa20::cipher::consts::U10;
 use salsa20::cipher::generic_array::GenericArray;
 use salsa20::cipher::{KeyIvInit, StreamCipher};
-use salsa20::XSalsa20;
+use salsa20::{hsalsa, Salsa20};
 use zeroize::Zeroizing;
 
 use super::boxes::TAG;
 
-/// A session's precomputed box key, zeroed when dropped (each copy).
-#[derive(Clone)]
+/// A session's precomputed box key (`crypto_box_beforenm`), zeroed when dropped.
 pub(crate) struct SessionKey(Zeroizing<[u8; 32]>);
 
 impl SessionKey {
@@ -28,18 +28,39 @@ impl SessionKey {
     pub fn new(their: &crypto_box::PublicKey, our: &crypto_box::SecretKey) -> SessionKey {
         let secret = x25519_dalek::StaticSecret::from(our.to_bytes());
         let shared = secret.diffie_hellman(&x25519_dalek::PublicKey::from(*their.as_bytes()));
-        let key = salsa20::hsalsa::<salsa20::cipher::consts::U10>(
-            GenericArray::from_slice(shared.as_bytes()),
-            &GenericArray::default(),
-        );
-        let mut out = Zeroizing::new([0u8; 32]);
-        out.copy_from_slice(&key);
-        SessionKey(out)
+        SessionKey(derive(shared.as_bytes(), &[0; 16]))
     }
 
-    /// The stream for `nonce`, with its first 32 bytes taken as the Poly1305 key.
-    fn stream(&self, nonce: &[u8; 24]) -> (XSalsa20, OneTimeKey) {
-        let mut cipher = XSalsa20::new(self.0.as_ref().into(), nonce.into());
+    /// The key of the boxes whose nonces start with `prefix`. XSalsa20 turns the key
+    /// and a nonce's first 16 bytes into a Salsa20 key (HSalsa20) and encrypts with
+    /// Salsa20 under the last 8; every MESSAGE nonce of a direction has the same 16-byte
+    /// prefix (`CurveZMQMESSAGEC` or `…S`), so that step is done here, once, instead
+    /// of once a message.
+    pub fn for_prefix(&self, prefix: &[u8; 16]) -> MessageKey {
+        MessageKey(derive(&self.0, prefix))
+    }
+}
+
+/// HSalsa20 of `key` and `input`, zeroed when dropped.
+fn derive(key: &[u8; 32], input: &[u8; 16]) -> Zeroizing<[u8; 32]> {
+    let mut derived = hsalsa::<U10>(
+        GenericArray::from_slice(key),
+        GenericArray::from_slice(input),
+    );
+    let mut out = Zeroizing::new([0u8; 32]);
+    out.copy_from_slice(&derived);
+    zeroize::Zeroize::zeroize(derived.as_mut_slice());
+    out
+}
+
+/// The key of one direction's MESSAGE boxes (see [`SessionKey::for_prefix`]): a box
+/// is named by its 8-byte short nonce.
+pub(crate) struct MessageKey(Zeroizing<[u8; 32]>);
+
+impl MessageKey {
+    /// The stream for `short`, with its first 32 bytes taken as the Poly1305 key.
+    fn stream(&self, short: &[u8; 8]) -> (Salsa20, OneTimeKey) {
+        let mut cipher = Salsa20::new(self.0.as_ref().into(), short.into());
         let mut mac_key = Zeroizing::new([0u8; 32]);
         cipher.apply_keystream(mac_key.as_mut());
         let mac_key = OneTimeKey::from_slice(mac_key.as_ref()).expect("32 bytes");
@@ -47,8 +68,8 @@ impl SessionKey {
     }
 
     /// Encrypts `data` in place; returns the tag that goes in front of it.
-    pub fn seal(&self, nonce: &[u8; 24], data: &mut [u8]) -> [u8; TAG] {
-        let (mut cipher, mac_key) = self.stream(nonce);
+    pub fn seal(&self, short: &[u8; 8], data: &mut [u8]) -> [u8; TAG] {
+        let (mut cipher, mac_key) = self.stream(short);
         cipher.apply_keystream(data);
         let tag = Poly1305::poly1305(&mac_key, data).expect("Poly1305 takes any length");
         let mut out = [0u8; TAG];
@@ -58,8 +79,8 @@ impl SessionKey {
 
     /// Checks `tag` over `data` (in constant time) and decrypts `data` in place;
     /// Err (and `data` untouched) when the box does not open.
-    pub fn open(&self, nonce: &[u8; 24], data: &mut [u8], tag: &[u8]) -> Result<(), ()> {
-        let (mut cipher, mac_key) = self.stream(nonce);
+    pub fn open(&self, short: &[u8; 8], data: &mut [u8], tag: &[u8]) -> Result<(), ()> {
+        let (mut cipher, mac_key) = self.stream(short);
         let tag = Tag::from_slice(tag).map_err(|_| ())?;
         Poly1305::verify(&tag, &mac_key, data).map_err(|_| ())?;
         cipher.apply_keystream(data);
@@ -83,12 +104,19 @@ mod tests {
 
     proptest! {
         #[test]
-        fn boxes_as_crypto_box_does(data in proptest::collection::vec(any::<u8>(), 0..2000), nonce in any::<[u8; 24]>()) {
+        fn boxes_as_crypto_box_does(
+            data in proptest::collection::vec(any::<u8>(), 0..2000),
+            prefix in any::<[u8; 16]>(),
+            short in any::<[u8; 8]>(),
+        ) {
             let (a, b) = pair();
-            let ours = SessionKey::new(&b.public_key(), &a);
+            let ours = SessionKey::new(&b.public_key(), &a).for_prefix(&prefix);
             let reference = SalsaBox::new(&b.public_key(), &a);
+            let mut nonce = [0u8; 24];
+            nonce[..16].copy_from_slice(&prefix);
+            nonce[16..].copy_from_slice(&short);
             let mut mine = data.clone();
-            let tag = ours.seal(&nonce, &mut mine);
+            let tag = ours.seal(&short, &mut mine);
             let mut theirs = data.clone();
             let their_tag = reference
                 .encrypt_in_place_detached(&nonce.into(), b"", &mut theirs)
@@ -96,8 +124,8 @@ mod tests {
             prop_assert_eq!(&mine, &theirs);
             prop_assert_eq!(&tag[..], &their_tag[..]);
             // And the other end opens it with its own view of the key.
-            let peer = SessionKey::new(&a.public_key(), &b);
-            prop_assert!(peer.open(&nonce, &mut mine, &tag).is_ok());
+            let peer = SessionKey::new(&a.public_key(), &b).for_prefix(&prefix);
+            prop_assert!(peer.open(&short, &mut mine, &tag).is_ok());
             prop_assert_eq!(mine, data);
         }
     }
@@ -105,8 +133,8 @@ mod tests {
     #[test]
     fn refuses_an_altered_box_and_leaves_it_as_it_was() {
         let (a, b) = pair();
-        let key = SessionKey::new(&b.public_key(), &a);
-        let nonce = [9u8; 24];
+        let key = SessionKey::new(&b.public_key(), &a).for_prefix(b"CurveZMQMESSAGEC");
+        let nonce = [9u8; 8];
         let mut data = b"market data".to_vec();
         let tag = key.seal(&nonce, &mut data);
         for i in 0..data.len() {
@@ -120,8 +148,10 @@ mod tests {
         bad_tag[3] ^= 1;
         assert!(key.open(&nonce, &mut data.clone(), &bad_tag).is_err());
         let mut other_nonce = nonce;
-        other_nonce[23] ^= 1;
+        other_nonce[7] ^= 1;
         assert!(key.open(&other_nonce, &mut data.clone(), &tag).is_err());
-        assert!(key.open(&nonce, &mut data, &tag[..15]).is_err());
+        assert!(key.open(&nonce, &mut data.clone(), &tag[..15]).is_err());
+        let other_direction = SessionKey::new(&b.public_key(), &a).for_prefix(b"CurveZMQMESSAGES");
+        assert!(other_direction.open(&nonce, &mut data, &tag).is_err());
     }
 }
