@@ -305,7 +305,7 @@ impl Reader {
         if indent.contains('\t') {
             return Err("indented with a tab (ZPL indents by four spaces)".to_string());
         }
-        if indent.len() % 4 != 0 {
+        if !indent.len().is_multiple_of(4) {
             let n = indent.len();
             return Err(format!("indented by {n} spaces (ZPL indents by four)"));
         }
@@ -496,38 +496,12 @@ fn write_file(path: &Path, text: &str, secret: bool) -> Result<(), CertificateEr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::Scratch;
 
     /// libzmq's test keys (its `zmq_curve` documentation).
     const PUBLIC: &str = "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID";
     const SECRET: &str = "D:)Q[IlAW!ahhC2ac:9*A}h:p?([4%wOTJ%JR%cs";
     const OTHER_PUBLIC: &str = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
-
-    /// A directory of its own under the system's temporary one, removed when dropped.
-    struct Scratch(PathBuf);
-
-    impl Scratch {
-        fn new(test: &str) -> Scratch {
-            let dir = std::env::temp_dir().join(format!(
-                "monocoque-certificate-{}-{test}",
-                std::process::id()
-            ));
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).unwrap();
-            Scratch(dir)
-        }
-
-        fn write(&self, name: &str, text: &str) -> PathBuf {
-            let path = self.0.join(name);
-            std::fs::write(&path, text).unwrap();
-            path
-        }
-    }
-
-    impl Drop for Scratch {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
 
     fn parse(text: &str) -> Result<Certificate, ParseError> {
         text.parse()
@@ -546,7 +520,7 @@ mod tests {
 
     #[test]
     fn saved_pairs_load_back_and_the_secret_file_is_private() {
-        let dir = Scratch::new("save");
+        let dir = Scratch::new("certificate-save");
         let keys = CurveKeyPair::from_secret(SECRET).unwrap();
         // A dot in the name is kept: the suffix is appended.
         let (public, secret) = save(dir.0.join("alice.v2"), &keys).unwrap();
@@ -735,7 +709,7 @@ mod tests {
 
     #[test]
     fn files_that_are_not_certificates_are_named_in_the_error() {
-        let dir = Scratch::new("load");
+        let dir = Scratch::new("certificate-load");
         let missing = dir.0.join("missing.key");
         let err = load(&missing).unwrap_err();
         assert!(matches!(&err, CertificateError::Read { path, .. } if *path == missing));
@@ -756,7 +730,7 @@ mod tests {
 
     #[test]
     fn a_directory_gives_the_key_of_every_key_file() {
-        let dir = Scratch::new("dir");
+        let dir = Scratch::new("certificate-dir");
         assert_eq!(load_public_keys(&dir.0).unwrap(), []);
         let alice = CurveKeyPair::generate();
         let bob = CurveKeyPair::generate();
