@@ -68,16 +68,25 @@ fn run(command: &mut Command) {
     );
 }
 
-/// What every script starts with: `zmq` and `sys`, and `curve_client(kind)`, a socket
-/// of `kind` set up as a CURVE client from the arguments `SERVERPUBLIC PUBLIC SECRET`
-/// (`sys.argv[2..5]`, after the endpoint in `sys.argv[1]`).
+/// What every script starts with: `zmq` and `sys`, and
+/// - `curve_client(kind)`, a socket of `kind` set up as a CURVE client from the
+///   arguments `SERVERPUBLIC PUBLIC SECRET` (`sys.argv[2..5]`, after the endpoint in
+///   `sys.argv[1]`);
+/// - `refused_status(s, endpoint)`: connects `s` and returns the ZAP status code of
+///   the server's refusal (libzmq's HANDSHAKE_FAILED_AUTH event, at most 10 s away).
 const PRELUDE: &str = r#"import zmq, sys
+from zmq.utils.monitor import recv_monitor_message
 def curve_client(kind):
     s = zmq.Context.instance().socket(kind)
     s.curve_serverkey = sys.argv[2].encode()
     s.curve_publickey = sys.argv[3].encode()
     s.curve_secretkey = sys.argv[4].encode()
     return s
+def refused_status(s, endpoint):
+    m = s.get_monitor_socket(zmq.EVENT_HANDSHAKE_FAILED_AUTH)
+    m.rcvtimeo = 10000
+    s.connect(endpoint)
+    return recv_monitor_message(m)["value"]
 "#;
 
 /// Runs `script` (Python, after [`PRELUDE`]) with `args`; its standard output is piped
