@@ -561,12 +561,11 @@ mod tests {
         let cert = parse(&secret).unwrap();
         assert_eq!(cert.public_key().to_z85(), PUBLIC);
         assert_eq!(&*cert.key_pair().unwrap().secret_z85(), SECRET);
-        let entries: Vec<(&str, &str)> = cert
-            .metadata()
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        assert_eq!(entries, [("name", "alice"), ("team", "red")]);
+        let entry = |name: &str, value: &str| (name.to_string(), value.to_string());
+        assert_eq!(
+            cert.metadata(),
+            [entry("name", "alice"), entry("team", "red")]
+        );
 
         let public = format!(
             "#   ****  Generated on 2025-01-02 03:04:05.678901 by pyzmq  ****\n\

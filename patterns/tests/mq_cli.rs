@@ -457,10 +457,29 @@ fn keygen_prints_a_pair_whose_secret_gives_its_public_key() {
     assert_eq!(&pair.public().to_z85(), public);
 }
 
+/// libzmq's test server keys (its `zmq_curve` documentation).
+const SERVER_PUBLIC: &str = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+const SERVER_SECRET: &str = "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6";
+
+/// `mq rep --echo` as a CURVE server with [`SERVER_SECRET`] on an ephemeral TCP port,
+/// exiting after `count` messages, with the `extra` options.
+fn curve_echo_server(count: &str, extra: &[&str]) -> Mq {
+    let mut args = vec![
+        "rep",
+        "--bind",
+        "tcp://127.0.0.1:0",
+        "--echo",
+        "--count",
+        count,
+        "--curve-server",
+        SERVER_SECRET,
+    ];
+    args.extend_from_slice(extra);
+    Mq::start(&args)
+}
+
 #[test]
 fn keygen_certificates_let_their_client_through_curve_allow_dir() {
-    const SERVER_PUBLIC: &str = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
-    const SERVER_SECRET: &str = "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6";
     let clients = common::scratch_dir("mq-keygen-clients");
     let alice = clients.join("alice");
     let keygen = Mq::start(&["keygen", "--out", alice.to_str().unwrap()]).finish();
@@ -478,18 +497,7 @@ fn keygen_certificates_let_their_client_through_curve_allow_dir() {
         std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&secret).unwrap().permissions());
     assert_eq!(mode & 0o777, 0o600, "the secret certificate is private");
 
-    let server = Mq::start(&[
-        "rep",
-        "--bind",
-        "tcp://127.0.0.1:0",
-        "--echo",
-        "--count",
-        "1",
-        "--curve-server",
-        SERVER_SECRET,
-        "--curve-allow-dir",
-        clients.to_str().unwrap(),
-    ]);
+    let server = curve_echo_server("1", &["--curve-allow-dir", clients.to_str().unwrap()]);
     let endpoint = server.bound_endpoint();
     // A stranger is refused; Alice, with the pair pyzmq's zmq.auth reads from the
     // certificate mq wrote, gets her echo.
@@ -528,18 +536,7 @@ print(alice.recv().decode(), flush=True)
 
 #[test]
 fn curve_server_answers_a_libzmq_curve_client_and_mq_client() {
-    const SERVER_PUBLIC: &str = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
-    const SERVER_SECRET: &str = "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6";
-    let server = Mq::start(&[
-        "rep",
-        "--bind",
-        "tcp://127.0.0.1:0",
-        "--echo",
-        "--count",
-        "2",
-        "--curve-server",
-        SERVER_SECRET,
-    ]);
+    let server = curve_echo_server("2", &[]);
     let endpoint = server.bound_endpoint();
     let pair = monocoque::CurveKeyPair::generate();
     let (public, secret) = (pair.public().to_z85(), pair.secret_z85());

@@ -426,12 +426,12 @@ fn a_server_takes_its_pair_and_client_keys_from_pyzmq_certificates() {
 
     let server = certificate::load(dir.join("server.key_secret")).unwrap();
     let alice = certificate::load(dir.join("clients/alice.key_secret")).unwrap();
-    let metadata: Vec<(&str, &str)> = alice
-        .metadata()
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    assert_eq!(metadata, [("name", "Alice"), ("role", "reader")]);
+    let entry = |name: &str, value: &str| (name.to_string(), value.to_string());
+    assert_eq!(
+        alice.metadata(),
+        [entry("name", "Alice"), entry("role", "reader")],
+        "the metadata pyzmq wrote"
+    );
     let keys = server.key_pair().expect("the secret certificate").clone();
     let auth = Auth::new()
         .curve_keys_from_dir(dir.join("clients"))
