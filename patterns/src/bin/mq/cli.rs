@@ -352,7 +352,7 @@ fn validate(args: Args) -> Result<Config, String> {
 
 /// The client keys a CURVE server lets in: those of `--curve-allow`, then those of
 /// the certificates in each `--curve-allow-dir`. A directory without certificates is
-/// an error: it would let nobody in, which is never what was meant.
+/// an error: it would let nobody in, which is hardly ever what was meant.
 fn curve_allowed(keys: &[String], dirs: &[String]) -> Result<Vec<CurvePublicKey>, String> {
     let mut allowed = keys
         .iter()
