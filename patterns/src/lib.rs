@@ -33,6 +33,7 @@
 mod any_socket;
 mod auth;
 mod base;
+pub mod certificate;
 mod conflate;
 mod error;
 mod inbound;

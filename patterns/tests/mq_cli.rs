@@ -457,20 +457,86 @@ fn keygen_prints_a_pair_whose_secret_gives_its_public_key() {
     assert_eq!(&pair.public().to_z85(), public);
 }
 
-#[test]
-fn curve_server_answers_a_libzmq_curve_client_and_mq_client() {
-    const SERVER_PUBLIC: &str = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
-    const SERVER_SECRET: &str = "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6";
-    let server = Mq::start(&[
+/// libzmq's test server keys (its `zmq_curve` documentation).
+const SERVER_PUBLIC: &str = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+const SERVER_SECRET: &str = "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6";
+
+/// `mq rep --echo` as a CURVE server with [`SERVER_SECRET`] on an ephemeral TCP port,
+/// exiting after `count` messages, with the `extra` options.
+fn curve_echo_server(count: &str, extra: &[&str]) -> Mq {
+    let mut args = vec![
         "rep",
         "--bind",
         "tcp://127.0.0.1:0",
         "--echo",
         "--count",
-        "2",
+        count,
         "--curve-server",
         SERVER_SECRET,
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    Mq::start(&args)
+}
+
+#[test]
+fn keygen_certificates_let_their_client_through_curve_allow_dir() {
+    let clients = common::scratch_dir("mq-keygen-clients");
+    let alice = clients.join("alice");
+    let keygen = Mq::start(&["keygen", "--out", alice.to_str().unwrap()]).finish();
+    assert!(keygen.status.success(), "stderr: {:?}", keygen.stderr);
+    let (public, secret) = (clients.join("alice.key"), clients.join("alice.key_secret"));
+    assert_eq!(
+        keygen.stderr,
+        [format!(
+            "mq: wrote {} and {}",
+            public.display(),
+            secret.display()
+        )]
+    );
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&secret).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600, "the secret certificate is private");
+
+    let server = curve_echo_server("1", &["--curve-allow-dir", clients.to_str().unwrap()]);
+    let endpoint = server.bound_endpoint();
+    // A stranger is refused; Alice, with the pair pyzmq's zmq.auth reads from the
+    // certificate mq wrote, gets her echo.
+    let stranger = monocoque::CurveKeyPair::generate();
+    let python = pyzmq::spawn(
+        r#"
+print(refused_status(curve_client(zmq.REQ), sys.argv[1]), flush=True)
+alice = certified_client(zmq.REQ, sys.argv[2].encode(), sys.argv[5])
+alice.rcvtimeo = 10000
+alice.connect(sys.argv[1])
+alice.send(b"from alice")
+print(alice.recv().decode(), flush=True)
+"#,
+        &[
+            &endpoint,
+            SERVER_PUBLIC,
+            &stranger.public().to_z85(),
+            &stranger.secret_z85(),
+            secret.to_str().unwrap(),
+        ],
+    )
+    .wait_with_output()
+    .unwrap();
+    assert!(
+        python.status.success(),
+        "{}",
+        String::from_utf8_lossy(&python.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&python.stdout), "400\nfrom alice\n");
+    let warning = recv_line(&server.stderr, "the warning about the stranger");
+    assert!(warning.ends_with("(ZAP status 400)"), "{warning:?}");
+    let done = server.finish();
+    assert!(done.status.success(), "stderr: {:?}", done.stderr);
+    std::fs::remove_dir_all(&clients).unwrap();
+}
+
+#[test]
+fn curve_server_answers_a_libzmq_curve_client_and_mq_client() {
+    let server = curve_echo_server("2", &[]);
     let endpoint = server.bound_endpoint();
     let pair = monocoque::CurveKeyPair::generate();
     let (public, secret) = (pair.public().to_z85(), pair.secret_z85());

@@ -1,7 +1,8 @@
 //! CURVE (RFC 25/26) against libzmq 4.3.5 with CURVE (pyzmq's; the bundled libzmq has
 //! none), both roles, TCP and IPC: requests and multipart replies with large frames,
 //! subscriptions inside CURVE, the authenticator asked about client keys, a client
-//! with the wrong server key getting nowhere.
+//! with the wrong server key getting nowhere, certificates written by either side
+//! read by the other (`zmq.auth`).
 
 mod common;
 mod pyzmq;
@@ -11,8 +12,8 @@ use std::sync::{Arc, Mutex};
 
 use common::{fresh_endpoint, join, run, within, TRANSPORTS};
 use monocoque::{
-    AuthReply, AuthRequest, AuthStatus, Credentials, CurveKeyPair, CurvePublicKey, MonitorEvent,
-    Options, Pub, Rep, Req, Security, SharedAuthenticator,
+    certificate, Auth, AuthReply, AuthRequest, AuthStatus, Credentials, CurveKeyPair,
+    CurvePublicKey, MonitorEvent, Options, Pub, Rep, Req, Security, SharedAuthenticator,
 };
 
 /// libzmq's test keys (its `zmq_curve` documentation).
@@ -123,10 +124,7 @@ s = curve_client(zmq.REQ)
 s.rcvtimeo = 5000
 s.connect(sys.argv[1])
 s.send_multipart([b"ping", b"x" * 3000])
-try:
-    print(b"|".join(s.recv_multipart()).decode(), flush=True)
-except zmq.Again:
-    print("no reply", flush=True)
+print(b"|".join(s.recv_multipart()).decode(), flush=True)
 "#;
 
 #[test]
@@ -169,8 +167,13 @@ fn a_libzmq_curve_client_talks_to_a_monocoque_server() {
     }
 }
 
+/// A CURVE client that only connects, and prints the status its refusal carried.
+const PY_CURVE_REFUSED: &str = r#"
+print(refused_status(curve_client(zmq.REQ), sys.argv[1]), flush=True)
+"#;
+
 #[test]
-fn an_unknown_client_key_is_refused_with_400() {
+fn an_unknown_client_key_is_refused_with_400_on_both_sides() {
     let refuse = SharedAuthenticator::new(|_: &AuthRequest| {
         AuthReply::refuse(AuthStatus::Failure, "unknown key")
     });
@@ -183,7 +186,7 @@ fn an_unknown_client_key_is_refused_with_400() {
         let endpoint = rep.bind("tcp://127.0.0.1:0").unwrap().to_string();
         let py = std::thread::spawn(move || {
             finished(pyzmq::spawn(
-                PY_CURVE_REQ,
+                PY_CURVE_REFUSED,
                 &[&endpoint, SERVER_PUBLIC, CLIENT_PUBLIC, CLIENT_SECRET],
             ))
         });
@@ -209,7 +212,8 @@ fn an_unknown_client_key_is_refused_with_400() {
         ),
         "{outcome:?}"
     );
-    assert_eq!(got.trim(), "no reply");
+    // libzmq's client reports HANDSHAKE_FAILED_AUTH with the status of our ERROR.
+    assert_eq!(got.trim(), "400");
 }
 
 #[test]
@@ -383,4 +387,157 @@ fn a_sharded_pull_takes_curve_pushes_on_every_core() {
     assert_eq!(seen.len(), 1000, "each number from both pushers");
     assert!(seen.values().all(|&n| n == 2));
     rt.shutdown();
+}
+
+/// pyzmq's `zmq.auth.create_certificates` writes a server's pair and client pairs into
+/// the directory `sys.argv[1]`: `server`, `clients/alice` (with metadata) and
+/// `clients/bob`, and `others/mallory`.
+const PY_CREATE_CERTIFICATES: &str = r#"
+import os
+d = sys.argv[1]
+for sub in ("clients", "others"):
+    os.makedirs(os.path.join(d, sub))
+zmq.auth.create_certificates(d, "server")
+zmq.auth.create_certificates(os.path.join(d, "clients"), "alice", metadata={"name": "Alice", "role": "reader"})
+zmq.auth.create_certificates(os.path.join(d, "clients"), "bob")
+zmq.auth.create_certificates(os.path.join(d, "others"), "mallory")
+"#;
+
+/// Alice (in `clients`) asks and prints the reply; Mallory (in `others`) is refused
+/// and prints the status. Both read their pairs, and the server's public key, from
+/// pyzmq's certificates in `sys.argv[2]`.
+const PY_ALICE_THEN_MALLORY: &str = r#"
+d = sys.argv[2]
+server_key, _ = zmq.auth.load_certificate(d + "/server.key")
+alice = certified_client(zmq.REQ, server_key, d + "/clients/alice.key_secret")
+alice.rcvtimeo = 10000
+alice.connect(sys.argv[1])
+alice.send(b"from alice")
+print(alice.recv().decode(), flush=True)
+mallory = certified_client(zmq.REQ, server_key, d + "/others/mallory.key_secret")
+print(refused_status(mallory, sys.argv[1]), flush=True)
+"#;
+
+#[test]
+fn a_server_takes_its_pair_and_client_keys_from_pyzmq_certificates() {
+    let dir = common::scratch_dir("curve-pyzmq-certificates");
+    let dir_arg = dir.to_str().unwrap().to_string();
+    finished(pyzmq::spawn(PY_CREATE_CERTIFICATES, &[&dir_arg]));
+
+    let server = certificate::load(dir.join("server.key_secret")).unwrap();
+    let alice = certificate::load(dir.join("clients/alice.key_secret")).unwrap();
+    let entry = |name: &str, value: &str| (name.to_string(), value.to_string());
+    assert_eq!(
+        alice.metadata(),
+        [entry("name", "Alice"), entry("role", "reader")],
+        "the metadata pyzmq wrote"
+    );
+    let keys = server.key_pair().expect("the secret certificate").clone();
+    let auth = Auth::new()
+        .curve_keys_from_dir(dir.join("clients"))
+        .unwrap();
+    let (events, got) = run(move || async move {
+        let rep = Rep::with_options(Options {
+            security: Security::CurveServer { keys },
+            authenticator: Some(auth.into()),
+            ..Options::default()
+        });
+        let monitor = rep.monitor();
+        let endpoint = rep.bind("tcp://127.0.0.1:0").unwrap().to_string();
+        let py = std::thread::spawn(move || {
+            finished(pyzmq::spawn(PY_ALICE_THEN_MALLORY, &[&endpoint, &dir_arg]))
+        });
+        let request = within("Alice's request", rep.recv()).await.unwrap();
+        assert_eq!(&request[0][..], b"from alice");
+        rep.send("welcome").await.unwrap();
+        let mut events = Vec::new();
+        within("Mallory's refusal", async {
+            while !matches!(
+                events.last(),
+                Some(MonitorEvent::HandshakeFailedAuth { .. })
+            ) {
+                events.push(monitor.next().await);
+            }
+        })
+        .await;
+        (events, join(py).await)
+    });
+    assert_eq!(got.lines().collect::<Vec<_>>(), ["welcome", "400"]);
+    let handshakes: Vec<&MonitorEvent> = events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                MonitorEvent::HandshakeSucceeded { .. } | MonitorEvent::HandshakeFailedAuth { .. }
+            )
+        })
+        .collect();
+    assert!(
+        matches!(
+            handshakes[..],
+            [
+                MonitorEvent::HandshakeSucceeded { .. },
+                MonitorEvent::HandshakeFailedAuth { status: 400, .. }
+            ]
+        ),
+        "Alice in, Mallory refused: {events:?}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A pyzmq REP whose pair comes from the secret certificate
+/// `sys.argv[1]/server.key_secret` and whose ZAP handler (zmq.auth's) lets in the keys
+/// of `sys.argv[1]/clients`; it prints its endpoint, answers one request, then prints
+/// what `zmq.auth.load_certificate` reads from Alice's public certificate.
+const PY_CERTIFIED_REP: &str = r#"
+from zmq.auth.thread import ThreadAuthenticator
+d = sys.argv[1]
+ctx = zmq.Context.instance()
+auth = ThreadAuthenticator(ctx)
+auth.start()
+auth.configure_curve(domain="*", location=d + "/clients")
+s = ctx.socket(zmq.REP)
+s.curve_publickey, s.curve_secretkey = zmq.auth.load_certificate(d + "/server.key_secret")
+s.curve_server = True
+s.rcvtimeo = 10000
+s.bind_to_random_port("tcp://127.0.0.1")
+print(s.last_endpoint.decode(), flush=True)
+s.send(b"pong " + s.recv())
+s.close()
+auth.stop()
+public, secret = zmq.auth.load_certificate(d + "/clients/alice.key")
+print(public.decode(), secret, flush=True)
+"#;
+
+#[test]
+fn pyzmq_serves_with_certificates_written_by_monocoque() {
+    let dir = common::scratch_dir("curve-monocoque-certificates");
+    std::fs::create_dir(dir.join("clients")).unwrap();
+    let (server, alice) = (CurveKeyPair::generate(), CurveKeyPair::generate());
+    certificate::save(dir.join("server"), &server).unwrap();
+    certificate::save(dir.join("clients/alice"), &alice).unwrap();
+    // Another client's certificate beside Alice's, so the directory is read whole.
+    certificate::save(dir.join("clients/bob"), &CurveKeyPair::generate()).unwrap();
+
+    let (endpoint, py) = started(PY_CERTIFIED_REP, &[dir.to_str().unwrap()]);
+    let client = Options {
+        security: Security::CurveClient {
+            keys: alice.clone(),
+            server_key: server.public(),
+        },
+        ..Options::default()
+    };
+    let reply = run(move || async move {
+        let req = Req::with_options(client);
+        req.connect(&endpoint).unwrap();
+        req.send("ping").await.unwrap();
+        within("pyzmq's reply", req.recv()).await.unwrap()
+    });
+    assert_eq!(&reply[0][..], b"pong ping");
+    assert_eq!(
+        finished(py).trim(),
+        format!("{} None", alice.public().to_z85()),
+        "zmq.auth.load_certificate on a public certificate"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -5,12 +5,13 @@ use bytes::{BufMut, Bytes, BytesMut};
 use crate::frame::encode_header;
 use crate::{Metadata, ProtocolError};
 
-/// How libzmq 4.3 writes the start of an ERROR command's body in its security
-/// mechanisms: its C prefix `"\x05ERROR"` reads as the escape `\x05E` (0x5E) followed
+/// How libzmq 4.3 writes the start of an ERROR command's body in its PLAIN
+/// mechanism: its C prefix `"\x05ERROR"` reads as the escape `\x05E` (0x5E) followed
 /// by `RROR`, so the name-length byte is 0x5E and the name's first letter is missing.
-/// libzmq also expects it in that form (a well-formed ERROR is an "unexpected
-/// command" to a libzmq 4.3 PLAIN or CURVE client), so the mechanisms send it so and
-/// [`Command::decode`] takes both forms.
+/// libzmq's PLAIN client also expects it in that form (a well-formed ERROR is an
+/// "unexpected command" to it), so the PLAIN server sends it so and
+/// [`Command::decode`] takes both forms. libzmq's CURVE writes its prefix as
+/// `"\5ERROR"`, a well-formed ERROR, and expects that form.
 pub const LIBZMQ_ERROR_PREFIX: &[u8] = b"\x5eRROR";
 
 /// Most bytes of PING context that PONG echoes.
@@ -113,7 +114,7 @@ impl Command {
         Ok(cmd)
     }
 
-    /// An ERROR as libzmq 4.3's mechanisms write it (see [`LIBZMQ_ERROR_PREFIX`]).
+    /// An ERROR as libzmq 4.3's PLAIN writes it (see [`LIBZMQ_ERROR_PREFIX`]).
     pub fn encode_libzmq_error(reason: &[u8], out: &mut BytesMut) {
         let reason = &reason[..reason.len().min(255)];
         let body_len = LIBZMQ_ERROR_PREFIX.len() + 1 + reason.len();

@@ -233,9 +233,14 @@ impl Handshake {
             },
             status => {
                 if status != AuthStatus::TemporaryError {
-                    // In the form libzmq 4.3 expects (see LIBZMQ_ERROR_PREFIX).
                     let code = status.code().to_string();
-                    Command::encode_libzmq_error(code.as_bytes(), tx);
+                    if matches!(self, Handshake::PlainServer(_)) {
+                        // In the form libzmq 4.3's PLAIN expects (LIBZMQ_ERROR_PREFIX).
+                        Command::encode_libzmq_error(code.as_bytes(), tx);
+                    } else {
+                        // libzmq's CURVE writes and expects a well-formed ERROR.
+                        Command::Error(Bytes::from(code)).encode(tx);
+                    }
                 }
                 Err(ProtocolError::AuthFailed {
                     status: status.code(),

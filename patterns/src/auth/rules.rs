@@ -1,9 +1,12 @@
 //! [`Auth`]: the rules of pyzmq's `zmq.auth`, ready-made.
 
+use std::path::Path;
+
 use bytes::Bytes;
 use monocoque_runtime::Verdict;
 
 use super::{AuthReply, AuthRequest, AuthStatus, Authenticator, Credentials, SharedAuthenticator};
+use crate::certificate;
 
 /// A ready-made authenticator with the rules of pyzmq's `zmq.auth`: addresses
 /// allowed or denied, and PLAIN user names with their passwords.
@@ -14,8 +17,9 @@ use super::{AuthReply, AuthRequest, AuthStatus, Authenticator, Credentials, Shar
 /// - A NULL client that passes the address rules comes in.
 /// - A PLAIN client comes in when its user name is known and its password matches
 ///   (compared in constant time); its user id is its user name. Otherwise: 400.
-/// - A CURVE client comes in when no key was given ([`Auth::curve_key`]), or when its
-///   long-term public key is one of those given. Otherwise: 400.
+/// - A CURVE client comes in when no key was given ([`Auth::curve_key`],
+///   [`Auth::curve_keys_from_dir`]), or when its long-term public key is one of those
+///   given. Otherwise: 400.
 ///
 /// ```
 /// use monocoque::{Auth, Options, Security};
@@ -82,6 +86,38 @@ impl Auth {
             .get_or_insert_with(Vec::new)
             .push(*key.as_bytes());
         self
+    }
+
+    /// Lets in CURVE clients whose long-term public key is in a certificate of `dir`:
+    /// every `*.key` file there, as pyzmq's `zmq.auth` `configure_curve` takes a
+    /// location (see [`certificate::load_public_keys`]). As with [`Auth::curve_key`],
+    /// other keys are then refused, so an empty directory lets no CURVE client in.
+    /// The directory is read now, once: a certificate added later counts only in a
+    /// new `Auth`. A `.key` file that cannot be read or is not a certificate fails
+    /// the whole call, naming the file.
+    ///
+    /// ```no_run
+    /// use monocoque::{certificate, Auth, Options, Security};
+    ///
+    /// let server = certificate::load("certs/server.key_secret")?;
+    /// let options = Options {
+    ///     security: Security::CurveServer {
+    ///         keys: server.key_pair().expect("a secret certificate").clone(),
+    ///     },
+    ///     authenticator: Some(Auth::new().curve_keys_from_dir("certs/clients")?.into()),
+    ///     ..Options::default()
+    /// };
+    /// # let _ = options;
+    /// # Ok::<(), certificate::CertificateError>(())
+    /// ```
+    pub fn curve_keys_from_dir(
+        mut self,
+        dir: impl AsRef<Path>,
+    ) -> Result<Auth, certificate::CertificateError> {
+        let keys = certificate::load_public_keys(dir)?;
+        let allowed = self.curve_keys.get_or_insert_with(Vec::new);
+        allowed.extend(keys.iter().map(|key| *key.as_bytes()));
+        Ok(self)
     }
 
     /// The verdict on `request` under these rules.
@@ -202,6 +238,38 @@ mod tests {
             status(&allowing, "10.0.0.2", plain("admin", "secret")),
             AuthStatus::Failure
         );
+    }
+
+    #[test]
+    fn curve_keys_from_a_directory_decide_who_comes_in() {
+        use crate::{certificate, test_support::Scratch, CurveKeyPair};
+        let curve = |pair: &CurveKeyPair| Credentials::Curve {
+            public_key: *pair.public().as_bytes(),
+        };
+        let status = |a: &Auth, c: Credentials| a.decide(&request("10.0.0.1", c)).status;
+        let dir = Scratch::new("auth-curve-dir");
+        let (alice, bob, carol) = (
+            CurveKeyPair::generate(),
+            CurveKeyPair::generate(),
+            CurveKeyPair::generate(),
+        );
+        // An empty directory lets no CURVE client in (not: any client).
+        let empty = Auth::new().curve_keys_from_dir(&dir.0).unwrap();
+        assert_eq!(status(&empty, curve(&alice)), AuthStatus::Failure);
+
+        certificate::save(dir.0.join("alice"), &alice).unwrap();
+        certificate::save(dir.0.join("bob"), &bob).unwrap();
+        let auth = Auth::new().curve_keys_from_dir(&dir.0).unwrap();
+        assert_eq!(status(&auth, curve(&alice)), AuthStatus::Success);
+        assert_eq!(status(&auth, curve(&bob)), AuthStatus::Success);
+        assert_eq!(status(&auth, curve(&carol)), AuthStatus::Failure);
+        // Keys given one by one add to those of the directory.
+        let more = auth.curve_key(carol.public());
+        assert_eq!(status(&more, curve(&carol)), AuthStatus::Success);
+
+        dir.write("broken.key", "curve\n");
+        let err = Auth::new().curve_keys_from_dir(&dir.0).unwrap_err();
+        assert!(err.to_string().contains("broken.key"), "{err}");
     }
 
     #[test]

@@ -70,6 +70,16 @@ pub fn fresh_endpoint(transport: &str) -> String {
     }
 }
 
+/// A new empty directory named `test` (unique among all the tests) under the target
+/// directory's scratch space; a failed test leaves it there for a look, until the
+/// next run empties it.
+pub fn scratch_dir(test: &str) -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(test);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch directory");
+    dir
+}
+
 /// A TCP port that was free a moment ago (for connect-before-bind tests).
 pub fn free_tcp_endpoint() -> String {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

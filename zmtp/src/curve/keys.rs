@@ -12,7 +12,8 @@ use crate::z85;
 #[error("a CURVE key is 32 bytes or 40 characters of Z85, not {0}")]
 pub struct KeyError(String);
 
-/// Reads a key given as 32 raw bytes or as its 40-character Z85 text.
+/// Reads a key given as 32 raw bytes or as its 40-character Z85 text. The decoded
+/// bytes are zeroed once copied out (the key may be a secret one).
 fn key_bytes(key: &[u8]) -> Result<[u8; 32], KeyError> {
     if let Ok(raw) = <[u8; 32]>::try_from(key) {
         return Ok(raw);
@@ -21,6 +22,7 @@ fn key_bytes(key: &[u8]) -> Result<[u8; 32], KeyError> {
         if let Some(raw) = std::str::from_utf8(key)
             .ok()
             .and_then(|text| z85::decode(text).ok())
+            .map(zeroize::Zeroizing::new)
         {
             if let Ok(raw) = <[u8; 32]>::try_from(&raw[..]) {
                 return Ok(raw);

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use clap::Parser;
-use monocoque::{Bytes, CurveKeyPair, CurvePublicKey, SocketType};
+use monocoque::{certificate, Bytes, CurveKeyPair, CurvePublicKey, SocketType};
 
 use crate::frames::parse_frame;
 
@@ -21,7 +21,7 @@ by an even number of hex digits is sent as those bytes (so printed lines can be 
 back unchanged). A text frame that looks like hex is printed in hex for the same \
 reason. Output is flushed after every line.
 
-Security: --plain-server/--plain-client (PLAIN) or --curve-server/--curve-client (CURVE, encrypted). `mq keygen` prints a new CURVE key pair (public key, then secret key, in Z85); `mq keygen --out NAME` writes NAME.key and NAME.key_secret certificates in the format pyzmq's zmq.auth reads.
+Security: --plain-server/--plain-client (PLAIN) or --curve-server/--curve-client (CURVE, encrypted). `mq keygen` prints a new CURVE key pair (public key, then secret key, in Z85); `mq keygen --out NAME` writes NAME.key and NAME.key_secret certificates in the format pyzmq's zmq.auth reads and writes. A CURVE server lets in only the client keys given with --curve-allow and those of the certificates (*.key files) in the directories given with --curve-allow-dir, or any key when neither is given.
 
 What each TYPE does:
   PUSH, PUB      send every input line, exit when input ends (after delivering
@@ -139,6 +139,12 @@ struct Args {
     /// CURVE server: let in only clients with this public key (repeatable).
     #[arg(long, value_name = "PUBLIC", requires = "curve_server")]
     curve_allow: Vec<String>,
+
+    /// CURVE server: let in only clients whose public key is in a certificate (a
+    /// *.key file, as `mq keygen --out` and pyzmq's zmq.auth write) in DIR, read at
+    /// start (repeatable; adds to --curve-allow).
+    #[arg(long, value_name = "DIR", requires = "curve_server")]
+    curve_allow_dir: Vec<String>,
 
     /// Be a CURVE client of the server with this public key.
     #[arg(long, value_name = "SERVERPUBLIC", conflicts_with_all = ["plain_server", "plain_client"])]
@@ -327,10 +333,7 @@ fn validate(args: Args) -> Result<Config, String> {
             None => None,
             Some(secret) => Some((
                 CurveKeyPair::from_secret(secret).map_err(|e| format!("--curve-server: {e}"))?,
-                args.curve_allow
-                    .iter()
-                    .map(|k| CurvePublicKey::new(k).map_err(|e| format!("--curve-allow: {e}")))
-                    .collect::<Result<_, _>>()?,
+                curve_allowed(&args.curve_allow, &args.curve_allow_dir)?,
             )),
         },
         curve_client: match &args.curve_client {
@@ -345,6 +348,27 @@ fn validate(args: Args) -> Result<Config, String> {
             )),
         },
     })
+}
+
+/// The client keys a CURVE server lets in: those of `--curve-allow`, then those of
+/// the certificates in each `--curve-allow-dir`. A directory without certificates is
+/// an error: it would let nobody in, which is hardly ever what was meant.
+fn curve_allowed(keys: &[String], dirs: &[String]) -> Result<Vec<CurvePublicKey>, String> {
+    let mut allowed = keys
+        .iter()
+        .map(|k| CurvePublicKey::new(k).map_err(|e| format!("--curve-allow: {e}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    for dir in dirs {
+        let found =
+            certificate::load_public_keys(dir).map_err(|e| format!("--curve-allow-dir: {e}"))?;
+        if found.is_empty() {
+            return Err(format!(
+                "--curve-allow-dir: no certificates (*.key files) in {dir}"
+            ));
+        }
+        allowed.extend(found);
+    }
+    Ok(allowed)
 }
 
 /// `USER:PASS`, each at most 255 bytes (PLAIN's limit); the password may contain ':'.
@@ -462,6 +486,42 @@ mod tests {
         assert_eq!(wildcard_port("tcp://127.0.0.1:*"), "tcp://127.0.0.1:0");
         assert_eq!(wildcard_port("tcp://*:*"), "tcp://*:0");
         assert_eq!(wildcard_port("ipc:///tmp/x:*"), "ipc:///tmp/x:*");
+    }
+
+    #[test]
+    fn curve_allow_dir_adds_the_keys_of_its_certificates() {
+        const SECRET: &str = "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6";
+        let dir = std::env::temp_dir().join(format!("mq-allow-dir-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let dir_arg = dir.to_str().unwrap();
+        let server = |extra: &[&str]| {
+            let mut argv = vec!["rep", "-b", "tcp://*:1", "--curve-server", SECRET];
+            argv.extend_from_slice(extra);
+            parse_args(&argv).map(|cfg| cfg.curve_server.unwrap().1)
+        };
+        let err = server(&["--curve-allow-dir", dir_arg]).unwrap_err();
+        assert!(
+            err.contains("no certificates") && err.contains(dir_arg),
+            "{err}"
+        );
+
+        let (alice, bob) = (CurveKeyPair::generate(), CurveKeyPair::generate());
+        certificate::save(dir.join("alice"), &alice).unwrap();
+        let bob_z85 = bob.public().to_z85();
+        let allowed = server(&["--curve-allow", &bob_z85, "--curve-allow-dir", dir_arg]).unwrap();
+        assert_eq!(allowed, [bob.public(), alice.public()]);
+
+        std::fs::write(dir.join("broken.key"), "curve\n").unwrap();
+        let err = server(&["--curve-allow-dir", dir_arg]).unwrap_err();
+        assert!(
+            err.starts_with("--curve-allow-dir: ") && err.contains("broken.key"),
+            "{err}"
+        );
+        let err =
+            parse_args(&["rep", "-b", "tcp://*:1", "--curve-allow-dir", dir_arg]).unwrap_err();
+        assert!(err.contains("--curve-server"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
