@@ -18,10 +18,10 @@ use std::net::TcpStream;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, Bytes};
 use common::run;
 use monocoque::{Options, Pub, Pull, Router, Runtime, ShardedSocket};
-use monocoque_zmtp::{Event, Outgoing, Session, SessionConfig, SocketType};
+use monocoque_zmtp::{Outgoing, SocketType};
 use stats_alloc::{StatsAlloc, INSTRUMENTED_SYSTEM};
 
 #[global_allocator]
@@ -94,29 +94,8 @@ fn handshake(stream: &mut TcpStream, kind: SocketType) {
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-    let mut session = Session::new(SessionConfig::new(kind), Instant::now());
-    let mut input = BytesMut::new();
+    let (mut session, _) = common::null_handshake(stream, kind);
     let mut out = Outgoing::new();
-    let mut buf = [0u8; 1024];
-    loop {
-        session.poll_transmit(&mut out);
-        stream
-            .write_all(&out.copy_to_bytes(out.remaining()))
-            .expect("handshake write");
-        let mut ready = false;
-        while let Some(ev) = session
-            .handle_input(&mut input)
-            .expect("server's handshake")
-        {
-            ready |= matches!(ev, Event::Ready(_));
-        }
-        if ready {
-            break;
-        }
-        let n = stream.read(&mut buf).expect("handshake read");
-        assert!(n > 0, "server closed during the handshake");
-        input.extend_from_slice(&buf[..n]);
-    }
     session.poll_transmit(&mut out);
     match kind {
         SocketType::Sub => session.encode_subscription(&mut out, b"", true),

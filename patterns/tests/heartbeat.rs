@@ -5,42 +5,20 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use bytes::{Buf, BytesMut};
+use bytes::BytesMut;
 use common::{run, within, zsock};
 use monocoque::{Monitor, MonitorEvent, Options, Router};
-use monocoque_zmtp::{Event, Outgoing, Session, SessionConfig, SocketType};
+use monocoque_zmtp::SocketType;
 
 /// A raw TCP peer that completes the NULL handshake as a DEALER and then does only
 /// what the test says. Returns the stream and whatever bytes followed the handshake.
 fn raw_dealer(addr: &str) -> (TcpStream, BytesMut) {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream.set_read_timeout(Some(common::WAIT)).unwrap();
-    let mut session = Session::new(SessionConfig::new(SocketType::Dealer), Instant::now());
-    let mut out = Outgoing::new();
-    let mut input = BytesMut::new();
-    loop {
-        session.poll_transmit(&mut out);
-        stream
-            .write_all(&out.copy_to_bytes(out.remaining()))
-            .unwrap();
-        let mut ready = false;
-        while let Some(ev) = session.handle_input(&mut input).unwrap() {
-            ready |= matches!(ev, Event::Ready(_));
-        }
-        if ready {
-            session.poll_transmit(&mut out);
-            stream
-                .write_all(&out.copy_to_bytes(out.remaining()))
-                .unwrap();
-            return (stream, input);
-        }
-        let mut buf = [0u8; 256];
-        let n = stream.read(&mut buf).unwrap();
-        assert!(n > 0, "server closed during the handshake");
-        input.extend_from_slice(&buf[..n]);
-    }
+    let (_, input) = common::null_handshake(&mut stream, SocketType::Dealer);
+    (stream, input)
 }
 
 /// Waits for a `Disconnected` event whose reason contains `needle`.

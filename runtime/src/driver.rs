@@ -92,6 +92,7 @@ pub async fn drive(
         slice: crate::coop::Slice::new(),
         verdict: None,
         sealing: Outgoing::new(),
+        started: false,
     };
     let end = std::future::poll_fn(|cx| conn.poll(cx)).await;
     conn.report_drops(true);
@@ -168,6 +169,8 @@ struct Conn {
     verdict: Option<Verdict>,
     /// CURVE: messages taken from the peer's queue on their way to be boxed.
     sealing: Outgoing,
+    /// The first poll has written the start of our greeting.
+    started: bool,
 }
 
 impl Conn {
@@ -180,6 +183,15 @@ impl Conn {
         // there is work to look at.
         let _ = self.slice.poll_resumed(cx);
         self.delivered = 0;
+        if !self.started {
+            // Our signature goes out alone, before anything of the peer's is read:
+            // the greeting travels in libzmq's steps (see Session::new), whatever
+            // the peer has already sent.
+            self.started = true;
+            if let Err(end) = self.poll_outbound(cx) {
+                return Poll::Ready(end);
+            }
+        }
         for round in 0..BUDGET {
             // The timer is (re)armed here, so it is polled, and so can wake this
             // task, from the moment the session's deadline changes (the handshake

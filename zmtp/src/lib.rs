@@ -23,14 +23,15 @@
 //! use bytes::Bytes;
 //! use monocoque_zmtp::{Encoder, Outgoing, Session, SessionConfig, SocketType};
 //!
-//! // A message queued before any connection exists, then a session's greeting:
-//! // one buffer, written in this order.
+//! // A message queued before any connection exists, then the start of a session's
+//! // greeting (its signature; the rest follows the peer's): one buffer, written in
+//! // this order.
 //! let mut out = Outgoing::new();
 //! Encoder::NULL.encode_message(&mut out, [Bytes::from_static(b"hello")]);
 //! let mut session = Session::new(SessionConfig::new(SocketType::Push), Instant::now());
 //! assert_eq!(session.encoder(), Encoder::NULL);
 //! session.poll_transmit(&mut out);
-//! assert_eq!(out.len(), 2 + 5 + 64);
+//! assert_eq!(out.len(), 2 + 5 + 10);
 //! ```
 
 #![forbid(unsafe_code)]

@@ -5,7 +5,7 @@ mod common;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use common::{command, drain, greeting, hex, ready, transmitted, wire, Pair};
+use common::{command, drain, greeted, greeting, hex, ready, transmitted, wire, Pair};
 use monocoque_zmtp::{
     Event, Metadata, Outgoing, ProtocolError, Session, SessionConfig, SocketType,
 };
@@ -140,9 +140,7 @@ fn identity_and_metadata_reach_the_peer() {
 fn identity_is_always_sent_by_req_dealer_router() {
     for t in SocketType::ALL {
         let mut s = Session::new(SessionConfig::new(t), Instant::now());
-        let mut input = BytesMut::from(&greeting(1, b"NULL", false)[..]);
-        drain(&mut s, &mut input).unwrap();
-        let out = transmitted(&mut s);
+        let out = greeted(&mut s, &greeting(1, b"NULL", false));
         let has_identity = out.windows(8).any(|w| w == b"Identity");
         let expected = matches!(t, SocketType::Req | SocketType::Dealer | SocketType::Router);
         assert_eq!(has_identity, expected, "{t}");
@@ -501,12 +499,14 @@ fn greeting_is_sent_before_any_input_and_ready_after_peer_greeting() {
     let mut s = Session::new(SessionConfig::new(SocketType::Push), Instant::now());
     let mut out = Outgoing::new();
     assert!(s.poll_transmit(&mut out));
-    assert_eq!(out.len(), 64);
-    // Partial greeting: nothing more to send yet.
+    assert_eq!(wire(&mut out).len(), 10, "the signature first");
+    // Partial greeting (past the peer's major version): the rest of ours, no more.
     let g = greeting(1, b"NULL", false);
     let mut input = BytesMut::from(&g[..40]);
     assert_eq!(s.handle_input(&mut input), Ok(None));
     assert_eq!(input.len(), 40, "incomplete greeting stays in the buffer");
+    assert!(s.poll_transmit(&mut out));
+    assert_eq!(wire(&mut out).len(), 54);
     assert!(!s.poll_transmit(&mut out));
     input.extend_from_slice(&g[40..]);
     assert_eq!(s.handle_input(&mut input), Ok(None));
@@ -531,7 +531,11 @@ fn poll_transmit_appends_to_existing_output() {
     assert!(s.poll_transmit(&mut out));
     let out = wire(&mut out);
     assert_eq!(&out[..8], b"\x01\x06prefix");
-    assert_eq!(out.len(), 8 + 9 + 4096 + 64);
+    assert_eq!(
+        out.len(),
+        8 + 9 + 4096 + 10,
+        "our signature, the first step"
+    );
     assert_eq!(&out[8 + 9 + 4096..][..2], &[0xFF, 0]);
 }
 
@@ -616,9 +620,7 @@ fn long_commands_use_flags_06() {
     let mut c = SessionConfig::new(SocketType::Dealer);
     c.metadata.insert("X-Big", vec![b'v'; 300]);
     let mut s = Session::new(c, Instant::now());
-    let mut input = BytesMut::from(&greeting(1, b"NULL", false)[..]);
-    drain(&mut s, &mut input).unwrap();
-    let out = transmitted(&mut s);
+    let out = greeted(&mut s, &greeting(1, b"NULL", false));
     let ready = &out[64..];
     assert_eq!(ready[0], 0x06);
     let len = u64::from_be_bytes(ready[1..9].try_into().unwrap()) as usize;

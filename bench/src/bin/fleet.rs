@@ -32,15 +32,15 @@ impl Client {
         let mut input = BytesMut::new();
         let mut buf = [0u8; 512];
         loop {
-            session.poll_transmit(&mut out);
-            stream.write_all(&out.copy_to_bytes(out.remaining()))?;
+            // What came in, then what the session queued in answer (the greeting
+            // goes in steps), and only then wait for more.
             let mut ready = false;
             while let Some(ev) = session.handle_input(&mut input).map_err(other)? {
                 ready |= matches!(ev, Event::Ready(_));
             }
+            session.poll_transmit(&mut out);
+            stream.write_all(&out.copy_to_bytes(out.remaining()))?;
             if ready {
-                session.poll_transmit(&mut out);
-                stream.write_all(&out.copy_to_bytes(out.remaining()))?;
                 return Ok(Client {
                     stream,
                     session,

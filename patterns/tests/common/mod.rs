@@ -125,3 +125,37 @@ pub fn libzmq_push_numbered(
         }
     })
 }
+
+/// Completes a NULL handshake as `kind` by hand over `stream` (a blocking socket with
+/// a read timeout). Returns the session and whatever bytes followed the peer's READY.
+/// The loop is the one every sans-IO driver needs: hand the session what came in,
+/// send what it queued in answer (the rest of our greeting follows the peer's first
+/// bytes), and only then wait for more.
+pub fn null_handshake(
+    stream: &mut std::net::TcpStream,
+    kind: monocoque_zmtp::SocketType,
+) -> (monocoque_zmtp::Session, bytes::BytesMut) {
+    use bytes::Buf;
+    use std::io::{Read, Write};
+    let config = monocoque_zmtp::SessionConfig::new(kind);
+    let mut session = monocoque_zmtp::Session::new(config, std::time::Instant::now());
+    let mut input = bytes::BytesMut::new();
+    let mut out = monocoque_zmtp::Outgoing::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        let mut ready = false;
+        while let Some(ev) = session.handle_input(&mut input).expect("peer's handshake") {
+            ready |= matches!(ev, monocoque_zmtp::Event::Ready(_));
+        }
+        session.poll_transmit(&mut out);
+        stream
+            .write_all(&out.copy_to_bytes(out.remaining()))
+            .expect("handshake write");
+        if ready {
+            return (session, input);
+        }
+        let n = stream.read(&mut buf).expect("handshake read");
+        assert!(n > 0, "peer closed during the handshake");
+        input.extend_from_slice(&buf[..n]);
+    }
+}

@@ -36,8 +36,13 @@ enum State {
     Failed(ProtocolError),
 }
 
-/// One connection's protocol state. Create with [`Session::new`], which queues our
-/// greeting at once (all 64 bytes, without waiting for the peer's).
+/// One connection's protocol state. Create with [`Session::new`], which queues the
+/// signature that starts our greeting; as libzmq does, the major version follows once
+/// the peer's signature is in, and the rest once its major version is. (A libzmq peer
+/// of another mechanism closes the moment it has read ours, and one of an incompatible
+/// type the moment it has read our READY: sent in these steps, its own greeting and
+/// READY are on the wire by then, so both sides can say what went wrong.) Call
+/// [`Session::poll_transmit`] after every [`Session::handle_input`].
 ///
 /// The session speaks NULL, PLAIN or CURVE ([`SessionConfig::security`]). It owns what goes on the wire: its own
 /// commands come out of [`Session::poll_transmit`], and messages are encoded the way
@@ -96,6 +101,10 @@ pub struct Session {
     state: State,
     decoder: FrameDecoder,
     tx: BytesMut,
+    /// Our greeting, and how much of it is queued (see [`Session::new`]).
+    greeting: [u8; GREETING_LEN],
+    greeting_sent: usize,
+
     peer_greeting: Option<Greeting>,
     peer: Option<PeerInfo>,
     /// What the authenticator said of the peer.
@@ -109,12 +118,13 @@ pub struct Session {
 }
 
 impl Session {
-    /// Starts a connection at `now` (from which HANDSHAKE_IVL counts) and queues our
-    /// greeting (version 3.1, NULL, as-server 0).
+    /// Starts a connection at `now` (from which HANDSHAKE_IVL counts) and queues the
+    /// start of our greeting (version 3.1, our mechanism, as-server 0).
     pub fn new(config: SessionConfig, now: Instant) -> Session {
         let mut tx = BytesMut::with_capacity(GREETING_LEN + 64);
         // libzmq sends as-server 0 whatever its role; roles come from each side's options.
-        tx.extend_from_slice(&Greeting::new(config.security.mechanism(), false).encode());
+        let greeting = Greeting::new(config.security.mechanism(), false).encode();
+        tx.extend_from_slice(&greeting[..SIGNATURE_LEN]);
         let decoder = FrameDecoder::new(config.max_msg_size);
         let timers = Timers::new(config.handshake_ivl, config.heartbeat, now);
         Session {
@@ -122,6 +132,9 @@ impl Session {
             state: State::Greeting,
             decoder,
             tx,
+            greeting,
+            greeting_sent: SIGNATURE_LEN,
+
             peer_greeting: None,
             peer: None,
             verdict: None,
@@ -328,6 +341,20 @@ impl Session {
     fn take_greeting(&mut self, buf: &mut BytesMut) -> Result<bool, ProtocolError> {
         let seen = buf.len().min(GREETING_LEN);
         Greeting::check_prefix(&buf[..seen.min(SIGNATURE_LEN)])?;
+        // Our major version once the peer's signature is in, the rest once its
+        // major version says ZMTP 3 (an older peer is refused below). What goes out
+        // depends only on the bytes seen, not on how the reads split them.
+        let due = match seen {
+            SIGNATURE_LEN => SIGNATURE_LEN + 1,
+            n if n > SIGNATURE_LEN && buf[10] >= 3 => GREETING_LEN,
+            n if n > SIGNATURE_LEN => SIGNATURE_LEN + 1,
+            _ => self.greeting_sent,
+        };
+        if due > self.greeting_sent {
+            self.tx
+                .extend_from_slice(&self.greeting[self.greeting_sent..due]);
+            self.greeting_sent = due;
+        }
         // The version is judged once both its bytes are in, so that the error names the
         // same version whatever the reads' boundaries.
         if seen > 11 && buf[10] < 3 {

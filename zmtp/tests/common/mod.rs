@@ -137,3 +137,17 @@ pub fn command(name: &[u8], data: &[u8]) -> Vec<u8> {
     frame.extend_from_slice(data);
     frame
 }
+
+/// Hands `s` the peer greeting `theirs` in libzmq's steps (signature, major version,
+/// the rest) and returns everything `s` transmitted: its greeting, then what the
+/// handshake queued (our READY, for NULL).
+pub fn greeted(s: &mut Session, theirs: &[u8]) -> BytesMut {
+    let mut input = BytesMut::new();
+    let mut sent = transmitted(s);
+    for step in [&theirs[..10], &theirs[10..11], &theirs[11..]] {
+        input.extend_from_slice(step);
+        drain(s, &mut input).unwrap();
+        sent.extend_from_slice(&transmitted(s));
+    }
+    sent
+}
