@@ -6,7 +6,6 @@
 mod common;
 mod pyzmq;
 
-use std::io::{BufRead, BufReader, Read};
 use std::sync::{Arc, Mutex};
 
 use common::{fresh_endpoint, join, run, within, TRANSPORTS};
@@ -40,37 +39,6 @@ fn curve_client(server_public: &str) -> Options {
     }
 }
 
-/// The first line a python peer prints (its endpoint), and the process.
-fn started(script: &str, args: &[&str]) -> (String, std::process::Child) {
-    let mut child = pyzmq::spawn(script, args);
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    (line.trim().to_string(), child)
-}
-
-/// Everything a python peer printed afterwards, with its errors.
-fn finished(mut child: std::process::Child) -> String {
-    let status = child.wait().unwrap();
-    let mut out = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    assert!(status.success(), "python failed: {err}");
-    out
-}
-
 const PY_CURVE_REP: &str = r#"
 s = zmq.Context().socket(zmq.REP)
 s.curve_server = True
@@ -90,7 +58,7 @@ for _ in range(2):
 fn monocoque_curve_client_talks_to_a_libzmq_server() {
     for transport in TRANSPORTS {
         let ipc = fresh_endpoint("ipc");
-        let (endpoint, py) = started(PY_CURVE_REP, &[transport, SERVER_SECRET, &ipc]);
+        let (endpoint, py) = pyzmq::started(PY_CURVE_REP, &[transport, SERVER_SECRET, &ipc]);
         let replies = run(move || async move {
             let req = Req::with_options(curve_client(SERVER_PUBLIC));
             let monitor = req.monitor();
@@ -106,7 +74,7 @@ fn monocoque_curve_client_talks_to_a_libzmq_server() {
             assert!(succeeded, "{transport}: no HandshakeSucceeded");
             replies
         });
-        finished(py);
+        pyzmq::finished(py);
         for (i, reply) in replies.iter().enumerate() {
             let i = i as u8;
             assert_eq!(
@@ -149,7 +117,7 @@ fn a_libzmq_curve_client_talks_to_a_monocoque_server() {
                     PY_CURVE_REQ,
                     &[&endpoint, SERVER_PUBLIC, CLIENT_PUBLIC, CLIENT_SECRET],
                 );
-                finished(child)
+                pyzmq::finished(child)
             });
             let request = within("the request", rep.recv()).await.unwrap();
             assert_eq!(&request[0][..], b"ping");
@@ -182,7 +150,7 @@ fn an_unknown_client_key_is_refused_with_400() {
         let monitor = rep.monitor();
         let endpoint = rep.bind("tcp://127.0.0.1:0").unwrap().to_string();
         let py = std::thread::spawn(move || {
-            finished(pyzmq::spawn(
+            pyzmq::finished(pyzmq::spawn(
                 PY_CURVE_REQ,
                 &[&endpoint, SERVER_PUBLIC, CLIENT_PUBLIC, CLIENT_SECRET],
             ))
@@ -214,7 +182,7 @@ fn an_unknown_client_key_is_refused_with_400() {
 
 #[test]
 fn a_client_with_the_wrong_server_key_never_gets_through() {
-    let (endpoint, py) = started(PY_CURVE_REP, &["tcp", SERVER_SECRET, ""]);
+    let (endpoint, py) = pyzmq::started(PY_CURVE_REP, &["tcp", SERVER_SECRET, ""]);
     let outcome = run(move || async move {
         // The client believes the server's key is its own public key.
         let req = Req::with_options(curve_client(CLIENT_PUBLIC));
@@ -251,7 +219,7 @@ fn subscriptions_travel_inside_curve() {
         let publisher = Pub::with_options(curve_server());
         let endpoint = publisher.bind("tcp://127.0.0.1:0").unwrap().to_string();
         let py = std::thread::spawn(move || {
-            finished(pyzmq::spawn(
+            pyzmq::finished(pyzmq::spawn(
                 PY_CURVE_SUB,
                 &[&endpoint, SERVER_PUBLIC, CLIENT_PUBLIC, CLIENT_SECRET],
             ))
@@ -279,7 +247,7 @@ fn subscriptions_travel_inside_curve() {
 
 #[test]
 fn heartbeats_inside_curve_keep_an_idle_connection() {
-    let (endpoint, py) = started(PY_CURVE_REP, &["tcp", SERVER_SECRET, ""]);
+    let (endpoint, py) = pyzmq::started(PY_CURVE_REP, &["tcp", SERVER_SECRET, ""]);
     let dropped = run(move || async move {
         let req = Req::with_options(Options {
             heartbeat_ivl: Some(std::time::Duration::from_millis(100)),
@@ -300,7 +268,7 @@ fn heartbeats_inside_curve_keep_an_idle_connection() {
             .filter(|e| matches!(e, MonitorEvent::Disconnected { .. }))
             .count()
     });
-    finished(py);
+    pyzmq::finished(py);
     assert_eq!(dropped, 0, "the connection dropped while idle");
 }
 
@@ -320,7 +288,7 @@ fn a_libzmq_dealer_and_a_monocoque_router_exchange_multipart_messages() {
         let router = monocoque::Router::with_options(curve_server());
         let endpoint = router.bind(&fresh_endpoint("ipc")).unwrap().to_string();
         let py = std::thread::spawn(move || {
-            finished(pyzmq::spawn(
+            pyzmq::finished(pyzmq::spawn(
                 PY_CURVE_DEALER,
                 &[&endpoint, SERVER_PUBLIC, CLIENT_PUBLIC, CLIENT_SECRET],
             ))
@@ -362,7 +330,7 @@ fn a_sharded_pull_takes_curve_pushes_on_every_core() {
         .map(|_| {
             let endpoint = endpoint.clone();
             std::thread::spawn(move || {
-                finished(pyzmq::spawn(
+                pyzmq::finished(pyzmq::spawn(
                     PY_CURVE_PUSH,
                     &[&endpoint, SERVER_PUBLIC, CLIENT_PUBLIC, CLIENT_SECRET],
                 ))

@@ -5,6 +5,7 @@
 //! PyPI; nothing is installed outside the target directory.
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -91,4 +92,35 @@ pub fn spawn(script: &str, args: &[&str]) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start python")
+}
+
+/// The first line a python peer prints (its endpoint), and the process.
+pub fn started(script: &str, args: &[&str]) -> (String, std::process::Child) {
+    let mut child = spawn(script, args);
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (line.trim().to_string(), child)
+}
+
+/// Everything a python peer printed afterwards, with its errors.
+pub fn finished(mut child: std::process::Child) -> String {
+    let status = child.wait().unwrap();
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(status.success(), "python failed: {err}");
+    out
 }
