@@ -1,8 +1,10 @@
-//! Hostile clients of PLAIN and CURVE servers over real TCP: a ZMTP 1.0 peer and
-//! malformed HELLOs. Each hostile client (raw bytes, in a thread of its own) meets a
-//! Monocoque PULL and, the same bytes, a libzmq 4.3.5 PULL (pyzmq's) with its monitor:
-//! nothing it should not deliver is delivered, the connection is closed, and the
-//! monitor events are compared with libzmq's.
+//! Hostile clients of PLAIN and CURVE servers over real TCP: a ZMTP 1.0 peer, malformed
+//! HELLOs, and a client that completes a real CURVE handshake and then replays or
+//! alters a MESSAGE. Each hostile client (raw bytes, or a hand-driven
+//! `monocoque_zmtp::Session`, in a thread of its own) meets a Monocoque PULL and, the
+//! same bytes, a libzmq 4.3.5 PULL (pyzmq's) with its monitor: nothing it should not
+//! deliver is delivered, the connection is closed, and the monitor events are
+//! compared with libzmq's.
 
 mod common;
 mod pyzmq;
@@ -11,14 +13,14 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::Instant;
 
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use common::{join, run, within, WAIT};
 use monocoque::{
     AuthReply, AuthRequest, CurveKeyPair, CurvePublicKey, Monitor, MonitorEvent, Options, Pull,
     Security, SharedAuthenticator,
 };
 use monocoque_zmtp::error::libzmq_code;
-use monocoque_zmtp::{Greeting, Mechanism, Outgoing, Session, SessionConfig, SocketType};
+use monocoque_zmtp::{Event, Greeting, Mechanism, Outgoing, Session, SessionConfig, SocketType};
 
 /// libzmq's test keys (its `zmq_curve` documentation).
 const CLIENT_SECRET: &str = "D:)Q[IlAW!ahhC2ac:9*A}h:p?([4%wOTJ%JR%cs";
@@ -28,6 +30,7 @@ const SERVER_SECRET: &str = "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6";
 /// libzmq's event numbers.
 const ACCEPTED: u32 = 0x20;
 const DISCONNECTED: u32 = 0x200;
+const HANDSHAKE_SUCCEEDED: u32 = 0x1000;
 const HANDSHAKE_FAILED_PROTOCOL: u32 = 0x2000;
 
 /// What a server made of one hostile connection: its monitor's events from the
@@ -206,6 +209,34 @@ impl Raw {
         let mut sink = BytesMut::new();
         while self.read_some(&mut sink) {}
     }
+
+    /// Sends what `session` queued.
+    fn flush(&mut self, session: &mut Session) {
+        let mut out = Outgoing::new();
+        session.poll_transmit(&mut out);
+        self.send(&out.copy_to_bytes(out.remaining()));
+    }
+
+    /// Completes a real handshake as `config` says.
+    fn handshake(&mut self, config: SessionConfig) -> Session {
+        let mut session = Session::new(config, Instant::now());
+        let mut input = BytesMut::new();
+        loop {
+            while let Some(event) = session.handle_input(&mut input).expect("a valid handshake") {
+                if let Event::Ready(_) = event {
+                    self.flush(&mut session);
+                    return session;
+                }
+            }
+            // What the input made the session say (greeting, HELLO, INITIATE) goes out
+            // before we wait for the answer.
+            self.flush(&mut session);
+            assert!(
+                self.read_some(&mut input),
+                "the server closed during the handshake"
+            );
+        }
+    }
 }
 
 /// Connects, sends `bytes`, and waits for the server to close.
@@ -335,6 +366,67 @@ fn malformed_hellos_fail_with_libzmqs_code() {
             Outcome {
                 events: closed,
                 messages: vec![]
+            },
+            "monocoque: {what}"
+        );
+    }
+}
+
+/// Completes a real CURVE handshake, then sends one MESSAGE (`once`) and `tampered`'s
+/// version of it.
+fn after_handshake(endpoint: &str, tamper: fn(&mut Vec<u8>)) {
+    let mut raw = Raw::connect(endpoint);
+    let mut session = raw.handshake(curve_client());
+    let mut out = Outgoing::new();
+    session.encode_message(&mut out, [Bytes::from_static(b"once")]);
+    let sealed = out.copy_to_bytes(out.remaining()).to_vec();
+    let mut second = sealed.clone();
+    tamper(&mut second);
+    raw.send(&[sealed, second].concat());
+    raw.until_closed();
+}
+
+#[test]
+fn a_replayed_or_altered_message_ends_the_connection_as_in_libzmq() {
+    fn replayed(endpoint: &str) {
+        after_handshake(endpoint, |_| {});
+    }
+    fn altered(endpoint: &str) {
+        // The next nonce (after frame header and name), and a bit of the box flipped:
+        // in sequence, but the box does not open.
+        after_handshake(endpoint, |m| {
+            m[2 + 8 + 7] += 1;
+            *m.last_mut().unwrap() ^= 0x10;
+        });
+    }
+    let cases: [(&str, Client, u32); 2] = [
+        ("replayed", replayed, libzmq_code::ZMTP_INVALID_SEQUENCE),
+        ("altered", altered, libzmq_code::ZMTP_CRYPTOGRAPHIC),
+    ];
+    for (what, client, code) in cases {
+        let failed = vec![
+            (ACCEPTED, 0),
+            (HANDSHAKE_SUCCEEDED, 0),
+            (HANDSHAKE_FAILED_PROTOCOL, code),
+        ];
+        let once = vec![b"once".to_vec()];
+        let theirs = libzmq(Mech::Curve, client);
+        assert_eq!(
+            theirs,
+            Outcome {
+                events: failed.clone(),
+                messages: once.clone()
+            },
+            "libzmq: {what}"
+        );
+        // We also close the connection, always.
+        let ours = monocoque(Mech::Curve, client);
+        let closed = [&failed[..], &[(DISCONNECTED, 0)]].concat();
+        assert_eq!(
+            ours,
+            Outcome {
+                events: closed,
+                messages: once
             },
             "monocoque: {what}"
         );
