@@ -5,7 +5,7 @@
 //! PyPI; nothing is installed outside the target directory.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -104,23 +104,11 @@ pub fn started(script: &str, args: &[&str]) -> (String, std::process::Child) {
     (line.trim().to_string(), child)
 }
 
-/// Everything a python peer printed afterwards, with its errors.
-pub fn finished(mut child: std::process::Child) -> String {
-    let status = child.wait().unwrap();
-    let mut out = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    assert!(status.success(), "python failed: {err}");
-    out
+/// Everything a python peer printed afterwards (it must succeed, else its errors are
+/// shown).
+pub fn finished(child: std::process::Child) -> String {
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "python failed: {err}");
+    String::from_utf8(out.stdout).expect("python prints text")
 }
