@@ -228,7 +228,7 @@ fn is_subsequence(sub: &[Item], of: &[Item]) -> bool {
 /// |---|---|---|
 /// | 0 | deliver the next N bytes in flight (0: all) | N |
 /// | 1 | the sender sends a message of 1 + arg % 4 frames (if it is ready) | each frame: length, bytes |
-/// | 2 | the sender sends SUBSCRIBE, CANCEL (topic) or PING (TTL, context) by arg % 3 | topic or TTL (2 bytes) and context |
+/// | 2 | the sender sends SUBSCRIBE, CANCEL or PING by arg % 3 (if it is ready) | topic (length, bytes); PING: context (length, bytes), then TTL (2 bytes) |
 /// | 3 | flip bit arg % 8 of the byte at P % (bytes in flight) | P (2 bytes) |
 /// | 4 | replay the sender's write number K % (writes so far) | K |
 /// | 5 | drop the next N bytes in flight | N |
@@ -377,10 +377,9 @@ fn insert_front(buf: &mut BytesMut, bytes: &[u8]) {
 
 /// Kind 2 of [`curve_session`]: a subscription, a cancel or a PING.
 fn send_command(sender: &mut End, which: u8, script: &mut Script) {
-    let (topic, ttl) = match which {
-        2 => (script.bytes(), script.u16()),
-        _ => (script.bytes(), 0),
-    };
+    // SUBSCRIBE's and CANCEL's topic, or PING's context.
+    let topic = script.bytes();
+    let ttl = if which == 2 { script.u16() } else { 0 };
     if !sender.can_send() {
         return;
     }
