@@ -6,6 +6,8 @@
 //! checks properties, not just "no panic": a round trip where one exists, and for the
 //! session that the verdict does not depend on how the input is split into reads.
 
+mod curve;
+
 use std::time::Instant;
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -15,6 +17,8 @@ use monocoque_zmtp::{
     z85, AuthReply, AuthStatus, Command, Event, Greeting, Metadata, Outgoing, ProtocolError,
     Security, Session, SessionConfig, SocketType,
 };
+
+pub use curve::{curve_client, curve_server, curve_session};
 
 /// Greeting prefix checks and full decoding.
 pub fn greeting(data: &[u8]) {

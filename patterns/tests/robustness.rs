@@ -225,9 +225,9 @@ enum Report {
     /// `HandshakeFailedNoDetail` first, with the same reason.
     NoDetail,
     /// The handshake had succeeded: `Disconnected`, and no `HandshakeFailedNoDetail`.
-    /// (Monocoque also reports a protocol error after the handshake as
-    /// `HandshakeFailedProtocol`, where libzmq sends only DISCONNECTED; either is
-    /// accepted here.)
+    /// (A NULL connection's protocol error is then `Disconnected` alone, as in
+    /// libzmq; a `HandshakeFailedProtocol` before it, as for a CURVE MESSAGE that does
+    /// not open, is accepted here too.)
     AfterHandshake,
 }
 

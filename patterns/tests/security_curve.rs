@@ -7,7 +7,6 @@
 mod common;
 mod pyzmq;
 
-use std::io::{BufRead, BufReader, Read};
 use std::sync::{Arc, Mutex};
 
 use common::{fresh_endpoint, join, run, within, TRANSPORTS};
@@ -41,37 +40,6 @@ fn curve_client(server_public: &str) -> Options {
     }
 }
 
-/// The first line a python peer prints (its endpoint), and the process.
-fn started(script: &str, args: &[&str]) -> (String, std::process::Child) {
-    let mut child = pyzmq::spawn(script, args);
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    (line.trim().to_string(), child)
-}
-
-/// Everything a python peer printed afterwards, with its errors.
-fn finished(mut child: std::process::Child) -> String {
-    let status = child.wait().unwrap();
-    let mut out = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    assert!(status.success(), "python failed: {err}");
-    out
-}
-
 const PY_CURVE_REP: &str = r#"
 s = zmq.Context().socket(zmq.REP)
 s.curve_server = True
@@ -91,7 +59,7 @@ for _ in range(2):
 fn monocoque_curve_client_talks_to_a_libzmq_server() {
     for transport in TRANSPORTS {
         let ipc = fresh_endpoint("ipc");
-        let (endpoint, py) = started(PY_CURVE_REP, &[transport, SERVER_SECRET, &ipc]);
+        let (endpoint, py) = pyzmq::started(PY_CURVE_REP, &[transport, SERVER_SECRET, &ipc]);
         let replies = run(move || async move {
             let req = Req::with_options(curve_client(SERVER_PUBLIC));
             let monitor = req.monitor();
@@ -107,7 +75,7 @@ fn monocoque_curve_client_talks_to_a_libzmq_server() {
             assert!(succeeded, "{transport}: no HandshakeSucceeded");
             replies
         });
-        finished(py);
+        pyzmq::finished(py);
         for (i, reply) in replies.iter().enumerate() {
             let i = i as u8;
             assert_eq!(
@@ -147,7 +115,7 @@ fn a_libzmq_curve_client_talks_to_a_monocoque_server() {
                     PY_CURVE_REQ,
                     &[&endpoint, SERVER_PUBLIC, CLIENT_PUBLIC, CLIENT_SECRET],
                 );
-                finished(child)
+                pyzmq::finished(child)
             });
             let request = within("the request", rep.recv()).await.unwrap();
             assert_eq!(&request[0][..], b"ping");
@@ -185,7 +153,7 @@ fn an_unknown_client_key_is_refused_with_400_on_both_sides() {
         let monitor = rep.monitor();
         let endpoint = rep.bind("tcp://127.0.0.1:0").unwrap().to_string();
         let py = std::thread::spawn(move || {
-            finished(pyzmq::spawn(
+            pyzmq::finished(pyzmq::spawn(
                 PY_CURVE_REFUSED,
                 &[&endpoint, SERVER_PUBLIC, CLIENT_PUBLIC, CLIENT_SECRET],
             ))
@@ -218,7 +186,7 @@ fn an_unknown_client_key_is_refused_with_400_on_both_sides() {
 
 #[test]
 fn a_client_with_the_wrong_server_key_never_gets_through() {
-    let (endpoint, py) = started(PY_CURVE_REP, &["tcp", SERVER_SECRET, ""]);
+    let (endpoint, py) = pyzmq::started(PY_CURVE_REP, &["tcp", SERVER_SECRET, ""]);
     let outcome = run(move || async move {
         // The client believes the server's key is its own public key.
         let req = Req::with_options(curve_client(CLIENT_PUBLIC));
@@ -255,7 +223,7 @@ fn subscriptions_travel_inside_curve() {
         let publisher = Pub::with_options(curve_server());
         let endpoint = publisher.bind("tcp://127.0.0.1:0").unwrap().to_string();
         let py = std::thread::spawn(move || {
-            finished(pyzmq::spawn(
+            pyzmq::finished(pyzmq::spawn(
                 PY_CURVE_SUB,
                 &[&endpoint, SERVER_PUBLIC, CLIENT_PUBLIC, CLIENT_SECRET],
             ))
@@ -283,7 +251,7 @@ fn subscriptions_travel_inside_curve() {
 
 #[test]
 fn heartbeats_inside_curve_keep_an_idle_connection() {
-    let (endpoint, py) = started(PY_CURVE_REP, &["tcp", SERVER_SECRET, ""]);
+    let (endpoint, py) = pyzmq::started(PY_CURVE_REP, &["tcp", SERVER_SECRET, ""]);
     let dropped = run(move || async move {
         let req = Req::with_options(Options {
             heartbeat_ivl: Some(std::time::Duration::from_millis(100)),
@@ -304,7 +272,7 @@ fn heartbeats_inside_curve_keep_an_idle_connection() {
             .filter(|e| matches!(e, MonitorEvent::Disconnected { .. }))
             .count()
     });
-    finished(py);
+    pyzmq::finished(py);
     assert_eq!(dropped, 0, "the connection dropped while idle");
 }
 
@@ -324,7 +292,7 @@ fn a_libzmq_dealer_and_a_monocoque_router_exchange_multipart_messages() {
         let router = monocoque::Router::with_options(curve_server());
         let endpoint = router.bind(&fresh_endpoint("ipc")).unwrap().to_string();
         let py = std::thread::spawn(move || {
-            finished(pyzmq::spawn(
+            pyzmq::finished(pyzmq::spawn(
                 PY_CURVE_DEALER,
                 &[&endpoint, SERVER_PUBLIC, CLIENT_PUBLIC, CLIENT_SECRET],
             ))
@@ -366,7 +334,7 @@ fn a_sharded_pull_takes_curve_pushes_on_every_core() {
         .map(|_| {
             let endpoint = endpoint.clone();
             std::thread::spawn(move || {
-                finished(pyzmq::spawn(
+                pyzmq::finished(pyzmq::spawn(
                     PY_CURVE_PUSH,
                     &[&endpoint, SERVER_PUBLIC, CLIENT_PUBLIC, CLIENT_SECRET],
                 ))
@@ -422,7 +390,7 @@ print(refused_status(mallory, sys.argv[1]), flush=True)
 fn a_server_takes_its_pair_and_client_keys_from_pyzmq_certificates() {
     let dir = common::scratch_dir("curve-pyzmq-certificates");
     let dir_arg = dir.to_str().unwrap().to_string();
-    finished(pyzmq::spawn(PY_CREATE_CERTIFICATES, &[&dir_arg]));
+    pyzmq::finished(pyzmq::spawn(PY_CREATE_CERTIFICATES, &[&dir_arg]));
 
     let server = certificate::load(dir.join("server.key_secret")).unwrap();
     let alice = certificate::load(dir.join("clients/alice.key_secret")).unwrap();
@@ -445,7 +413,7 @@ fn a_server_takes_its_pair_and_client_keys_from_pyzmq_certificates() {
         let monitor = rep.monitor();
         let endpoint = rep.bind("tcp://127.0.0.1:0").unwrap().to_string();
         let py = std::thread::spawn(move || {
-            finished(pyzmq::spawn(PY_ALICE_THEN_MALLORY, &[&endpoint, &dir_arg]))
+            pyzmq::finished(pyzmq::spawn(PY_ALICE_THEN_MALLORY, &[&endpoint, &dir_arg]))
         });
         let request = within("Alice's request", rep.recv()).await.unwrap();
         assert_eq!(&request[0][..], b"from alice");
@@ -519,7 +487,7 @@ fn pyzmq_serves_with_certificates_written_by_monocoque() {
     // Another client's certificate beside Alice's, so the directory is read whole.
     certificate::save(dir.join("clients/bob"), &CurveKeyPair::generate()).unwrap();
 
-    let (endpoint, py) = started(PY_CERTIFIED_REP, &[dir.to_str().unwrap()]);
+    let (endpoint, py) = pyzmq::started(PY_CERTIFIED_REP, &[dir.to_str().unwrap()]);
     let client = Options {
         security: Security::CurveClient {
             keys: alice.clone(),
@@ -535,7 +503,7 @@ fn pyzmq_serves_with_certificates_written_by_monocoque() {
     });
     assert_eq!(&reply[0][..], b"pong ping");
     assert_eq!(
-        finished(py).trim(),
+        pyzmq::finished(py).trim(),
         format!("{} None", alice.public().to_z85()),
         "zmq.auth.load_certificate on a public certificate"
     );

@@ -96,37 +96,44 @@ pub async fn drive(
     };
     let end = std::future::poll_fn(|cx| conn.poll(cx)).await;
     conn.report_drops(true);
+    report_handshake_failure(&end, conn.attached, &peer, handler.as_ref());
     if conn.attached {
         peer.set_info(None);
         handler.on_detach(&peer);
-    } else {
-        // As libzmq: a handshake that fails on the peer's protocol (or type) is
-        // HANDSHAKE_FAILED_PROTOCOL; one that ends otherwise (timeout, peer gone, I/O
-        // error) is HANDSHAKE_FAILED_NO_DETAIL. After the handshake, only DISCONNECTED.
-        let remote = peer.remote();
-        let reason = end.to_string();
-        match &end {
-            LinkEnd::Shutdown => {}
-            _ if end.auth_status().is_some() => {
-                let status = end.auth_status().unwrap_or_default();
-                handler.on_monitor(MonitorEvent::HandshakeFailedAuth { remote, status })
-            }
-            LinkEnd::Protocol(e) => handler.on_monitor(MonitorEvent::HandshakeFailedProtocol {
-                remote,
-                reason,
-                error: e.libzmq_code(),
-            }),
-            // The socket refused the peer's type or identity (PAIR taken, a duplicate
-            // routing id): libzmq reports no detail for these.
-            LinkEnd::Refused(_) => handler.on_monitor(MonitorEvent::HandshakeFailedProtocol {
-                remote,
-                reason,
-                error: monocoque_zmtp::error::libzmq_code::ZMTP_UNSPECIFIED,
-            }),
-            _ => handler.on_monitor(MonitorEvent::HandshakeFailedNoDetail { remote, reason }),
-        }
     }
     end
+}
+
+/// As libzmq: a handshake that fails on the peer's protocol (or type) is
+/// HANDSHAKE_FAILED_PROTOCOL; one that ends otherwise (timeout, peer gone, I/O error)
+/// is HANDSHAKE_FAILED_NO_DETAIL. After the handshake (`attached`) only a CURVE MESSAGE
+/// that does not open is still HANDSHAKE_FAILED_PROTOCOL, with its code (libzmq's
+/// mechanism reports it where it fails); any other end is DISCONNECTED alone.
+fn report_handshake_failure(end: &LinkEnd, attached: bool, peer: &Peer, handler: &dyn Handler) {
+    let remote = peer.remote();
+    let reason = end.to_string();
+    let protocol = |error| MonitorEvent::HandshakeFailedProtocol {
+        remote: remote.clone(),
+        reason: reason.clone(),
+        error,
+    };
+    let event = match end {
+        LinkEnd::Protocol(e) if attached && e.reported_after_handshake() => {
+            protocol(e.libzmq_code())
+        }
+        _ if attached => return,
+        LinkEnd::Shutdown => return,
+        _ if end.auth_status().is_some() => MonitorEvent::HandshakeFailedAuth {
+            remote,
+            status: end.auth_status().unwrap_or_default(),
+        },
+        LinkEnd::Protocol(e) => protocol(e.libzmq_code()),
+        // The socket refused the peer's type or identity (PAIR taken, a duplicate
+        // routing id): libzmq reports no detail for these.
+        LinkEnd::Refused(_) => protocol(monocoque_zmtp::error::libzmq_code::ZMTP_UNSPECIFIED),
+        _ => MonitorEvent::HandshakeFailedNoDetail { remote, reason },
+    };
+    handler.on_monitor(event);
 }
 
 struct Conn {

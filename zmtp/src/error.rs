@@ -133,6 +133,23 @@ pub mod libzmq_code {
 }
 
 impl ProtocolError {
+    /// True for a CURVE MESSAGE that does not open: malformed, out of sequence, or a box
+    /// that fails. libzmq reports these as HANDSHAKE_FAILED_PROTOCOL (with
+    /// [`ProtocolError::libzmq_code`]) even after the handshake, where it reports any
+    /// other failure as DISCONNECTED alone. (Before the handshake every protocol error
+    /// is HANDSHAKE_FAILED_PROTOCOL.)
+    pub fn reported_after_handshake(&self) -> bool {
+        matches!(
+            self,
+            ProtocolError::InvalidSequence
+                | ProtocolError::Cryptographic(_)
+                | ProtocolError::MalformedCommand {
+                    command: "MESSAGE",
+                    ..
+                }
+        )
+    }
+
     /// The number libzmq reports for this failure as HANDSHAKE_FAILED_PROTOCOL's value
     /// (`ZMQ_PROTOCOL_ERROR_*`, see [`libzmq_code`]).
     pub fn libzmq_code(&self) -> u32 {

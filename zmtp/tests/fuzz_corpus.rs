@@ -9,7 +9,7 @@ use std::path::Path;
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 7] = [
+const TARGETS: [(&str, Target); 10] = [
     ("greeting", targets::greeting),
     ("frame_decoder", targets::frame_decoder),
     ("null_handshake", targets::null_handshake),
@@ -17,6 +17,9 @@ const TARGETS: [(&str, Target); 7] = [
     ("z85", targets::z85),
     ("plain_handshake", targets::plain_handshake),
     ("zap_reply", targets::zap_reply),
+    ("curve_server", targets::curve_server),
+    ("curve_client", targets::curve_client),
+    ("curve_session", targets::curve_session),
 ];
 
 fn replay(name: &str, target: Target) -> usize {

@@ -6,7 +6,7 @@
 mod common;
 // The fuzz targets' bodies, for their `transcript` (the null_handshake target checks
 // the same property with libFuzzer's inputs).
-#[allow(dead_code)]
+#[allow(dead_code, unused_imports)]
 #[path = "../../fuzz/src/lib.rs"]
 mod targets;
 

@@ -5,6 +5,7 @@
 //! PyPI; nothing is installed outside the target directory.
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -108,4 +109,23 @@ pub fn spawn(script: &str, args: &[&str]) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start python")
+}
+
+/// The first line a python peer prints (its endpoint), and the process.
+pub fn started(script: &str, args: &[&str]) -> (String, std::process::Child) {
+    let mut child = spawn(script, args);
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (line.trim().to_string(), child)
+}
+
+/// Everything a python peer printed afterwards (it must succeed, else its errors are
+/// shown).
+pub fn finished(child: std::process::Child) -> String {
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "python failed: {err}");
+    String::from_utf8(out.stdout).expect("python prints text")
 }

@@ -11,6 +11,13 @@
 //! a read size, then the whole stream), `frame_decoder/` (no limit and a read size,
 //! then the stream after the greeting), `command/` (each command body) and `z85/`
 //! (libzmq's Z85 of random keys).
+//!
+//! `cargo run -p monocoque-bench --bin capture_corpus -- fuzz/corpus --curve PYTHON`
+//! captures the CURVE targets' seeds instead, from pyzmq's libzmq (the bundled one has
+//! no CURVE): PYTHON is an interpreter with pyzmq 27.3.0, such as the one the CURVE
+//! tests make in `target/tmp/pyzmq-venv/bin/python` (see `curve.rs` beside this file).
+
+mod curve;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -18,7 +25,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
-use monocoque_zmtp::{FrameDecoder, Outgoing, Session, SessionConfig, SocketType};
+use monocoque_zmtp::{
+    AuthReply, Event, FrameDecoder, Outgoing, Session, SessionConfig, SocketType,
+};
 
 /// One recording: libzmq's socket type, which end binds, and what it does.
 struct Case {
@@ -97,11 +106,13 @@ const CASES: &[Case] = &[
 ];
 
 fn main() {
-    let out = PathBuf::from(
-        std::env::args()
-            .nth(1)
-            .unwrap_or_else(|| "fuzz/corpus".into()),
-    );
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let out = PathBuf::from(args.first().map_or("fuzz/corpus", String::as_str));
+    if let Some(python) = args.iter().position(|a| a == "--curve") {
+        let python = args.get(python + 1).expect("--curve PYTHON");
+        curve::capture(&out, python);
+        return;
+    }
     let ctx = zmq::Context::new();
     for case in CASES {
         let stream = record(&ctx, case);
@@ -136,7 +147,7 @@ fn record(ctx: &zmq::Context, case: &Case) -> Vec<u8> {
         z.set_subscribe(b"topic.").unwrap();
         z.set_subscribe(b"").unwrap();
     }
-    let mut tcp = if case.libzmq_binds {
+    let tcp = if case.libzmq_binds {
         z.bind("tcp://127.0.0.1:*").unwrap();
         let endpoint = z.get_last_endpoint().unwrap().unwrap();
         TcpStream::connect(endpoint.trim_start_matches("tcp://")).expect("connect to libzmq")
@@ -146,20 +157,37 @@ fn record(ctx: &zmq::Context, case: &Case) -> Vec<u8> {
             .unwrap();
         listener.accept().expect("libzmq connects").0
     };
+    let session = Session::new(SessionConfig::new(case.ours), Instant::now());
+    let mut acted = false;
+    converse(tcp, session, case.ours, case.name, || {
+        acted = acted || act(&z, case);
+    })
+}
+
+/// Drives `session` over `tcp` for 400 ms and returns every byte the peer sent. Once
+/// the handshake is done our side sends what its type sends first (a REQ or DEALER a
+/// request, a SUB its subscription to everything), and `act` runs on every turn; an
+/// authenticator's question is answered with a yes.
+fn converse(
+    mut tcp: TcpStream,
+    mut session: Session,
+    ours: SocketType,
+    name: &str,
+    mut act: impl FnMut(),
+) -> Vec<u8> {
     tcp.set_read_timeout(Some(Duration::from_millis(20)))
         .unwrap();
-    let mut session = Session::new(SessionConfig::new(case.ours), Instant::now());
     let mut out = Outgoing::new();
     let mut recorded = Vec::new();
     let mut input = BytesMut::new();
-    let (mut requested, mut acted) = (false, false);
+    let mut requested = false;
     let deadline = Instant::now() + Duration::from_millis(400);
     while Instant::now() < deadline {
         session.poll_transmit(&mut out);
         if session.is_ready() && !requested {
             // What our side sends once the handshake is done.
             requested = true;
-            match case.ours {
+            match ours {
                 SocketType::Sub => session.encode_subscription(&mut out, b"", true),
                 SocketType::Req => {
                     let request = [Bytes::new(), Bytes::from_static(b"request")];
@@ -173,10 +201,10 @@ fn record(ctx: &zmq::Context, case: &Case) -> Vec<u8> {
         }
         if !out.is_empty() {
             tcp.write_all(&out.copy_to_bytes(out.remaining()))
-                .expect("write to libzmq");
+                .expect("write to the peer");
         }
-        if session.is_ready() && !acted {
-            acted = act(&z, case);
+        if session.is_ready() {
+            act();
         }
         let mut buf = [0u8; 4096];
         match tcp.read(&mut buf) {
@@ -184,10 +212,16 @@ fn record(ctx: &zmq::Context, case: &Case) -> Vec<u8> {
             Ok(n) => {
                 recorded.extend_from_slice(&buf[..n]);
                 input.extend_from_slice(&buf[..n]);
-                while let Ok(Some(_)) = session.handle_input(&mut input) {}
+                while let Ok(Some(event)) = session.handle_input(&mut input) {
+                    if let Event::Authenticate(_) = event {
+                        let _ = session.authenticated(AuthReply::accept(""));
+                    }
+                }
             }
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-            Err(e) => panic!("{}: read: {e}", case.name),
+            // A peer that refused us may reset the connection.
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("{name}: read: {e}"),
         }
     }
     recorded
