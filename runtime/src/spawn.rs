@@ -88,7 +88,7 @@ pub fn spawn_accepted(
     let peer = handler.new_peer(remote);
     let lc = Rc::clone(lifecycle);
     lifecycle.spawn(async move {
-        let _ = run_link(stream, &peer, &handler, &lc, options).await;
+        let _ = run_link(stream, &peer, &handler, &lc, options, true).await;
         handler.on_peer_gone(&peer);
     });
 }
@@ -125,7 +125,7 @@ pub fn spawn_connector(
                         endpoint: name.clone(),
                     });
                     peer.set_remote(name.clone());
-                    let end = run_link(stream, &peer, &handler, &lc, options).await;
+                    let end = run_link(stream, &peer, &handler, &lc, options, false).await;
                     if let Some(status) = end.auth_status() {
                         // As libzmq: a server that refused our credentials would refuse
                         // them again; the connection is given up, and what was queued
@@ -168,19 +168,22 @@ pub fn spawn_connector(
     });
 }
 
-/// Runs one connection to its end, logging and reporting why it ended.
+/// Runs one connection to its end, logging and reporting why it ended. `accepted`:
+/// the peer connected to us (see `SessionConfig::accepted`).
 async fn run_link(
     stream: Stream,
     peer: &Rc<Peer>,
     handler: &Rc<dyn Handler>,
     lc: &Rc<Lifecycle>,
     options: LinkOptions,
+    accepted: bool,
 ) -> LinkEnd {
     let remote = peer.remote();
     // The session keeps the connection's deadlines; the driver only arms its timer.
     let mut config = handler.session_config();
     config.handshake_ivl = options.handshake_ivl;
     config.heartbeat = options.heartbeat;
+    config.accepted = accepted;
     let session = Session::new(config, Instant::now());
     let end = drive(
         stream,

@@ -717,3 +717,26 @@ fn metadata_lookup_is_case_insensitive_but_spelling_kept() {
     assert_eq!(&m.get("x-custom").unwrap()[..], b"1");
     assert_eq!(m.iter().next().unwrap().0, "X-Custom");
 }
+
+#[test]
+fn the_accepting_side_sends_its_mechanism_after_the_peers() {
+    let mut c = SessionConfig::new(SocketType::Pull);
+    c.accepted = true;
+    let mut s = Session::new(c, Instant::now());
+    let g = greeting(1, b"NULL", false);
+    let mut input = BytesMut::new();
+    let mut sent = Vec::new();
+    for byte in &g {
+        input.extend_from_slice(&[*byte]);
+        drain(&mut s, &mut input).unwrap();
+        sent.push(transmitted(&mut s).len());
+    }
+    // Signature at once (not counted here), major version after the peer's
+    // signature, the rest after the peer's 12th byte (its minor version), READY
+    // after its last.
+    assert_eq!(sent[9], 1);
+    assert_eq!(sent[10], 0, "nothing after the peer's major version");
+    assert_eq!(sent[11], 53);
+    assert!(sent[12..63].iter().all(|&n| n == 0));
+    assert!(sent[63] > 0, "READY");
+}

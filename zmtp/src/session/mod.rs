@@ -38,11 +38,12 @@ enum State {
 
 /// One connection's protocol state. Create with [`Session::new`], which queues the
 /// signature that starts our greeting; as libzmq does, the major version follows once
-/// the peer's signature is in, and the rest once its major version is. (A libzmq peer
-/// of another mechanism closes the moment it has read ours, and one of an incompatible
-/// type the moment it has read our READY: sent in these steps, its own greeting and
-/// READY are on the wire by then, so both sides can say what went wrong.) Call
-/// [`Session::poll_transmit`] after every [`Session::handle_input`].
+/// the peer's signature is in, and the rest once its major version is (on the
+/// accepting side, once the rest of the peer's has begun: see
+/// [`SessionConfig::accepted`]). A libzmq peer of another mechanism closes the moment
+/// it has read ours; sent in these steps, its own is on the wire by then, so both
+/// sides can say what went wrong. Call [`Session::poll_transmit`] after every
+/// [`Session::handle_input`].
 ///
 /// The session speaks NULL, PLAIN or CURVE ([`SessionConfig::security`]). It owns what goes on the wire: its own
 /// commands come out of [`Session::poll_transmit`], and messages are encoded the way
@@ -341,13 +342,14 @@ impl Session {
     fn take_greeting(&mut self, buf: &mut BytesMut) -> Result<bool, ProtocolError> {
         let seen = buf.len().min(GREETING_LEN);
         Greeting::check_prefix(&buf[..seen.min(SIGNATURE_LEN)])?;
-        // Our major version once the peer's signature is in, the rest once its
-        // major version says ZMTP 3 (an older peer is refused below). What goes out
-        // depends only on the bytes seen, not on how the reads split them.
+        // Our major version once the peer's signature is in; the rest once its major
+        // version says ZMTP 3 (an older peer is refused below), or, on the accepting
+        // side, once the rest of its greeting has begun (SessionConfig::accepted).
+        // What goes out depends only on the bytes seen, not on how reads split them.
+        let rest_after = if self.config.accepted { 12 } else { 11 };
         let due = match seen {
-            SIGNATURE_LEN => SIGNATURE_LEN + 1,
-            n if n > SIGNATURE_LEN && buf[10] >= 3 => GREETING_LEN,
-            n if n > SIGNATURE_LEN => SIGNATURE_LEN + 1,
+            n if n >= rest_after && buf[10] >= 3 => GREETING_LEN,
+            n if n >= SIGNATURE_LEN => SIGNATURE_LEN + 1,
             _ => self.greeting_sent,
         };
         if due > self.greeting_sent {

@@ -32,6 +32,13 @@ pub struct SessionConfig {
     pub heartbeat: HeartbeatOptions,
     /// The security mechanism and our role in it.
     pub security: Security,
+    /// This side accepted the connection. It then sends the rest of its greeting (the
+    /// mechanism) only once the peer's has begun to arrive: a libzmq peer closes the
+    /// moment it has read a mechanism other than its own, so its own must be on the
+    /// wire first for this side to learn of the mismatch. (The connecting side sends
+    /// its rest after the peer's major version, as libzmq does, so two sessions never
+    /// wait for each other.)
+    pub accepted: bool,
 }
 
 impl SessionConfig {
@@ -47,6 +54,7 @@ impl SessionConfig {
             handshake_ivl: None,
             heartbeat: HeartbeatOptions::default(),
             security: Security::Null,
+            accepted: false,
         }
     }
 }
