@@ -732,11 +732,13 @@ fn the_accepting_side_sends_its_mechanism_after_the_peers() {
         sent.push(transmitted(&mut s).len());
     }
     // Signature at once (not counted here), major version after the peer's
-    // signature, the rest after the peer's 12th byte (its minor version), READY
-    // after its last.
+    // signature, the rest after the peer's 12th byte (its minor version), and
+    // READY (NULL) only after the peer's READY has begun.
     assert_eq!(sent[9], 1);
     assert_eq!(sent[10], 0, "nothing after the peer's major version");
     assert_eq!(sent[11], 53);
-    assert!(sent[12..63].iter().all(|&n| n == 0));
-    assert!(sent[63] > 0, "READY");
+    assert!(sent[12..].iter().all(|&n| n == 0));
+    input.extend_from_slice(&ready(b"PUSH")[..1]);
+    drain(&mut s, &mut input).unwrap();
+    assert_eq!(&transmitted(&mut s)[2..8], b"\x05READY");
 }

@@ -19,7 +19,7 @@ use crate::command::MAX_PING_CONTEXT;
 use crate::curve::{Boxes, INNER_COMMAND, INNER_MORE};
 use crate::encoder::Outgoing;
 use crate::greeting::SIGNATURE_LEN;
-use crate::mechanism::{Handshake, Step};
+use crate::mechanism::{Handshake, Security, Step};
 use crate::timers::{Timeout, Timers};
 use crate::zap::AuthReply;
 use crate::{Command, FrameDecoder, Greeting, Metadata, ProtocolError, SocketType, GREETING_LEN};
@@ -105,6 +105,9 @@ pub struct Session {
     /// Our greeting, and how much of it is queued (see [`Session::new`]).
     greeting: [u8; GREETING_LEN],
     greeting_sent: usize,
+    /// NULL on the accepting side: our READY, until the peer has sent more than its
+    /// greeting (see [`SessionConfig::accepted`]).
+    held_ready: Option<BytesMut>,
 
     peer_greeting: Option<Greeting>,
     peer: Option<PeerInfo>,
@@ -135,6 +138,7 @@ impl Session {
             tx,
             greeting,
             greeting_sent: SIGNATURE_LEN,
+            held_ready: None,
 
             peer_greeting: None,
             peer: None,
@@ -274,6 +278,12 @@ impl Session {
                     return Ok(None);
                 }
             }
+            if !buf.is_empty() {
+                // The peer has sent more than its greeting: our READY may go.
+                if let Some(ready) = self.held_ready.take() {
+                    self.tx.extend_from_slice(&ready);
+                }
+            }
             let Some(frame) = self.decoder.decode(buf)? else {
                 return Ok(None);
             };
@@ -391,11 +401,19 @@ impl Session {
         }
         let _ = buf.split_to(GREETING_LEN);
         self.peer_greeting = Some(greeting);
-        let handshake = Handshake::start(
-            &self.config.security,
-            &ready_properties(&self.config),
-            &mut self.tx,
-        )?;
+        let props = ready_properties(&self.config);
+        let handshake = if self.config.accepted && matches!(self.config.security, Security::Null) {
+            // On the accepting side the end of our greeting leaves only now, and a
+            // libzmq peer that read it and our READY together, and found our type
+            // incompatible, would close before its own READY was out. It sends that
+            // READY as soon as our greeting is complete; ours follows it.
+            let mut ready = BytesMut::new();
+            let handshake = Handshake::start(&self.config.security, &props, &mut ready)?;
+            self.held_ready = Some(ready);
+            handshake
+        } else {
+            Handshake::start(&self.config.security, &props, &mut self.tx)?
+        };
         self.state = State::Handshaking(handshake);
         Ok(true)
     }

@@ -35,9 +35,11 @@ pub struct SessionConfig {
     /// This side accepted the connection. It then sends the rest of its greeting (the
     /// mechanism) only once the peer's has begun to arrive: a libzmq peer closes the
     /// moment it has read a mechanism other than its own, so its own must be on the
-    /// wire first for this side to learn of the mismatch. (The connecting side sends
-    /// its rest after the peer's major version, as libzmq does, so two sessions never
-    /// wait for each other.)
+    /// wire first for this side to learn of the mismatch. For the same reason, under
+    /// NULL, its READY follows the peer's (a libzmq peer of an incompatible type closes
+    /// on reading ours). The connecting side keeps libzmq's order (the rest after the
+    /// peer's major version, READY after the peer's greeting), so two sessions never
+    /// wait for each other.
     pub accepted: bool,
 }
 
