@@ -21,9 +21,9 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use glommio::timer::Timer;
-use monocoque_zmtp::{AuthReply, Credentials, Encoder, Event, Outgoing, ProtocolError, Session};
+use monocoque_zmtp::{Encoder, Event, Outgoing, ProtocolError, Session};
 
-use crate::handler::{Handler, Verdict};
+use crate::handler::{Admission, Handler, Verdict};
 use crate::lifecycle::{Lifecycle, StopWatch};
 use crate::link_end::LinkEnd;
 use crate::message::Message;
@@ -68,8 +68,10 @@ pub async fn drive(
     let busy_poll = options.busy_poll;
     // The peer's queue holds messages encoded before this connection existed.
     debug_assert_eq!(session.encoder(), Encoder::NULL);
+    let address = stream.peer_address();
     let mut conn = Conn {
         stream,
+        address,
         session,
         peer: Rc::clone(&peer),
         handler: Rc::clone(&handler),
@@ -130,6 +132,8 @@ pub async fn drive(
 
 struct Conn {
     stream: Stream,
+    /// The peer's address, for the authenticator.
+    address: String,
     session: Session,
     peer: Rc<Peer>,
     handler: Rc<dyn Handler>,
@@ -406,13 +410,13 @@ impl Conn {
             }
             Event::Authenticate(credentials) => {
                 let mechanism = credentials.mechanism().as_str();
-                let curve = matches!(credentials, Credentials::Curve { .. });
-                match self.handler.authenticate(&self.peer, credentials) {
-                    Some(verdict) => self.verdict = Some(verdict),
-                    // As libzmq without a ZAP handler: CURVE lets any client key in
-                    // (the connection is still encrypted); PLAIN refuses everyone.
-                    None if curve => self.session.authenticated(AuthReply::accept(""))?,
-                    None => return Err(LinkEnd::NoAuthenticator(mechanism)),
+                match self
+                    .handler
+                    .authenticate(&self.peer, &self.address, credentials)
+                {
+                    Admission::Ask(verdict) => self.verdict = Some(verdict),
+                    Admission::Admit => self.session.proceed_unauthenticated()?,
+                    Admission::Refuse => return Err(LinkEnd::NoAuthenticator(mechanism)),
                 }
             }
             Event::Subscribe(topic) => self.handler.on_subscription(&self.peer, topic, true),

@@ -41,7 +41,7 @@ pub use arena::{stats as arena_stats, ArenaStats, CHUNK as ARENA_CHUNK};
 pub use cores::{CoreContext, CoreService, Runtime, RuntimeBuilder, RuntimeError, RuntimeHandle};
 pub use doorbell::Doorbell;
 pub use endpoint::{Endpoint, EndpointError};
-pub use handler::{Handler, Verdict};
+pub use handler::{Admission, Handler, Verdict};
 pub use lifecycle::Lifecycle;
 pub use link_end::LinkEnd;
 pub use log_limit::{limited, LogLimit, BURST as LOG_BURST};

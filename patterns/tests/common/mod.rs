@@ -125,3 +125,68 @@ pub fn libzmq_push_numbered(
         }
     })
 }
+
+/// The next handshake outcome on a Monocoque `monitor` (other events skipped).
+pub async fn handshake_outcome(monitor: &monocoque::Monitor) -> monocoque::MonitorEvent {
+    use monocoque::MonitorEvent;
+    within("a handshake outcome", async {
+        loop {
+            let event = monitor.next().await;
+            if matches!(
+                event,
+                MonitorEvent::HandshakeSucceeded { .. }
+                    | MonitorEvent::HandshakeFailedAuth { .. }
+                    | MonitorEvent::HandshakeFailedProtocol { .. }
+                    | MonitorEvent::HandshakeFailedNoDetail { .. }
+            ) {
+                return event;
+            }
+        }
+    })
+    .await
+}
+
+/// Starts a libzmq socket monitor on `s`; returns the PAIR that receives its events
+/// (`name` tells the monitors of one context apart).
+pub fn zmonitor(ctx: &zmq::Context, s: &zmq::Socket, name: &str) -> zmq::Socket {
+    let endpoint = format!("inproc://monitor-{name}");
+    s.monitor(&endpoint, zmq::SocketEvent::ALL as i32).unwrap();
+    let pair = zsock(ctx, zmq::PAIR);
+    pair.connect(&endpoint).unwrap();
+    pair
+}
+
+/// The first handshake event libzmq reports on `monitor`: (event, value).
+pub fn zhandshake_outcome(monitor: &zmq::Socket) -> (u16, u32) {
+    loop {
+        let frames = monitor.recv_multipart(0).expect("libzmq monitor event");
+        let event = u16::from_le_bytes([frames[0][0], frames[0][1]]);
+        let value = u32::from_le_bytes(frames[0][2..6].try_into().unwrap());
+        if matches!(event, 0x800 | 0x1000 | 0x2000 | 0x4000) {
+            return (event, value);
+        }
+    }
+}
+
+/// A libzmq REQ client, set up by `configure` (security options), that connects to
+/// `endpoint` and reports its first handshake outcome (libzmq's event and value);
+/// with `expect_reply` it then sends "ping" and returns the reply.
+pub fn libzmq_client(
+    endpoint: String,
+    configure: impl FnOnce(&zmq::Socket) + Send + 'static,
+    expect_reply: bool,
+) -> std::thread::JoinHandle<(u16, u32, Option<Vec<u8>>)> {
+    std::thread::spawn(move || {
+        let ctx = zmq::Context::new();
+        let req = zsock(&ctx, zmq::REQ);
+        configure(&req);
+        let monitor = zmonitor(&ctx, &req, "client");
+        req.connect(&endpoint).unwrap();
+        let outcome = zhandshake_outcome(&monitor);
+        let reply = expect_reply.then(|| {
+            req.send("ping", 0).unwrap();
+            req.recv_bytes(0).expect("reply")
+        });
+        (outcome.0, outcome.1, reply)
+    })
+}
