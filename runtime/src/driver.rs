@@ -30,6 +30,7 @@ use crate::message::Message;
 use crate::monitor::MonitorEvent;
 use crate::options::LinkOptions;
 use crate::peer::Peer;
+use crate::properties::Properties;
 use crate::transport::Stream;
 
 const READ_MIN: usize = 8 * 1024;
@@ -98,7 +99,7 @@ pub async fn drive(
     let end = std::future::poll_fn(|cx| conn.poll(cx)).await;
     conn.report_drops(true);
     if conn.attached {
-        peer.set_info(None);
+        peer.detach();
         handler.on_detach(&peer);
     } else {
         // As libzmq: a handshake that fails on the peer's protocol (or type) is
@@ -132,7 +133,7 @@ pub async fn drive(
 
 struct Conn {
     stream: Stream,
-    /// The peer's address, for the authenticator.
+    /// The peer's address, for the authenticator and the connection's properties.
     address: String,
     session: Session,
     peer: Rc<Peer>,
@@ -392,9 +393,10 @@ impl Conn {
     fn on_event(&mut self, event: Event) -> Result<(), LinkEnd> {
         match event {
             Event::Ready(info) => {
-                self.peer.set_info(Some(info));
+                let address = std::mem::take(&mut self.address);
+                self.peer.attach(Properties::new(info, address));
                 if let Err(reason) = self.handler.on_attach(&self.peer) {
-                    self.peer.set_info(None);
+                    self.peer.detach();
                     return Err(LinkEnd::Refused(reason));
                 }
                 self.attached = true;

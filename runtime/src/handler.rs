@@ -40,7 +40,7 @@ pub trait Handler {
     /// A peer for a newly accepted connection.
     fn new_peer(&self, remote: String) -> Rc<Peer>;
 
-    /// The handshake with `peer` completed (its [`Peer::info`] is set). Returning an
+    /// The handshake with `peer` completed (its [`Peer::properties`] are set). Returning an
     /// error refuses the peer: the connection is closed with that reason.
     fn on_attach(&self, peer: &Rc<Peer>) -> Result<(), String>;
 

@@ -59,6 +59,10 @@ impl Handler for SocketBase {
     }
 
     fn on_attach(&self, peer: &Rc<Peer>) -> Result<(), String> {
+        if let Some(previous) = peer.take_superseded() {
+            // A reconnection: what the last connection sent keeps its properties.
+            self.inbound.borrow_mut().pin(peer, &previous);
+        }
         self.rules.on_attach(self, peer)?;
         if self.rules.sends_to_attached() {
             let mut out = self.out.borrow_mut();
