@@ -422,6 +422,46 @@ fn plain_server_lets_in_good_credentials_and_warns_about_bad_ones() {
 }
 
 #[test]
+fn a_null_server_with_an_enforced_zap_domain_refuses_and_without_it_lets_in() {
+    // A domain alone: mq has no rules for NULL peers, so a NULL client comes in.
+    let mq = Mq::start(&[
+        "rep",
+        "--bind",
+        "tcp://127.0.0.1:0",
+        "--echo",
+        "--count",
+        "1",
+        "--zap-domain",
+        "global",
+    ]);
+    let ctx = zmq::Context::new();
+    let req = zsock(&ctx, zmq::REQ);
+    req.connect(&mq.bound_endpoint()).unwrap();
+    req.send("hi", 0).unwrap();
+    assert_eq!(req.recv_multipart(0).unwrap(), frames(&[b"hi"]));
+    let done = mq.finish();
+    assert!(done.status.success(), "stderr: {:?}", done.stderr);
+    // Enforced: refused, with a warning saying why.
+    let mq = Mq::start(&[
+        "rep",
+        "--bind",
+        "tcp://127.0.0.1:0",
+        "--echo",
+        "--zap-domain",
+        "global",
+        "--zap-enforce-domain",
+    ]);
+    let refused = zsock(&ctx, zmq::REQ);
+    refused.connect(&mq.bound_endpoint()).unwrap();
+    let warning = recv_line(&mq.stderr, "the warning about the refused client");
+    assert!(
+        warning.starts_with("mq: warning: handshake with ")
+            && warning.ends_with("failed: no authenticator: this NULL handshake needs one"),
+        "{warning:?}"
+    );
+}
+
+#[test]
 fn plain_client_reaches_a_libzmq_plain_server() {
     let ctx = zmq::Context::new();
     let zap = zsock(&ctx, zmq::REP);
