@@ -285,46 +285,23 @@ fn monocoque_plain_client_refused_by_libzmq_reports_400() {
 #[test]
 fn a_sharded_plain_router_authenticates_clients_on_every_core() {
     let asked = Arc::new(Mutex::new(Vec::new()));
-    let rt = monocoque::Runtime::builder()
-        .cores(vec![0, 1])
-        .build()
-        .expect("two-core runtime");
+    let rt = common::two_cores();
     let router = monocoque::ShardedSocket::new(
         &rt,
         monocoque::SocketType::Router,
         plain_server(Some(checker(Arc::clone(&asked)))),
     );
     let endpoint = router.bind("tcp://127.0.0.1:0").unwrap().to_string();
-    // Four clients: dealt to both cores; one has a wrong password.
-    let clients: Vec<_> = ["password", "password", "password", "wrong"]
-        .into_iter()
-        .enumerate()
-        .map(|(i, pass)| {
-            let endpoint = endpoint.clone();
-            std::thread::spawn(move || {
-                let ctx = zmq::Context::new();
-                let dealer = zsock(&ctx, zmq::DEALER);
-                dealer.set_plain_username(Some("admin")).unwrap();
-                dealer.set_plain_password(Some(pass)).unwrap();
-                dealer
-                    .set_identity(format!("client-{i}").as_bytes())
-                    .unwrap();
-                dealer
-                    .set_rcvtimeo(if pass == "wrong" { 300 } else { 10_000 })
-                    .unwrap();
-                dealer.connect(&endpoint).unwrap();
-                dealer.send("hello", 0).unwrap();
-                dealer.recv_bytes(0).ok()
-            })
-        })
-        .collect();
-    for _ in 0..3 {
-        let msg = router.recv_timeout(Some(WAIT)).unwrap().expect("a request");
-        assert_eq!(&msg[1][..], b"hello");
-        router
-            .send(vec![msg[0].to_vec(), b"welcome".to_vec()])
+    // Four clients: dealt to both cores; the last has a wrong password.
+    let clients = common::hello_dealers(&endpoint, 4, |i, dealer| {
+        let pass = if i == 3 { "wrong" } else { "password" };
+        dealer.set_plain_username(Some("admin")).unwrap();
+        dealer.set_plain_password(Some(pass)).unwrap();
+        dealer
+            .set_rcvtimeo(if i == 3 { 300 } else { 10_000 })
             .unwrap();
-    }
+    });
+    common::welcome(&router, 3);
     let replies: Vec<_> = clients.into_iter().map(|c| c.join().unwrap()).collect();
     assert_eq!(
         replies,

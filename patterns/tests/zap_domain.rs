@@ -11,7 +11,7 @@ mod common;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use common::{handshake_outcome, join, run, within, zsock, TRANSPORTS, WAIT};
+use common::{handshake_outcome, join, run, within, zsock, TRANSPORTS};
 use monocoque::{
     AuthReply, AuthRequest, AuthStatus, Credentials, CurveKeyPair, MonitorEvent, Options, Rep, Req,
     Security, SharedAuthenticator,
@@ -118,16 +118,7 @@ fn a_null_socket_with_a_domain_asks_about_each_client_and_200_lets_it_in() {
         assert_eq!(request.routing_id, "server-id");
         // The address as libzmq gives it: the IP, or for IPC "localhost" and the
         // peer process's credentials (the client is a thread of this process).
-        let address = std::str::from_utf8(&request.address).unwrap();
-        if transport == "tcp" {
-            assert_eq!(address, "127.0.0.1");
-        } else {
-            assert!(
-                address.starts_with("localhost:")
-                    && address.ends_with(&format!(":{}", std::process::id())),
-                "{address}"
-            );
-        }
+        common::assert_local_address(std::str::from_utf8(&request.address).unwrap(), transport);
     }
 }
 
@@ -376,10 +367,7 @@ fn a_libzmq_null_server_with_zap_decides_about_our_client() {
 
 #[test]
 fn a_sharded_null_router_with_a_domain_asks_on_every_core_and_enforces() {
-    let rt = monocoque::Runtime::builder()
-        .cores(vec![0, 1])
-        .build()
-        .expect("two-core runtime");
+    let rt = common::two_cores();
     let asked = Asked::default();
     let router = monocoque::ShardedSocket::new(
         &rt,
@@ -393,29 +381,10 @@ fn a_sharded_null_router_with_a_domain_asks_on_every_core_and_enforces() {
     );
     let endpoint = router.bind("tcp://127.0.0.1:0").unwrap().to_string();
     // Four clients, dealt to both cores.
-    let clients: Vec<_> = (0..4)
-        .map(|i| {
-            let endpoint = endpoint.clone();
-            std::thread::spawn(move || {
-                let ctx = zmq::Context::new();
-                let dealer = zsock(&ctx, zmq::DEALER);
-                dealer
-                    .set_identity(format!("client-{i}").as_bytes())
-                    .unwrap();
-                dealer.connect(&endpoint).unwrap();
-                dealer.send("hello", 0).unwrap();
-                dealer.recv_bytes(0).unwrap()
-            })
-        })
-        .collect();
-    for _ in 0..4 {
-        let msg = router.recv_timeout(Some(WAIT)).unwrap().expect("a request");
-        router
-            .send(vec![msg[0].to_vec(), b"welcome".to_vec()])
-            .unwrap();
-    }
+    let clients = common::hello_dealers(&endpoint, 4, |_, _| {});
+    common::welcome(&router, 4);
     for client in clients {
-        assert_eq!(client.join().unwrap(), b"welcome");
+        assert_eq!(client.join().unwrap().as_deref(), Some(&b"welcome"[..]));
     }
     let asked = asked.lock().unwrap();
     assert_eq!(asked.len(), 4, "every client was asked about");

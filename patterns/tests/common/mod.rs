@@ -190,3 +190,62 @@ pub fn libzmq_client(
         (outcome.0, outcome.1, reply)
     })
 }
+
+/// A runtime on cores 0 and 1.
+pub fn two_cores() -> monocoque::Runtime {
+    monocoque::Runtime::builder()
+        .cores(vec![0, 1])
+        .build()
+        .expect("two-core runtime")
+}
+
+/// `n` libzmq DEALERs, a thread each, with identities `client-0`, `client-1`, …, each
+/// set up by `configure(i, &socket)`: each connects to `endpoint`, sends "hello" and
+/// returns the reply (`None` when none came within its RCVTIMEO).
+pub fn hello_dealers(
+    endpoint: &str,
+    n: usize,
+    configure: impl Fn(usize, &zmq::Socket) + Clone + Send + 'static,
+) -> Vec<std::thread::JoinHandle<Option<Vec<u8>>>> {
+    (0..n)
+        .map(|i| {
+            let (endpoint, configure) = (endpoint.to_owned(), configure.clone());
+            std::thread::spawn(move || {
+                let ctx = zmq::Context::new();
+                let dealer = zsock(&ctx, zmq::DEALER);
+                dealer
+                    .set_identity(format!("client-{i}").as_bytes())
+                    .unwrap();
+                configure(i, &dealer);
+                dealer.connect(&endpoint).unwrap();
+                dealer.send("hello", 0).unwrap();
+                dealer.recv_bytes(0).ok()
+            })
+        })
+        .collect()
+}
+
+/// Answers `n` "hello"s on a sharded ROUTER with "welcome".
+pub fn welcome(router: &monocoque::ShardedSocket, n: usize) {
+    for _ in 0..n {
+        let msg = router.recv_timeout(Some(WAIT)).unwrap().expect("a request");
+        assert_eq!(&msg[1][..], b"hello");
+        router
+            .send(vec![msg[0].to_vec(), b"welcome".to_vec()])
+            .unwrap();
+    }
+}
+
+/// Asserts that `address` is the one libzmq gives a peer of `transport` in this
+/// process: the IP for TCP, `localhost:UID:GID:PID` for IPC (the pid is checked).
+pub fn assert_local_address(address: &str, transport: &str) {
+    if transport == "tcp" {
+        assert_eq!(address, "127.0.0.1");
+    } else {
+        assert!(
+            address.starts_with("localhost:")
+                && address.ends_with(&format!(":{}", std::process::id())),
+            "{address}"
+        );
+    }
+}
