@@ -4,8 +4,8 @@ use monocoque_runtime::{Endpoint, Message};
 use monocoque_zmtp::SocketType;
 
 use crate::{
-    Dealer, Error, Monitor, Options, Pair, PeerStats, Pub, Pull, Push, Rep, Req, Result, Router,
-    Stats, Sub, XPub, XSub,
+    Dealer, Error, Monitor, Options, Pair, PeerStats, Properties, Pub, Pull, Push, Rep, Req,
+    Result, Router, Stats, Sub, XPub, XSub,
 };
 
 /// Matches `$value` (an [`AnySocket`] or a reference to one) and runs `$body` with `$s`
@@ -327,6 +327,29 @@ impl AnySocket {
     pub async fn recv(&self) -> Result<Message> {
         each!(self, "receive", [Pair, Sub, Req, Rep, Dealer, Router, Pull, XPub, XSub],
               s => s.recv().await)
+    }
+
+    /// Waits for the next message as [`AnySocket::recv`] does, and returns with it the
+    /// properties of the connection it came from (see [`Properties`]). Fails with
+    /// [`Error::Unsupported`] on a PUB or PUSH.
+    ///
+    /// ```no_run
+    /// use monocoque::{AnySocket, SocketType};
+    ///
+    /// glommio::LocalExecutor::default().run(async {
+    ///     let pull = AnySocket::new(SocketType::Pull);
+    ///     pull.bind("tcp://*:5557")?;
+    ///     let (work, properties) = pull.recv_with_properties().await?;
+    ///     if let Some(user) = properties.get_str("User-Id") {
+    ///         println!("{user} sent {} frames", work.len());
+    ///     }
+    ///     Ok::<(), monocoque::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub async fn recv_with_properties(&self) -> Result<(Message, Properties)> {
+        each!(self, "receive", [Pair, Sub, Req, Rep, Dealer, Router, Pull, XPub, XSub],
+              s => s.recv_with_properties().await)
     }
 
     /// The next message if one has already arrived (`Ok(None)` if not). Fails with

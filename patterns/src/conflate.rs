@@ -22,11 +22,12 @@
 //! (libzmq filters when the application reads, after the pipe), so the message kept
 //! is the newest that matches.
 
+use std::collections::hash_map::Entry;
 use std::collections::VecDeque;
 use std::rc::Rc;
 
 use ahash::AHashMap;
-use monocoque_runtime::{Message, Peer, PeerId};
+use monocoque_runtime::{Message, Peer, PeerId, Properties};
 use monocoque_zmtp::SocketType;
 
 /// Whether a socket of type `kind` conflates with CONFLATE set (libzmq 4.3's rule).
@@ -41,6 +42,14 @@ pub(crate) fn honoured_by(kind: SocketType) -> bool {
     )
 }
 
+/// The properties of the connection a message from `peer` came from: `pinned` if
+/// the peer has connected again since, else the peer's own.
+pub(crate) fn sent_with(pinned: Option<Properties>, peer: &Peer) -> Properties {
+    pinned
+        .or_else(|| peer.properties())
+        .expect("only a peer that completed a handshake sends messages")
+}
+
 /// The newest message received from each conflating peer that has one waiting, in
 /// the order the peers' slots filled (a newer message takes its predecessor's place).
 /// Not counted against RCVHWM: a conflating peer is never paused.
@@ -48,17 +57,45 @@ pub(crate) fn honoured_by(kind: SocketType) -> bool {
 pub(crate) struct Latest {
     /// Peers with a message waiting, oldest slot first.
     order: VecDeque<PeerId>,
-    slots: AHashMap<PeerId, Message>,
+    slots: AHashMap<PeerId, Slot>,
     replaced: u64,
+}
+
+/// The message waiting from one peer.
+struct Slot {
+    peer: Rc<Peer>,
+    msg: Message,
+    /// The properties of the connection it came from, once the peer has connected
+    /// again (see `Inbound::pin`).
+    pinned: Option<Properties>,
 }
 
 impl Latest {
     /// Keeps `msg` as the message waiting from `peer`, dropping the one it replaces.
     pub fn put(&mut self, peer: &Rc<Peer>, msg: Message) {
-        if self.slots.insert(peer.id(), msg).is_none() {
-            self.order.push_back(peer.id());
-        } else {
-            self.replaced += 1;
+        match self.slots.entry(peer.id()) {
+            Entry::Occupied(mut slot) => {
+                let slot = slot.get_mut();
+                slot.msg = msg;
+                slot.pinned = None;
+                self.replaced += 1;
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(Slot {
+                    peer: Rc::clone(peer),
+                    msg,
+                    pinned: None,
+                });
+                self.order.push_back(peer.id());
+            }
+        }
+    }
+
+    /// `peer` has connected again: the message waiting from its previous connection
+    /// keeps that connection's `properties`.
+    pub fn pin(&mut self, peer: &Rc<Peer>, properties: &Properties) {
+        if let Some(slot) = self.slots.get_mut(&peer.id()) {
+            slot.pinned.get_or_insert_with(|| properties.clone());
         }
     }
 
@@ -69,12 +106,22 @@ impl Latest {
 
     /// Takes the message of the oldest slot.
     pub fn pop(&mut self) -> Option<(PeerId, Message)> {
+        self.pop_slot().map(|(id, slot)| (id, slot.msg))
+    }
+
+    /// [`Latest::pop`], with the properties of the connection the message came from.
+    pub fn pop_with_properties(&mut self) -> Option<(PeerId, Message, Properties)> {
+        let (id, slot) = self.pop_slot()?;
+        Some((id, slot.msg, sent_with(slot.pinned, &slot.peer)))
+    }
+
+    fn pop_slot(&mut self) -> Option<(PeerId, Slot)> {
         let id = self.order.pop_front()?;
-        let msg = self
+        let slot = self
             .slots
             .remove(&id)
             .expect("a slot for every queued peer");
-        Some((id, msg))
+        Some((id, slot))
     }
 
     /// Messages waiting.

@@ -6,17 +6,17 @@
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use monocoque_runtime::{Message, Peer, PeerId};
+use monocoque_runtime::{Message, Peer, PeerId, Properties};
 
-use crate::conflate::Latest;
+use crate::conflate::{sent_with, Latest};
 
 /// Received messages and, alongside, which peer sent each run of them. Every message
 /// counts against its peer's RCVHWM ([`Peer::inbound_added`]) until it is taken.
 #[derive(Default)]
 pub(crate) struct Inbound {
     msgs: VecDeque<Message>,
-    /// `(peer, n)`: the next `n` messages of `msgs` came from `peer`.
-    runs: VecDeque<(Rc<Peer>, usize)>,
+    /// The next `n` messages of `msgs` came from `peer`.
+    runs: VecDeque<Run>,
     /// The newest message of each conflating peer, taken after `msgs` (which holds
     /// what arrived before CONFLATE applied, if anything).
     latest: Latest,
@@ -24,6 +24,22 @@ pub(crate) struct Inbound {
     conflated: u64,
     /// Some peer conflates (so the common case tests one flag, not the peer).
     conflating: bool,
+}
+
+/// Consecutive messages from one connection of a peer.
+struct Run {
+    peer: Rc<Peer>,
+    n: usize,
+    /// The properties of the connection they came from when the peer has connected
+    /// again since ([`Inbound::pin`]); `None`: the peer's current ones.
+    pinned: Option<Properties>,
+}
+
+impl Run {
+    /// The properties of the connection these messages came from.
+    fn properties(&self) -> Properties {
+        sent_with(self.pinned.clone(), &self.peer)
+    }
 }
 
 impl Inbound {
@@ -70,9 +86,26 @@ impl Inbound {
     fn add_run(&mut self, peer: &Rc<Peer>, n: usize) {
         peer.inbound_added(n);
         match self.runs.back_mut() {
-            Some((last, count)) if Rc::ptr_eq(last, peer) => *count += n,
-            _ => self.runs.push_back((Rc::clone(peer), n)),
+            Some(last) if Rc::ptr_eq(&last.peer, peer) && last.pinned.is_none() => last.n += n,
+            _ => self.runs.push_back(Run {
+                peer: Rc::clone(peer),
+                n,
+                pinned: None,
+            }),
         }
+    }
+
+    /// `peer` has connected again: what its previous connection sent, and is still
+    /// queued, keeps that connection's `properties`.
+    pub fn pin(&mut self, peer: &Rc<Peer>, properties: &Properties) {
+        if peer.inbound_queued() > 0 {
+            for run in self.runs.iter_mut() {
+                if Rc::ptr_eq(&run.peer, peer) && run.pinned.is_none() {
+                    run.pinned = Some(properties.clone());
+                }
+            }
+        }
+        self.latest.pin(peer, properties);
     }
 
     /// Takes the oldest message with the id of its peer, releasing the peer's
@@ -82,14 +115,24 @@ impl Inbound {
         let Some(msg) = self.msgs.pop_front() else {
             return self.latest.pop();
         };
-        let (peer, count) = self.runs.front_mut().expect("a run for every message");
-        let id = peer.id();
-        peer.inbound_taken(1, rcvhwm);
-        *count -= 1;
-        if *count == 0 {
+        let run = self.runs.front_mut().expect("a run for every message");
+        let id = run.peer.id();
+        run.peer.inbound_taken(1, rcvhwm);
+        run.n -= 1;
+        if run.n == 0 {
             self.runs.pop_front();
         }
         Some((id, msg))
+    }
+
+    /// [`Inbound::pop`], with the properties of the connection the message came from.
+    pub fn pop_with_properties(&mut self, rcvhwm: usize) -> Option<(PeerId, Message, Properties)> {
+        let properties = match self.runs.front() {
+            Some(run) if !self.msgs.is_empty() => run.properties(),
+            _ => return self.latest.pop_with_properties(),
+        };
+        let (id, msg) = self.pop(rcvhwm)?;
+        Some((id, msg, properties))
     }
 
     /// Moves up to `max` of the oldest messages onto the end of `out`; returns how
@@ -119,20 +162,20 @@ impl Inbound {
         if n > 0 && n == self.msgs.len() && out.is_empty() && out.capacity() >= n {
             let spare = VecDeque::from(std::mem::take(out));
             *out = Vec::from(std::mem::replace(&mut self.msgs, spare));
-            for (peer, count) in self.runs.drain(..) {
-                peer.inbound_taken(count, rcvhwm);
+            for run in self.runs.drain(..) {
+                run.peer.inbound_taken(run.n, rcvhwm);
             }
             return n;
         }
         out.extend(self.msgs.drain(..n));
         let mut left = n;
         while left > 0 {
-            let (peer, count) = self.runs.front_mut().expect("a run for every message");
-            let taken = left.min(*count);
-            peer.inbound_taken(taken, rcvhwm);
-            *count -= taken;
+            let run = self.runs.front_mut().expect("a run for every message");
+            let taken = left.min(run.n);
+            run.peer.inbound_taken(taken, rcvhwm);
+            run.n -= taken;
             left -= taken;
-            if *count == 0 {
+            if run.n == 0 {
                 self.runs.pop_front();
             }
         }
@@ -143,7 +186,7 @@ impl Inbound {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::{msg, peer};
+    use crate::test_support::{msg, peer, properties, user};
 
     #[test]
     fn pops_in_order_with_each_peer_and_releases_rcvhwm() {
@@ -198,6 +241,53 @@ mod tests {
         );
         assert_eq!(q.msgs.capacity(), kept);
         assert_eq!(a.inbound_queued(), 0);
+    }
+
+    #[test]
+    fn messages_keep_the_properties_of_the_connection_they_came_from() {
+        let (a, b) = (peer(1), peer(2));
+        a.attach(properties("a-first"));
+        b.attach(properties("b"));
+        let mut q = Inbound::default();
+        q.extend(&a, (0..2).map(msg));
+        q.push(&b, msg(2));
+        q.push(&a, msg(3));
+        // `a` reconnects, as a connect peer does, and sends more.
+        a.detach();
+        a.attach(properties("a-second"));
+        q.pin(&a, &a.take_superseded().expect("the first connection's"));
+        assert!(a.take_superseded().is_none(), "taken once");
+        q.push(&a, msg(4));
+        q.extend(&a, (5..7).map(msg));
+        let got: Vec<(u8, String)> = std::iter::from_fn(|| q.pop_with_properties(0))
+            .map(|(_, m, p)| (m[0][0], user(&p).to_owned()))
+            .collect();
+        let expected = [
+            (0, "a-first"),
+            (1, "a-first"),
+            (2, "b"),
+            (3, "a-first"),
+            (4, "a-second"),
+            (5, "a-second"),
+            (6, "a-second"),
+        ]
+        .map(|(n, u)| (n, u.to_owned()));
+        assert_eq!(got, expected);
+        assert_eq!(a.inbound_queued(), 0, "RCVHWM released as by pop");
+        // Conflated messages too.
+        let c = peer(3);
+        c.set_conflate();
+        c.attach(properties("c-first"));
+        q.expect_conflation();
+        q.push(&c, msg(7));
+        c.attach(properties("c-second"));
+        q.pin(&c, &c.take_superseded().unwrap());
+        let (_, m, p) = q.pop_with_properties(0).unwrap();
+        assert_eq!((m[0][0], user(&p)), (7, "c-first"));
+        q.push(&c, msg(8));
+        let (_, m, p) = q.pop_with_properties(0).unwrap();
+        assert_eq!((m[0][0], user(&p)), (8, "c-second"));
+        assert!(q.pop_with_properties(0).is_none());
     }
 
     #[test]

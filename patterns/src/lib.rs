@@ -57,10 +57,12 @@ pub use auth::{
 };
 pub use error::{Error, Result};
 pub use monitor::Monitor;
-pub use monocoque_runtime::{Endpoint, Message, MonitorEvent};
+pub use monocoque_runtime::{Endpoint, Message, MonitorEvent, Properties};
 pub use monocoque_runtime::{Runtime, RuntimeBuilder, RuntimeError, RuntimeHandle, Verdict};
 pub use monocoque_zmtp::zap::ZapError;
-pub use monocoque_zmtp::{CurveKeyPair, CurvePublicKey, Mechanism, Metadata, Security, SocketType};
+pub use monocoque_zmtp::{
+    CurveKeyPair, CurvePublicKey, Mechanism, Metadata, PeerInfo, Security, SocketType,
+};
 pub use options::Options;
 pub use pair::Pair;
 pub use pipeline::{Pull, Push};

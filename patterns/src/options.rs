@@ -98,8 +98,18 @@ pub struct Options {
     /// PLAIN_PASSWORD) or a server ([`Security::PlainServer`]: PLAIN_SERVER). Both
     /// ends must use the same mechanism.
     pub security: Security,
-    /// ZAP_DOMAIN: the domain a server names in its authentication requests.
+    /// ZAP_DOMAIN: the domain a server names in its authentication requests. On a
+    /// NULL socket a domain also turns authentication on: every peer is then asked
+    /// about (credentials: none), as libzmq does; without one, NULL never asks.
     pub zap_domain: Bytes,
+    /// ZAP_ENFORCE_DOMAIN (default false, as in libzmq 4.3): ZAP as RFC 27 has it.
+    /// A socket with a ZAP domain and no authenticator then refuses every peer of a
+    /// mechanism that would ask (NULL, PLAIN, CURVE; monitor:
+    /// HANDSHAKE_FAILED_NO_DETAIL) instead of letting NULL and CURVE peers in; and a
+    /// socket without a domain does no authentication at all: a CURVE server lets
+    /// every client key in without asking its authenticator, and a PLAIN server
+    /// refuses everyone. See docs/security.md.
+    pub zap_enforce_domain: bool,
     /// Who decides, for a server, whether a client may come in (libzmq's ZAP
     /// handler); see [`crate::Authenticator`]. A PLAIN server without one refuses every
     /// client, as libzmq does.
@@ -131,6 +141,7 @@ impl Default for Options {
             busy_poll: None,
             security: Security::Null,
             zap_domain: Bytes::new(),
+            zap_enforce_domain: false,
             authenticator: None,
         }
     }

@@ -208,6 +208,17 @@ macro_rules! fair_queued_recv {
                 self.base.recv_message().await
             }
 
+            /// Waits for the next message, as `recv` does, and returns with it the
+            /// properties of the connection it came from (libzmq's
+            /// `zmq_msg_gets`: `User-Id`, `Peer-Address`, `Socket-Type`, …; see
+            /// [`crate::Properties`]). `recv` itself never looks at them.
+            pub async fn recv_with_properties(
+                &self,
+            ) -> $crate::Result<(monocoque_runtime::Message, $crate::Properties)> {
+                let (_, msg, properties) = self.base.recv_with_properties().await?;
+                Ok((msg, properties))
+            }
+
             /// The next message if one has already arrived.
             pub fn try_recv(&self) -> Option<monocoque_runtime::Message> {
                 self.base.try_recv().map(|(_, m)| m)

@@ -3,11 +3,32 @@
 use std::path::PathBuf;
 use std::rc::Rc;
 
-use monocoque_runtime::{Message, Notify, Peer, PeerId};
+use monocoque_runtime::{Message, Notify, Peer, PeerId, Properties};
+use monocoque_zmtp::{Metadata, PeerInfo, SocketType};
 
 /// A detached peer with an unbounded queue.
 pub fn peer(id: PeerId) -> Rc<Peer> {
     Rc::new(Peer::new(id, String::new(), 0, Rc::new(Notify::new())))
+}
+
+/// The properties of a connection whose authenticator named it `user`.
+pub fn properties(user: &'static str) -> Properties {
+    Properties::new(
+        PeerInfo {
+            socket_type: SocketType::Dealer,
+            identity: bytes::Bytes::new(),
+            metadata: Metadata::new(),
+            minor: 1,
+            user_id: Some(bytes::Bytes::from_static(user.as_bytes())),
+            auth_metadata: Metadata::new(),
+        },
+        "127.0.0.1".into(),
+    )
+}
+
+/// The user id of `properties`, as text.
+pub fn user(properties: &Properties) -> &str {
+    properties.get_str("User-Id").unwrap_or_default()
 }
 
 /// A one-frame message holding `n`.

@@ -358,21 +358,34 @@ fn rep_prints_requests_and_replies_with_input_lines() {
     assert!(done.status.success(), "stderr: {:?}", done.stderr);
 }
 
-#[test]
-fn rep_echo_answers_libzmq_req() {
-    let mq = Mq::start(&[
+/// `mq rep --echo --count COUNT EXTRA…`, bound to an ephemeral TCP port.
+fn echo_server(count: &str, extra: &[&str]) -> Mq {
+    let mut args = vec![
         "rep",
         "--bind",
         "tcp://127.0.0.1:0",
         "--echo",
         "--count",
-        "2",
-    ]);
-    let ctx = zmq::Context::new();
-    let req = zsock(&ctx, zmq::REQ);
+        count,
+    ];
+    args.extend_from_slice(extra);
+    Mq::start(&args)
+}
+
+/// A libzmq REQ connected to `mq`, once it has had "hi" echoed.
+fn echoed_req(ctx: &zmq::Context, mq: &Mq) -> zmq::Socket {
+    let req = zsock(ctx, zmq::REQ);
     req.connect(&mq.bound_endpoint()).unwrap();
     req.send("hi", 0).unwrap();
     assert_eq!(req.recv_multipart(0).unwrap(), frames(&[b"hi"]));
+    req
+}
+
+#[test]
+fn rep_echo_answers_libzmq_req() {
+    let mq = echo_server("2", &[]);
+    let ctx = zmq::Context::new();
+    let req = echoed_req(&ctx, &mq);
     req.send_multipart([&b"a"[..], b"\xff"], 0).unwrap();
     assert_eq!(req.recv_multipart(0).unwrap(), frames(&[b"a", b"\xff"]));
     let done = mq.finish();
@@ -422,6 +435,26 @@ fn plain_server_lets_in_good_credentials_and_warns_about_bad_ones() {
 }
 
 #[test]
+fn a_null_server_with_an_enforced_zap_domain_refuses_and_without_it_lets_in() {
+    // A domain alone: mq has no rules for NULL peers, so a NULL client comes in.
+    let mq = echo_server("1", &["--zap-domain", "global"]);
+    let ctx = zmq::Context::new();
+    echoed_req(&ctx, &mq);
+    let done = mq.finish();
+    assert!(done.status.success(), "stderr: {:?}", done.stderr);
+    // Enforced: refused, with a warning saying why.
+    let mq = echo_server("1", &["--zap-domain", "global", "--zap-enforce-domain"]);
+    let refused = zsock(&ctx, zmq::REQ);
+    refused.connect(&mq.bound_endpoint()).unwrap();
+    let warning = recv_line(&mq.stderr, "the warning about the refused client");
+    assert!(
+        warning.starts_with("mq: warning: handshake with ")
+            && warning.ends_with("failed: no authenticator: this NULL handshake needs one"),
+        "{warning:?}"
+    );
+}
+
+#[test]
 fn plain_client_reaches_a_libzmq_plain_server() {
     let ctx = zmq::Context::new();
     let zap = zsock(&ctx, zmq::REP);
@@ -464,18 +497,9 @@ const SERVER_SECRET: &str = "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6";
 /// `mq rep --echo` as a CURVE server with [`SERVER_SECRET`] on an ephemeral TCP port,
 /// exiting after `count` messages, with the `extra` options.
 fn curve_echo_server(count: &str, extra: &[&str]) -> Mq {
-    let mut args = vec![
-        "rep",
-        "--bind",
-        "tcp://127.0.0.1:0",
-        "--echo",
-        "--count",
-        count,
-        "--curve-server",
-        SERVER_SECRET,
-    ];
+    let mut args = vec!["--curve-server", SERVER_SECRET];
     args.extend_from_slice(extra);
-    Mq::start(&args)
+    echo_server(count, &args)
 }
 
 #[test]

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use common::{fresh_endpoint, run, within, zsock, TRANSPORTS};
 use monocoque::{
-    AuthReply, AuthRequest, CurveKeyPair, Monitor, MonitorEvent, Options, Pull, Push, Security,
+    AuthReply, AuthRequest, CurveKeyPair, MonitorEvent, Options, Pull, Push, Security,
     SharedAuthenticator,
 };
 use monocoque_zmtp::error::libzmq_code::ZMTP_MECHANISM_MISMATCH;
@@ -63,44 +63,6 @@ fn counting() -> (SharedAuthenticator, Arc<AtomicUsize>) {
     (auth, asked)
 }
 
-/// A PAIR on `socket`'s monitor, for its HANDSHAKE_FAILED_PROTOCOL events.
-fn libzmq_protocol_failure(ctx: &zmq::Context, socket: &zmq::Socket, name: &str) -> zmq::Socket {
-    let addr = format!("inproc://mismatch-monitor-{name}");
-    socket
-        .monitor(&addr, ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL as i32)
-        .unwrap();
-    let pair = zsock(ctx, zmq::PAIR);
-    pair.connect(&addr).unwrap();
-    pair
-}
-
-/// The error code of the next event on `monitor`; None if none came within the wait.
-fn next_code(monitor: &zmq::Socket) -> Option<u32> {
-    let event = monitor.recv_multipart(0).ok()?;
-    let kind = u16::from_le_bytes([event[0][0], event[0][1]]);
-    assert_eq!(kind, ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL);
-    Some(u32::from_le_bytes(event[0][2..6].try_into().unwrap()))
-}
-
-/// Our first handshake outcome on `monitor`.
-async fn our_outcome(monitor: &Monitor) -> MonitorEvent {
-    within("our handshake outcome", async {
-        loop {
-            let event = monitor.next().await;
-            if matches!(
-                event,
-                MonitorEvent::HandshakeSucceeded { .. }
-                    | MonitorEvent::HandshakeFailedAuth { .. }
-                    | MonitorEvent::HandshakeFailedProtocol { .. }
-                    | MonitorEvent::HandshakeFailedNoDetail { .. }
-            ) {
-                return event;
-            }
-        }
-    })
-    .await
-}
-
 fn server_options(security: Security, authenticator: SharedAuthenticator) -> Options {
     Options {
         security,
@@ -128,12 +90,12 @@ fn libzmq_client_against(client: Client, server: fn() -> Security, transport: &s
             let ctx = zmq::Context::new();
             let push = zsock(&ctx, zmq::PUSH);
             client.configure(&push);
-            let events = libzmq_protocol_failure(&ctx, &push, &format!("{client:?}"));
+            let events = common::zmonitor(&ctx, &push, &format!("{client:?}"));
             push.connect(&endpoint).unwrap();
             push.send("never delivered", zmq::DONTWAIT).unwrap();
-            next_code(&events)
+            common::zhandshake_outcome(&events)
         });
-        let ours = our_outcome(&monitor).await;
+        let ours = common::handshake_outcome(&monitor).await;
         let theirs = common::join(peer).await;
         let nothing =
             glommio::timer::timeout(Duration::from_millis(200), async { Ok(pull.recv().await) })
@@ -153,8 +115,8 @@ fn libzmq_client_against(client: Client, server: fn() -> Security, transport: &s
     );
     assert_eq!(
         theirs,
-        Some(ZMTP_MECHANISM_MISMATCH),
-        "{client:?} client, {transport}: libzmq's code"
+        (ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL, ZMTP_MECHANISM_MISMATCH),
+        "{client:?} client, {transport}: libzmq's event"
     );
     assert_eq!(
         asked.load(Ordering::SeqCst),
@@ -189,9 +151,9 @@ fn our_null_client_against_a_libzmq_curve_server() {
             let pull = zsock(&ctx, zmq::PULL);
             pull.set_curve_server(true).unwrap();
             pull.set_curve_secretkey(SERVER_SECRET.as_bytes()).unwrap();
-            let events = libzmq_protocol_failure(&ctx, &pull, &transport_name);
+            let events = common::zmonitor(&ctx, &pull, &transport_name);
             tx.send(common::zbind(&pull, &transport_name)).unwrap();
-            let code = next_code(&events);
+            let code = common::zhandshake_outcome(&events);
             let mut msg = zmq::Message::new();
             pull.set_rcvtimeo(200).unwrap();
             let delivered = pull.recv(&mut msg, 0).is_ok();
@@ -203,7 +165,7 @@ fn our_null_client_against_a_libzmq_curve_server() {
             let monitor = push.monitor();
             push.connect(&endpoint).unwrap();
             push.send("never delivered").await.unwrap();
-            let ours = our_outcome(&monitor).await;
+            let ours = common::handshake_outcome(&monitor).await;
             push.set_options(Options {
                 linger: Some(Duration::ZERO),
                 ..push.options()
@@ -217,7 +179,11 @@ fn our_null_client_against_a_libzmq_curve_server() {
         // before its own mechanism is out (it sends it after our major version, and
         // our rest can reach it in the same read), so our client may only see the
         // connection end.
-        assert_eq!(theirs, Some(ZMTP_MECHANISM_MISMATCH), "{transport}");
+        assert_eq!(
+            theirs,
+            (ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL, ZMTP_MECHANISM_MISMATCH),
+            "{transport}"
+        );
         assert!(
             matches!(
                 ours,

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{fresh_endpoint, join, run, within, zsock, TRANSPORTS, WAIT};
+use common::{fresh_endpoint, handshake_outcome, join, run, within, zsock, TRANSPORTS, WAIT};
 use monocoque::{
     AuthReply, AuthRequest, AuthStatus, Credentials, MonitorEvent, Options, Rep, Req, Security,
     SharedAuthenticator,
@@ -40,68 +40,21 @@ fn plain_server(authenticator: Option<SharedAuthenticator>) -> Options {
     }
 }
 
-/// The next handshake outcome on `monitor` (other events skipped).
-async fn handshake_outcome(monitor: &monocoque::Monitor) -> MonitorEvent {
-    within("a handshake outcome", async {
-        loop {
-            let event = monitor.next().await;
-            if matches!(
-                event,
-                MonitorEvent::HandshakeSucceeded { .. }
-                    | MonitorEvent::HandshakeFailedAuth { .. }
-                    | MonitorEvent::HandshakeFailedProtocol { .. }
-                    | MonitorEvent::HandshakeFailedNoDetail { .. }
-            ) {
-                return event;
-            }
-        }
-    })
-    .await
-}
-
-/// Starts a libzmq socket monitor on `s`; returns the PAIR that receives its events.
-fn zmonitor(ctx: &zmq::Context, s: &zmq::Socket, name: &str) -> zmq::Socket {
-    let endpoint = format!("inproc://monitor-{name}");
-    s.monitor(&endpoint, zmq::SocketEvent::ALL as i32).unwrap();
-    let pair = zsock(ctx, zmq::PAIR);
-    pair.connect(&endpoint).unwrap();
-    pair
-}
-
-/// The first handshake event libzmq reports on `monitor`: (event, value).
-fn zhandshake_outcome(monitor: &zmq::Socket) -> (u16, u32) {
-    loop {
-        let frames = monitor.recv_multipart(0).expect("libzmq monitor event");
-        let event = u16::from_le_bytes([frames[0][0], frames[0][1]]);
-        let value = u32::from_le_bytes(frames[0][2..6].try_into().unwrap());
-        if matches!(event, 0x800 | 0x1000 | 0x2000 | 0x4000) {
-            return (event, value);
-        }
-    }
-}
-
-/// A libzmq PLAIN REQ client with `user`/`pass` that connects to `endpoint`, sends
-/// one request and waits for the reply (or reports the handshake outcome only).
+/// A libzmq PLAIN REQ client with `user`/`pass` (see [`common::libzmq_client`]).
 fn libzmq_client(
     endpoint: String,
     user: &'static str,
     pass: &'static str,
     expect_reply: bool,
 ) -> std::thread::JoinHandle<(u16, u32, Option<Vec<u8>>)> {
-    std::thread::spawn(move || {
-        let ctx = zmq::Context::new();
-        let req = zsock(&ctx, zmq::REQ);
-        req.set_plain_username(Some(user)).unwrap();
-        req.set_plain_password(Some(pass)).unwrap();
-        let monitor = zmonitor(&ctx, &req, "client");
-        req.connect(&endpoint).unwrap();
-        let outcome = zhandshake_outcome(&monitor);
-        let reply = expect_reply.then(|| {
-            req.send("ping", 0).unwrap();
-            req.recv_bytes(0).expect("reply")
-        });
-        (outcome.0, outcome.1, reply)
-    })
+    common::libzmq_client(
+        endpoint,
+        move |req| {
+            req.set_plain_username(Some(user)).unwrap();
+            req.set_plain_password(Some(pass)).unwrap();
+        },
+        expect_reply,
+    )
 }
 
 #[test]
@@ -332,46 +285,23 @@ fn monocoque_plain_client_refused_by_libzmq_reports_400() {
 #[test]
 fn a_sharded_plain_router_authenticates_clients_on_every_core() {
     let asked = Arc::new(Mutex::new(Vec::new()));
-    let rt = monocoque::Runtime::builder()
-        .cores(vec![0, 1])
-        .build()
-        .expect("two-core runtime");
+    let rt = common::two_cores();
     let router = monocoque::ShardedSocket::new(
         &rt,
         monocoque::SocketType::Router,
         plain_server(Some(checker(Arc::clone(&asked)))),
     );
     let endpoint = router.bind("tcp://127.0.0.1:0").unwrap().to_string();
-    // Four clients: dealt to both cores; one has a wrong password.
-    let clients: Vec<_> = ["password", "password", "password", "wrong"]
-        .into_iter()
-        .enumerate()
-        .map(|(i, pass)| {
-            let endpoint = endpoint.clone();
-            std::thread::spawn(move || {
-                let ctx = zmq::Context::new();
-                let dealer = zsock(&ctx, zmq::DEALER);
-                dealer.set_plain_username(Some("admin")).unwrap();
-                dealer.set_plain_password(Some(pass)).unwrap();
-                dealer
-                    .set_identity(format!("client-{i}").as_bytes())
-                    .unwrap();
-                dealer
-                    .set_rcvtimeo(if pass == "wrong" { 300 } else { 10_000 })
-                    .unwrap();
-                dealer.connect(&endpoint).unwrap();
-                dealer.send("hello", 0).unwrap();
-                dealer.recv_bytes(0).ok()
-            })
-        })
-        .collect();
-    for _ in 0..3 {
-        let msg = router.recv_timeout(Some(WAIT)).unwrap().expect("a request");
-        assert_eq!(&msg[1][..], b"hello");
-        router
-            .send(vec![msg[0].to_vec(), b"welcome".to_vec()])
+    // Four clients: dealt to both cores; the last has a wrong password.
+    let clients = common::hello_dealers(&endpoint, 4, |i, dealer| {
+        let pass = if i == 3 { "wrong" } else { "password" };
+        dealer.set_plain_username(Some("admin")).unwrap();
+        dealer.set_plain_password(Some(pass)).unwrap();
+        dealer
+            .set_rcvtimeo(if i == 3 { 300 } else { 10_000 })
             .unwrap();
-    }
+    });
+    common::welcome(&router, 3);
     let replies: Vec<_> = clients.into_iter().map(|c| c.join().unwrap()).collect();
     assert_eq!(
         replies,

@@ -21,15 +21,16 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use glommio::timer::Timer;
-use monocoque_zmtp::{AuthReply, Credentials, Encoder, Event, Outgoing, ProtocolError, Session};
+use monocoque_zmtp::{Encoder, Event, Outgoing, ProtocolError, Session};
 
-use crate::handler::{Handler, Verdict};
+use crate::handler::{Admission, Handler, Verdict};
 use crate::lifecycle::{Lifecycle, StopWatch};
 use crate::link_end::LinkEnd;
 use crate::message::Message;
 use crate::monitor::MonitorEvent;
 use crate::options::LinkOptions;
 use crate::peer::Peer;
+use crate::properties::Properties;
 use crate::transport::Stream;
 
 const READ_MIN: usize = 8 * 1024;
@@ -68,8 +69,10 @@ pub async fn drive(
     let busy_poll = options.busy_poll;
     // The peer's queue holds messages encoded before this connection existed.
     debug_assert_eq!(session.encoder(), Encoder::NULL);
+    let address = stream.peer_address();
     let mut conn = Conn {
         stream,
+        address,
         session,
         peer: Rc::clone(&peer),
         handler: Rc::clone(&handler),
@@ -98,7 +101,7 @@ pub async fn drive(
     conn.report_drops(true);
     report_handshake_failure(&end, conn.attached, &peer, handler.as_ref());
     if conn.attached {
-        peer.set_info(None);
+        peer.detach();
         handler.on_detach(&peer);
     }
     end
@@ -138,6 +141,8 @@ fn report_handshake_failure(end: &LinkEnd, attached: bool, peer: &Peer, handler:
 
 struct Conn {
     stream: Stream,
+    /// The peer's address, for the authenticator and the connection's properties.
+    address: String,
     session: Session,
     peer: Rc<Peer>,
     handler: Rc<dyn Handler>,
@@ -407,9 +412,10 @@ impl Conn {
     fn on_event(&mut self, event: Event) -> Result<(), LinkEnd> {
         match event {
             Event::Ready(info) => {
-                self.peer.set_info(Some(info));
+                let address = std::mem::take(&mut self.address);
+                self.peer.attach(Properties::new(info, address));
                 if let Err(reason) = self.handler.on_attach(&self.peer) {
-                    self.peer.set_info(None);
+                    self.peer.detach();
                     return Err(LinkEnd::Refused(reason));
                 }
                 self.attached = true;
@@ -425,13 +431,13 @@ impl Conn {
             }
             Event::Authenticate(credentials) => {
                 let mechanism = credentials.mechanism().as_str();
-                let curve = matches!(credentials, Credentials::Curve { .. });
-                match self.handler.authenticate(&self.peer, credentials) {
-                    Some(verdict) => self.verdict = Some(verdict),
-                    // As libzmq without a ZAP handler: CURVE lets any client key in
-                    // (the connection is still encrypted); PLAIN refuses everyone.
-                    None if curve => self.session.authenticated(AuthReply::accept(""))?,
-                    None => return Err(LinkEnd::NoAuthenticator(mechanism)),
+                match self
+                    .handler
+                    .authenticate(&self.peer, &self.address, credentials)
+                {
+                    Admission::Ask(verdict) => self.verdict = Some(verdict),
+                    Admission::Admit => self.session.proceed_unauthenticated()?,
+                    Admission::Refuse => return Err(LinkEnd::NoAuthenticator(mechanism)),
                 }
             }
             Event::Subscribe(topic) => self.handler.on_subscription(&self.peer, topic, true),

@@ -18,6 +18,19 @@ use crate::peer::Peer;
 /// not a ZAP reply.
 pub type Verdict = Pin<Box<dyn Future<Output = Result<AuthReply, ZapError>>>>;
 
+/// What a socket does when a handshake asks about a peer ([`Handler::authenticate`]).
+pub enum Admission {
+    /// Its authenticator decides: the verdict is on its way.
+    Ask(Verdict),
+    /// The peer comes in unasked, with no user id (libzmq without a ZAP handler, for
+    /// NULL and CURVE).
+    Admit,
+    /// Nobody can decide and the handshake cannot do without: the connection is
+    /// closed ([`LinkEnd::NoAuthenticator`](crate::LinkEnd::NoAuthenticator),
+    /// reported as HANDSHAKE_FAILED_NO_DETAIL).
+    Refuse,
+}
+
 /// What a socket type does with its peers' traffic. Implemented by the socket
 /// patterns; called by connection drivers on the socket's own executor.
 pub trait Handler {
@@ -27,7 +40,7 @@ pub trait Handler {
     /// A peer for a newly accepted connection.
     fn new_peer(&self, remote: String) -> Rc<Peer>;
 
-    /// The handshake with `peer` completed (its [`Peer::info`] is set). Returning an
+    /// The handshake with `peer` completed (its [`Peer::properties`] are set). Returning an
     /// error refuses the peer: the connection is closed with that reason.
     fn on_attach(&self, peer: &Rc<Peer>) -> Result<(), String>;
 
@@ -68,12 +81,17 @@ pub trait Handler {
     /// The connection of an accepted peer is gone for good.
     fn on_peer_gone(&self, peer: &Rc<Peer>);
 
-    /// A server's handshake asks whether `peer`, presenting `credentials`, may come
-    /// in (ZAP, RFC 27). None: the socket has no authenticator, and the connection is
-    /// closed ([`LinkEnd::NoAuthenticator`](crate::LinkEnd::NoAuthenticator)).
-    fn authenticate(&self, peer: &Rc<Peer>, credentials: Credentials) -> Option<Verdict> {
-        let _ = (peer, credentials);
-        None
+    /// A handshake asks whether `peer`, connected from `address` (as
+    /// [`Stream::peer_address`](crate::Stream::peer_address) gives it) and
+    /// presenting `credentials`, may come in (ZAP, RFC 27). By default nobody is
+    /// asked: NULL and CURVE peers come in, PLAIN ones are refused, as libzmq does
+    /// without a ZAP handler.
+    fn authenticate(&self, peer: &Rc<Peer>, address: &str, credentials: Credentials) -> Admission {
+        let _ = (peer, address);
+        match credentials {
+            Credentials::Plain { .. } => Admission::Refuse,
+            Credentials::Null | Credentials::Curve { .. } => Admission::Admit,
+        }
     }
 
     /// A monitor event happened.

@@ -32,9 +32,10 @@ pub enum LinkEnd {
     /// The peer went silent (HEARTBEAT_TIMEOUT, or the TTL it asked for).
     #[error("{0}")]
     HeartbeatTimeout(&'static str),
-    /// The mechanism needs an authenticator and the socket has none (a PLAIN server
-    /// without one refuses everyone, as libzmq without a ZAP handler does).
-    #[error("no authenticator: a {0} server needs one")]
+    /// The handshake needs an authenticator and the socket has none (a PLAIN server
+    /// without one refuses everyone, as libzmq without a ZAP handler does; so does
+    /// any mechanism that would ask, with ZAP_ENFORCE_DOMAIN).
+    #[error("no authenticator: this {0} handshake needs one")]
     NoAuthenticator(&'static str),
 }
 

@@ -3,17 +3,18 @@
 //! connection driver (which drains it onto the wire). Everything here lives on one
 //! executor, so it uses `Rc` and `RefCell`, never locks.
 
-use std::cell::{Cell, Ref, RefCell};
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use monocoque_zmtp::{Encoder, Outgoing, PeerInfo};
+use monocoque_zmtp::{Encoder, Outgoing};
 
 use crate::message::Message;
 use crate::notify::Notify;
+use crate::properties::Properties;
 
 /// Identifies a peer within its socket.
 pub type PeerId = u64;
@@ -24,7 +25,14 @@ pub type PeerId = u64;
 pub struct Peer {
     id: PeerId,
     remote: RefCell<String>,
-    info: RefCell<Option<PeerInfo>>,
+    /// The properties of the connection attached now, or of the last one (messages
+    /// received from it may still be waiting to be read).
+    properties: RefCell<Option<Properties>>,
+    /// The properties `properties` replaced when a new connection attached, until the
+    /// socket takes them ([`Peer::take_superseded`]).
+    superseded: RefCell<Option<Properties>>,
+    /// A connection has completed its handshake and not ended yet.
+    attached: Cell<bool>,
     out: RefCell<OutQueue>,
     closing: Cell<bool>,
     room: Rc<Notify>,
@@ -104,7 +112,9 @@ impl Peer {
         Peer {
             id,
             remote: RefCell::new(remote),
-            info: RefCell::new(None),
+            properties: RefCell::new(None),
+            superseded: RefCell::new(None),
+            attached: Cell::new(false),
             out: RefCell::new(OutQueue {
                 wire: Outgoing::new(),
                 messages: 0,
@@ -196,19 +206,35 @@ impl Peer {
         *self.remote.borrow_mut() = remote;
     }
 
-    /// What the peer's handshake said; `None` while not connected.
-    pub fn info(&self) -> Ref<'_, Option<PeerInfo>> {
-        self.info.borrow()
+    /// The properties of the connection attached now, or else of the last one that
+    /// was (`None` before the first handshake).
+    pub fn properties(&self) -> Option<Properties> {
+        self.properties.borrow().clone()
     }
 
     /// True while a connection to this peer has completed its handshake.
+    #[inline]
     pub fn is_attached(&self) -> bool {
-        self.info.borrow().is_some()
+        self.attached.get()
     }
 
-    /// Records (or clears, on disconnect) the handshake result.
-    pub fn set_info(&self, info: Option<PeerInfo>) {
-        *self.info.borrow_mut() = info;
+    /// A connection completed its handshake with these properties. Those of the
+    /// peer's previous connection, if it had one, wait for [`Peer::take_superseded`].
+    pub fn attach(&self, properties: Properties) {
+        let previous = self.properties.borrow_mut().replace(properties);
+        *self.superseded.borrow_mut() = previous;
+        self.attached.set(true);
+    }
+
+    /// The properties of the connection before the one attached last, once: what the
+    /// socket still holds from it must keep them.
+    pub fn take_superseded(&self) -> Option<Properties> {
+        self.superseded.borrow_mut().take()
+    }
+
+    /// The attached connection ended (its properties stay, for what it sent).
+    pub fn detach(&self) {
+        self.attached.set(false);
     }
 
     /// CONFLATE: from now on the queue holds at most one message, the newest (a

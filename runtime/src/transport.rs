@@ -80,6 +80,24 @@ impl Stream {
         }
     }
 
+    /// The peer's address as libzmq reports it (its `Peer-Address` property, and the
+    /// address a ZAP request carries): for TCP the IP address, without the port; for
+    /// IPC `localhost:UID:GID:PID`, the credentials of the peer process (SO_PEERCRED,
+    /// as libzmq built with it gives them), or `localhost` when they cannot be read.
+    /// Empty when the TCP peer's address cannot be read.
+    pub fn peer_address(&self) -> String {
+        match self {
+            Stream::Tcp(s) => s
+                .peer_addr()
+                .map(|a| a.ip().to_string())
+                .unwrap_or_default(),
+            Stream::Ipc(s) => match peer_credentials(s.as_raw_fd()) {
+                Some(c) => format!("localhost:{}:{}:{}", c.uid, c.gid, c.pid),
+                None => "localhost".to_owned(),
+            },
+        }
+    }
+
     #[inline]
     fn socket(&self) -> &TcpStream {
         match self {
@@ -172,6 +190,28 @@ fn send_vectored(fd: RawFd, slices: &[IoSlice<'_>]) -> io::Result<usize> {
     with_socket(fd, |sock| {
         sock.send_vectored_with_flags(slices, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
     })
+}
+
+/// The credentials of the process at the other end of the Unix socket `fd`.
+fn peer_credentials(fd: RawFd) -> Option<libc::ucred> {
+    let mut cred = libc::ucred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: `cred` and `len` are live locals, writable for the sizes passed, and
+    // `fd` is the descriptor of a stream the caller borrows for the whole call.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut cred as *mut libc::ucred).cast(),
+            &mut len,
+        )
+    };
+    (rc == 0).then_some(cred)
 }
 
 /// Runs `f` with a socket2 view of the descriptor of a glommio stream, for the

@@ -1,8 +1,10 @@
 //! Security mechanisms: the handshake a [`Session`](crate::Session) runs between the
-//! greeting and READY. NULL (RFC 37) and PLAIN (RFC 24) are here; each is a small
-//! state machine fed the peer's commands and writing its own into the session's
-//! transmit buffer. A server's mechanism may stop to ask for a ZAP verdict
-//! ([`Event::Authenticate`](crate::Event::Authenticate)).
+//! greeting and READY. NULL (RFC 37) and PLAIN (RFC 24) are here, CURVE in
+//! [`crate::curve`]; each is a small state machine fed the peer's commands and writing
+//! its own into the session's transmit buffer. A server's mechanism may stop to ask for
+//! a ZAP verdict ([`Event::Authenticate`](crate::Event::Authenticate)); so does a NULL
+//! socket with a ZAP domain, before it sends its READY
+//! ([`SessionConfig::authenticate_null`](crate::SessionConfig::authenticate_null)).
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -88,8 +90,11 @@ pub(crate) enum Step {
 
 /// One connection's handshake, as far as it got.
 pub(crate) enum Handshake {
-    /// NULL: both sides send READY at once.
+    /// NULL: both sides send READY at once (ours is sent; the peer's is awaited).
     Null,
+    /// NULL with ZAP: the verdict on the peer is awaited before our READY goes out
+    /// (libzmq's `null_mechanism_t` with a ZAP domain).
+    NullVerdict,
     /// PLAIN client: HELLO sent, WELCOME awaited; then INITIATE sent, READY awaited.
     PlainClient { welcomed: bool },
     /// PLAIN server: HELLO awaited; then (after ZAP) WELCOME sent, INITIATE awaited.
@@ -104,6 +109,7 @@ impl std::fmt::Debug for Handshake {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Handshake::Null => f.write_str("Null"),
+            Handshake::NullVerdict => f.write_str("NullVerdict"),
             Handshake::PlainClient { welcomed } => f
                 .debug_struct("PlainClient")
                 .field("welcomed", welcomed)
@@ -125,13 +131,17 @@ pub(crate) enum PlainAwaits {
 
 impl Handshake {
     /// Starts the handshake once the peer's greeting has arrived: queues what we send
-    /// first (`props`: our READY/INITIATE properties).
+    /// first (`props`: our READY/INITIATE properties). A NULL handshake that must ask
+    /// about the peer first (`authenticate_null`) sends nothing yet and
+    /// [awaits its verdict](Handshake::awaits_verdict) at once.
     pub fn start(
         security: &Security,
+        authenticate_null: bool,
         props: &Metadata,
         tx: &mut BytesMut,
     ) -> Result<Handshake, ProtocolError> {
         Ok(match security {
+            Security::Null if authenticate_null => Handshake::NullVerdict,
             Security::Null => {
                 Command::Ready(props.clone()).encode(tx);
                 Handshake::Null
@@ -174,6 +184,8 @@ impl Handshake {
                 Some(public_key) => Step::Authenticate(Credentials::Curve { public_key }),
                 None => Step::Wait,
             }),
+            // The session reads nothing while a verdict is awaited.
+            Handshake::NullVerdict => Err(unexpected(&handshake_command(body)?)),
             Handshake::Null => match handshake_command(body)? {
                 Command::Ready(metadata) => Ok(Step::Ready(metadata)),
                 other => Err(unexpected(&other)),
@@ -223,6 +235,12 @@ impl Handshake {
         }
         match reply.status {
             AuthStatus::Success => match self {
+                Handshake::NullVerdict => {
+                    // Our READY, at last; the peer's is read next.
+                    Command::Ready(props.clone()).encode(tx);
+                    *self = Handshake::Null;
+                    Ok(None)
+                }
                 Handshake::PlainServer(state) => {
                     *state = PlainAwaits::Initiate;
                     other(b"WELCOME", Bytes::new()).encode(tx);
@@ -238,7 +256,8 @@ impl Handshake {
                         // In the form libzmq 4.3's PLAIN expects (LIBZMQ_ERROR_PREFIX).
                         Command::encode_libzmq_error(code.as_bytes(), tx);
                     } else {
-                        // libzmq's CURVE writes and expects a well-formed ERROR.
+                        // libzmq's NULL and CURVE write (and its CURVE expects) a
+                        // well-formed ERROR.
                         Command::Error(Bytes::from(code)).encode(tx);
                     }
                 }
@@ -252,6 +271,7 @@ impl Handshake {
     /// True while a server waits for the authenticator.
     pub fn awaits_verdict(&self) -> bool {
         match self {
+            Handshake::NullVerdict => true,
             Handshake::PlainServer(state) => *state == PlainAwaits::Verdict,
             Handshake::CurveServer(server) => server.awaits_verdict(),
             _ => false,

@@ -148,8 +148,10 @@ pub struct AuthReply {
     /// Why, for people (not sent to the peer).
     pub text: Bytes,
     /// The identity the authenticator gives the peer (ZAP's User-Id), kept in the
-    /// peer's [`PeerInfo::user_id`](crate::PeerInfo::user_id). (Reading it per
-    /// received message, as libzmq's `zmq_msg_gets("User-Id")`, is not built yet.)
+    /// peer's [`PeerInfo::user_id`](crate::PeerInfo::user_id). Every message received
+    /// on the connection carries it, as libzmq's `zmq_msg_gets("User-Id")` reads it:
+    /// `monocoque_runtime::Properties`, which the sockets' `recv_with_properties`
+    /// returns with each message.
     pub user_id: Bytes,
     /// Further properties of the connection.
     pub metadata: Metadata,

@@ -54,7 +54,7 @@ fn connected() -> Pair {
         p.b_events
     );
     assert!(p.a.encrypts() && p.b.encrypts());
-    assert_eq!(p.b.peer().unwrap().user_id, "client");
+    assert_eq!(p.b.peer().unwrap().user_id.as_deref(), Some(&b"client"[..]));
     assert_eq!(p.a.peer().unwrap().socket_type, SocketType::Router);
     p.a_events.clear();
     p.b_events.clear();

@@ -65,10 +65,10 @@ fn valid_credentials_complete_the_handshake_with_the_user_id() {
     assert!(p.a.is_ready() && p.b.is_ready());
     let server_saw = p.b.peer().unwrap();
     assert_eq!(server_saw.socket_type, SocketType::Dealer);
-    assert_eq!(server_saw.user_id, "alice");
+    assert_eq!(server_saw.user_id.as_deref(), Some(&b"alice"[..]));
     assert_eq!(server_saw.auth_metadata.get("Hello").unwrap(), "World");
     assert_eq!(p.a.peer().unwrap().socket_type, SocketType::Router);
-    assert_eq!(p.a.peer().unwrap().user_id, "");
+    assert_eq!(p.a.peer().unwrap().user_id, None, "the client asked nobody");
 }
 
 #[test]

@@ -1,13 +1,16 @@
 //! Authentication (ZAP, RFC 27) for server sockets: an [`Authenticator`] decides, for
 //! each client's handshake, whether it may come in and under which user id.
 //!
-//! A socket whose [`Options::security`](crate::Options::security) makes it a server of a
-//! mechanism that authenticates (PLAIN) asks its [`Options::authenticator`]
-//! about every client. With no authenticator a PLAIN server refuses everyone, as a
-//! libzmq PLAIN server without a ZAP handler does (the monitor reports
-//! HANDSHAKE_FAILED_NO_DETAIL).
+//! A PLAIN or CURVE server ([`Options::security`](crate::Options::security)), and a
+//! NULL socket with a ZAP domain ([`Options::zap_domain`]), ask their
+//! [`Options::authenticator`] about every peer. With no authenticator a PLAIN server
+//! refuses everyone, as a libzmq PLAIN server without a ZAP handler does (the monitor
+//! reports HANDSHAKE_FAILED_NO_DETAIL), while NULL and CURVE let everyone in, unless
+//! [`Options::zap_enforce_domain`] says otherwise.
 //!
 //! [`Options::authenticator`]: crate::Options::authenticator
+//! [`Options::zap_domain`]: crate::Options::zap_domain
+//! [`Options::zap_enforce_domain`]: crate::Options::zap_enforce_domain
 
 mod rules;
 mod zap_socket;
@@ -117,32 +120,5 @@ impl SharedAuthenticator {
 impl std::fmt::Debug for SharedAuthenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("SharedAuthenticator")
-    }
-}
-
-/// The address ZAP is told: the peer's host, without its port (as libzmq sends it).
-pub(crate) fn zap_address(remote: &str) -> &str {
-    let remote = remote
-        .strip_prefix("tcp://")
-        .or_else(|| remote.strip_prefix("ipc://"))
-        .unwrap_or(remote);
-    match remote.rsplit_once(':') {
-        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => {
-            host.trim_start_matches('[').trim_end_matches(']')
-        }
-        _ => remote,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn zap_addresses_drop_the_port() {
-        assert_eq!(zap_address("127.0.0.1:5555"), "127.0.0.1");
-        assert_eq!(zap_address("[::1]:80"), "::1");
-        assert_eq!(zap_address("/tmp/sock"), "/tmp/sock");
-        assert_eq!(zap_address("tcp://10.0.0.1:4000"), "10.0.0.1");
     }
 }

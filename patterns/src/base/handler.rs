@@ -4,12 +4,10 @@
 use std::rc::Rc;
 
 use bytes::Bytes;
-use monocoque_runtime::{Handler, Message, MonitorEvent, Peer, Verdict};
-use monocoque_zmtp::SessionConfig;
-use monocoque_zmtp::{AuthRequest, Credentials};
+use monocoque_runtime::{Admission, Handler, Message, MonitorEvent, Peer};
+use monocoque_zmtp::{AuthRequest, Credentials, Mechanism, SessionConfig};
 
 use super::SocketBase;
-use crate::auth::zap_address;
 use crate::stats::Counters;
 
 impl Handler for SocketBase {
@@ -19,19 +17,41 @@ impl Handler for SocketBase {
         config.identity = opts.routing_id.clone();
         config.max_msg_size = opts.maxmsgsize;
         config.security = opts.security.clone();
+        // As libzmq: a NULL socket with a ZAP domain asks about every peer.
+        config.authenticate_null = !opts.zap_domain.is_empty();
         config
     }
 
-    fn authenticate(&self, peer: &Rc<Peer>, credentials: Credentials) -> Option<Verdict> {
+    /// libzmq's rules (null_mechanism.cpp, plain_server.cpp, curve_server.cpp), with
+    /// the socket's authenticator as the ZAP handler. With ZAP_ENFORCE_DOMAIN, ZAP
+    /// is for sockets with a domain only: without one, CURVE lets every client in
+    /// unasked and PLAIN, which cannot do without it, refuses everyone (libzmq
+    /// asserts); with one but no authenticator, every mechanism refuses. Without
+    /// ZAP_ENFORCE_DOMAIN and with no authenticator, PLAIN refuses and NULL and
+    /// CURVE let everyone in.
+    fn authenticate(&self, _peer: &Rc<Peer>, address: &str, credentials: Credentials) -> Admission {
         let opts = self.options.borrow();
-        let authenticator = opts.authenticator.as_ref()?;
+        let mechanism = credentials.mechanism();
+        if opts.zap_enforce_domain && opts.zap_domain.is_empty() {
+            return match mechanism {
+                Mechanism::Plain => Admission::Refuse,
+                Mechanism::Null | Mechanism::Curve => Admission::Admit,
+            };
+        }
+        let Some(authenticator) = opts.authenticator.as_ref() else {
+            return if mechanism == Mechanism::Plain || opts.zap_enforce_domain {
+                Admission::Refuse
+            } else {
+                Admission::Admit
+            };
+        };
         let request = AuthRequest {
             domain: opts.zap_domain.clone(),
-            address: Bytes::copy_from_slice(zap_address(&peer.remote()).as_bytes()),
+            address: Bytes::copy_from_slice(address.as_bytes()),
             routing_id: opts.routing_id.clone(),
             credentials,
         };
-        Some(authenticator.authenticate(request))
+        Admission::Ask(authenticator.authenticate(request))
     }
 
     fn new_peer(&self, remote: String) -> Rc<Peer> {
@@ -39,6 +59,10 @@ impl Handler for SocketBase {
     }
 
     fn on_attach(&self, peer: &Rc<Peer>) -> Result<(), String> {
+        if let Some(previous) = peer.take_superseded() {
+            // A reconnection: what the last connection sent keeps its properties.
+            self.inbound.borrow_mut().pin(peer, &previous);
+        }
         self.rules.on_attach(self, peer)?;
         if self.rules.sends_to_attached() {
             let mut out = self.out.borrow_mut();

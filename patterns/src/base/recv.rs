@@ -3,7 +3,7 @@
 use std::task::{Context, Poll, Waker};
 
 use monocoque_runtime::coop;
-use monocoque_runtime::{Message, Peer, PeerId};
+use monocoque_runtime::{Message, Peer, PeerId, Properties};
 use std::rc::Rc;
 
 use super::SocketBase;
@@ -48,6 +48,19 @@ impl SocketBase {
     #[inline]
     pub fn poll_recv_message(&self, cx: &mut Context<'_>) -> Poll<Result<Message>> {
         self.poll_recv_with(cx, |_, msg| msg)
+    }
+
+    /// [`SocketBase::poll_recv`] with the properties of the connection the message
+    /// came from (a separate path: the others never look at properties).
+    pub fn poll_recv_with_properties(
+        &self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(PeerId, Message, Properties)>> {
+        self.poll_inbound(cx, |inbound, rcvhwm| {
+            let taken = inbound.pop_with_properties(rcvhwm)?;
+            Counters::add(&self.counters.received, 1);
+            Some(taken)
+        })
     }
 
     #[inline(always)]
@@ -96,6 +109,12 @@ impl SocketBase {
     pub async fn recv_message(&self) -> Result<Message> {
         self.pace().await;
         std::future::poll_fn(|cx| self.poll_recv_message(cx)).await
+    }
+
+    /// [`SocketBase::recv`] with the properties of the message's connection.
+    pub async fn recv_with_properties(&self) -> Result<(PeerId, Message, Properties)> {
+        self.pace().await;
+        std::future::poll_fn(|cx| self.poll_recv_with_properties(cx)).await
     }
 
     /// Takes the next inbound message if one is queued.

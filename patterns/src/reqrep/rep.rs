@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use monocoque_runtime::{Message, Peer, PeerId};
+use monocoque_runtime::{Message, Peer, PeerId, Properties};
 use monocoque_zmtp::SocketType;
 
 use crate::base::{Rules, SocketBase};
@@ -22,20 +22,48 @@ socket_type!(
 impl Rep {
     /// Waits for the next request (its envelope is kept for the reply).
     pub async fn recv(&self) -> Result<Message> {
-        let state = &self.state;
-        if state.reply_to.borrow().is_some() {
+        self.check_turn()?;
+        let (peer, msg) = self.base.recv().await?;
+        Ok(self.open(peer, msg))
+    }
+
+    /// [`Rep::recv`], with the properties of the connection the request came from
+    /// (see [`Properties`]): who the authenticator said the requester is, say.
+    ///
+    /// ```no_run
+    /// # glommio::LocalExecutor::default().run(async {
+    /// let rep = monocoque::Rep::new();
+    /// rep.bind("tcp://*:5555")?;
+    /// let (request, properties) = rep.recv_with_properties().await?;
+    /// let user = properties.user_id().unwrap_or(b"anonymous");
+    /// rep.send(vec![user.to_vec(), request[0].to_vec()]).await?;
+    /// # Ok::<(), monocoque::Error>(()) });
+    /// ```
+    pub async fn recv_with_properties(&self) -> Result<(Message, Properties)> {
+        self.check_turn()?;
+        let (peer, msg, properties) = self.base.recv_with_properties().await?;
+        Ok((self.open(peer, msg), properties))
+    }
+
+    fn check_turn(&self) -> Result<()> {
+        if self.state.reply_to.borrow().is_some() {
             return Err(Error::State(
                 "REP must send the reply before receiving again",
             ));
         }
-        let (peer, mut msg) = self.base.recv().await?;
+        Ok(())
+    }
+
+    /// Keeps the envelope of the request `msg` from `peer` for the reply; returns the
+    /// rest.
+    fn open(&self, peer: PeerId, mut msg: Message) -> Message {
         let split = msg.iter().position(|f| f.is_empty()).map_or(0, |i| i + 1);
         let mut envelope = Message::new();
         for _ in 0..split {
             envelope.push(msg.pop_front().expect("frame counted"));
         }
-        *state.reply_to.borrow_mut() = Some((peer, envelope));
-        Ok(msg)
+        *self.state.reply_to.borrow_mut() = Some((peer, envelope));
+        msg
     }
 
     /// Sends the reply to the request last received. The reply is dropped if the

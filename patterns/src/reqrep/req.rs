@@ -4,7 +4,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use bytes::Bytes;
-use monocoque_runtime::{Message, Peer, PeerId};
+use monocoque_runtime::{Message, Peer, PeerId, Properties};
 use monocoque_zmtp::SocketType;
 
 use crate::base::{Rules, SocketBase};
@@ -47,13 +47,35 @@ impl Req {
     /// Waits for the reply to the last request. Fails with [`Error::State`] if no
     /// request was sent.
     pub async fn recv(&self) -> Result<Message> {
+        self.reply(self.base.recv()).await.map(|(_, msg)| msg)
+    }
+
+    /// [`Req::recv`], with the properties of the connection the reply came from
+    /// (see [`Properties`]).
+    ///
+    /// ```no_run
+    /// # glommio::LocalExecutor::default().run(async {
+    /// let req = monocoque::Req::new();
+    /// req.connect("tcp://127.0.0.1:5555")?;
+    /// req.send("ping").await?;
+    /// let (reply, properties) = req.recv_with_properties().await?;
+    /// println!("from a {:?} at {:?}", properties.socket_type(), properties.peer_address());
+    /// # Ok::<(), monocoque::Error>(()) });
+    /// ```
+    pub async fn recv_with_properties(&self) -> Result<(Message, Properties)> {
+        let (_, msg, properties) = self.reply(self.base.recv_with_properties()).await?;
+        Ok((msg, properties))
+    }
+
+    /// Receives with `recv` if a reply is awaited.
+    async fn reply<T>(&self, recv: impl std::future::Future<Output = Result<T>>) -> Result<T> {
         let state = &self.state;
         if !state.pending.get() {
             return Err(Error::State("REQ must send a request before receiving"));
         }
-        let (_, msg) = self.base.recv().await?;
+        let reply = recv.await?;
         state.pending.set(false);
-        Ok(msg)
+        Ok(reply)
     }
 }
 

@@ -93,9 +93,8 @@ impl RouterState {
     /// peer has it), else a generated one.
     fn attach(&self, base: &SocketBase, peer: &Rc<Peer>) -> std::result::Result<(), String> {
         let identity = peer
-            .info()
-            .as_ref()
-            .map(|i| i.identity.clone())
+            .properties()
+            .map(|p| p.peer_info().identity.clone())
             .unwrap_or_default();
         let mut routes = self.routes.borrow_mut();
         let id = if identity.is_empty() {

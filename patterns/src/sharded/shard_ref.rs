@@ -51,6 +51,13 @@ impl ShardRef {
         self.shard.base.recv_message().await
     }
 
+    /// [`ShardRef::recv`], with the properties of the connection the message came
+    /// from (see [`crate::Properties`]).
+    pub async fn recv_with_properties(&self) -> Result<(Message, crate::Properties)> {
+        let (_, msg, properties) = self.shard.base.recv_with_properties().await?;
+        Ok((msg, properties))
+    }
+
     /// Sends as the socket type does, across cores where needed: PUB/XPUB publish to
     /// matching subscribers on every core; ROUTER routes by id to whichever core owns
     /// the peer; the other types send to this core's peers.

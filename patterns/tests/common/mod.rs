@@ -159,3 +159,127 @@ pub fn null_handshake(
         input.extend_from_slice(&buf[..n]);
     }
 }
+
+/// The next handshake outcome on a Monocoque `monitor` (other events skipped).
+pub async fn handshake_outcome(monitor: &monocoque::Monitor) -> monocoque::MonitorEvent {
+    use monocoque::MonitorEvent;
+    within("a handshake outcome", async {
+        loop {
+            let event = monitor.next().await;
+            if matches!(
+                event,
+                MonitorEvent::HandshakeSucceeded { .. }
+                    | MonitorEvent::HandshakeFailedAuth { .. }
+                    | MonitorEvent::HandshakeFailedProtocol { .. }
+                    | MonitorEvent::HandshakeFailedNoDetail { .. }
+            ) {
+                return event;
+            }
+        }
+    })
+    .await
+}
+
+/// Starts a libzmq socket monitor on `s`; returns the PAIR that receives its events
+/// (`name` tells the monitors of one context apart).
+pub fn zmonitor(ctx: &zmq::Context, s: &zmq::Socket, name: &str) -> zmq::Socket {
+    let endpoint = format!("inproc://monitor-{name}");
+    s.monitor(&endpoint, zmq::SocketEvent::ALL as i32).unwrap();
+    let pair = zsock(ctx, zmq::PAIR);
+    pair.connect(&endpoint).unwrap();
+    pair
+}
+
+/// The first handshake event libzmq reports on `monitor`: (event, value).
+pub fn zhandshake_outcome(monitor: &zmq::Socket) -> (u16, u32) {
+    loop {
+        let frames = monitor.recv_multipart(0).expect("libzmq monitor event");
+        let event = u16::from_le_bytes([frames[0][0], frames[0][1]]);
+        let value = u32::from_le_bytes(frames[0][2..6].try_into().unwrap());
+        if matches!(event, 0x800 | 0x1000 | 0x2000 | 0x4000) {
+            return (event, value);
+        }
+    }
+}
+
+/// A libzmq REQ client, set up by `configure` (security options), that connects to
+/// `endpoint` and reports its first handshake outcome (libzmq's event and value);
+/// with `expect_reply` it then sends "ping" and returns the reply.
+pub fn libzmq_client(
+    endpoint: String,
+    configure: impl FnOnce(&zmq::Socket) + Send + 'static,
+    expect_reply: bool,
+) -> std::thread::JoinHandle<(u16, u32, Option<Vec<u8>>)> {
+    std::thread::spawn(move || {
+        let ctx = zmq::Context::new();
+        let req = zsock(&ctx, zmq::REQ);
+        configure(&req);
+        let monitor = zmonitor(&ctx, &req, "client");
+        req.connect(&endpoint).unwrap();
+        let outcome = zhandshake_outcome(&monitor);
+        let reply = expect_reply.then(|| {
+            req.send("ping", 0).unwrap();
+            req.recv_bytes(0).expect("reply")
+        });
+        (outcome.0, outcome.1, reply)
+    })
+}
+
+/// A runtime on cores 0 and 1.
+pub fn two_cores() -> monocoque::Runtime {
+    monocoque::Runtime::builder()
+        .cores(vec![0, 1])
+        .build()
+        .expect("two-core runtime")
+}
+
+/// `n` libzmq DEALERs, a thread each, with identities `client-0`, `client-1`, …, each
+/// set up by `configure(i, &socket)`: each connects to `endpoint`, sends "hello" and
+/// returns the reply (`None` when none came within its RCVTIMEO).
+pub fn hello_dealers(
+    endpoint: &str,
+    n: usize,
+    configure: impl Fn(usize, &zmq::Socket) + Clone + Send + 'static,
+) -> Vec<std::thread::JoinHandle<Option<Vec<u8>>>> {
+    (0..n)
+        .map(|i| {
+            let (endpoint, configure) = (endpoint.to_owned(), configure.clone());
+            std::thread::spawn(move || {
+                let ctx = zmq::Context::new();
+                let dealer = zsock(&ctx, zmq::DEALER);
+                dealer
+                    .set_identity(format!("client-{i}").as_bytes())
+                    .unwrap();
+                configure(i, &dealer);
+                dealer.connect(&endpoint).unwrap();
+                dealer.send("hello", 0).unwrap();
+                dealer.recv_bytes(0).ok()
+            })
+        })
+        .collect()
+}
+
+/// Answers `n` "hello"s on a sharded ROUTER with "welcome".
+pub fn welcome(router: &monocoque::ShardedSocket, n: usize) {
+    for _ in 0..n {
+        let msg = router.recv_timeout(Some(WAIT)).unwrap().expect("a request");
+        assert_eq!(&msg[1][..], b"hello");
+        router
+            .send(vec![msg[0].to_vec(), b"welcome".to_vec()])
+            .unwrap();
+    }
+}
+
+/// Asserts that `address` is the one libzmq gives a peer of `transport` in this
+/// process: the IP for TCP, `localhost:UID:GID:PID` for IPC (the pid is checked).
+pub fn assert_local_address(address: &str, transport: &str) {
+    if transport == "tcp" {
+        assert_eq!(address, "127.0.0.1");
+    } else {
+        assert!(
+            address.starts_with("localhost:")
+                && address.ends_with(&format!(":{}", std::process::id())),
+            "{address}"
+        );
+    }
+}

@@ -21,7 +21,7 @@ use crate::encoder::Outgoing;
 use crate::greeting::SIGNATURE_LEN;
 use crate::mechanism::{Handshake, Security, Step};
 use crate::timers::{Timeout, Timers};
-use crate::zap::AuthReply;
+use crate::zap::{AuthReply, Credentials};
 use crate::{Command, FrameDecoder, Greeting, Metadata, ProtocolError, SocketType, GREETING_LEN};
 
 #[derive(Debug)]
@@ -266,6 +266,13 @@ impl Session {
             if !self.take_greeting(buf)? {
                 return Ok(None);
             }
+            if let State::Handshaking(h) = &self.state {
+                if h.awaits_verdict() {
+                    // NULL with ZAP: the peer presents nothing, and is asked about
+                    // before we say anything.
+                    return Ok(Some(Event::Authenticate(Credentials::Null)));
+                }
+            }
         }
         loop {
             if let Some(metadata) = self.ready_pending.take() {
@@ -408,11 +415,21 @@ impl Session {
             // incompatible, would close before its own READY was out. It sends that
             // READY as soon as our greeting is complete; ours follows it.
             let mut ready = BytesMut::new();
-            let handshake = Handshake::start(&self.config.security, &props, &mut ready)?;
+            let handshake = Handshake::start(
+                &self.config.security,
+                self.config.authenticate_null,
+                &props,
+                &mut ready,
+            )?;
             self.held_ready = Some(ready);
             handshake
         } else {
-            Handshake::start(&self.config.security, &props, &mut self.tx)?
+            Handshake::start(
+                &self.config.security,
+                self.config.authenticate_null,
+                &props,
+                &mut self.tx,
+            )?
         };
         self.state = State::Handshaking(handshake);
         Ok(true)
@@ -435,8 +452,8 @@ impl Session {
         let identity = metadata.get("Identity").cloned().unwrap_or_default();
         let minor = self.peer_greeting.as_ref().map_or(1, |g| g.minor);
         let (user_id, auth_metadata) = match self.verdict.take() {
-            Some(reply) => (reply.user_id, reply.metadata),
-            None => (Bytes::new(), Metadata::new()),
+            Some(reply) => (Some(reply.user_id), reply.metadata),
+            None => (None, Metadata::new()),
         };
         let info = PeerInfo {
             socket_type,
@@ -457,17 +474,30 @@ impl Session {
     /// [`ProtocolError::AuthFailed`] (after queueing ERROR with the status code for
     /// 400 and 500, which [`Session::poll_transmit`] then yields).
     pub fn authenticated(&mut self, reply: AuthReply) -> Result<(), ProtocolError> {
+        self.apply_verdict(&reply)?;
+        self.verdict = Some(reply);
+        Ok(())
+    }
+
+    /// Goes on with a handshake that asked for a verdict ([`Event::Authenticate`])
+    /// as if the peer had been let in, but with no verdict: the peer gets no user id
+    /// ([`PeerInfo::user_id`] stays `None`). This is libzmq without a ZAP handler,
+    /// where NULL and CURVE let everyone in.
+    pub fn proceed_unauthenticated(&mut self) -> Result<(), ProtocolError> {
+        self.apply_verdict(&AuthReply::accept(Bytes::new()))
+    }
+
+    fn apply_verdict(&mut self, reply: &AuthReply) -> Result<(), ProtocolError> {
         let State::Handshaking(handshake) = &mut self.state else {
             return Err(ProtocolError::UnexpectedVerdict);
         };
         let props = ready_properties(&self.config);
-        match handshake.on_verdict(&reply, &props, &mut self.tx) {
+        match handshake.on_verdict(reply, &props, &mut self.tx) {
             Ok(done) => {
                 if let Some(metadata) = done {
                     self.curve = handshake.take_boxes();
                     self.ready_pending = Some(metadata);
                 }
-                self.verdict = Some(reply);
                 Ok(())
             }
             Err(e) => {

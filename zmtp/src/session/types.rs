@@ -41,6 +41,11 @@ pub struct SessionConfig {
     /// peer's major version, READY after the peer's greeting), so two sessions never
     /// wait for each other.
     pub accepted: bool,
+    /// NULL only: ask for a verdict on every peer ([`Event::Authenticate`] with
+    /// [`Credentials::Null`]) before sending our READY, and send ERROR instead when
+    /// it refuses. libzmq does this on any NULL socket whose ZAP_DOMAIN is set,
+    /// whether it binds or connects. Other mechanisms ignore it.
+    pub authenticate_null: bool,
 }
 
 impl SessionConfig {
@@ -57,6 +62,7 @@ impl SessionConfig {
             heartbeat: HeartbeatOptions::default(),
             security: Security::Null,
             accepted: false,
+            authenticate_null: false,
         }
     }
 }
@@ -72,9 +78,11 @@ pub struct PeerInfo {
     pub metadata: Metadata,
     /// Peer's greeting minor version (0 → ZMTP 3.0 subscription encoding).
     pub minor: u8,
-    /// The identity the authenticator (ZAP) gave the peer; empty when none was asked.
-    pub user_id: Bytes,
-    /// Properties the authenticator added (ZAP metadata).
+    /// The identity the authenticator (ZAP) gave the peer, possibly empty; `None`
+    /// when no authenticator was asked about it (libzmq's `User-Id` property exists
+    /// exactly when a ZAP handler answered).
+    pub user_id: Option<Bytes>,
+    /// Properties the authenticator added (ZAP metadata; empty when none was asked).
     pub auth_metadata: Metadata,
 }
 
@@ -102,8 +110,12 @@ pub enum Event {
     },
     /// PONG received.
     Pong,
-    /// A server's handshake needs the authenticator's verdict on these credentials
-    /// (ZAP, RFC 27): answer with [`Session::authenticated`](crate::Session::authenticated). Until then the session
-    /// takes no more input.
+    /// The handshake needs the authenticator's verdict on these credentials (ZAP,
+    /// RFC 27): a PLAIN or CURVE server's, or a NULL one's with
+    /// [`SessionConfig::authenticate_null`]. Answer with
+    /// [`Session::authenticated`](crate::Session::authenticated) (or
+    /// [`Session::proceed_unauthenticated`](crate::Session::proceed_unauthenticated)
+    /// when nobody can be asked and the mechanism may do without). Until then the
+    /// session takes no more input.
     Authenticate(Credentials),
 }

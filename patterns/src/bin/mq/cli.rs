@@ -128,9 +128,17 @@ struct Args {
     #[arg(long, value_name = "USER:PASS")]
     plain_client: Option<String>,
 
-    /// The ZAP domain a server names when it authenticates clients (ZAP_DOMAIN).
+    /// The ZAP domain a server names when it authenticates clients (ZAP_DOMAIN). A
+    /// NULL socket with a domain asks about every peer; mq has no rules for NULL
+    /// peers, so it lets them all in (unless --zap-enforce-domain).
     #[arg(long, value_name = "DOMAIN")]
     zap_domain: Option<String>,
+
+    /// ZAP_ENFORCE_DOMAIN: refuse every peer that nothing here can judge (NULL
+    /// peers, and CURVE clients without --curve-allow) instead of letting them in.
+    /// Needs --zap-domain: without a domain it would turn authentication off.
+    #[arg(long, requires = "zap_domain")]
+    zap_enforce_domain: bool,
 
     /// Be a CURVE server with this secret key (40 characters of Z85; see `mq keygen`).
     #[arg(long, value_name = "SECRET", conflicts_with_all = ["plain_server", "plain_client", "curve_client"])]
@@ -225,6 +233,8 @@ pub struct Config {
     pub plain_client: Option<(Bytes, Bytes)>,
     /// ZAP_DOMAIN, if given.
     pub zap_domain: Option<Bytes>,
+    /// ZAP_ENFORCE_DOMAIN.
+    pub zap_enforce_domain: bool,
     /// CURVE server: our key pair and the client keys let in (empty: any).
     pub curve_server: Option<(CurveKeyPair, Vec<CurvePublicKey>)>,
     /// CURVE client: our key pair and the server's public key.
@@ -329,6 +339,7 @@ fn validate(args: Args) -> Result<Config, String> {
             .map(parse_credentials)
             .transpose()?,
         zap_domain: args.zap_domain.map(Bytes::from),
+        zap_enforce_domain: args.zap_enforce_domain,
         curve_server: match &args.curve_server {
             None => None,
             Some(secret) => Some((
@@ -467,6 +478,22 @@ mod tests {
             cfg.subscriptions,
             vec![Bytes::from("a"), Bytes::from(&b"\0"[..])]
         );
+    }
+
+    #[test]
+    fn zap_enforce_domain_needs_a_domain() {
+        let enforce = |extra: &[&str]| {
+            let mut argv = vec!["rep", "-b", "tcp://*:1", "--zap-enforce-domain"];
+            argv.extend_from_slice(extra);
+            parse_args(&argv)
+        };
+        let err = enforce(&[]).unwrap_err();
+        assert!(err.contains("--zap-domain"), "{err}");
+        let cfg = enforce(&["--zap-domain", "global"]).unwrap();
+        assert!(cfg.zap_enforce_domain);
+        assert_eq!(cfg.zap_domain, Some(Bytes::from("global")));
+        let cfg = parse_args(&["rep", "-b", "tcp://*:1"]).unwrap();
+        assert!(!cfg.zap_enforce_domain);
     }
 
     #[test]

@@ -111,6 +111,7 @@ fn options(cfg: &Config) -> Options {
     if let Some(domain) = &cfg.zap_domain {
         options.zap_domain = domain.clone();
     }
+    options.zap_enforce_domain = cfg.zap_enforce_domain;
     options
 }
 
