@@ -43,6 +43,14 @@ pub enum Error {
     /// A bounded wait elapsed.
     #[error("timed out")]
     Timeout,
+    /// A core index past the runtime's cores.
+    #[error("core {core} does not exist (the runtime has {cores})")]
+    NoSuchCore {
+        /// The index asked for.
+        core: usize,
+        /// How many cores the runtime has.
+        cores: usize,
+    },
 }
 
 /// Result of socket operations.

@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::future::Future;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -49,7 +49,6 @@ struct Inner {
     kind: SocketType,
     options: Options,
     rt: RuntimeHandle,
-    next_core: AtomicUsize,
     forwarding: AtomicBool,
     /// Set by [`ShardedSocket::close`].
     closed: AtomicBool,
@@ -93,7 +92,6 @@ impl ShardedSocket {
                 kind,
                 options,
                 rt: handle,
-                next_core: AtomicUsize::new(0),
                 forwarding: AtomicBool::new(false),
                 closed: AtomicBool::new(false),
                 external: Mutex::new(External {
@@ -153,16 +151,35 @@ impl ShardedSocket {
         })?
     }
 
-    /// Connects to `endpoint` from the next core in turn (N connects spread N
-    /// connections over the cores). Returns at once; the connection is made and kept in
-    /// the background.
+    /// Connects to `endpoint` from the runtime's next core in turn
+    /// ([`RuntimeHandle::next_core`]: one turn for every sharded socket of the runtime,
+    /// so N sockets with one connect each spread as N connects of one socket do).
+    /// Returns at once; the connection is made and kept in the background. See
+    /// [`ShardedSocket::peers_per_core`] for where connections went.
     pub fn connect(&self, endpoint: &str) -> Result<()> {
+        self.connect_on(self.inner.rt.next_core(), endpoint)
+    }
+
+    /// [`ShardedSocket::connect`] from core `core` (an index into the runtime's cores),
+    /// for an application that knows where the connection belongs.
+    ///
+    /// ```no_run
+    /// use monocoque::{Options, Runtime, ShardedSocket, SocketType};
+    /// let rt = Runtime::builder().cores(2).build()?;
+    /// let dealer = ShardedSocket::new(&rt, SocketType::Dealer, Options::default());
+    /// dealer.connect_on(1, "tcp://127.0.0.1:5555")?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn connect_on(&self, core: usize, endpoint: &str) -> Result<()> {
         self.check_open()?;
+        let cores = self.inner.rt.cores();
+        if core >= cores {
+            return Err(Error::NoSuchCore { core, cores });
+        }
         let ep: Endpoint = endpoint.parse()?;
         if let Endpoint::Tcp { .. } = ep {
             ep.socket_addrs()?;
         }
-        let core = self.inner.next_core.fetch_add(1, Ordering::Relaxed) % self.inner.rt.cores();
         let endpoint = endpoint.to_string();
         let id = self.inner.id;
         self.inner.rt.run_on(core, move || {

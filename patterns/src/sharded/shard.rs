@@ -169,16 +169,16 @@ impl Shard {
 
     /// Accepts on this core and deals connections out to the cores in turn.
     pub(super) fn spawn_acceptor(self: &Rc<Self>, listener: Listener, rt: RuntimeHandle) {
-        let (id, index, cores) = (self.id, self.index, self.cores);
+        let (id, index) = (self.id, self.index);
         let base = Rc::clone(&self.base);
-        let mut next = 0usize;
         spawn_listener(
             &self.base.lifecycle,
             listener,
             self.base.clone(),
             move |stream| {
-                let target = next % cores;
-                next = next.wrapping_add(1);
+                // The runtime's turn, shared with every other sharded socket's
+                // connects and acceptors.
+                let target = rt.next_core();
                 if target == index {
                     base.adopt(stream.into_stream());
                 } else {

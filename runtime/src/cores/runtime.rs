@@ -3,7 +3,7 @@
 
 use std::future::Future;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use glommio::ExecutorJoinHandle as JoinHandle;
@@ -28,6 +28,9 @@ struct Shared {
     mesh_capacity: usize,
     /// Set when the runtime starts stopping.
     stopped: AtomicBool,
+    /// Connections placed so far, over every socket of the runtime (see
+    /// [`RuntimeHandle::next_core`]).
+    placed: AtomicUsize,
 }
 
 /// One pinned glommio executor per chosen core. Dropping it (or [`Runtime::shutdown`])
@@ -70,6 +73,7 @@ impl Runtime {
             cores: remotes,
             mesh_capacity: config.mesh_capacity,
             stopped: AtomicBool::new(false),
+            placed: AtomicUsize::new(0),
         });
         let mut threads = Vec::with_capacity(n);
         for (index, (&cpu, (bell_rx, control))) in cpus.iter().zip(receivers).enumerate() {
@@ -161,6 +165,21 @@ impl RuntimeHandle {
     /// True once the runtime was shut down (or dropped): its sockets are closed.
     pub fn is_stopped(&self) -> bool {
         self.shared.stopped.load(Ordering::Acquire)
+    }
+
+    /// The core for the next connection, in turn over the runtime's cores. There is one
+    /// turn for the whole runtime, shared by every sharded socket on it (their connects
+    /// and their acceptors), so a hundred sockets with one connection each spread as
+    /// evenly as one socket with a hundred.
+    ///
+    /// ```no_run
+    /// let rt = monocoque_runtime::Runtime::builder().cores(2).build()?;
+    /// let handle = rt.handle();
+    /// assert_ne!(handle.next_core(), handle.next_core());
+    /// # Ok::<(), monocoque_runtime::RuntimeError>(())
+    /// ```
+    pub fn next_core(&self) -> usize {
+        self.shared.placed.fetch_add(1, Ordering::Relaxed) % self.cores()
     }
 
     /// Capacity of each cross-core ring ([`RuntimeBuilder::mesh_capacity`]).
