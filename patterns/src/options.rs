@@ -93,10 +93,13 @@ pub struct Options {
     /// SO_BUSY_POLL; use it where round-trip latency matters more than CPU time.
     /// `None` (the default) never busy-polls.
     pub busy_poll: Option<Duration>,
-    /// The security mechanism and this socket's role in it: NULL (the default), or
-    /// PLAIN as a client ([`Security::PlainClient`]: libzmq's PLAIN_USERNAME and
-    /// PLAIN_PASSWORD) or a server ([`Security::PlainServer`]: PLAIN_SERVER). Both
-    /// ends must use the same mechanism.
+    /// The security mechanism and this socket's role in it: NULL (the default); PLAIN
+    /// as a client ([`Security::PlainClient`]: libzmq's PLAIN_USERNAME and
+    /// PLAIN_PASSWORD) or a server ([`Security::PlainServer`]: PLAIN_SERVER); CURVE as a
+    /// client ([`Security::CurveClient`]: CURVE_PUBLICKEY, CURVE_SECRETKEY,
+    /// CURVE_SERVERKEY) or a server ([`Security::CurveServer`]: CURVE_SERVER,
+    /// CURVE_SECRETKEY). Both ends must use the same mechanism (else the handshake fails
+    /// with a mechanism mismatch).
     pub security: Security,
     /// ZAP_DOMAIN: the domain a server names in its authentication requests. On a
     /// NULL socket a domain also turns authentication on: every peer is then asked
@@ -111,8 +114,10 @@ pub struct Options {
     /// refuses everyone. See docs/security.md.
     pub zap_enforce_domain: bool,
     /// Who decides, for a server, whether a client may come in (libzmq's ZAP
-    /// handler); see [`crate::Authenticator`]. A PLAIN server without one refuses every
-    /// client, as libzmq does.
+    /// handler); see [`crate::Authenticator`]. Without one a PLAIN server refuses every
+    /// client and a CURVE server lets in every client key (traffic still encrypted), as
+    /// libzmq without a ZAP handler does; ZAP_ENFORCE_DOMAIN changes that
+    /// ([`Options::zap_enforce_domain`]).
     pub authenticator: Option<SharedAuthenticator>,
 }
 

@@ -225,3 +225,43 @@ fn a_curve_client_of_the_same_server_gets_through() {
         common::join(peer).await;
     });
 }
+
+/// As libzmq, whose session ends for good on a protocol error: once our client has
+/// seen the mismatch it stops reconnecting, drops what it queued, and closes at once.
+#[test]
+fn our_client_gives_up_after_a_mismatch() {
+    let ctx = zmq::Context::new();
+    let pull = zsock(&ctx, zmq::PULL);
+    let endpoint = common::zbind(&pull, "tcp");
+    run(move || async move {
+        let push = Push::with_options(Options {
+            security: Security::CurveClient {
+                keys: CurveKeyPair::generate(),
+                server_key: CurveKeyPair::from_secret(SERVER_SECRET).unwrap().public(),
+            },
+            ..Options::default()
+        });
+        let monitor = push.monitor();
+        push.connect(&endpoint).unwrap();
+        push.send("never delivered").await.unwrap();
+        // Until our side sees the mismatch (libzmq may close first, a few times).
+        within("our client to see the mismatch", async {
+            loop {
+                if let MonitorEvent::HandshakeFailedProtocol { error, .. } = monitor.next().await {
+                    assert_eq!(error, ZMTP_MECHANISM_MISMATCH);
+                    return;
+                }
+            }
+        })
+        .await;
+        // Three reconnect intervals (100 ms each) without a new connection.
+        glommio::timer::sleep(Duration::from_millis(300)).await;
+        let again = std::iter::from_fn(|| monitor.try_next())
+            .filter(|e| matches!(e, MonitorEvent::Connected { .. }))
+            .count();
+        assert_eq!(again, 0, "reconnected after the mismatch");
+        // The default LINGER waits for queued messages: there are none left.
+        within("close", push.close()).await;
+    });
+    drop(pull);
+}

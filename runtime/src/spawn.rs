@@ -126,11 +126,13 @@ pub fn spawn_connector(
                     });
                     peer.set_remote(name.clone());
                     let end = run_link(stream, &peer, &handler, &lc, options, false).await;
-                    if let Some(status) = end.auth_status() {
-                        // As libzmq: a server that refused our credentials would refuse
-                        // them again; the connection is given up, and what was queued
-                        // for it dropped (so that closing does not wait for it).
-                        warn!(endpoint = %name, status, "authentication refused; not reconnecting");
+                    if let LinkEnd::Protocol(e) = &end {
+                        // As libzmq, whose session ends for good on a protocol error:
+                        // a server that refused our credentials, speaks another
+                        // mechanism or found our bytes malformed would do it again. The
+                        // connection is given up, and what was queued for it dropped
+                        // (so that closing does not wait for it).
+                        warn!(endpoint = %name, error = %e, "protocol error; not reconnecting");
                         peer.clear_messages();
                         break;
                     }

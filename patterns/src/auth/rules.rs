@@ -19,7 +19,7 @@ use crate::certificate;
 ///   (compared in constant time); its user id is its user name. Otherwise: 400.
 /// - A CURVE client comes in when no key was given ([`Auth::curve_key`],
 ///   [`Auth::curve_keys_from_dir`]), or when its long-term public key is one of those
-///   given. Otherwise: 400.
+///   given; its user id is that key in Z85 (as `zmq.auth` gives it). Otherwise: 400.
 ///
 /// ```
 /// use monocoque::{Auth, Options, Security};
@@ -145,13 +145,17 @@ impl Auth {
                     AuthReply::refuse(AuthStatus::Failure, "invalid user name or password")
                 }
             }
-            Credentials::Curve { public_key } => match &self.curve_keys {
-                None => AuthReply::accept(Bytes::new()),
-                Some(keys) if keys.iter().any(|k| same_secret(k, public_key)) => {
-                    AuthReply::accept(Bytes::new())
+            Credentials::Curve { public_key } => {
+                // As zmq.auth: the user id of a CURVE client is its key in Z85.
+                let user_id = || crate::CurvePublicKey::from(*public_key).to_z85();
+                match &self.curve_keys {
+                    None => AuthReply::accept(user_id()),
+                    Some(keys) if keys.iter().any(|k| same_secret(k, public_key)) => {
+                        AuthReply::accept(user_id())
+                    }
+                    Some(_) => AuthReply::refuse(AuthStatus::Failure, "unknown CURVE key"),
                 }
-                Some(_) => AuthReply::refuse(AuthStatus::Failure, "unknown CURVE key"),
-            },
+            }
         }
     }
 }
@@ -238,6 +242,19 @@ mod tests {
             status(&allowing, "10.0.0.2", plain("admin", "secret")),
             AuthStatus::Failure
         );
+    }
+
+    #[test]
+    fn a_curve_clients_user_id_is_its_key_in_z85() {
+        let pair = crate::CurveKeyPair::generate();
+        let credentials = Credentials::Curve {
+            public_key: *pair.public().as_bytes(),
+        };
+        for auth in [Auth::new(), Auth::new().curve_key(pair.public())] {
+            let reply = auth.decide(&request("10.0.0.1", credentials.clone()));
+            assert_eq!(reply.status, AuthStatus::Success);
+            assert_eq!(reply.user_id, pair.public().to_z85().as_bytes());
+        }
     }
 
     #[test]

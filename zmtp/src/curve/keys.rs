@@ -58,6 +58,13 @@ impl CurvePublicKey {
     }
 }
 
+impl From<[u8; 32]> for CurvePublicKey {
+    /// The key of these 32 bytes (as a CURVE authenticator receives it).
+    fn from(key: [u8; 32]) -> CurvePublicKey {
+        CurvePublicKey(key)
+    }
+}
+
 impl std::fmt::Debug for CurvePublicKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "CurvePublicKey({})", self.to_z85())
