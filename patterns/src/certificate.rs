@@ -32,7 +32,7 @@
 //!
 //! Reading follows ZPL, as far as certificates use it: lines end in LF or CR LF; blank
 //! lines and lines whose first non-blank character is `#` are comments; indentation is
-//! four spaces a level (tabs are refused); a property is `name = value`, the value
+//! four spaces a level (a tab counts as one level too, not mixed with spaces on a line); a property is `name = value`, the value
 //! quoted with `"` or `'`, or bare up to a `#` that follows a blank (a comment), and a
 //! name is letters, digits and `$-_@.&+/`. The `metadata` entries are kept
 //! ([`Certificate::metadata`]); sections other than `metadata` and `curve` are
@@ -302,16 +302,21 @@ impl Reader {
             return Ok(());
         }
         let indent = &line[..line.len() - content.len()];
-        if indent.contains('\t') {
-            return Err("indented with a tab (ZPL indents by four spaces)".to_string());
-        }
-        if !indent.len().is_multiple_of(4) {
-            let n = indent.len();
-            return Err(format!("indented by {n} spaces (ZPL indents by four)"));
-        }
+        // ZPL indents by four spaces a level; a tab is taken as one level too (pyzmq's
+        // reader ignores indentation, so its directories may hold either), but not
+        // both on one line.
+        let level = match (indent.contains('\t'), indent.contains(' ')) {
+            (true, true) => return Err("indented with both tabs and spaces".to_string()),
+            (true, false) => indent.len(),
+            _ if !indent.len().is_multiple_of(4) => {
+                let n = indent.len();
+                return Err(format!("indented by {n} spaces (ZPL indents by four)"));
+            }
+            _ => indent.len() / 4,
+        };
         let (name, value) = property(content)?;
-        let needs_value = || value.ok_or_else(|| format!("{name} has no value (name = value)"));
-        match (indent.len() / 4, self.section) {
+        let needs_value = || value.ok_or_else(|| format!("`{name}` has no value (name = value)"));
+        match (level, self.section) {
             (0, _) if value.is_some() => {
                 Err(format!("{name} is outside a section (metadata or curve)"))
             }
@@ -395,7 +400,7 @@ fn property(content: &str) -> Result<(&str, Option<&str>), String> {
         return Ok((name, None));
     }
     let Some(value) = rest.strip_prefix('=') else {
-        return Err(format!("{name} is followed by neither = nor a comment"));
+        return Err(format!("`{name}` is followed by neither `=` nor a comment"));
     };
     let value = value.trim_start_matches([' ', '\t']);
     let quote = value.chars().next().filter(|&c| c == '"' || c == '\'');
@@ -579,6 +584,13 @@ mod tests {
     }
 
     #[test]
+    fn tab_indented_certificates_are_read() {
+        // pyzmq's reader ignores indentation, so a directory it accepts may hold these.
+        let cert = parse(&format!("metadata\ncurve\n\tpublic-key = \"{PUBLIC}\"\n")).unwrap();
+        assert_eq!(cert.public_key().to_z85(), PUBLIC);
+    }
+
+    #[test]
     fn zpl_variants_are_read() {
         // czmq's quoted metadata, single quotes, trailing comments, CR LF, indented
         // comments, a section certificates do not define, a bare key with '#' in it.
@@ -617,9 +629,9 @@ mod tests {
                 "before any section",
             ),
             (
-                format!("curve\n\tpublic-key = \"{PUBLIC}\"\n"),
+                format!("curve\n\t    public-key = \"{PUBLIC}\"\n"),
                 Some(2),
-                "tab",
+                "both tabs and spaces",
             ),
             (
                 format!("curve\n  public-key = \"{PUBLIC}\"\n"),
@@ -646,7 +658,7 @@ mod tests {
             (
                 with_curve(&format!("public-key : \"{PUBLIC}\"")),
                 Some(3),
-                "neither =",
+                "neither `=`",
             ),
             (
                 with_curve(&format!(
