@@ -165,7 +165,7 @@ impl ShardedSocket {
     ///
     /// ```no_run
     /// use monocoque::{Options, Runtime, ShardedSocket, SocketType};
-    /// let rt = Runtime::builder().cores(2).build()?;
+    /// let rt = Runtime::builder().cores(vec![0, 1]).build()?;
     /// let dealer = ShardedSocket::new(&rt, SocketType::Dealer, Options::default());
     /// dealer.connect_on(1, "tcp://127.0.0.1:5555")?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())

@@ -173,7 +173,7 @@ impl RuntimeHandle {
     /// evenly as one socket with a hundred.
     ///
     /// ```no_run
-    /// let rt = monocoque_runtime::Runtime::builder().cores(2).build()?;
+    /// let rt = monocoque_runtime::Runtime::builder().cores(vec![0, 1]).build()?;
     /// let handle = rt.handle();
     /// assert_ne!(handle.next_core(), handle.next_core());
     /// # Ok::<(), monocoque_runtime::RuntimeError>(())
