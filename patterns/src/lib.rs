@@ -57,8 +57,10 @@ pub use auth::{
 };
 pub use error::{Error, Result};
 pub use monitor::Monitor;
+pub use monocoque_runtime::{
+    CoreTaskLost, CoreTasks, Runtime, RuntimeBuilder, RuntimeError, RuntimeHandle, Verdict,
+};
 pub use monocoque_runtime::{Endpoint, Message, MonitorEvent, Properties};
-pub use monocoque_runtime::{Runtime, RuntimeBuilder, RuntimeError, RuntimeHandle, Verdict};
 pub use monocoque_zmtp::zap::ZapError;
 pub use monocoque_zmtp::{
     CurveKeyPair, CurvePublicKey, Mechanism, Metadata, PeerInfo, Security, SocketType,

@@ -367,6 +367,51 @@ fn router_handlers_on_each_core_serve_their_own_peers() {
     rt.shutdown();
 }
 
+/// `on_each_core` hands back what each core's handler returned (no hand-made channel):
+/// four libzmq DEALERs dealt two to a core, each core answers two requests and says
+/// which core it is and how many it served.
+#[test]
+fn router_handlers_return_their_results() {
+    let rt = runtime();
+    let router = ShardedSocket::new(&rt, SocketType::Router, Options::default());
+    let endpoint = router.bind("tcp://127.0.0.1:0").unwrap().to_string();
+    let tasks = router.on_each_core(|shard| async move {
+        let mut served = 0;
+        for _ in 0..2 {
+            let mut msg = shard.recv().await?;
+            let id = msg.pop_front().unwrap();
+            shard.send(vec![id.to_vec(), b"echo".to_vec()]).await?;
+            served += 1;
+        }
+        Ok::<_, monocoque::Error>((shard.core_index(), served))
+    });
+    let dealers: Vec<_> = (0..4)
+        .map(|i| libzmq_dealer(endpoint.clone(), Some(format!("d{i}"))))
+        .collect();
+    for d in dealers {
+        assert_eq!(d.join().unwrap()[0], b"echo");
+    }
+    let results: Vec<_> = tasks
+        .join()
+        .unwrap()
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(results, [(0, 2), (1, 2)]);
+    // A closed socket has no shard left to run a handler on.
+    router.close();
+    let lost = router.on_each_core(|_| async {}).join().unwrap_err();
+    assert_eq!(lost, monocoque::CoreTaskLost { core: 0 });
+    // And the runtime's own: a value from every core.
+    assert_eq!(
+        rt.on_each_core(|core| async move { core * 10 })
+            .join()
+            .unwrap(),
+        [0, 10]
+    );
+    rt.shutdown();
+}
+
 #[test]
 fn xpub_sees_subscriptions_from_both_cores_once() {
     let rt = runtime();

@@ -39,7 +39,10 @@ mod sync;
 mod transport;
 
 pub use arena::{stats as arena_stats, ArenaStats, CHUNK as ARENA_CHUNK};
-pub use cores::{CoreContext, CoreService, Runtime, RuntimeBuilder, RuntimeError, RuntimeHandle};
+pub use cores::{
+    CoreContext, CoreService, CoreTaskLost, CoreTasks, Runtime, RuntimeBuilder, RuntimeError,
+    RuntimeHandle,
+};
 pub use doorbell::Doorbell;
 pub use endpoint::{Endpoint, EndpointError};
 pub use handler::{Admission, Handler, Verdict};

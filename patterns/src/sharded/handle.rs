@@ -13,7 +13,9 @@ use bytes::Bytes;
 use monocoque_runtime::ring::PushError;
 use monocoque_runtime::Doorbell;
 use monocoque_runtime::{link, Inbox, Outbox};
-use monocoque_runtime::{CoreContext, CoreService, Endpoint, Message, Runtime, RuntimeHandle};
+use monocoque_runtime::{
+    CoreContext, CoreService, CoreTasks, Endpoint, Message, Runtime, RuntimeHandle,
+};
 use monocoque_zmtp::SocketType;
 
 use super::mail::{Delivery, Directory, Mail};
@@ -224,22 +226,43 @@ impl ShardedSocket {
     }
 
     /// Runs `f` on every core with that core's shard; the returned future runs as a
-    /// task there, serving the peers of that core.
-    pub fn on_each_core<F, Fut>(&self, f: F)
+    /// task there, serving the peers of that core. [`CoreTasks::join`] (from a plain
+    /// thread) collects what the tasks return, in core order; a core whose shard is
+    /// gone (the socket closed) is reported as
+    /// [`CoreTaskLost`](monocoque_runtime::CoreTaskLost).
+    ///
+    /// ```no_run
+    /// use monocoque::{Options, Runtime, ShardedSocket, SocketType};
+    /// let rt = Runtime::builder().cores(vec![0, 1]).build()?;
+    /// let router = ShardedSocket::new(&rt, SocketType::Router, Options::default());
+    /// router.bind("tcp://127.0.0.1:5555")?;
+    /// // Each core answers its own peers' first 100 requests, then says how many
+    /// // bytes it saw.
+    /// let bytes = router
+    ///     .on_each_core(|shard| async move {
+    ///         let mut seen = 0;
+    ///         for _ in 0..100 {
+    ///             let msg = shard.recv().await?;
+    ///             seen += msg.byte_len();
+    ///             shard.send(msg).await?;
+    ///         }
+    ///         Ok::<usize, monocoque::Error>(seen)
+    ///     })
+    ///     .join()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn on_each_core<F, Fut, T>(&self, f: F) -> CoreTasks<T>
     where
         F: Fn(ShardRef) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = ()> + 'static,
+        Fut: Future<Output = T> + 'static,
+        T: Send + 'static,
     {
         let id = self.inner.id;
-        self.inner.rt.on_each_core(move |_| {
-            let shard = registry::shard(id).map(|shard| ShardRef { shard });
-            let fut = shard.map(&f);
-            async move {
-                if let Some(fut) = fut {
-                    fut.await
-                }
-            }
-        });
+        let closed = self.inner.closed.load(Ordering::Acquire);
+        self.inner.rt.on_each_core_where(move |_| {
+            let shard = registry::shard(id).filter(|_| !closed)?;
+            Some(f(ShardRef { shard }))
+        })
     }
 
     /// The whole socket's counters: every core's shard plus this handle's own sends

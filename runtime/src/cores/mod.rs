@@ -8,7 +8,9 @@
 mod builder;
 mod pump;
 mod runtime;
+mod tasks;
 
 pub use builder::{RuntimeBuilder, RuntimeError};
 pub use pump::{CoreContext, CoreService};
 pub use runtime::{Runtime, RuntimeHandle};
+pub use tasks::{CoreTaskLost, CoreTasks};

@@ -11,7 +11,7 @@ use glommio::{LocalExecutorBuilder, Placement};
 
 use super::builder::memlock_limit;
 use super::pump::{pump, Job, CONTEXT};
-use super::{CoreContext, RuntimeBuilder, RuntimeError};
+use super::{CoreContext, CoreTasks, RuntimeBuilder, RuntimeError};
 use crate::doorbell::{core_doorbell, CoreBell, Doorbell};
 use crate::mesh::{link, Outbox};
 
@@ -121,11 +121,14 @@ impl Runtime {
         }
     }
 
-    /// Runs `f` on every core, each call creating a future that runs as a task there.
-    pub fn on_each_core<F, Fut>(&self, f: F)
+    /// Runs `f(core_index)` on every core, each call creating a future that runs as a
+    /// task there; [`CoreTasks::join`] collects what they return (see
+    /// [`RuntimeHandle::on_each_core`]).
+    pub fn on_each_core<F, Fut, T>(&self, f: F) -> CoreTasks<T>
     where
         F: Fn(usize) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = ()> + 'static,
+        Fut: Future<Output = T> + 'static,
+        T: Send + 'static,
     {
         self.handle().on_each_core(f)
     }
@@ -231,16 +234,28 @@ impl RuntimeHandle {
         })
     }
 
-    /// Runs `f(core_index)` as a task on every core.
-    pub fn on_each_core<F, Fut>(&self, f: F)
+    /// Runs `f(core_index)` as a task on every core. The returned [`CoreTasks`] waits
+    /// for their values ([`CoreTasks::join`], from a plain thread); dropped, the tasks
+    /// run on unobserved.
+    pub fn on_each_core<F, Fut, T>(&self, f: F) -> CoreTasks<T>
     where
         F: Fn(usize) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = ()> + 'static,
+        Fut: Future<Output = T> + 'static,
+        T: Send + 'static,
     {
-        let f = Arc::new(f);
-        for core in 0..self.cores() {
-            let f = Arc::clone(&f);
-            self.spawn_on(core, move || f(core));
-        }
+        CoreTasks::start(self, move |core| Some(f(core)))
+    }
+
+    /// [`RuntimeHandle::on_each_core`] for a job that may have nothing to run on some
+    /// core (`f` returns `None` there; [`CoreTasks::join`] reports that core as
+    /// [`CoreTaskLost`](super::CoreTaskLost)): a sharded socket's handlers, for
+    /// instance, when the socket has closed.
+    pub fn on_each_core_where<F, Fut, T>(&self, f: F) -> CoreTasks<T>
+    where
+        F: Fn(usize) -> Option<Fut> + Send + Sync + 'static,
+        Fut: Future<Output = T> + 'static,
+        T: Send + 'static,
+    {
+        CoreTasks::start(self, f)
     }
 }
