@@ -6,6 +6,9 @@
 //! `.cargo/config.toml` replaces zmq-sys's build script with nothing (an override of
 //! its `links = "zmq"`), and the workspace renames this crate to `zmq`: code keeps
 //! writing `zmq::Context`, and the one libzmq in the binary is the one with CURVE.
+//! The override names the target `x86_64-unknown-linux-gnu` (the machines this project
+//! builds on); on another target add the same `[target.<triple>.zmq]` entry, or zmq-sys
+//! builds a second libzmq and the link sees both.
 //!
 //! ```
 //! // In this workspace the crate is renamed to `zmq`; here it goes by its own name.
