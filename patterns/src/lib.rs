@@ -70,7 +70,7 @@ pub use pair::Pair;
 pub use pipeline::{Pull, Push};
 pub use pubsub::{Pub, Sub, XPub, XSub};
 pub use reqrep::{Dealer, Rep, Req, Router};
-pub use sharded::{ShardRef, ShardedSocket};
+pub use sharded::{CoreEvent, ShardRef, ShardedMonitor, ShardedSocket};
 pub use stats::{PeerStats, Stats};
 pub use subscriptions::SubscriptionSet;
 

@@ -412,6 +412,53 @@ fn router_handlers_return_their_results() {
     rt.shutdown();
 }
 
+/// The sharded monitor: accepts and disconnects of libzmq DEALERs dealt to both cores
+/// come through one stream, each tagged with its core; the stream ends with the socket.
+#[test]
+fn the_sharded_monitor_reports_from_every_core() {
+    use monocoque::{CoreEvent, MonitorEvent};
+    let rt = runtime();
+    let router = ShardedSocket::new(&rt, SocketType::Router, Options::default());
+    let monitor = router.monitor().unwrap();
+    let endpoint = router.bind("tcp://127.0.0.1:0").unwrap().to_string();
+    let ctx = zmq::Context::new();
+    let dealers: Vec<_> = (0..4)
+        .map(|_| {
+            let d = zsock(&ctx, zmq::DEALER);
+            d.connect(&endpoint).unwrap();
+            d
+        })
+        .collect();
+    wait_for_peers(&router, 2);
+    drop(dealers);
+    let (mut accepted, mut gone) = (BTreeSet::new(), Vec::new());
+    while gone.len() < 4 {
+        let CoreEvent { core, event } = monitor
+            .next_timeout(WAIT)
+            .expect("an event from a core within the wait");
+        match event {
+            MonitorEvent::Accepted { .. } => {
+                accepted.insert(core);
+            }
+            MonitorEvent::Disconnected { .. } => gone.push(core),
+            _ => {}
+        }
+    }
+    assert_eq!(accepted, BTreeSet::from([0, 1]), "accepts from both cores");
+    gone.sort();
+    assert_eq!(gone, [0, 0, 1, 1], "disconnects from both cores");
+    assert_eq!(monitor.dropped(), 0);
+    router.close();
+    let end = Instant::now();
+    while monitor.next_timeout(WAIT).is_some() {
+        assert!(
+            end.elapsed() < WAIT,
+            "the stream did not end with the socket"
+        );
+    }
+    rt.shutdown();
+}
+
 #[test]
 fn xpub_sees_subscriptions_from_both_cores_once() {
     let rt = runtime();

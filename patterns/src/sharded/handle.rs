@@ -16,6 +16,8 @@ use monocoque_runtime::{link, Inbox, Outbox};
 use monocoque_runtime::{
     CoreContext, CoreService, CoreTasks, Endpoint, Message, Runtime, RuntimeHandle,
 };
+
+use super::monitor::{CoreEvent, ShardedMonitor};
 use monocoque_zmtp::SocketType;
 
 use super::mail::{Delivery, Directory, Mail};
@@ -263,6 +265,62 @@ impl ShardedSocket {
             let shard = registry::shard(id).filter(|_| !closed)?;
             Some(f(ShardRef { shard }))
         })
+    }
+
+    /// One stream of the monitor events of every core's shard, each tagged with its
+    /// core ([`ShardedMonitor`]). Call from a plain thread: it waits until every core
+    /// watches, so that no event after this call returns is missed.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use monocoque::{MonitorEvent, Options, Runtime, ShardedSocket, SocketType};
+    /// let rt = Runtime::builder().cores(vec![0, 1]).build()?;
+    /// let router = ShardedSocket::new(&rt, SocketType::Router, Options::default());
+    /// let monitor = router.monitor()?;
+    /// router.bind("tcp://127.0.0.1:5555")?;
+    /// while let Some(e) = monitor.next_timeout(Duration::from_secs(1)) {
+    ///     if let MonitorEvent::Accepted { remote } = &e.event {
+    ///         println!("{remote} on core {}", e.core);
+    ///     }
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn monitor(&self) -> Result<ShardedMonitor> {
+        self.check_open()?;
+        let (tx, events) = std::sync::mpsc::sync_channel(super::monitor::CAPACITY);
+        let dropped = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        for core in 0..self.inner.rt.cores() {
+            let (tx, dropped) = (tx.clone(), Arc::clone(&dropped));
+            self.ask(core, move |shard| {
+                let queue = crate::Monitor {
+                    queue: shard.base.monitor(),
+                };
+                let lifecycle = Rc::clone(&shard.base.lifecycle);
+                shard.base.lifecycle.spawn(async move {
+                    loop {
+                        // Until the shard closes (its close waits for its tasks).
+                        let next = async { Some(queue.next().await) };
+                        let closing = async {
+                            lifecycle.closing().await;
+                            None
+                        };
+                        let Some(event) = futures_lite::future::or(next, closing).await else {
+                            return;
+                        };
+                        let event = CoreEvent { core, event };
+                        match tx.try_send(event) {
+                            Ok(()) => {}
+                            Err(std::sync::mpsc::TrySendError::Full(_)) => {
+                                dropped.fetch_add(1, Ordering::Relaxed);
+                            }
+                            // The monitor was dropped: stop forwarding.
+                            Err(std::sync::mpsc::TrySendError::Disconnected(_)) => return,
+                        }
+                    }
+                });
+            })?;
+        }
+        Ok(ShardedMonitor { events, dropped })
     }
 
     /// The whole socket's counters: every core's shard plus this handle's own sends

@@ -24,11 +24,13 @@
 
 mod handle;
 mod mail;
+mod monitor;
 mod role;
 mod shard;
 mod shard_ref;
 
 pub use handle::ShardedSocket;
+pub use monitor::{CoreEvent, ShardedMonitor};
 pub use shard_ref::ShardRef;
 
 /// Each core's shards, by socket id: how jobs sent to a core find their shard.
