@@ -21,9 +21,6 @@ pub struct SessionConfig {
     pub max_msg_size: Option<u64>,
     /// Extra properties for READY (e.g. `X-Hello`).
     pub metadata: Metadata,
-    /// Whether we are the server side of the mechanism (NULL: unused on the wire; libzmq
-    /// sends 0 always, so we send 0 too and never check the peer's).
-    pub as_server: bool,
     /// HANDSHAKE_IVL: the handshake must complete this long after the session starts
     /// (`None`: no limit).
     pub handshake_ivl: Option<Duration>,
@@ -50,14 +47,13 @@ pub struct SessionConfig {
 
 impl SessionConfig {
     /// A configuration with defaults: empty identity, unlimited message size, no extra
-    /// metadata, client role, no handshake limit, no heartbeats.
+    /// metadata, NULL, the connecting side, no handshake limit, no heartbeats.
     pub fn new(socket_type: SocketType) -> SessionConfig {
         SessionConfig {
             socket_type,
             identity: Bytes::new(),
             max_msg_size: None,
             metadata: Metadata::new(),
-            as_server: false,
             handshake_ivl: None,
             heartbeat: HeartbeatOptions::default(),
             security: Security::Null,
