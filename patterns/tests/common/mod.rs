@@ -283,3 +283,10 @@ pub fn assert_local_address(address: &str, transport: &str) {
         );
     }
 }
+
+/// What `fut` gives within `wait`, or None: for checking that nothing arrives.
+pub async fn within_or_none<T>(wait: Duration, fut: impl Future<Output = T>) -> Option<T> {
+    glommio::timer::timeout(wait, async { Ok(fut.await) })
+        .await
+        .ok()
+}
