@@ -160,6 +160,17 @@ impl Lifecycle {
         Self::wait_until(&self.stop, || self.closing.get()).await
     }
 
+    /// What `fut` gives, or `None` once closing starts first: for a task that waits
+    /// on something (an accept, the next message, the next event) and must let its
+    /// socket close meanwhile (a close waits for every task).
+    pub async fn until_closing<T>(&self, fut: impl Future<Output = T>) -> Option<T> {
+        futures_lite::future::or(async { Some(fut.await) }, async {
+            self.closing().await;
+            None
+        })
+        .await
+    }
+
     /// Resolves when abort is requested.
     pub async fn aborted(&self) {
         Self::wait_until(&self.stop, || self.aborted.get()).await

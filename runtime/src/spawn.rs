@@ -44,11 +44,7 @@ pub fn spawn_listener(
         .unwrap_or_default();
     lifecycle.spawn(async move {
         loop {
-            let accepted = future::or(async { Some(listener.accept().await) }, async {
-                lc.closing().await;
-                None
-            })
-            .await;
+            let accepted = lc.until_closing(listener.accept()).await;
             match accepted {
                 None => break,
                 Some(Ok(stream)) => place(stream),

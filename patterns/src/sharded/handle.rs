@@ -299,12 +299,7 @@ impl ShardedSocket {
                 shard.base.lifecycle.spawn(async move {
                     loop {
                         // Until the shard closes (its close waits for its tasks).
-                        let next = async { Some(queue.next().await) };
-                        let closing = async {
-                            lifecycle.closing().await;
-                            None
-                        };
-                        let Some(event) = futures_lite::future::or(next, closing).await else {
+                        let Some(event) = lifecycle.until_closing(queue.next()).await else {
                             return;
                         };
                         let event = CoreEvent { core, event };

@@ -201,12 +201,9 @@ impl Shard {
         self.base.lifecycle.spawn(async move {
             let lc = Rc::clone(&me.base.lifecycle);
             loop {
-                let next = futures_lite::future::or(async { me.base.recv().await.ok() }, async {
-                    lc.closing().await;
-                    None
-                })
-                .await;
-                let Some((_, msg)) = next else { break };
+                let Some(Ok((_, msg))) = lc.until_closing(me.base.recv()).await else {
+                    break;
+                };
                 me.post(Dest::Handle, Mail::Inbound(msg));
                 // Back-pressure: do not run ahead of a full ring.
                 while !me.backlog.borrow().is_empty() && !lc.is_aborted() {
