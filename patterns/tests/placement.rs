@@ -45,18 +45,27 @@ fn per_core(sockets: &[ShardedSocket], total: usize) -> Vec<usize> {
     }
 }
 
+/// `n` sharded DEALERs on `rt`, each connected once by `connect`.
+fn dealers(
+    rt: &Runtime,
+    n: usize,
+    connect: impl Fn(&ShardedSocket) -> monocoque::Result<()>,
+) -> Vec<ShardedSocket> {
+    (0..n)
+        .map(|_| {
+            let d = ShardedSocket::new(rt, SocketType::Dealer, Options::default());
+            connect(&d).unwrap();
+            d
+        })
+        .collect()
+}
+
 #[test]
 fn a_hundred_sockets_with_one_connect_each_spread_over_the_cores() {
     let rt = runtime();
     let ctx = zmq::Context::new();
     let (_router, endpoint) = libzmq_router(&ctx);
-    let dealers: Vec<_> = (0..100)
-        .map(|_| {
-            let d = ShardedSocket::new(&rt, SocketType::Dealer, Options::default());
-            d.connect(&endpoint).unwrap();
-            d
-        })
-        .collect();
+    let dealers = dealers(&rt, 100, |d| d.connect(&endpoint));
     let spread = per_core(&dealers, 100);
     assert!(
         spread[0].abs_diff(spread[1]) <= 1,
@@ -70,13 +79,7 @@ fn connect_on_puts_the_connection_on_that_core() {
     let rt = runtime();
     let ctx = zmq::Context::new();
     let (_router, endpoint) = libzmq_router(&ctx);
-    let dealers: Vec<_> = (0..4)
-        .map(|_| {
-            let d = ShardedSocket::new(&rt, SocketType::Dealer, Options::default());
-            d.connect_on(1, &endpoint).unwrap();
-            d
-        })
-        .collect();
+    let dealers = dealers(&rt, 4, |d| d.connect_on(1, &endpoint));
     assert_eq!(per_core(&dealers, 4), [0, 4]);
     let err = dealers[0].connect_on(2, &endpoint).unwrap_err();
     assert!(
