@@ -80,6 +80,10 @@ pub struct Options {
     /// ROUTER_MANDATORY: a ROUTER reports unroutable messages instead of dropping them,
     /// and waits instead of dropping when the peer is at its high-water mark.
     pub router_mandatory: bool,
+    /// ROUTER_HANDOVER: a peer that announces a routing id another peer has takes it
+    /// over (the older connection is closed), instead of being refused. In a sharded
+    /// ROUTER the older peer may be on another core.
+    pub router_handover: bool,
     /// XPUB_VERBOSE: an XPUB passes up every subscription, not only new topics.
     pub xpub_verbose: bool,
     /// REQ_RELAXED: a REQ may send a new request without waiting for the reply.
@@ -140,6 +144,7 @@ impl Default for Options {
             rcvbuf: None,
             conflate: false,
             router_mandatory: false,
+            router_handover: false,
             xpub_verbose: false,
             req_relaxed: false,
             req_correlate: false,

@@ -3,12 +3,15 @@
 //! A core's doorbell is one end of a Unix socket pair: ringing writes a byte (from any
 //! thread, without blocking), and the core's executor waits for it with an ordinary
 //! asynchronous read, so a parked glommio executor sleeps in io_uring like for any other
-//! I/O. A plain thread's doorbell is its `Thread` handle: ringing unparks it. The ring's
-//! park handshake (see [`crate::ring`]) decides when a producer must ring.
+//! I/O. Anything else (a future on any executor, a blocked thread) waits on a
+//! [`WakerSet`]: ringing wakes every waker registered there. The ring's park handshake
+//! (see [`crate::ring`]) decides when a producer must ring.
 
 use std::io::{self, Read, Write};
 use std::os::fd::{FromRawFd, IntoRawFd};
 use std::os::unix::net::UnixStream as StdUnixStream;
+use std::sync::{Arc, Mutex};
+use std::task::{Wake, Waker};
 
 use futures_lite::AsyncReadExt;
 
@@ -17,8 +20,8 @@ use futures_lite::AsyncReadExt;
 pub enum Doorbell {
     /// A core: write one byte into its socket pair.
     Core(StdUnixStream),
-    /// A plain thread: unpark it.
-    Thread(std::thread::Thread),
+    /// Futures or threads, whichever registered: wake them all.
+    Wakers(Arc<WakerSet>),
 }
 
 impl Doorbell {
@@ -28,7 +31,7 @@ impl Doorbell {
             Doorbell::Core(tx) => {
                 let _ = (&*tx).write(&[1]);
             }
-            Doorbell::Thread(t) => t.unpark(),
+            Doorbell::Wakers(set) => set.wake_all(),
         }
     }
 }
@@ -65,4 +68,77 @@ impl CoreBell {
         let _ = self.rx.read(&mut buf).await;
         while matches!((&self.spare).read(&mut buf), Ok(n) if n > 0) {}
     }
+}
+
+/// The wakers of whoever waits for one doorbell (or one [`Signal`](crate::Signal)):
+/// futures on any executor (tokio, async-std, a `block_on`) and blocked threads
+/// ([`thread_waker`]). Ringing wakes and forgets them all; a waiter registers again
+/// before each wait, and must then re-check what it waits for.
+///
+/// ```
+/// use std::sync::Arc;
+/// use monocoque_runtime::{thread_waker, Doorbell, WakerSet};
+///
+/// let set = Arc::new(WakerSet::default());
+/// set.register(&thread_waker());
+/// Doorbell::Wakers(Arc::clone(&set)).ring();
+/// std::thread::park(); // returns at once: the ring unparked this thread
+/// ```
+#[derive(Debug, Default)]
+pub struct WakerSet {
+    wakers: Mutex<Vec<Waker>>,
+}
+
+/// Registrations beyond which the set wakes everyone: waiters that gave up (a dropped
+/// future, a timed-out thread) leave their waker behind until the next ring, and a
+/// spurious wake-up costs less than a list that grows while nothing rings.
+const CROWD: usize = 64;
+
+impl WakerSet {
+    /// Adds `waker`, unless one that wakes the same task is there already.
+    pub fn register(&self, waker: &Waker) {
+        let crowd = {
+            let mut wakers = self.wakers.lock().unwrap_or_else(|e| e.into_inner());
+            if wakers.iter().any(|w| w.will_wake(waker)) {
+                return;
+            }
+            wakers.push(waker.clone());
+            wakers.len() > CROWD
+        };
+        if crowd {
+            self.wake_all();
+        }
+    }
+
+    /// Wakes and forgets every registered waker.
+    pub fn wake_all(&self) {
+        let wakers = std::mem::take(&mut *self.wakers.lock().unwrap_or_else(|e| e.into_inner()));
+        for w in wakers {
+            w.wake();
+        }
+    }
+}
+
+/// Unparks the thread it was made on.
+struct ThreadWaker(std::thread::Thread);
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+thread_local! {
+    static THREAD_WAKER: Waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
+}
+
+/// A waker that unparks the calling thread: how a plain thread waits on a
+/// [`WakerSet`] (register it, re-check, then `std::thread::park`). The same waker
+/// every time on one thread, so registering it again adds nothing.
+pub fn thread_waker() -> Waker {
+    THREAD_WAKER.with(Waker::clone)
 }

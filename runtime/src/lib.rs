@@ -34,6 +34,7 @@ mod options;
 mod peer;
 mod properties;
 pub mod ring;
+mod signal;
 mod spawn;
 mod sync;
 mod transport;
@@ -43,7 +44,7 @@ pub use cores::{
     CoreContext, CoreService, CoreTaskLost, CoreTasks, Runtime, RuntimeBuilder, RuntimeError,
     RuntimeHandle,
 };
-pub use doorbell::Doorbell;
+pub use doorbell::{thread_waker, Doorbell, WakerSet};
 pub use endpoint::{Endpoint, EndpointError};
 pub use handler::{Admission, Handler, Verdict};
 pub use lifecycle::Lifecycle;
@@ -57,5 +58,6 @@ pub use notify::Notify;
 pub use options::LinkOptions;
 pub use peer::{Full, Peer, PeerId, Queued};
 pub use properties::Properties;
+pub use signal::{Credit, Signal};
 pub use spawn::{spawn_accepted, spawn_connector, spawn_listener};
 pub use transport::{connect, Listener, SharedStream, SocketBuffers, Stream};

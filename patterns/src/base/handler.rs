@@ -69,6 +69,8 @@ impl Handler for SocketBase {
             if !out.iter().any(|p| p.id() == peer.id()) {
                 out.push(Rc::clone(peer));
             }
+            drop(out);
+            self.targets_changed();
         }
         self.attached.set(self.attached.get() + 1);
         self.send_room.notify_all();
@@ -99,6 +101,7 @@ impl Handler for SocketBase {
         self.rules.on_detach(self, peer);
         if !self.rules.queues_before_connect() {
             self.out.borrow_mut().retain(|p| p.id() != peer.id());
+            self.targets_changed();
         }
     }
 
@@ -106,6 +109,7 @@ impl Handler for SocketBase {
         Counters::add(&self.counters.conflated_gone, peer.conflated());
         self.peers.borrow_mut().remove(&peer.id());
         self.out.borrow_mut().retain(|p| p.id() != peer.id());
+        self.targets_changed();
         peer.forget_inbound_waiter();
         peer.clear_messages();
         self.send_room.notify_all();

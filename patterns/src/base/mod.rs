@@ -68,6 +68,12 @@ pub(crate) trait ShardObserver {
     fn union_changed(&self, topic: &Bytes, added: bool);
     /// ROUTER: routing id `id` appeared on (`added`) or left this socket.
     fn route_changed(&self, id: &Bytes, added: bool);
+    /// ROUTER: the other core, if any, that has a peer with routing id `id`.
+    fn route_elsewhere(&self, id: &Bytes) -> Option<usize>;
+    /// ROUTER_HANDOVER: this core's new peer took `id`; core `owner`'s peer must go.
+    fn hand_over(&self, owner: usize, id: &Bytes);
+    /// DEALER, PUSH, REQ, PAIR: the number of peers this socket sends to changed.
+    fn targets_changed(&self, targets: usize);
 }
 
 impl SocketBase {
@@ -188,6 +194,13 @@ impl SocketBase {
         self.observer.borrow().as_ref().and_then(Weak::upgrade)
     }
 
+    /// Tells a sharded socket's core how many peers it now sends to.
+    pub(crate) fn targets_changed(&self) {
+        if let Some(observer) = self.observer() {
+            observer.targets_changed(self.out.borrow().len());
+        }
+    }
+
     pub fn connect(&self, endpoint: &str) -> Result<()> {
         self.check_open()?;
         let ep: Endpoint = endpoint.parse()?;
@@ -197,6 +210,7 @@ impl SocketBase {
         let peer = self.make_peer(ep.to_string());
         if self.rules.queues_before_connect() {
             self.out.borrow_mut().push(Rc::clone(&peer));
+            self.targets_changed();
         }
         let link = self.options.borrow().link();
         spawn_connector(&self.lifecycle, ep.clone(), peer, self.handler(), link);

@@ -96,12 +96,26 @@ impl RouterState {
             .properties()
             .map(|p| p.peer_info().identity.clone())
             .unwrap_or_default();
+        let handover = base.options.borrow().router_handover;
+        let observer = base.observer();
         let mut routes = self.routes.borrow_mut();
         let id = if identity.is_empty() {
             self.generate(&routes)
-        } else if routes.contains_key(&identity) {
-            return Err(format!("duplicate routing id {:02x?}", &identity[..]));
         } else {
+            // Taken here, or (sharded) on another core?
+            let elsewhere = observer.as_ref().and_then(|o| o.route_elsewhere(&identity));
+            let here = routes.get(&identity).cloned();
+            if (here.is_some() || elsewhere.is_some()) && !handover {
+                return Err(format!("duplicate routing id {:02x?}", &identity[..]));
+            }
+            if let Some(old) = here {
+                // ROUTER_HANDOVER: the new connection takes the id over.
+                self.ids.borrow_mut().remove(&old.id());
+                old.close();
+            }
+            if let (Some(owner), Some(observer)) = (elsewhere, &observer) {
+                observer.hand_over(owner, &identity);
+            }
             identity
         };
         routes.insert(id.clone(), Rc::clone(peer));

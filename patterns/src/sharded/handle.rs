@@ -6,6 +6,7 @@ use std::future::Future;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use ahash::AHashMap;
@@ -20,17 +21,13 @@ use monocoque_runtime::{
 use super::monitor::{CoreEvent, ShardedMonitor};
 use monocoque_zmtp::SocketType;
 
-use super::mail::{Delivery, Directory, Mail};
+use super::mail::{Directory, Mail, Shared};
 use super::registry;
 use super::shard::{Shard, ShardRings};
 use super::ShardRef;
 use crate::error::{Error, Result};
 use crate::options::Options;
 use crate::stats::Stats;
-
-/// How long a blocked plain thread sleeps before looking at its rings again even
-/// without a doorbell (a safety net when the handle moves between threads).
-const PARK_LIMIT: Duration = Duration::from_millis(5);
 
 /// A socket spread over every core of a [`Runtime`]: a `Send + Sync` handle.
 ///
@@ -56,6 +53,8 @@ struct Inner {
     forwarding: AtomicBool,
     /// Set by [`ShardedSocket::close`].
     closed: AtomicBool,
+    /// Credit, peer counts and the handle's waiters, shared with the cores.
+    shared: Arc<Shared>,
     external: Mutex<External>,
 }
 
@@ -67,7 +66,14 @@ struct External {
     directory: Directory,
     /// XPUB: how many cores have each topic, to pass a topic up once.
     topics: AHashMap<Bytes, usize>,
-    pending: VecDeque<Message>,
+    /// Received messages, with the core each came from.
+    pending: VecDeque<(usize, Message)>,
+    /// REQ: the core its outstanding request went to.
+    req_out: Option<usize>,
+    /// REP: the core the request being answered came from.
+    rep_to: Option<usize>,
+    /// DEALER, PUSH, REQ, PAIR: turns taken in the round-robin over all peers.
+    turn: usize,
     /// Reused buffer for what `absorb` takes from the rings.
     mail: Vec<Mail>,
     /// What the handle itself sent, received and dropped.
@@ -80,7 +86,8 @@ impl ShardedSocket {
         let handle = rt.handle();
         let id = registry::next_id();
         let cores = handle.cores();
-        let (mut rings, external) = mesh(&handle);
+        let shared = Arc::new(Shared::new(cores, handle.mesh_capacity()));
+        let (mut rings, external) = mesh(&handle, &shared);
         for (core, rings) in rings.drain(..).enumerate() {
             let opts = options.clone();
             handle.run_on(core, move || {
@@ -98,12 +105,16 @@ impl ShardedSocket {
                 rt: handle,
                 forwarding: AtomicBool::new(false),
                 closed: AtomicBool::new(false),
+                shared,
                 external: Mutex::new(External {
                     to_cores: external.to_cores,
                     inbox: external.inbox,
                     directory: Directory::new(cores),
                     topics: AHashMap::default(),
                     pending: VecDeque::new(),
+                    req_out: None,
+                    rep_to: None,
+                    turn: 0,
                     mail: Vec::new(),
                     stats: Stats::default(),
                 }),
@@ -344,123 +355,261 @@ impl ShardedSocket {
         self.inner.external.lock().expect("sharded socket lock")
     }
 
-    /// Sends from outside the runtime. PUB/XPUB: publishes to every core that has a
-    /// matching subscriber (the payload is shared, never copied); a core whose ring is
-    /// full misses the message. ROUTER: delivers to the core that owns the routing id
-    /// (first frame); unknown ids are dropped, or [`Error::HostUnreachable`] with
-    /// ROUTER_MANDATORY. Other types are sharded for `on_each_core` handlers only.
+    /// Sends `msg` as the socket type does, over all cores, waiting (without blocking
+    /// any thread) while it cannot be handed on. A future for any executor: tokio,
+    /// async-std, a plain `block_on`; it is woken by the cores, never by a timer.
+    ///
+    /// - PUB/XPUB: published to every core with a matching subscriber (the payload is
+    ///   shared, never copied); a core with no room for it misses it. Never waits.
+    /// - ROUTER: delivered to the core that owns the routing id (first frame); unknown
+    ///   ids are dropped, or [`Error::HostUnreachable`] under ROUTER_MANDATORY, which
+    ///   also waits for room instead of dropping.
+    /// - DEALER, PUSH, PAIR: round-robin over the peers of all cores (each core gets
+    ///   its share of the turns); waits while no peer anywhere has room, or none is
+    ///   connected, as libzmq's `zmq_send` does.
+    /// - REQ: a request to the next peer in turn; then [`ShardedSocket::recv_async`]
+    ///   must take its reply before the next request ([`Error::State`] otherwise).
+    /// - REP: the reply to the request received last.
+    /// - XSUB: a (un)subscription, passed up on every core.
+    ///
+    /// If the future is dropped before it completes, the message was not sent.
+    ///
+    /// ```no_run
+    /// use monocoque::{Options, Runtime, ShardedSocket, SocketType};
+    ///
+    /// let rt = Runtime::builder().build()?;
+    /// let dealer = ShardedSocket::new(&rt, SocketType::Dealer, Options::default());
+    /// dealer.connect("tcp://127.0.0.1:5555")?;
+    /// let tokio = tokio::runtime::Builder::new_current_thread().build()?;
+    /// tokio.block_on(async {
+    ///     dealer.send_async(vec!["", "hello"]).await?;
+    ///     let reply = dealer.recv_async().await?;
+    ///     println!("{} frames back", reply.len());
+    ///     Ok::<(), monocoque::Error>(())
+    /// })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub async fn send_async(&self, msg: impl Into<Message>) -> Result<()> {
+        let mut msg = Some(crate::socket_macros::non_empty(msg.into())?);
+        let mut done = 0;
+        std::future::poll_fn(|cx| self.poll_send(cx, &mut msg, &mut done)).await
+    }
+
+    /// [`ShardedSocket::send_async`] for a plain thread: blocks it until the message
+    /// is handed on. From a runtime core this fails with [`Error::State`] (a core
+    /// that blocked could be the one it waits for): use [`ShardRef::send`] there.
     pub fn send(&self, msg: impl Into<Message>) -> Result<()> {
-        self.check_open()?;
-        let msg = crate::socket_macros::non_empty(msg.into())?;
-        let mut ext = self.external();
-        ext.absorb(self.inner.kind, self.inner.options.xpub_verbose);
-        match self.inner.kind {
+        self.check_not_on_core(
+            "send through ShardRef on a runtime core; ShardedSocket::send is for other threads",
+        )?;
+        let mut msg = Some(crate::socket_macros::non_empty(msg.into())?);
+        let mut done = 0;
+        block_until(None, |cx| self.poll_send(cx, &mut msg, &mut done)).expect("no deadline")
+    }
+
+    /// Receives the next message from any core, fair-queued, as the socket type does:
+    /// ROUTER messages start with the routing id; XPUB gets each topic's subscription
+    /// once over all cores (every one with XPUB_VERBOSE); REQ gets the reply to its
+    /// request, REP the next request. A future for any executor, woken by the cores'
+    /// doorbell (never by a timer). Receiving through the handle and through
+    /// [`ShardRef::recv`] on the same socket is not supported: each message goes to
+    /// one of them.
+    pub async fn recv_async(&self) -> Result<Message> {
+        std::future::poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// Receives the next message, blocking this thread up to `timeout` (`None`:
+    /// forever); `Ok(None)` when the time is up. From a runtime core this fails with
+    /// [`Error::State`]: use [`ShardRef::recv`] there.
+    pub fn recv_timeout(&self, timeout: Option<Duration>) -> Result<Option<Message>> {
+        self.check_not_on_core(
+            "receive through ShardRef on a runtime core; ShardedSocket::recv is for other threads",
+        )?;
+        let deadline = timeout.map(|t| Instant::now() + t);
+        block_until(deadline, |cx| self.poll_recv(cx)).transpose()
+    }
+
+    /// Receives the next message, blocking this thread as long as it takes.
+    pub fn recv(&self) -> Result<Message> {
+        self.recv_timeout(None).map(|m| m.expect("no deadline"))
+    }
+
+    fn check_not_on_core(&self, what: &'static str) -> Result<()> {
+        if CoreContext::current().is_some() {
+            // Parking a core's thread would stall the very core that must forward.
+            Err(Error::State(what))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Result<Message>> {
+        self.start_forwarding();
+        loop {
+            self.check_open()?;
+            let mut ext = self.external();
+            ext.inbox.cancel_park();
+            ext.absorb(self.inner.kind, self.inner.options.xpub_verbose);
+            match self.inner.kind {
+                SocketType::Req if ext.req_out.is_none() => {
+                    return Poll::Ready(Err(Error::State(
+                        "REQ must send a request before receiving",
+                    )))
+                }
+                SocketType::Rep if ext.rep_to.is_some() => {
+                    return Poll::Ready(Err(Error::State(
+                        "REP must send the reply before receiving another request",
+                    )))
+                }
+                _ => {}
+            }
+            if let Some((from, msg)) = ext.pending.pop_front() {
+                match self.inner.kind {
+                    SocketType::Req => ext.req_out = None,
+                    SocketType::Rep => ext.rep_to = Some(from),
+                    _ => {}
+                }
+                ext.stats.received += 1;
+                return Poll::Ready(Ok(msg));
+            }
+            // Every core is gone: their rings closed and are drained.
+            if ext.inbox.rings() == 0 {
+                return Poll::Ready(Err(Error::Closed));
+            }
+            self.inner.shared.wakers.register(cx.waker());
+            if ext.inbox.prepare_park() {
+                return Poll::Pending;
+            }
+        }
+    }
+
+    /// One attempt (two, around announcing a wait) at handing `msg` on; `done` counts
+    /// the cores an XSUB's message has reached.
+    fn poll_send(
+        &self,
+        cx: &mut Context<'_>,
+        msg: &mut Option<Message>,
+        done: &mut usize,
+    ) -> Poll<Result<()>> {
+        let shared = &self.inner.shared;
+        let mut announced = false;
+        loop {
+            self.check_open()?;
+            let mut ext = self.external();
+            ext.absorb(self.inner.kind, self.inner.options.xpub_verbose);
+            let m = msg.take().expect("polled after completion");
+            match self.try_hand_on(&mut ext, m, done) {
+                Handed::Done(result) => return Poll::Ready(result),
+                Handed::Wait(back) => *msg = Some(back),
+            }
+            drop(ext);
+            if announced {
+                return Poll::Pending;
+            }
+            // Register, announce, and look once more: a core that makes room after
+            // this wakes us.
+            shared.wakers.register(cx.waker());
+            shared.signal.prepare_wait();
+            announced = true;
+        }
+    }
+
+    #[allow(clippy::result_large_err)]
+    fn try_hand_on(&self, ext: &mut External, msg: Message, done: &mut usize) -> Handed {
+        let shared = &self.inner.shared;
+        let kind = self.inner.kind;
+        match kind {
             SocketType::Pub | SocketType::XPub => {
                 let External {
                     directory,
                     to_cores,
                     stats,
                     ..
-                } = &mut *ext;
-                let published =
-                    directory.publish(&msg, None, |core, mail| match to_cores[core].as_mut() {
-                        Some(out) => out.try_send(mail),
-                        None => Err(PushError::Closed(mail)),
-                    });
+                } = ext;
+                let published = directory.publish(&msg, None, |core, mail| {
+                    if !shared.credit[core].try_take() {
+                        return Err(PushError::Full(mail));
+                    }
+                    push(to_cores, core, mail)
+                });
                 if published.closed {
-                    return Err(Error::Closed);
+                    return Handed::Done(Err(Error::Closed));
                 }
                 stats.dropped_ring += published.full;
                 stats.sent += 1;
-                Ok(())
+                Handed::Done(Ok(()))
             }
             SocketType::Router => {
                 let Some(core) = ext.directory.owner(&msg[0]) else {
-                    return if self.inner.options.router_mandatory {
+                    return Handed::Done(if self.inner.options.router_mandatory {
                         Err(Error::HostUnreachable(msg[0].to_vec()))
                     } else {
                         ext.stats.unroutable += 1;
                         Ok(())
-                    };
+                    });
                 };
-                let mandatory = self.inner.options.router_mandatory;
-                let mut mail = Mail::Deliver(msg);
-                loop {
-                    let pushed = match ext.to_cores[core].as_mut() {
-                        Some(out) => out.try_send(mail),
-                        None => return Err(Error::Closed),
-                    };
-                    match Delivery::judge(pushed, mandatory) {
-                        Delivery::Sent => break,
-                        Delivery::Retry(back) => {
-                            mail = back;
-                            std::thread::yield_now();
-                        }
-                        Delivery::Dropped => {
-                            ext.stats.dropped_ring += 1;
-                            break;
-                        }
-                        Delivery::Closed => return Err(Error::Closed),
+                if !shared.credit[core].try_take() {
+                    if self.inner.options.router_mandatory {
+                        return Handed::Wait(msg);
                     }
+                    ext.stats.dropped_ring += 1;
+                    return Handed::Done(Ok(()));
                 }
                 ext.stats.sent += 1;
-                Ok(())
+                Handed::Done(
+                    push(&mut ext.to_cores, core, Mail::Deliver(msg)).map_err(|_| Error::Closed),
+                )
             }
-            _ => Err(Error::State(
-                "this sharded socket type sends from on_each_core handlers",
-            )),
-        }
-    }
-
-    /// Receives the next message from any core (fair-queued), waiting up to `timeout`
-    /// (`None`: forever). ROUTER messages start with the routing id; XPUB gets each
-    /// topic's subscription once over all cores (every one with XPUB_VERBOSE).
-    pub fn recv_timeout(&self, timeout: Option<Duration>) -> Result<Option<Message>> {
-        if CoreContext::current().is_some() {
-            // Parking a core's thread would stall the very core that must forward.
-            return Err(Error::State(
-                "receive through ShardRef on a runtime core; ShardedSocket::recv is for plain threads",
-            ));
-        }
-        let deadline = timeout.map(|t| Instant::now() + t);
-        self.start_forwarding();
-        loop {
-            // Closed meanwhile (a parked reader notices within PARK_LIMIT).
-            self.check_open()?;
-            {
-                let mut ext = self.external();
-                ext.absorb(self.inner.kind, self.inner.options.xpub_verbose);
-                if let Some(msg) = ext.pending.pop_front() {
-                    ext.stats.received += 1;
-                    return Ok(Some(msg));
+            SocketType::Dealer | SocketType::Push | SocketType::Pair | SocketType::Req => {
+                if kind == SocketType::Req && ext.req_out.is_some() {
+                    return Handed::Done(Err(Error::State(
+                        "REQ must receive the reply before sending another request",
+                    )));
                 }
-                // Every core is gone: their rings closed and are drained.
-                if ext.inbox.rings() == 0 {
-                    return Err(Error::Closed);
+                let Some(core) = ext.next_target(shared) else {
+                    return Handed::Wait(msg);
+                };
+                if kind == SocketType::Req {
+                    ext.req_out = Some(core);
                 }
-                if !ext.inbox.prepare_park() {
-                    continue;
-                }
+                ext.stats.sent += 1;
+                Handed::Done(
+                    push(&mut ext.to_cores, core, Mail::Send(msg)).map_err(|_| Error::Closed),
+                )
             }
-            let wait = match deadline {
-                Some(d) => {
-                    let now = Instant::now();
-                    if now >= d {
-                        self.external().inbox.cancel_park();
-                        return Ok(None);
+            SocketType::Rep => {
+                let Some(core) = ext.rep_to else {
+                    return Handed::Done(Err(Error::State(
+                        "REP must receive a request before sending",
+                    )));
+                };
+                if !shared.credit[core].try_take() {
+                    return Handed::Wait(msg);
+                }
+                ext.rep_to = None;
+                ext.stats.sent += 1;
+                Handed::Done(
+                    push(&mut ext.to_cores, core, Mail::Send(msg)).map_err(|_| Error::Closed),
+                )
+            }
+            SocketType::XSub => {
+                while *done < ext.to_cores.len() {
+                    if !shared.credit[*done].try_take() {
+                        return Handed::Wait(msg);
                     }
-                    (d - now).min(PARK_LIMIT)
+                    if push(&mut ext.to_cores, *done, Mail::Send(msg.clone())).is_err() {
+                        return Handed::Done(Err(Error::Closed));
+                    }
+                    *done += 1;
                 }
-                None => PARK_LIMIT,
-            };
-            std::thread::park_timeout(wait);
-            self.external().inbox.cancel_park();
+                ext.stats.sent += 1;
+                Handed::Done(Ok(()))
+            }
+            SocketType::Sub | SocketType::Pull => Handed::Done(Err(Error::Unsupported {
+                socket: kind,
+                op: "send",
+            })),
         }
-    }
-
-    /// Receives the next message from any core, waiting as long as it takes.
-    pub fn recv(&self) -> Result<Message> {
-        self.recv_timeout(None).map(|m| m.expect("no deadline"))
     }
 
     /// Makes every core forward what its shard receives to this handle (once).
@@ -479,9 +628,11 @@ impl ShardedSocket {
     }
 
     /// Closes the shard on every core (LINGER honoured) and waits for it. Afterwards
-    /// every method of this socket (and of its clones) fails with [`Error::Closed`].
+    /// every method of this socket (and of its clones) fails with [`Error::Closed`],
+    /// including sends and receives that were waiting.
     pub fn close(&self) {
         self.inner.closed.store(true, Ordering::Release);
+        self.inner.shared.wakers.wake_all();
         let id = self.inner.id;
         for core in 0..self.inner.rt.cores() {
             let (tx, rx) = std::sync::mpsc::channel::<()>();
@@ -501,6 +652,53 @@ impl ShardedSocket {
     }
 }
 
+/// What came of one attempt at handing a message on.
+enum Handed {
+    /// Handed on, or failed for good.
+    Done(Result<()>),
+    /// No room (or no peer) now: the message comes back, to try again when woken.
+    Wait(Message),
+}
+
+/// Pushes into the ring to core `core` (whose credit the caller holds, so the ring has
+/// room); fails only when the core is gone.
+#[allow(clippy::result_large_err)]
+fn push(
+    to_cores: &mut [Option<Outbox<Mail>>],
+    core: usize,
+    mail: Mail,
+) -> std::result::Result<(), PushError<Mail>> {
+    match to_cores[core].as_mut() {
+        Some(out) => out.try_send(mail),
+        None => Err(PushError::Closed(mail)),
+    }
+}
+
+/// Polls `poll` on this thread until it is ready or `deadline` passes (`None`), parking
+/// in between; the cores' doorbell or signal unparks the thread.
+fn block_until<T>(
+    deadline: Option<Instant>,
+    mut poll: impl FnMut(&mut Context<'_>) -> Poll<T>,
+) -> Option<T> {
+    let waker = monocoque_runtime::thread_waker();
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        if let Poll::Ready(v) = poll(&mut cx) {
+            return Some(v);
+        }
+        match deadline {
+            None => std::thread::park(),
+            Some(d) => {
+                let now = Instant::now();
+                if now >= d {
+                    return None;
+                }
+                std::thread::park_timeout(d - now);
+            }
+        }
+    }
+}
+
 impl External {
     /// Applies routing and union updates from the cores; queues inbound messages.
     fn absorb(&mut self, kind: SocketType, verbose: bool) {
@@ -509,18 +707,49 @@ impl External {
         for m in mail.drain(..) {
             match m {
                 Mail::Notice { from, notice } => self.directory.learn(from, &notice),
-                Mail::Inbound(msg) => {
+                Mail::Inbound { from, msg } => {
                     if kind == SocketType::XPub && !verbose && !self.first_or_last(&msg) {
                         continue;
                     }
-                    self.pending.push_back(msg);
+                    self.pending.push_back((from, msg));
                 }
                 // Cores send the handle nothing else.
-                Mail::Publish(_) | Mail::Deliver(_) => {}
+                Mail::Publish(_) | Mail::Deliver(_) | Mail::Send(_) | Mail::Evict { .. } => {}
             }
         }
         self.mail = mail;
     }
+    /// The core for the next load-balanced message: the turn walks over every core's
+    /// peers (a core with three peers gets three turns in a row), skipping cores
+    /// whose credit is used up, so that each peer gets its share as with one socket.
+    /// Takes that core's credit. None when no core has both a peer and room.
+    fn next_target(&mut self, shared: &Shared) -> Option<usize> {
+        let counts: smallvec::SmallVec<[usize; 16]> = shared
+            .targets
+            .iter()
+            .map(|t| t.load(Ordering::Relaxed))
+            .collect();
+        let total: usize = counts.iter().sum();
+        if total == 0 {
+            return None;
+        }
+        let mut slot = self.turn % total;
+        let mut first = 0;
+        while slot >= counts[first] {
+            slot -= counts[first];
+            first += 1;
+        }
+        let cores = counts.len();
+        for core in (0..cores).map(|i| (first + i) % cores) {
+            if counts[core] > 0 && shared.credit[core].try_take() {
+                // Skipped (full) cores' turns pass too, as libzmq skips a full pipe.
+                self.turn = self.turn.wrapping_add(1);
+                return Some(core);
+            }
+        }
+        None
+    }
+
     /// XPUB: whether a core's `\x01topic`/`\x00topic` is the first subscription or the
     /// last cancellation of that topic over all cores.
     fn first_or_last(&mut self, msg: &Message) -> bool {
@@ -556,11 +785,11 @@ struct HandleRings {
 }
 
 /// Builds a socket's mesh: a ring from every core to every other core, from the
-/// handle to every core and from every core to the handle (which the calling thread
-/// is woken by).
-fn mesh(rt: &RuntimeHandle) -> (Vec<ShardRings>, HandleRings) {
+/// handle to every core and from every core to the handle (whose waiters, futures or
+/// threads, are woken through `shared`'s wakers).
+fn mesh(rt: &RuntimeHandle, shared: &Arc<Shared>) -> (Vec<ShardRings>, HandleRings) {
     let n = rt.cores();
-    let bell = Arc::new(Doorbell::Thread(std::thread::current()));
+    let bell = Arc::new(Doorbell::Wakers(Arc::clone(&shared.wakers)));
     let mut handle = HandleRings {
         to_cores: Vec::with_capacity(n),
         inbox: Inbox::default(),
@@ -573,6 +802,8 @@ fn mesh(rt: &RuntimeHandle) -> (Vec<ShardRings>, HandleRings) {
                 to_cores: (0..n).map(|_| None).collect(),
                 to_handle,
                 inbox: Inbox::default(),
+                from_handle: Inbox::default(),
+                shared: Arc::clone(shared),
             }
         })
         .collect();
@@ -584,7 +815,7 @@ fn mesh(rt: &RuntimeHandle) -> (Vec<ShardRings>, HandleRings) {
         }
         let (tx, rx) = rt.ring_to(to);
         handle.to_cores.push(Some(tx));
-        shards[to].inbox.add(rx);
+        shards[to].from_handle.add(rx);
     }
     (shards, handle)
 }

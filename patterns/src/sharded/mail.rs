@@ -1,10 +1,13 @@
 //! What a sharded socket's cores and handle say to each other, and the view of the
 //! other cores that both directions route by.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
 use ahash::AHashMap;
 use bytes::Bytes;
 use monocoque_runtime::ring::PushError;
-use monocoque_runtime::Message;
+use monocoque_runtime::{Credit, Message, Signal, WakerSet};
 
 use crate::subscriptions::SubscriptionSet;
 
@@ -14,10 +17,61 @@ pub(crate) enum Mail {
     Publish(Message),
     /// ROUTER: send to this core's peer named by the first frame (its routing id).
     Deliver(Message),
+    /// From the handle: send through this core's socket (DEALER, PUSH, PAIR, XSUB
+    /// load-balance over the core's peers; REQ sends a request and forwards the reply;
+    /// REP answers the request it forwarded last).
+    Send(Message),
+    /// ROUTER_HANDOVER: a peer on core `from` took routing id `id`; this core's peer
+    /// with that id must go.
+    Evict { from: usize, id: Bytes },
     /// A change on core `from` that the others route by.
     Notice { from: usize, notice: Notice },
-    /// A message a core received, for the handle's reader.
-    Inbound(Message),
+    /// A message core `from` received, for the handle's reader.
+    Inbound { from: usize, msg: Message },
+}
+
+/// What a socket's handle and cores share besides their rings: the handle's credit
+/// on each core (so that what it hands a core is bounded, and it can wait for room),
+/// how many peers each core sends to (for round-robin over all peers), and how the
+/// cores wake a handle that waits for either.
+pub(crate) struct Shared {
+    /// Mail the handle may still put in flight to each core.
+    pub credit: Vec<Credit>,
+    /// DEALER, PUSH, REQ, PAIR: each core's peers to send to.
+    pub targets: Vec<AtomicUsize>,
+    /// Raised while the handle waits for credit or peers.
+    pub signal: Signal,
+    /// The handle's waiters (also woken by its rings' doorbell).
+    pub wakers: Arc<WakerSet>,
+}
+
+impl Shared {
+    pub fn new(cores: usize, credit: usize) -> Shared {
+        Shared {
+            credit: (0..cores).map(|_| Credit::new(credit)).collect(),
+            targets: (0..cores).map(|_| AtomicUsize::new(0)).collect(),
+            signal: Signal::default(),
+            wakers: Arc::new(WakerSet::default()),
+        }
+    }
+
+    /// Core `core` is done with `units` of the handle's mail.
+    pub fn give_back(&self, core: usize, units: usize) {
+        self.credit[core].give_back(units);
+        self.wake_handle();
+    }
+
+    /// Core `core` now sends to `targets` peers.
+    pub fn set_targets(&self, core: usize, targets: usize) {
+        self.targets[core].store(targets, Ordering::Relaxed);
+        self.wake_handle();
+    }
+
+    fn wake_handle(&self) {
+        if self.signal.notify() {
+            self.wakers.wake_all();
+        }
+    }
 }
 
 /// A change in what a core serves.

@@ -6,14 +6,15 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use monocoque_runtime::{spawn_listener, CoreContext, CoreService, Listener, RuntimeHandle};
-use monocoque_runtime::{Inbox, Outbox};
+use monocoque_runtime::{Inbox, Message, Notify, Outbox};
 use monocoque_zmtp::SocketType;
 
-use super::mail::{Directory, Mail, Notice};
+use super::mail::{Directory, Mail, Notice, Shared};
 use super::registry;
 use super::role::Role;
 use crate::base::{ShardObserver, SocketBase};
@@ -37,8 +38,12 @@ pub(super) struct ShardRings {
     pub to_cores: Vec<Option<Outbox<Mail>>>,
     /// To the handle.
     pub to_handle: Outbox<Mail>,
-    /// From the other cores and the handle.
+    /// From the other cores.
     pub inbox: Inbox<Mail>,
+    /// From the handle (what it sends on credit, see [`Shared`]).
+    pub from_handle: Inbox<Mail>,
+    /// What the handle and the cores share.
+    pub shared: Arc<Shared>,
 }
 
 /// One core's part of a sharded socket.
@@ -49,11 +54,18 @@ pub(crate) struct Shard {
     pub(crate) base: Rc<SocketBase>,
     /// What the type does across cores.
     pub(super) role: Role,
-    /// The local socket this shard is (kept for its state; `base` is its plumbing).
-    _socket: AnySocket,
+    /// The local socket this shard is (`base` is its plumbing).
+    pub(super) socket: AnySocket,
     to_cores: RefCell<Vec<Option<Outbox<Mail>>>>,
     to_handle: RefCell<Outbox<Mail>>,
     inbox: RefCell<Inbox<Mail>>,
+    from_handle: RefCell<Inbox<Mail>>,
+    shared: Arc<Shared>,
+    /// What the handle asked this core to send, waiting for the serving task.
+    outgoing: RefCell<VecDeque<Message>>,
+    /// Wakes the serving task when `outgoing` gets a message.
+    outgoing_ready: Notify,
+    serving: Cell<bool>,
     /// Reused buffer for what `drain` takes from the rings.
     mail: RefCell<Vec<Mail>>,
     /// Notices that found a ring full, in order; nothing overtakes them.
@@ -84,10 +96,15 @@ impl Shard {
             cores: ctx.cores(),
             base,
             role,
-            _socket: socket,
+            socket,
             to_cores: RefCell::new(rings.to_cores),
             to_handle: RefCell::new(rings.to_handle),
             inbox: RefCell::new(rings.inbox),
+            from_handle: RefCell::new(rings.from_handle),
+            shared: rings.shared,
+            outgoing: RefCell::default(),
+            outgoing_ready: Notify::new(),
+            serving: Cell::new(false),
             mail: RefCell::default(),
             backlog: RefCell::default(),
             directory: RefCell::new(Directory::new(ctx.cores())),
@@ -192,10 +209,17 @@ impl Shard {
         );
     }
 
-    /// Forwards everything this shard receives to the handle, in order.
+    /// Forwards everything this shard receives to the handle, in order. A REP's
+    /// requests are forwarded by its serving task instead, one at a time, each after
+    /// the last one's reply; a REQ's replies by the task that sent its request.
     pub(super) fn spawn_forwarder(self: &Rc<Self>) {
         if self.forwarding.replace(true) {
             return;
+        }
+        match self.base.kind {
+            SocketType::Rep => return self.spawn_server(),
+            SocketType::Req => return,
+            _ => {}
         }
         let me = Rc::clone(self);
         self.base.lifecycle.spawn(async move {
@@ -204,10 +228,80 @@ impl Shard {
                 let Some(Ok((_, msg))) = lc.until_closing(me.base.recv()).await else {
                     break;
                 };
-                me.post(Dest::Handle, Mail::Inbound(msg));
-                // Back-pressure: do not run ahead of a full ring.
-                while !me.backlog.borrow().is_empty() && !lc.is_aborted() {
-                    glommio::timer::sleep(RETRY).await;
+                if !me.forward(msg).await {
+                    break;
+                }
+            }
+        });
+    }
+
+    /// Passes `msg` to the handle; false once the socket is closing.
+    async fn forward(self: &Rc<Self>, msg: Message) -> bool {
+        let from = self.index;
+        self.post(Dest::Handle, Mail::Inbound { from, msg });
+        // Back-pressure: do not run ahead of a full ring.
+        let lc = &self.base.lifecycle;
+        while !self.backlog.borrow().is_empty() {
+            if lc.is_aborted() {
+                return false;
+            }
+            glommio::timer::sleep(RETRY).await;
+        }
+        !lc.is_closing()
+    }
+
+    /// The next message the handle asked this core to send.
+    async fn next_outgoing(&self) -> Message {
+        std::future::poll_fn(|cx| match self.outgoing.borrow_mut().pop_front() {
+            Some(msg) => std::task::Poll::Ready(msg),
+            None => {
+                self.outgoing_ready.register(cx.waker());
+                std::task::Poll::Pending
+            }
+        })
+        .await
+    }
+
+    /// Sends what the handle hands this core, through the core's own socket, giving
+    /// the handle its credit back for each message the socket took. REQ forwards each
+    /// request's reply; REP forwards a request, then sends the handle's reply.
+    fn spawn_server(self: &Rc<Self>) {
+        if self.serving.replace(true) {
+            return;
+        }
+        let me = Rc::clone(self);
+        self.base.lifecycle.spawn(async move {
+            let lc = Rc::clone(&me.base.lifecycle);
+            let kind = me.base.kind;
+            loop {
+                if kind == SocketType::Rep {
+                    let Some(Ok(request)) = lc.until_closing(me.socket.recv()).await else {
+                        break;
+                    };
+                    if !me.forward(request).await {
+                        break;
+                    }
+                }
+                let Some(msg) = lc.until_closing(me.next_outgoing()).await else {
+                    break;
+                };
+                let sent = lc.until_closing(me.socket.send(msg)).await;
+                me.shared.give_back(me.index, 1);
+                match sent {
+                    None => break,
+                    Some(Err(e)) => {
+                        tracing::debug!(kind = ?kind, error = %e, "sharded send from the handle failed");
+                        continue;
+                    }
+                    Some(Ok(())) => {}
+                }
+                if kind == SocketType::Req {
+                    let Some(Ok(reply)) = lc.until_closing(me.socket.recv()).await else {
+                        break;
+                    };
+                    if !me.forward(reply).await {
+                        break;
+                    }
                 }
             }
         });
@@ -232,8 +326,42 @@ impl Shard {
                 }
             }
             Mail::Notice { from, notice } => self.directory.borrow_mut().learn(from, &notice),
+            Mail::Evict { from, id } => {
+                // The id's new owner is `from`; this core's peer with it goes.
+                self.directory.borrow_mut().learn(
+                    from,
+                    &Notice::Route {
+                        id: id.clone(),
+                        added: true,
+                    },
+                );
+                if let Some(peer) = self.role.router().and_then(|r| r.peer(&id)) {
+                    peer.close();
+                }
+            }
+            Mail::Send(msg) => {
+                self.outgoing.borrow_mut().push_back(msg);
+                self.outgoing_ready.notify_all();
+            }
             // Only the handle reads received messages.
-            Mail::Inbound(_) => {}
+            Mail::Inbound { .. } => {}
+        }
+    }
+
+    /// Mail from the handle: served like the other cores' mail, with the handle's
+    /// credit given back at once, except for messages to send (given back when the
+    /// socket has taken them).
+    fn receive_from_handle(self: &Rc<Self>, mail: Mail) -> usize {
+        match mail {
+            Mail::Send(msg) => {
+                self.spawn_server();
+                self.receive(Mail::Send(msg));
+                0
+            }
+            other => {
+                self.receive(other);
+                1
+            }
         }
     }
 }
@@ -256,6 +384,30 @@ impl ShardObserver for Shard {
             });
         }
     }
+
+    fn route_elsewhere(&self, id: &Bytes) -> Option<usize> {
+        self.directory
+            .borrow()
+            .owner(id)
+            .filter(|&core| core != self.index)
+    }
+
+    fn hand_over(&self, owner: usize, id: &Bytes) {
+        if let Some(me) = registry::shard(self.id) {
+            let from = self.index;
+            me.post(
+                Dest::Core(owner),
+                Mail::Evict {
+                    from,
+                    id: id.clone(),
+                },
+            );
+        }
+    }
+
+    fn targets_changed(&self, targets: usize) {
+        self.shared.set_targets(self.index, targets);
+    }
 }
 
 impl CoreService for Shard {
@@ -265,16 +417,35 @@ impl CoreService for Shard {
         for m in mail.drain(..) {
             self.receive(m);
         }
+        let from_handle = self.from_handle.borrow_mut().drain(max, |m| mail.push(m));
+        if from_handle > 0 {
+            // The shard is registered while it serves (the pump holds it too).
+            if let Some(me) = registry::shard(self.id) {
+                let done: usize = mail.drain(..).map(|m| me.receive_from_handle(m)).sum();
+                if done > 0 {
+                    self.shared.give_back(self.index, done);
+                }
+            }
+            mail.clear();
+        }
         *self.mail.borrow_mut() = mail;
-        n
+        n + from_handle
     }
 
     fn prepare_park(&self) -> bool {
-        self.inbox.borrow_mut().prepare_park()
+        if !self.inbox.borrow_mut().prepare_park() {
+            return false;
+        }
+        if !self.from_handle.borrow_mut().prepare_park() {
+            self.inbox.borrow().cancel_park();
+            return false;
+        }
+        true
     }
 
     fn cancel_park(&self) {
         self.inbox.borrow().cancel_park();
+        self.from_handle.borrow().cancel_park();
     }
 
     fn shutdown(&self) -> Pin<Box<dyn Future<Output = ()>>> {

@@ -3,7 +3,6 @@
 use std::rc::Rc;
 
 use monocoque_runtime::Message;
-use monocoque_zmtp::SocketType;
 
 use super::mail::{Delivery, Mail};
 use super::role::Role;
@@ -46,38 +45,33 @@ impl ShardRef {
         self.shard.base.peer_stats()
     }
 
-    /// Receives the next message from this core's peers.
+    /// Receives the next message from this core's peers, as the socket type does
+    /// (a ROUTER's starts with the routing id; a REQ's is the reply to its request, a
+    /// REP's a request whose envelope is kept for the reply).
     pub async fn recv(&self) -> Result<Message> {
-        self.shard.base.recv_message().await
+        self.shard.socket.recv().await
     }
 
     /// [`ShardRef::recv`], with the properties of the connection the message came
     /// from (see [`crate::Properties`]).
     pub async fn recv_with_properties(&self) -> Result<(Message, crate::Properties)> {
-        let (_, msg, properties) = self.shard.base.recv_with_properties().await?;
-        Ok((msg, properties))
+        self.shard.socket.recv_with_properties().await
     }
 
     /// Sends as the socket type does, across cores where needed: PUB/XPUB publish to
     /// matching subscribers on every core; ROUTER routes by id to whichever core owns
-    /// the peer; the other types send to this core's peers.
+    /// the peer; the other types send to this core's peers as their local socket
+    /// does (DEALER and PUSH round-robin, REQ and REP in lock-step with `recv`).
     pub async fn send(&self, msg: impl Into<Message>) -> Result<()> {
         let msg = crate::socket_macros::non_empty(msg.into())?;
-        let base = &self.shard.base;
         match &self.shard.role {
             Role::Publisher(publisher) => self.publish(publisher, msg).await,
             Role::Router(router) => self.route(router, msg).await,
-            _ if matches!(
-                base.kind,
-                SocketType::Sub | SocketType::XSub | SocketType::Pull
-            ) =>
-            {
-                Err(Error::State("this socket type does not send"))
-            }
-            _ => base.send_load_balanced(&msg, false).await.map(drop),
+            _ => self.shard.socket.send(msg).await,
         }
     }
 
+    #[allow(clippy::result_large_err)]
     async fn publish(&self, publisher: &Publisher, msg: Message) -> Result<()> {
         let shard = &self.shard;
         let base = &shard.base;
