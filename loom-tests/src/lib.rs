@@ -7,6 +7,8 @@
 //!   `build.rs`) maps the shim to loom's atomics, `Arc`, fences and access-tracking
 //!   `UnsafeCell`. The models in `tests/ring.rs` run under a plain `cargo test`, no
 //!   `RUSTFLAGS` needed.
+//! - [`signal`] is `runtime/src/signal.rs`: the credit and wait/notify handshake a
+//!   sharded socket's handle uses to wait for room on a core (`tests/signal.rs`).
 //! - [`weak_publish`] and [`weak_park`] are the same ring sources again, each built against a
 //!   deliberately broken shim. The models run them too and must *fail*: proof that they can
 //!   see the bugs they exist to catch ("models have teeth"). The weakening lives entirely in
@@ -27,6 +29,9 @@ pub(crate) mod sync;
 
 #[path = "../../runtime/src/ring/mod.rs"]
 pub mod ring;
+
+#[path = "../../runtime/src/signal.rs"]
+pub mod signal;
 
 pub mod weak_park;
 pub mod weak_publish;
