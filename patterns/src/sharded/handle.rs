@@ -66,8 +66,12 @@ struct External {
     directory: Directory,
     /// XPUB: how many cores have each topic, to pass a topic up once.
     topics: AHashMap<Bytes, usize>,
-    /// Received messages, with the core each came from.
-    pending: VecDeque<(usize, Message)>,
+    /// Received messages, by the core each came from.
+    pending: Vec<VecDeque<Message>>,
+    /// Messages in `pending`.
+    queued: usize,
+    /// The core `pop` looks at first (fair-queueing over the cores).
+    next_from: usize,
     /// REQ: the core its outstanding request went to.
     req_out: Option<usize>,
     /// REP: the core the request being answered came from.
@@ -111,7 +115,9 @@ impl ShardedSocket {
                     inbox: external.inbox,
                     directory: Directory::new(cores),
                     topics: AHashMap::default(),
-                    pending: VecDeque::new(),
+                    pending: (0..cores).map(|_| VecDeque::new()).collect(),
+                    queued: 0,
+                    next_from: 0,
                     req_out: None,
                     rep_to: None,
                     turn: 0,
@@ -169,7 +175,8 @@ impl ShardedSocket {
     /// Connects to `endpoint` from the runtime's next core in turn
     /// ([`RuntimeHandle::next_core`]: one turn for every sharded socket of the runtime,
     /// so N sockets with one connect each spread as N connects of one socket do).
-    /// Returns at once; the connection is made and kept in the background. See
+    /// Returns once the core has the peer (at once when called from a runtime core);
+    /// the connection is made and kept in the background. See
     /// [`ShardedSocket::peers_per_core`] for where connections went.
     pub fn connect(&self, endpoint: &str) -> Result<()> {
         self.connect_on(self.inner.rt.next_core(), endpoint)
@@ -196,6 +203,12 @@ impl ShardedSocket {
             ep.socket_addrs()?;
         }
         let endpoint = endpoint.to_string();
+        if CoreContext::current().is_none() {
+            // From a plain thread, wait for the core: when this returns the peer
+            // exists, and DEALER/PUSH/REQ sends already count it in their turns (as
+            // libzmq's connect makes the pipe at once).
+            return self.ask(core, move |shard| shard.base.connect(&endpoint))?;
+        }
         let id = self.inner.id;
         self.inner.rt.run_on(core, move || {
             if let Some(shard) = registry::shard(id) {
@@ -298,35 +311,28 @@ impl ShardedSocket {
     /// ```
     pub fn monitor(&self) -> Result<ShardedMonitor> {
         self.check_open()?;
-        let (tx, events) = std::sync::mpsc::sync_channel(super::monitor::CAPACITY);
-        let dropped = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let events = Arc::new(super::monitor::Events::default());
         for core in 0..self.inner.rt.cores() {
-            let (tx, dropped) = (tx.clone(), Arc::clone(&dropped));
+            let events = Arc::clone(&events);
             self.ask(core, move |shard| {
                 let queue = crate::Monitor {
                     queue: shard.base.monitor(),
                 };
                 let lifecycle = Rc::clone(&shard.base.lifecycle);
+                events.join();
                 shard.base.lifecycle.spawn(async move {
-                    loop {
-                        // Until the shard closes (its close waits for its tasks).
-                        let Some(event) = lifecycle.until_closing(queue.next()).await else {
-                            return;
-                        };
-                        let event = CoreEvent { core, event };
-                        match tx.try_send(event) {
-                            Ok(()) => {}
-                            Err(std::sync::mpsc::TrySendError::Full(_)) => {
-                                dropped.fetch_add(1, Ordering::Relaxed);
-                            }
-                            // The monitor was dropped: stop forwarding.
-                            Err(std::sync::mpsc::TrySendError::Disconnected(_)) => return,
+                    // Until the shard closes (its close waits for its tasks), or the
+                    // monitor is dropped.
+                    while let Some(event) = lifecycle.until_closing(queue.next()).await {
+                        if !events.push(CoreEvent { core, event }) {
+                            break;
                         }
                     }
+                    events.leave();
                 });
             })?;
         }
-        Ok(ShardedMonitor { events, dropped })
+        Ok(ShardedMonitor { events })
     }
 
     /// The whole socket's counters: every core's shard plus this handle's own sends
@@ -463,7 +469,7 @@ impl ShardedSocket {
                 }
                 _ => {}
             }
-            if let Some((from, msg)) = ext.pending.pop_front() {
+            if let Some((from, msg)) = ext.pop() {
                 match self.inner.kind {
                     SocketType::Req => ext.req_out = None,
                     SocketType::Rep => ext.rep_to = Some(from),
@@ -676,7 +682,7 @@ fn push(
 
 /// Polls `poll` on this thread until it is ready or `deadline` passes (`None`), parking
 /// in between; the cores' doorbell or signal unparks the thread.
-fn block_until<T>(
+pub(super) fn block_until<T>(
     deadline: Option<Instant>,
     mut poll: impl FnMut(&mut Context<'_>) -> Poll<T>,
 ) -> Option<T> {
@@ -699,9 +705,16 @@ fn block_until<T>(
     }
 }
 
+/// Received messages the handle holds before it stops taking more from the rings.
+const ABSORB_LIMIT: usize = 1024;
+
 impl External {
     /// Applies routing and union updates from the cores; queues inbound messages.
     fn absorb(&mut self, kind: SocketType, verbose: bool) {
+        if self.queued >= ABSORB_LIMIT {
+            // Nobody reads: leave the rest in the rings, which hold the cores back.
+            return;
+        }
         let mut mail = std::mem::take(&mut self.mail);
         self.inbox.drain(1024, |m| mail.push(m));
         for m in mail.drain(..) {
@@ -711,7 +724,8 @@ impl External {
                     if kind == SocketType::XPub && !verbose && !self.first_or_last(&msg) {
                         continue;
                     }
-                    self.pending.push_back((from, msg));
+                    self.pending[from].push_back(msg);
+                    self.queued += 1;
                 }
                 // Cores send the handle nothing else.
                 Mail::Publish(_) | Mail::Deliver(_) | Mail::Send(_) | Mail::Evict { .. } => {}
@@ -719,6 +733,23 @@ impl External {
         }
         self.mail = mail;
     }
+    /// The next received message, taking the cores in turn (each core's own socket
+    /// fair-queues its peers), with the core it came from.
+    fn pop(&mut self) -> Option<(usize, Message)> {
+        if self.queued == 0 {
+            return None;
+        }
+        let cores = self.pending.len();
+        for from in (0..cores).map(|i| (self.next_from + i) % cores) {
+            if let Some(msg) = self.pending[from].pop_front() {
+                self.next_from = (from + 1) % cores;
+                self.queued -= 1;
+                return Some((from, msg));
+            }
+        }
+        None
+    }
+
     /// The core for the next load-balanced message: the turn walks over every core's
     /// peers (a core with three peers gets three turns in a row), skipping cores
     /// whose credit is used up, so that each peer gets its share as with one socket.

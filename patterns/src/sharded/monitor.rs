@@ -1,10 +1,12 @@
 //! A sharded socket's monitor: the events of every core's shard in one stream, each
-//! tagged with its core, readable from any thread.
+//! tagged with its core, readable from any thread or async runtime.
 
-use std::sync::mpsc;
-use std::time::Duration;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
-use monocoque_runtime::MonitorEvent;
+use monocoque_runtime::{MonitorEvent, WakerSet};
 
 /// Events kept when nobody reads them; past that, new events are dropped (and
 /// counted, see [`ShardedMonitor::dropped`]).
@@ -19,36 +21,131 @@ pub struct CoreEvent {
     pub event: MonitorEvent,
 }
 
+/// The queue the cores fill and the monitor reads.
+#[derive(Default)]
+pub(super) struct Events {
+    state: Mutex<State>,
+    wakers: WakerSet,
+}
+
+#[derive(Default)]
+struct State {
+    queue: VecDeque<CoreEvent>,
+    /// Cores still forwarding.
+    cores: usize,
+    dropped: u64,
+    /// The monitor was dropped: cores stop forwarding.
+    gone: bool,
+}
+
+impl Events {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A core starts forwarding.
+    pub fn join(&self) {
+        self.state().cores += 1;
+    }
+
+    /// Queues `event` from a core; false once the monitor is gone.
+    pub fn push(&self, event: CoreEvent) -> bool {
+        {
+            let mut state = self.state();
+            if state.gone {
+                return false;
+            }
+            if state.queue.len() >= CAPACITY {
+                state.dropped += 1;
+                return true;
+            }
+            state.queue.push_back(event);
+        }
+        self.wakers.wake_all();
+        true
+    }
+
+    /// A core stopped forwarding (its shard closed).
+    pub fn leave(&self) {
+        self.state().cores -= 1;
+        self.wakers.wake_all();
+    }
+
+    fn poll_next(&self, cx: &mut Context<'_>) -> Poll<Option<CoreEvent>> {
+        let mut state = self.state();
+        if let Some(event) = state.queue.pop_front() {
+            return Poll::Ready(Some(event));
+        }
+        if state.cores == 0 {
+            return Poll::Ready(None);
+        }
+        // Registered under the lock: a push after it wakes this waker.
+        self.wakers.register(cx.waker());
+        Poll::Pending
+    }
+}
+
 /// Receives a [`ShardedSocket`](super::ShardedSocket)'s monitor events from every
 /// core (libzmq's `zmq_socket_monitor` for a socket whose connections live on several
 /// cores). Made by `ShardedSocket::monitor`; events start once it has returned. Up to
 /// 4096 unread events are kept; later ones are dropped while the queue is full. The
 /// stream ends (`None`) once every core's shard is gone (the socket closed, or the
-/// runtime stopped).
+/// runtime stopped). Read it from a plain thread ([`ShardedMonitor::next`],
+/// [`ShardedMonitor::next_timeout`]) or from any async runtime
+/// ([`ShardedMonitor::next_async`]).
 pub struct ShardedMonitor {
-    pub(super) events: mpsc::Receiver<CoreEvent>,
-    pub(super) dropped: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    pub(super) events: Arc<Events>,
 }
 
 impl ShardedMonitor {
     /// Waits, blocking this thread, for the next event; `None` once the stream ended.
     pub fn next(&self) -> Option<CoreEvent> {
-        self.events.recv().ok()
+        super::handle::block_until(None, |cx| self.events.poll_next(cx)).flatten()
     }
 
     /// [`ShardedMonitor::next`] for at most `timeout`.
     pub fn next_timeout(&self, timeout: Duration) -> Option<CoreEvent> {
-        self.events.recv_timeout(timeout).ok()
+        super::handle::block_until(Some(Instant::now() + timeout), |cx| {
+            self.events.poll_next(cx)
+        })
+        .flatten()
+    }
+
+    /// The next event, as a future for any executor; `None` once the stream ended.
+    ///
+    /// ```no_run
+    /// use monocoque::{Options, Runtime, ShardedSocket, SocketType};
+    /// let rt = Runtime::builder().build()?;
+    /// let router = ShardedSocket::new(&rt, SocketType::Router, Options::default());
+    /// let monitor = router.monitor()?;
+    /// let tokio = tokio::runtime::Builder::new_current_thread().build()?;
+    /// tokio.block_on(async {
+    ///     while let Some(e) = monitor.next_async().await {
+    ///         println!("core {}: {:?}", e.core, e.event);
+    ///     }
+    /// });
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub async fn next_async(&self) -> Option<CoreEvent> {
+        std::future::poll_fn(|cx| self.events.poll_next(cx)).await
     }
 
     /// The next event if one is waiting.
     pub fn try_next(&self) -> Option<CoreEvent> {
-        self.events.try_recv().ok()
+        self.events.state().queue.pop_front()
     }
 
     /// Events dropped because the queue was full.
     pub fn dropped(&self) -> u64 {
-        self.dropped.load(std::sync::atomic::Ordering::Relaxed)
+        self.events.state().dropped
+    }
+}
+
+impl Drop for ShardedMonitor {
+    fn drop(&mut self) {
+        let mut state = self.events.state();
+        state.gone = true;
+        state.queue.clear();
     }
 }
 
