@@ -16,9 +16,14 @@
 //! ROUTER reply goes to the core that owns the routing id.
 //!
 //! Use a sharded socket either through handlers that run on every core
-//! ([`ShardedSocket::on_each_core`], each serving its own core's peers with no
-//! cross-core traffic), or through the `Send` handle itself ([`ShardedSocket::send`]
-//! and [`ShardedSocket::recv`] from any thread), not both for receiving.
+//! ([`ShardedSocket::on_each_core`], each serving its own core's peers; PUB and ROUTER
+//! handlers also reach the other cores' peers), or through the `Send + Sync` handle
+//! itself from any thread or async runtime ([`ShardedSocket::send_async`] and
+//! [`ShardedSocket::recv_async`], or the blocking [`ShardedSocket::send`] and
+//! [`ShardedSocket::recv`]), where every socket type keeps its semantics over all
+//! cores: DEALER, PUSH and PAIR round-robin over all peers, receives are fair-queued
+//! over the cores, REQ and REP keep their lock-step. Receive through one or the other,
+//! not both.
 //!
 //! [`Runtime`]: monocoque_runtime::Runtime
 
