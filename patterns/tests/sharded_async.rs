@@ -186,3 +186,19 @@ fn the_sharded_monitor_is_a_future_too() {
     router.close();
     rt.shutdown();
 }
+
+#[test]
+fn a_waiting_send_fails_when_the_runtime_stops() {
+    let rt = common::two_cores();
+    let dealer = ShardedSocket::new(&rt, SocketType::Dealer, Options::default());
+    // No peer: the send waits.
+    let d = dealer.clone();
+    let sender = std::thread::spawn(move || d.send("never"));
+    // Shutting down wakes it with an error rather than leaving it waiting.
+    rt.shutdown();
+    let result = watchdog(WAIT, move || sender.join().unwrap());
+    assert!(
+        matches!(result, Err(monocoque::Error::Closed)),
+        "{result:?}"
+    );
+}

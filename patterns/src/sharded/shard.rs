@@ -451,9 +451,13 @@ impl CoreService for Shard {
     fn shutdown(&self) -> Pin<Box<dyn Future<Output = ()>>> {
         let base = Rc::clone(&self.base);
         let id = self.id;
+        let shared = Arc::clone(&self.shared);
         Box::pin(async move {
             base.close().await;
             registry::forget(id);
+            // A handle waiting for this core's credit or peers learns that the
+            // runtime stopped.
+            shared.wakers.wake_all();
         })
     }
 }
