@@ -359,10 +359,19 @@ fn run(a: RunArgs) -> Result<i32, String> {
                 .map_err(|e| e.to_string())?;
         }
     }
-    if report.connected() == 0 {
+    if report.connected() < report.spec.clients {
+        let retries: u64 = report.cores.iter().filter_map(|c| c.connect_retries).sum();
+        let hint = if retries > 0 {
+            format!(" ({retries} connection attempts failed: is the server up?)")
+        } else {
+            String::new()
+        };
         eprintln!(
-            "loadgen: no client could connect to {} within {:?}",
-            report.spec.endpoint, report.spec.connect_timeout
+            "loadgen: {} of {} clients could not connect to {} within {:?}{hint}",
+            report.spec.clients - report.connected(),
+            report.spec.clients,
+            report.spec.endpoint,
+            report.spec.connect_timeout
         );
     }
     Ok(if report.errors().total() == 0 { 0 } else { 1 })

@@ -515,15 +515,21 @@ impl Report {
             s.size,
             s.duration.as_secs_f64()
         );
+        let per_request = match self.completed() {
+            0 => String::new(),
+            n => format!(
+                " ({:.1} µs/request)",
+                self.cpu.as_secs_f64() * 1e6 / n as f64
+            ),
+        };
         let _ = writeln!(
             out,
-            "  connected {}/{}; {} requests, {} req/s; CPU {:.2} s ({:.1} µs/request)",
+            "  connected {}/{}; {} requests, {} req/s; CPU {:.2} s{per_request}",
             self.connected(),
             s.clients,
             self.completed(),
             fmt_num(self.rate()),
             self.cpu.as_secs_f64(),
-            self.cpu.as_secs_f64() * 1e6 / self.completed().max(1) as f64,
         );
         let h = self.histogram();
         if h.is_empty() {
