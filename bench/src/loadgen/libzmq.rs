@@ -423,8 +423,8 @@ fn open(
             timer.clear();
         }
         if c.spec.kind.has_replies() {
-            for i in 0..n {
-                if items[i].is_readable() {
+            for (i, item) in items[..n].iter().enumerate() {
+                if item.is_readable() {
                     c.replies(socks, i, false);
                 }
             }
