@@ -139,6 +139,10 @@ struct PlotArgs {
     /// Chart title.
     #[arg(long, default_value = "loadgen: round-trip latency")]
     title: String,
+    /// Comma-separated labels for the lines, one per file (default: the client
+    /// library, socket, count, cores and load of each run).
+    #[arg(long, value_delimiter = ',')]
+    labels: Vec<String>,
     /// JSON files written by `loadgen run --json`.
     #[arg(required = true)]
     files: Vec<PathBuf>,
@@ -449,8 +453,11 @@ fn plot(a: PlotArgs) -> Result<i32, String> {
     for f in &a.files {
         let text =
             std::fs::read_to_string(f).map_err(|e| format!("cannot read {}: {e}", f.display()))?;
-        let v: serde_json::Value = serde_json::from_str(&text)
+        let mut v: serde_json::Value = serde_json::from_str(&text)
             .map_err(|e| format!("{} is not a loadgen JSON file: {e}", f.display()))?;
+        if let Some(label) = a.labels.get(reports.len()) {
+            v["label"] = label.clone().into();
+        }
         reports.push(v);
     }
     loadgen::draw_latency(&a.out, &a.title, &reports).map_err(|e| e.to_string())?;

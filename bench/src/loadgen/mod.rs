@@ -592,6 +592,9 @@ impl Report {
 
 /// A chart label from a report's JSON.
 fn label_of(v: &Value) -> String {
+    if let Some(label) = v["label"].as_str() {
+        return label.to_string();
+    }
     let pace = match v["mode"].as_str() {
         Some("open") => format!(
             "{} req/s",
