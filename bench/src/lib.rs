@@ -15,9 +15,12 @@
 //! - [`harness`]: pinned executors and threads, endpoints, timeouts.
 //! - [`alloc_count`]: the counting global allocator used by the `alloc` scenario.
 //! - [`perf_tools`]: libzmq-compatible `local_thr`/`remote_thr`/`local_lat`/`remote_lat`.
+//! - [`loadgen`]: the multi-core load generator (`loadgen run`) and its echo servers
+//!   (`loadgen serve`), Monocoque and libzmq.
 
 pub mod alloc_count;
 pub mod harness;
+pub mod loadgen;
 pub mod numbers;
 pub mod perf_tools;
 pub mod plot;

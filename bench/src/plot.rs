@@ -8,6 +8,9 @@
 //!   per implementation (and Monocoque shard count); a hollow marker is a run that lost
 //!   deliveries.
 //!
+//! - the load generator's latency chart ([`latency_percentiles`]): latency against the
+//!   percentile, one line per run.
+//!
 //! One line per implementation and transport; both axes logarithmic.
 
 use std::path::{Path, PathBuf};
@@ -42,6 +45,66 @@ const RATE_AXIS: XAxis = XAxis {
     desc: "publish rate, messages/s",
     label: fmt_num,
 };
+
+/// Percentiles, placed at 1 / (1 - q) so that 90 %, 99 %, 99.9 % are evenly spaced.
+const PERCENTILE_AXIS: XAxis = XAxis {
+    desc: "percentile",
+    label: |x| {
+        if x < 1.0 {
+            String::new()
+        } else {
+            let q = 100.0 * (1.0 - 1.0 / x);
+            let s = format!("{q:.4}");
+            let s = s.trim_end_matches('0').trim_end_matches('.');
+            format!("{s}%")
+        }
+    },
+};
+
+/// Colours of the load generator's lines, in turn.
+const PALETTE: [RGBColor; 8] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+    RGBColor(255, 127, 14),
+    RGBColor(23, 190, 207),
+    RGBColor(140, 86, 75),
+    RGBColor(127, 127, 127),
+];
+
+/// Draws latency (µs) against percentile into `path`, one line per `(label, points)`,
+/// each point a `(quantile, µs)` pair (quantile in 0..1).
+pub fn latency_percentiles(
+    path: &Path,
+    title: &str,
+    series: &[(String, Vec<(f64, f64)>)],
+) -> Result<()> {
+    let lines: Vec<Line> = series
+        .iter()
+        .enumerate()
+        .map(|(i, (label, points))| Line {
+            label: label.clone(),
+            color: PALETTE[i % PALETTE.len()],
+            points: points
+                .iter()
+                .filter(|&&(q, v)| q < 1.0 && v > 0.0)
+                .map(|&(q, v)| (1.0 / (1.0 - q), v))
+                .collect(),
+            hollow: Vec::new(),
+        })
+        .collect();
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    chart(
+        path,
+        title,
+        &PERCENTILE_AXIS,
+        "µs (full round trip)",
+        &lines,
+    )
+}
 
 fn color(imp: Impl, transport: Transport, second: bool) -> RGBColor {
     match (imp, transport, second) {
