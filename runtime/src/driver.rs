@@ -31,7 +31,7 @@ use crate::monitor::MonitorEvent;
 use crate::options::LinkOptions;
 use crate::peer::Peer;
 use crate::properties::Properties;
-use crate::transport::Stream;
+use crate::transport::{Stream, SMALL_READ};
 
 const READ_MIN: usize = 8 * 1024;
 const READ_MAX: usize = 64 * 1024;
@@ -490,6 +490,13 @@ impl Conn {
         // Direct reads pay off while reads come back full (streaming) or when busy
         // polling; glommio's read is cheaper for one message at a time.
         let direct = self.last_read_full || self.busy_poll.is_some();
+        // glommio's read needs its room zero-filled first: for one message at a time
+        // keep that room small (a full read switches to direct reads).
+        let want = if direct || needed >= LARGE_FRAME {
+            want
+        } else {
+            want.min(SMALL_READ.max(needed))
+        };
         match self.stream.poll_read_buf(cx, &mut self.rbuf, want, direct) {
             Poll::Ready(Ok(0)) => {
                 if start > 0 || !self.partial.is_empty() || self.pending.is_some() {

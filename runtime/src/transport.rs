@@ -137,7 +137,7 @@ impl Stream {
             }
             // Nothing was waiting: glommio's read (which arms the readiness poll)
             // needs initialized memory, so keep that read small.
-            want = want.min(FALLBACK_READ);
+            want = want.min(SMALL_READ);
         }
         let start = buf.len();
         buf.resize(start + want, 0);
@@ -182,8 +182,9 @@ impl Stream {
     }
 }
 
-/// Largest read through glommio (after a direct read found nothing).
-const FALLBACK_READ: usize = 4096;
+/// Largest read through glommio's own read, whose room is zero-filled first: after a
+/// direct read found nothing, and while messages come one at a time (the driver).
+pub(crate) const SMALL_READ: usize = 4096;
 
 /// One non-blocking `sendmsg` of several buffers on the socket `fd`.
 fn send_vectored(fd: RawFd, slices: &[IoSlice<'_>]) -> io::Result<usize> {
