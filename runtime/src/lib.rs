@@ -40,8 +40,8 @@ mod transport;
 
 pub use arena::{stats as arena_stats, ArenaStats, CHUNK as ARENA_CHUNK};
 pub use cores::{
-    CoreContext, CoreService, CoreTaskLost, CoreTasks, Runtime, RuntimeBuilder, RuntimeError,
-    RuntimeHandle,
+    CoreContext, CoreService, CoreTaskLost, CoreTasks, Placement, Runtime, RuntimeBuilder,
+    RuntimeError, RuntimeHandle,
 };
 pub use doorbell::Doorbell;
 pub use endpoint::{Endpoint, EndpointError};
