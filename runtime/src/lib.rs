@@ -22,6 +22,7 @@ mod cores;
 mod doorbell;
 mod driver;
 mod endpoint;
+mod executor;
 mod handler;
 mod lifecycle;
 mod link_end;
@@ -45,6 +46,7 @@ pub use cores::{
 };
 pub use doorbell::Doorbell;
 pub use endpoint::{Endpoint, EndpointError};
+pub use executor::on_glommio;
 pub use handler::{Admission, Handler, Verdict};
 pub use lifecycle::Lifecycle;
 pub use link_end::LinkEnd;
