@@ -367,6 +367,7 @@ impl AnySocket {
     /// .unwrap();
     /// ```
     pub fn try_recv(&self) -> Result<Option<Message>> {
+        self.base().check_executor()?;
         each!(self, "receive without waiting", [Pair, Sub, Dealer, Router, Pull, XPub, XSub],
               s => Ok(s.try_recv()))
     }

@@ -43,6 +43,15 @@ pub enum Error {
     /// A bounded wait elapsed.
     #[error("timed out")]
     Timeout,
+    /// A local socket ([`Dealer`](crate::Dealer), [`AnySocket`](crate::AnySocket), …)
+    /// was used on a thread that runs no glommio executor (a plain thread, a tokio
+    /// runtime): its connections would have nowhere to run. Create and use local
+    /// sockets inside a glommio executor, or use a [`ShardedSocket`](crate::ShardedSocket)
+    /// handle, which works from any thread and any async runtime.
+    #[error(
+        "no glommio executor runs on this thread: create and use local sockets inside one          (glommio::LocalExecutorBuilder::new(..).spawn(..), LocalExecutor::run, or a          monocoque Runtime core via Runtime::on_each_core), or use a ShardedSocket handle,          which works from any thread and any async runtime (tokio included)"
+    )]
+    NoExecutor,
     /// A core index past the runtime's cores.
     #[error("core {core} does not exist (the runtime has {cores})")]
     NoSuchCore {

@@ -58,7 +58,8 @@ pub use auth::{
 pub use error::{Error, Result};
 pub use monitor::Monitor;
 pub use monocoque_runtime::{
-    CoreTaskLost, CoreTasks, Runtime, RuntimeBuilder, RuntimeError, RuntimeHandle, Verdict,
+    CoreTaskLost, CoreTasks, Placement, Runtime, RuntimeBuilder, RuntimeError, RuntimeHandle,
+    Verdict,
 };
 pub use monocoque_runtime::{Endpoint, Message, MonitorEvent, Properties};
 pub use monocoque_zmtp::zap::ZapError;

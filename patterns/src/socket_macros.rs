@@ -62,6 +62,27 @@ macro_rules! socket_common {
 
             /// Creates the socket with libzmq's default options. It lives on the
             /// current glommio executor (it is `!Send`).
+            ///
+            /// Creating one touches no executor, but a socket can only work on a
+            /// thread that runs a glommio executor: elsewhere (a plain thread, a tokio
+            /// runtime) its `bind`, `connect`, `send` and `recv` fail with
+            /// [`crate::Error::NoExecutor`] instead of panicking inside glommio, and
+            /// `close` or dropping it just closes it. From other threads and runtimes,
+            /// use a [`crate::ShardedSocket`] instead.
+            ///
+            /// ```
+            #[doc = concat!("let socket = monocoque::", stringify!($name), "::new();")]
+            /// // A plain thread runs no glommio executor:
+            /// let err = socket.bind("tcp://127.0.0.1:0").unwrap_err();
+            /// assert!(matches!(err, monocoque::Error::NoExecutor));
+            ///
+            /// glommio::LocalExecutor::default().run(async {
+            #[doc = concat!("    let socket = monocoque::", stringify!($name), "::new();")]
+            ///     socket.bind("tcp://127.0.0.1:0")?;
+            ///     Ok::<(), monocoque::Error>(())
+            /// })
+            /// .unwrap();
+            /// ```
             pub fn new() -> Self {
                 Self::with_options($crate::Options::default())
             }

@@ -22,6 +22,7 @@ mod cores;
 mod doorbell;
 mod driver;
 mod endpoint;
+mod executor;
 mod handler;
 mod lifecycle;
 mod link_end;
@@ -41,11 +42,12 @@ mod transport;
 
 pub use arena::{stats as arena_stats, ArenaStats, CHUNK as ARENA_CHUNK};
 pub use cores::{
-    CoreContext, CoreService, CoreTaskLost, CoreTasks, Runtime, RuntimeBuilder, RuntimeError,
-    RuntimeHandle,
+    CoreContext, CoreService, CoreTaskLost, CoreTasks, Placement, Runtime, RuntimeBuilder,
+    RuntimeError, RuntimeHandle,
 };
 pub use doorbell::{thread_waker, Doorbell, WakerSet};
 pub use endpoint::{Endpoint, EndpointError};
+pub use executor::on_glommio;
 pub use handler::{Admission, Handler, Verdict};
 pub use lifecycle::Lifecycle;
 pub use link_end::LinkEnd;

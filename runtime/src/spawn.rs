@@ -8,6 +8,7 @@ use futures_lite::future;
 use monocoque_zmtp::Session;
 use tracing::{debug, info, warn};
 
+use crate::cores::ConnectionCount;
 use crate::driver::drive;
 use crate::endpoint::Endpoint;
 use crate::handler::Handler;
@@ -70,7 +71,8 @@ pub fn spawn_listener(
     });
 }
 
-/// Runs an accepted connection as a new peer of `handler`'s socket.
+/// Runs an accepted connection as a new peer of `handler`'s socket (on a runtime
+/// core, one of the core's connections until it ends).
 pub fn spawn_accepted(
     lifecycle: &Rc<Lifecycle>,
     stream: Stream,
@@ -83,14 +85,20 @@ pub fn spawn_accepted(
     });
     let peer = handler.new_peer(remote);
     let lc = Rc::clone(lifecycle);
+    // Counted from now, on a runtime core (the placement that brought it here ends
+    // when this job does: the count must not lapse in between).
+    let count = ConnectionCount::start();
     lifecycle.spawn(async move {
+        let _count = count;
         let _ = run_link(stream, &peer, &handler, &lc, options, true).await;
         handler.on_peer_gone(&peer);
     });
 }
 
 /// Connects `peer` to `endpoint` in the background, reconnecting after every loss
-/// until the socket closes.
+/// until the socket closes. On a runtime core the connector counts as one of the
+/// core's connections for its whole life (connected or retrying; see
+/// [`RuntimeHandle::connections_per_core`](crate::RuntimeHandle::connections_per_core)).
 pub fn spawn_connector(
     lifecycle: &Rc<Lifecycle>,
     endpoint: Endpoint,
@@ -99,7 +107,9 @@ pub fn spawn_connector(
     options: LinkOptions,
 ) {
     let lc = Rc::clone(lifecycle);
+    let count = ConnectionCount::start();
     lifecycle.spawn(async move {
+        let _count = count;
         let name = endpoint.to_string();
         let mut ivl = options.reconnect_ivl.unwrap_or(Duration::from_millis(100));
         loop {

@@ -56,6 +56,8 @@ pub(crate) struct SocketBase {
     monitor: RefCell<Option<Rc<MonitorQueue>>>,
     observer: RefCell<Option<Weak<dyn ShardObserver>>>,
     closed: Cell<bool>,
+    /// Seen on a glommio executor (see [`SocketBase::check_executor`]).
+    on_executor: Cell<bool>,
     /// The reusable timer of [`SocketBase::yield_now`] (taken while a yield is under way).
     slice: Cell<Option<Slice>>,
     pub counters: Counters,
@@ -96,6 +98,7 @@ impl SocketBase {
             monitor: RefCell::new(None),
             observer: RefCell::new(None),
             closed: Cell::new(false),
+            on_executor: Cell::new(false),
             slice: Cell::new(None),
             counters: Counters::default(),
         })
@@ -126,11 +129,37 @@ impl SocketBase {
         peer
     }
 
+    /// `Closed` once closed, `NoExecutor` off a glommio executor (every call that
+    /// needs glommio, a send, a bind, a connect, passes here).
+    #[inline]
     pub(crate) fn check_open(&self) -> Result<()> {
         if self.closed.get() {
             Err(Error::Closed)
         } else {
+            self.check_executor()
+        }
+    }
+
+    /// [`Error::NoExecutor`] unless this thread runs a glommio executor. A socket is
+    /// `!Send`: once seen on an executor it stays on that thread, so the probe
+    /// ([`monocoque_runtime::on_glommio`]) runs until it first succeeds, then this is
+    /// a `Cell` read.
+    #[inline]
+    pub(crate) fn check_executor(&self) -> Result<()> {
+        if self.on_executor.get() {
             Ok(())
+        } else {
+            self.probe_executor()
+        }
+    }
+
+    #[cold]
+    fn probe_executor(&self) -> Result<()> {
+        if monocoque_runtime::on_glommio() {
+            self.on_executor.set(true);
+            Ok(())
+        } else {
+            Err(Error::NoExecutor)
         }
     }
 
@@ -235,9 +264,13 @@ impl SocketBase {
         self.send_room.notify_all();
     }
 
-    /// Shuts down and waits up to LINGER for queued messages to go out.
+    /// Shuts down and waits up to LINGER for queued messages to go out. Off a glommio
+    /// executor (where the socket never ran a task) it only shuts down.
     pub async fn close(&self) {
         self.shutdown();
+        if self.check_executor().is_err() {
+            return;
+        }
         let linger = self.options.borrow().linger;
         let lc = Rc::clone(&self.lifecycle);
         match linger {
@@ -261,7 +294,8 @@ impl SocketBase {
         self.shutdown();
         let lc = Rc::clone(&self.lifecycle);
         let linger = self.options.borrow().linger;
-        if lc.live_tasks() == 0 {
+        // Off an executor no task was ever spawned (and none can be).
+        if lc.live_tasks() == 0 || self.check_executor().is_err() {
             return;
         }
         glommio::spawn_local(async move {

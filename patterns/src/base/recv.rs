@@ -92,6 +92,10 @@ impl SocketBase {
         if self.closed.get() {
             return Poll::Ready(Err(Error::Closed));
         }
+        // About to wait: only a connection on this executor can end the wait.
+        if let Err(e) = self.check_executor() {
+            return Poll::Ready(Err(e));
+        }
         self.recv_ready.register(cx.waker());
         Poll::Pending
     }

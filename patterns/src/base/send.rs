@@ -124,6 +124,10 @@ impl SocketBase {
     /// Yields to the executor (see [`coop`]): a plain requeue, or a pass through the
     /// reactor once this thread's time slice is over.
     pub async fn yield_now(&self) {
+        if self.check_executor().is_err() {
+            // Nothing to yield to (and the send or receive fails on its own).
+            return;
+        }
         let mut slice = self.slice.take().unwrap_or_default();
         slice.yield_now().await;
         self.slice.set(Some(slice));

@@ -56,6 +56,7 @@ impl XSub {
     /// Sends a subscription message (`\x01topic` / `\x00topic`) to every publisher;
     /// any other message goes to every connected publisher as is.
     pub async fn send(&self, msg: impl Into<Message>) -> Result<()> {
+        self.base.check_executor()?;
         let msg = non_empty(msg.into())?;
         let first = &msg[0];
         if msg.len() == 1 && !first.is_empty() && first[0] <= 1 {

@@ -69,6 +69,7 @@ impl Rep {
     /// Sends the reply to the request last received. The reply is dropped if the
     /// requester has gone. Fails with [`Error::State`] if no request is pending.
     pub async fn send(&self, msg: impl Into<Message>) -> Result<()> {
+        self.base.check_executor()?;
         let msg = non_empty(msg.into())?;
         let (peer, mut reply) = self
             .state

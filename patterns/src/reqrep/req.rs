@@ -69,6 +69,8 @@ impl Req {
 
     /// Receives with `recv` if a reply is awaited.
     async fn reply<T>(&self, recv: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+        // Off an executor, that is the problem to report (no request could be sent).
+        self.base.check_executor()?;
         let state = &self.state;
         if !state.pending.get() {
             return Err(Error::State("REQ must send a request before receiving"));

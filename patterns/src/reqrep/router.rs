@@ -36,6 +36,7 @@ impl Router {
     /// dropped, or fails with [`Error::HostUnreachable`] under ROUTER_MANDATORY. A
     /// peer at SNDHWM misses the message, or is waited for under ROUTER_MANDATORY.
     pub async fn send(&self, msg: impl Into<Message>) -> Result<()> {
+        self.base.check_executor()?;
         let mut msg = msg.into();
         let id = msg.pop_front().ok_or(Error::InvalidMessage(
             "a ROUTER message starts with a routing id",

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::Runtime;
+use super::{Placement, Runtime};
 
 /// Below this much lockable memory glommio cannot start an executor at all.
 const MIN_MEMLOCK: u64 = 512 * 1024;
@@ -61,6 +61,7 @@ pub struct RuntimeBuilder {
     pub(super) ring_depth: usize,
     pub(super) mesh_capacity: usize,
     pub(super) spin_before_park: Option<Duration>,
+    pub(super) placement: Placement,
 }
 
 impl Default for RuntimeBuilder {
@@ -71,6 +72,7 @@ impl Default for RuntimeBuilder {
             ring_depth: 128,
             mesh_capacity: 4096,
             spin_before_park: None,
+            placement: Placement::default(),
         }
     }
 }
@@ -103,6 +105,21 @@ impl RuntimeBuilder {
     /// Spin this long before an idle executor sleeps (lower latency, more CPU).
     pub fn spin_before_park(mut self, spin: Option<Duration>) -> Self {
         self.spin_before_park = spin;
+        self
+    }
+
+    /// How new connections are spread over the cores (default
+    /// [`Placement::LeastLoaded`]; see [`RuntimeHandle::next_core`]).
+    ///
+    /// ```no_run
+    /// use monocoque_runtime::{Placement, Runtime};
+    /// let rt = Runtime::builder().placement(Placement::RoundRobin).build()?;
+    /// # Ok::<(), monocoque_runtime::RuntimeError>(())
+    /// ```
+    ///
+    /// [`RuntimeHandle::next_core`]: super::RuntimeHandle::next_core
+    pub fn placement(mut self, placement: Placement) -> Self {
+        self.placement = placement;
         self
     }
 

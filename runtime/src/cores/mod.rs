@@ -6,11 +6,14 @@
 //! mail.
 
 mod builder;
+mod load;
 mod pump;
 mod runtime;
 mod tasks;
 
 pub use builder::{RuntimeBuilder, RuntimeError};
+pub(crate) use load::ConnectionCount;
+pub use load::Placement;
 pub use pump::{CoreContext, CoreService};
 pub use runtime::{Runtime, RuntimeHandle};
 pub use tasks::{CoreTaskLost, CoreTasks};

@@ -3,13 +3,14 @@
 
 use std::future::Future;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use glommio::ExecutorJoinHandle as JoinHandle;
-use glommio::{LocalExecutorBuilder, Placement};
+use glommio::LocalExecutorBuilder;
 
 use super::builder::memlock_limit;
+use super::load::{Loads, Placement};
 use super::pump::{pump, Job, CONTEXT};
 use super::{CoreContext, CoreTasks, RuntimeBuilder, RuntimeError};
 use crate::doorbell::{core_doorbell, CoreBell, Doorbell};
@@ -28,9 +29,9 @@ struct Shared {
     mesh_capacity: usize,
     /// Set when the runtime starts stopping.
     stopped: AtomicBool,
-    /// Connections placed so far, over every socket of the runtime (see
+    /// Connections per core and the placement policy (see
     /// [`RuntimeHandle::next_core`]).
-    placed: AtomicUsize,
+    loads: Arc<Loads>,
 }
 
 /// One pinned glommio executor per chosen core. Dropping it (or [`Runtime::shutdown`])
@@ -73,14 +74,14 @@ impl Runtime {
             cores: remotes,
             mesh_capacity: config.mesh_capacity,
             stopped: AtomicBool::new(false),
-            placed: AtomicUsize::new(0),
+            loads: Loads::new(config.placement, n),
         });
         let mut threads = Vec::with_capacity(n);
         for (index, (&cpu, (bell_rx, control))) in cpus.iter().zip(receivers).enumerate() {
             let handle = RuntimeHandle {
                 shared: Arc::clone(&shared),
             };
-            let mut builder = LocalExecutorBuilder::new(Placement::Fixed(cpu))
+            let mut builder = LocalExecutorBuilder::new(glommio::Placement::Fixed(cpu))
                 .name(&format!("monocoque-core-{index}"))
                 .io_memory(config.io_memory)
                 .ring_depth(config.ring_depth);
@@ -170,19 +171,55 @@ impl RuntimeHandle {
         self.shared.stopped.load(Ordering::Acquire)
     }
 
-    /// The core for the next connection, in turn over the runtime's cores. There is one
-    /// turn for the whole runtime, shared by every sharded socket on it (their connects
-    /// and their acceptors), so a hundred sockets with one connection each spread as
-    /// evenly as one socket with a hundred.
+    /// The core for the next connection, by the runtime's [`Placement`]
+    /// ([`RuntimeBuilder::placement`]). There is one choice for the whole runtime,
+    /// shared by every sharded socket on it (their connects and their acceptors), so a
+    /// hundred sockets with one connection each spread as evenly as one socket with a
+    /// hundred.
+    ///
+    /// Under [`Placement::LeastLoaded`] the choice counts on that core, as a
+    /// connection on its way, until the next job this thread sends there
+    /// ([`RuntimeHandle::run_on`]: the connect, or the accepted connection handed
+    /// over) has run, and the connection task it starts counts instead. That is what
+    /// spreads a burst of connects made before any of them runs. A choice not followed
+    /// by a job to that core counts nothing.
     ///
     /// ```no_run
     /// let rt = monocoque_runtime::Runtime::builder().cores(vec![0, 1]).build()?;
     /// let handle = rt.handle();
-    /// assert_ne!(handle.next_core(), handle.next_core());
+    /// let core = handle.next_core();
+    /// assert!(core < handle.cores());
+    /// // Start the connection there (a sharded socket's `connect_on(core, ..)` does).
+    /// handle.spawn_on(core, || async { /* connect */ });
     /// # Ok::<(), monocoque_runtime::RuntimeError>(())
     /// ```
     pub fn next_core(&self) -> usize {
-        self.shared.placed.fetch_add(1, Ordering::Relaxed) % self.cores()
+        self.shared.loads.choose()
+    }
+
+    /// The placement policy ([`RuntimeBuilder::placement`]).
+    pub fn placement(&self) -> Placement {
+        self.shared.loads.policy()
+    }
+
+    /// How many connections each core owns now, in core order: every connect made on
+    /// the core (connected, or still trying to, until it gives up or its socket
+    /// closes) and every accepted connection served there (until it ends), of sharded
+    /// sockets and of local sockets living on the core alike. This is the load that
+    /// [`Placement::LeastLoaded`] balances. It counts connections, not handshakes: a
+    /// sharded socket's `peers_per_core` says how many completed theirs.
+    ///
+    /// ```no_run
+    /// let rt = monocoque_runtime::Runtime::builder().cores(vec![0, 1]).build()?;
+    /// assert_eq!(rt.handle().connections_per_core(), [0, 0]);
+    /// # Ok::<(), monocoque_runtime::RuntimeError>(())
+    /// ```
+    pub fn connections_per_core(&self) -> Vec<usize> {
+        self.shared.loads.connections()
+    }
+
+    pub(crate) fn loads(&self) -> &Arc<Loads> {
+        &self.shared.loads
     }
 
     /// Capacity of each cross-core ring ([`RuntimeBuilder::mesh_capacity`]).
@@ -205,7 +242,8 @@ impl RuntimeHandle {
     /// Runs `job` on core `core` (index into the runtime's cores). Returns false if the
     /// core has stopped.
     pub fn run_on(&self, core: usize, job: impl FnOnce() + Send + 'static) -> bool {
-        let mut job: Job = Box::new(job);
+        // A placement ([`RuntimeHandle::next_core`]) counts until its job ran.
+        let mut job: Job = self.shared.loads.wrap(core, job);
         loop {
             let pushed = self.shared.cores[core]
                 .control
