@@ -539,6 +539,39 @@ fn runtime_builds_from_a_pinned_thread() {
         .unwrap();
 }
 
+/// The CPUs the calling thread may run on, as the kernel reports them ("0-1", "1").
+fn allowed_cpus() -> String {
+    std::fs::read_to_string("/proc/thread-self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn executors_are_pinned_unless_asked_not_to_be() {
+    let everywhere = allowed_cpus();
+    for pinned in [true, false] {
+        let rt = Runtime::builder()
+            .cores(vec![0, 1])
+            .pinned(pinned)
+            .build()
+            .unwrap();
+        let cpus = rt
+            .on_each_core(|_| async { allowed_cpus() })
+            .join()
+            .unwrap();
+        if pinned {
+            assert_eq!(cpus, ["0", "1"]);
+        } else {
+            assert_eq!(cpus, [everywhere.clone(), everywhere.clone()]);
+        }
+        rt.shutdown();
+    }
+}
+
 #[test]
 fn publishes_a_full_ring_missed_are_counted() {
     let rt = Runtime::builder()

@@ -62,6 +62,7 @@ pub struct RuntimeBuilder {
     pub(super) mesh_capacity: usize,
     pub(super) spin_before_park: Option<Duration>,
     pub(super) placement: Placement,
+    pub(super) pinned: bool,
 }
 
 impl Default for RuntimeBuilder {
@@ -73,14 +74,34 @@ impl Default for RuntimeBuilder {
             mesh_capacity: 4096,
             spin_before_park: None,
             placement: Placement::default(),
+            pinned: true,
         }
     }
 }
 
 impl RuntimeBuilder {
-    /// The CPUs to run on, one executor each, pinned (default: every online CPU).
+    /// The CPUs to run on, one executor each, pinned (default: every online CPU; see
+    /// [`RuntimeBuilder::pinned`]).
     pub fn cores(mut self, cores: Vec<usize>) -> Self {
         self.cores = Some(cores);
+        self
+    }
+
+    /// Whether each executor is pinned to its CPU (default `true`). With `false` the
+    /// runtime still runs one executor per entry of [`RuntimeBuilder::cores`], but the
+    /// kernel schedules them where it likes: for a machine whose cores are busy with
+    /// other work, or a container whose CPU numbers are not the host's. Pinned is what
+    /// thread-per-core is for; unpinned trades its cache locality for not competing
+    /// with whatever else owns those CPUs.
+    ///
+    /// ```no_run
+    /// use monocoque_runtime::Runtime;
+    /// let rt = Runtime::builder().cores(vec![0, 1]).pinned(false).build()?;
+    /// assert_eq!(rt.cores(), 2);
+    /// # Ok::<(), monocoque_runtime::RuntimeError>(())
+    /// ```
+    pub fn pinned(mut self, pinned: bool) -> Self {
+        self.pinned = pinned;
         self
     }
 

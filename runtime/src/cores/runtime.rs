@@ -81,7 +81,12 @@ impl Runtime {
             let handle = RuntimeHandle {
                 shared: Arc::clone(&shared),
             };
-            let mut builder = LocalExecutorBuilder::new(glommio::Placement::Fixed(cpu))
+            let placement = if config.pinned {
+                glommio::Placement::Fixed(cpu)
+            } else {
+                glommio::Placement::Unbound
+            };
+            let mut builder = LocalExecutorBuilder::new(placement)
                 .name(&format!("monocoque-core-{index}"))
                 .io_memory(config.io_memory)
                 .ring_depth(config.ring_depth);
