@@ -202,3 +202,37 @@ fn a_waiting_send_fails_when_the_runtime_stops() {
         "{result:?}"
     );
 }
+
+#[test]
+fn two_threads_receiving_from_one_handle_are_both_served() {
+    let rt = common::two_cores();
+    let pull = ShardedSocket::new(&rt, SocketType::Pull, Options::default());
+    let endpoint = pull.bind("tcp://127.0.0.1:0").unwrap().to_string();
+    // Two readers wait on the same handle; whichever takes a message, the other must
+    // still be woken for the next one.
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let p = pull.clone();
+            std::thread::spawn(move || (0..100).map(|_| p.recv().unwrap()).count())
+        })
+        .collect();
+    let ctx = zmq::Context::new();
+    let push = zsock(&ctx, zmq::PUSH);
+    push.connect(&endpoint).unwrap();
+    for i in 0..200u32 {
+        push.send(i.to_be_bytes().as_slice(), 0).unwrap();
+        if i % 10 == 0 {
+            // Let both readers get back to waiting now and then.
+            std::thread::yield_now();
+        }
+    }
+    let counts = watchdog(WAIT, move || {
+        readers
+            .into_iter()
+            .map(|r| r.join().unwrap())
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(counts, [100, 100]);
+    pull.close();
+    rt.shutdown();
+}

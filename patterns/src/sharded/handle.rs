@@ -454,7 +454,9 @@ impl ShardedSocket {
         loop {
             self.check_open()?;
             let mut ext = self.external();
-            ext.inbox.cancel_park();
+            // The rings' park flags stay raised from an earlier wait (no cancel_park):
+            // another reader may still be waiting on them, and the cores' next push
+            // must wake it. It costs at most one spurious wake-up per wait.
             ext.absorb(self.inner.kind, self.inner.options.xpub_verbose);
             match self.inner.kind {
                 SocketType::Req if ext.req_out.is_none() => {
