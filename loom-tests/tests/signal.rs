@@ -35,6 +35,14 @@ fn take(credit: &Credit, signal: &Signal, bell: &Notify) {
     }
 }
 
+/// The core's side: hands one unit back and rings if someone waits.
+fn give_back(credit: &Credit, signal: &Signal, bell: &Notify) {
+    credit.give_back(1);
+    if signal.notify() {
+        bell.notify();
+    }
+}
+
 #[test]
 fn a_waiter_for_credit_is_always_woken() {
     model(|| {
@@ -43,12 +51,7 @@ fn a_waiter_for_credit_is_always_woken() {
         let bell = Arc::new(Notify::new());
         let core = {
             let (credit, signal, bell) = (credit.clone(), signal.clone(), bell.clone());
-            thread::spawn(move || {
-                credit.give_back(1);
-                if signal.notify() {
-                    bell.notify();
-                }
-            })
+            thread::spawn(move || give_back(&credit, &signal, &bell))
         };
         // loom reports a deadlock if this waits for a wake-up that never comes.
         take(&credit, &signal, &bell);
@@ -67,10 +70,7 @@ fn two_units_given_back_one_at_a_time_reach_a_waiter_that_needs_both() {
             let (credit, signal, bell) = (credit.clone(), signal.clone(), bell.clone());
             thread::spawn(move || {
                 for _ in 0..2 {
-                    credit.give_back(1);
-                    if signal.notify() {
-                        bell.notify();
-                    }
+                    give_back(&credit, &signal, &bell);
                 }
             })
         };

@@ -6,27 +6,8 @@
 
 mod common;
 
-use common::{join, run, within, zsock};
+use common::{join, run, twin, within, zsock};
 use monocoque::{MonitorEvent, Options, Router};
-
-/// A libzmq DEALER with routing id "twin": says `name`, then returns what it receives
-/// until 2 s pass with nothing.
-fn twin(endpoint: &str, name: &'static str) -> std::thread::JoinHandle<Vec<Vec<u8>>> {
-    let endpoint = endpoint.to_owned();
-    std::thread::spawn(move || {
-        let ctx = zmq::Context::new();
-        let dealer = zsock(&ctx, zmq::DEALER);
-        dealer.set_identity(b"twin").unwrap();
-        dealer.set_rcvtimeo(2000).unwrap();
-        dealer.connect(&endpoint).unwrap();
-        dealer.send(name, 0).unwrap();
-        let mut got = Vec::new();
-        while let Ok(m) = dealer.recv_bytes(0) {
-            got.push(m);
-        }
-        got
-    })
-}
 
 /// Connects the two twins one after the other and sends "for twin" once the second
 /// was refused (no handover) or took over; returns what each received.

@@ -26,6 +26,19 @@ fn libzmq_echo(ctx: &zmq::Context) -> String {
     endpoint
 }
 
+/// A two-core runtime and a sharded DEALER with `connects` connections to a libzmq
+/// echo server (whose context comes along, to live as long as the test).
+fn echo_dealer(connects: usize) -> (monocoque::Runtime, zmq::Context, ShardedSocket) {
+    let rt = common::two_cores();
+    let ctx = zmq::Context::new();
+    let endpoint = libzmq_echo(&ctx);
+    let dealer = ShardedSocket::new(&rt, SocketType::Dealer, Options::default());
+    for _ in 0..connects {
+        dealer.connect(&endpoint).unwrap();
+    }
+    (rt, ctx, dealer)
+}
+
 /// Runs `f` on a new thread and fails the test if it takes longer than `limit`.
 fn watchdog<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
     let (tx, rx) = mpsc::channel();
@@ -38,13 +51,7 @@ fn watchdog<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + '
 
 #[test]
 fn dealer_round_trips_under_a_tokio_runtime_with_no_timers() {
-    let rt = common::two_cores();
-    let ctx = zmq::Context::new();
-    let endpoint = libzmq_echo(&ctx);
-    let dealer = ShardedSocket::new(&rt, SocketType::Dealer, Options::default());
-    for _ in 0..2 {
-        dealer.connect(&endpoint).unwrap();
-    }
+    let (rt, _ctx, dealer) = echo_dealer(2);
     let d = dealer.clone();
     let echoed = watchdog(WAIT, move || {
         // current_thread with no time driver: a future that relied on a timer would
@@ -70,11 +77,7 @@ fn dealer_round_trips_under_a_tokio_runtime_with_no_timers() {
 
 #[test]
 fn tasks_on_a_multi_threaded_tokio_runtime_share_one_handle() {
-    let rt = common::two_cores();
-    let ctx = zmq::Context::new();
-    let endpoint = libzmq_echo(&ctx);
-    let dealer = ShardedSocket::new(&rt, SocketType::Dealer, Options::default());
-    dealer.connect(&endpoint).unwrap();
+    let (rt, _ctx, dealer) = echo_dealer(1);
     let d = dealer.clone();
     let total = watchdog(WAIT, move || {
         let tokio = tokio::runtime::Builder::new_multi_thread()
@@ -111,11 +114,7 @@ fn tasks_on_a_multi_threaded_tokio_runtime_share_one_handle() {
 
 #[test]
 fn a_thread_that_did_not_create_the_handle_blocks_and_is_woken() {
-    let rt = common::two_cores();
-    let ctx = zmq::Context::new();
-    let endpoint = libzmq_echo(&ctx);
-    let dealer = ShardedSocket::new(&rt, SocketType::Dealer, Options::default());
-    dealer.connect(&endpoint).unwrap();
+    let (rt, _ctx, dealer) = echo_dealer(1);
     let d = dealer.clone();
     let n = watchdog(WAIT, move || {
         for i in 0..500u32 {

@@ -8,7 +8,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use common::{zbind, zsock, WAIT};
+use common::{twin, zbind, zsock, WAIT};
 use monocoque::{Error, MonitorEvent, Options, Runtime, ShardedSocket, SocketType};
 
 fn runtime() -> Runtime {
@@ -334,25 +334,6 @@ fn pair_talks_to_a_libzmq_pair() {
     assert_eq!(peer.join().unwrap(), b"ping");
     pair.close();
     rt.shutdown();
-}
-
-/// A libzmq DEALER with routing id "twin" that says `name` once connected, then
-/// reports what it receives within WAIT.
-fn twin(endpoint: &str, name: &'static str) -> std::thread::JoinHandle<Vec<Vec<u8>>> {
-    let endpoint = endpoint.to_owned();
-    std::thread::spawn(move || {
-        let ctx = zmq::Context::new();
-        let dealer = zsock(&ctx, zmq::DEALER);
-        dealer.set_identity(b"twin").unwrap();
-        dealer.set_rcvtimeo(2000).unwrap();
-        dealer.connect(&endpoint).unwrap();
-        dealer.send(name, 0).unwrap();
-        let mut got = Vec::new();
-        while let Ok(m) = dealer.recv_bytes(0) {
-            got.push(m);
-        }
-        got
-    })
 }
 
 /// Two libzmq DEALERs announce the same routing id to a sharded ROUTER; the second

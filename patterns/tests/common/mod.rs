@@ -290,3 +290,23 @@ pub async fn within_or_none<T>(wait: Duration, fut: impl Future<Output = T>) -> 
         .await
         .ok()
 }
+
+/// A libzmq DEALER with routing id "twin" in its own thread: says `name` once
+/// connected to `endpoint`, then returns what it receives until 2 s pass with nothing
+/// (for the duplicate-routing-id tests).
+pub fn twin(endpoint: &str, name: &'static str) -> std::thread::JoinHandle<Vec<Vec<u8>>> {
+    let endpoint = endpoint.to_owned();
+    std::thread::spawn(move || {
+        let ctx = zmq::Context::new();
+        let dealer = zsock(&ctx, zmq::DEALER);
+        dealer.set_identity(b"twin").unwrap();
+        dealer.set_rcvtimeo(2000).unwrap();
+        dealer.connect(&endpoint).unwrap();
+        dealer.send(name, 0).unwrap();
+        let mut got = Vec::new();
+        while let Ok(m) = dealer.recv_bytes(0) {
+            got.push(m);
+        }
+        got
+    })
+}
