@@ -49,7 +49,10 @@ pub enum Error {
     /// sockets inside a glommio executor, or use a [`ShardedSocket`](crate::ShardedSocket)
     /// handle, which works from any thread and any async runtime.
     #[error(
-        "no glommio executor runs on this thread: create and use local sockets inside one          (glommio::LocalExecutorBuilder::new(..).spawn(..), LocalExecutor::run, or a          monocoque Runtime core via Runtime::on_each_core), or use a ShardedSocket handle,          which works from any thread and any async runtime (tokio included)"
+        "no glommio executor runs on this thread: create and use local sockets inside one \
+         (glommio::LocalExecutorBuilder::new(..).spawn(..), LocalExecutor::run, or a \
+         monocoque Runtime core via Runtime::on_each_core), or use a ShardedSocket handle, \
+         which works from any thread and any async runtime (tokio included)"
     )]
     NoExecutor,
     /// A core index past the runtime's cores.

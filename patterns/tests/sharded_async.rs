@@ -242,3 +242,30 @@ fn two_threads_receiving_from_one_handle_are_both_served() {
     pull.close();
     rt.shutdown();
 }
+
+#[test]
+fn the_handles_futures_also_run_on_a_runtime_core() {
+    let (rt, _ctx, dealer) = echo_dealer(2);
+    // A task on core 0 drives the handle (whose connections are on both cores); the
+    // blocking forms refuse there, the futures work.
+    let d = dealer.clone();
+    let tasks = rt.on_each_core(move |core| {
+        let d = d.clone();
+        async move {
+            if core != 0 {
+                return Ok(0);
+            }
+            assert!(matches!(d.send("x"), Err(monocoque::Error::State(_))));
+            for i in 0..100u32 {
+                d.send_async(i.to_be_bytes().to_vec()).await?;
+                let reply = d.recv_async().await?;
+                assert_eq!(&reply[0][..], i.to_be_bytes());
+            }
+            Ok::<u32, monocoque::Error>(100)
+        }
+    });
+    let results = watchdog(WAIT, move || tasks.join().unwrap());
+    assert_eq!(results[0].as_ref().unwrap(), &100);
+    dealer.close();
+    rt.shutdown();
+}

@@ -68,6 +68,8 @@ fn dealer_round_robins_over_the_peers_of_both_cores() {
     for (_, thread) in routers {
         assert_eq!(thread.join().unwrap(), 100);
     }
+    // Sent once each (by the core that held the peer), not once more by the handle.
+    assert_eq!(dealer.stats().unwrap().sent, 300);
     dealer.close();
     rt.shutdown();
 }
@@ -132,10 +134,10 @@ fn pull_fair_queues_pushers_on_both_cores() {
     for t in &pushers {
         t.thread().unpark();
     }
-    // Until both cores have taken all 400 (the hellos count twice: the cores took
-    // them, and so did the handle), so that both have a backlog when reading starts.
+    // Until both cores have taken all 402, so that both have a backlog when reading
+    // starts.
     let start = Instant::now();
-    while pull.stats().unwrap().received < 404 {
+    while pull.stats().unwrap().received < 402 {
         assert!(start.elapsed() < WAIT, "{:?}", pull.stats());
         std::thread::yield_now();
     }
@@ -152,6 +154,8 @@ fn pull_fair_queues_pushers_on_both_cores() {
         assert_ne!(last, Some(p), "two in a row from pusher {p} at its #{i}");
         last = Some(p);
     }
+    // Each message counts once, where it was received, whoever read it.
+    assert_eq!(pull.stats().unwrap().received, 402);
     for t in pushers {
         t.thread().unpark();
         t.join().unwrap();
@@ -194,6 +198,8 @@ fn req_keeps_lock_step_and_round_robins_over_reps_on_both_cores() {
         *per_rep.entry(rep.to_string()).or_insert(0) += 1;
     }
     assert_eq!(per_rep.values().copied().collect::<Vec<_>>(), [10, 10]);
+    let stats = req.stats().unwrap();
+    assert_eq!((stats.sent, stats.received), (20, 20));
     for (_, t) in reps {
         t.join().unwrap();
     }

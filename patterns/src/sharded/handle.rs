@@ -160,7 +160,10 @@ impl ShardedSocket {
     }
 
     /// Binds `endpoint` on the first core, which accepts and hands each new connection
-    /// to the next core in turn. Returns the endpoint bound. Call from a plain thread.
+    /// to the core the runtime's placement chooses ([`RuntimeHandle::next_core`]).
+    /// Returns the endpoint bound. It waits for the first core: call it from any
+    /// thread but a runtime core's (from a tokio task, it blocks that worker briefly;
+    /// `spawn_blocking` if that matters).
     pub fn bind(&self, endpoint: &str) -> Result<Endpoint> {
         self.check_open()?;
         let endpoint = endpoint.to_string();
@@ -172,12 +175,14 @@ impl ShardedSocket {
         })?
     }
 
-    /// Connects to `endpoint` from the runtime's next core in turn
-    /// ([`RuntimeHandle::next_core`]: one turn for every sharded socket of the runtime,
-    /// so N sockets with one connect each spread as N connects of one socket do).
-    /// Returns once the core has the peer (at once when called from a runtime core);
-    /// the connection is made and kept in the background. See
-    /// [`ShardedSocket::peers_per_core`] for where connections went.
+    /// Connects to `endpoint` from the core the runtime's placement chooses
+    /// ([`RuntimeHandle::next_core`]: one choice for every sharded socket of the
+    /// runtime, so N sockets with one connect each spread as N connects of one socket
+    /// do). Returns once that core has started connecting (at once when called from a
+    /// runtime core): from then on DEALER, PUSH and REQ sends count the connection in
+    /// their round-robin, as libzmq's do. The connection is made (and remade) in the
+    /// background; [`ShardedSocket::peers_per_core`] counts it once its handshake is
+    /// done, [`RuntimeHandle::connections_per_core`] at once.
     pub fn connect(&self, endpoint: &str) -> Result<()> {
         self.connect_on(self.inner.rt.next_core(), endpoint)
     }
@@ -335,9 +340,12 @@ impl ShardedSocket {
         Ok(ShardedMonitor { events })
     }
 
-    /// The whole socket's counters: every core's shard plus this handle's own sends
-    /// and receives (a message published from one core or the handle counts once in
-    /// `sent`; each core whose ring was full counts once in `dropped_ring`). Asks
+    /// The whole socket's counters: every core's shard plus what only the handle
+    /// sees. Each message counts once: one published (PUB, XPUB) or routed (ROUTER)
+    /// from a core or the handle once in `sent`; one the handle hands a core to send
+    /// (DEALER, PUSH, PAIR, REQ, REP) in that core's `sent`, an XSUB's on each core it
+    /// is sent on; one received, in `received` of the core that received it, whoever
+    /// reads it. Each core whose ring was full counts once in `dropped_ring`. Asks
     /// every core, so call it from a plain thread: from a runtime core it fails with
     /// [`Error::State`] (use [`ShardRef::stats`] there for that core's share).
     pub fn stats(&self) -> Result<Stats> {
@@ -406,7 +414,7 @@ impl ShardedSocket {
     /// that blocked could be the one it waits for): use [`ShardRef::send`] there.
     pub fn send(&self, msg: impl Into<Message>) -> Result<()> {
         self.check_not_on_core(
-            "send through ShardRef on a runtime core; ShardedSocket::send is for other threads",
+            "ShardedSocket::send blocks its thread; on a runtime core use send_async().await (or a ShardRef from ShardedSocket::on_each_core)",
         )?;
         let mut msg = Some(crate::socket_macros::non_empty(msg.into())?);
         let mut done = 0;
@@ -429,7 +437,7 @@ impl ShardedSocket {
     /// [`Error::State`]: use [`ShardRef::recv`] there.
     pub fn recv_timeout(&self, timeout: Option<Duration>) -> Result<Option<Message>> {
         self.check_not_on_core(
-            "receive through ShardRef on a runtime core; ShardedSocket::recv is for other threads",
+            "ShardedSocket::recv blocks its thread; on a runtime core use recv_async().await (or a ShardRef from ShardedSocket::on_each_core)",
         )?;
         let deadline = timeout.map(|t| Instant::now() + t);
         block_until(deadline, |cx| self.poll_recv(cx)).transpose()
@@ -477,7 +485,7 @@ impl ShardedSocket {
                     SocketType::Rep => ext.rep_to = Some(from),
                     _ => {}
                 }
-                ext.stats.received += 1;
+                // Counted in `received` by the core that forwarded it.
                 return Poll::Ready(Ok(msg));
             }
             // Every core is gone: their rings closed and are drained.
@@ -580,7 +588,6 @@ impl ShardedSocket {
                 if kind == SocketType::Req {
                     ext.req_out = Some(core);
                 }
-                ext.stats.sent += 1;
                 Handed::Done(
                     push(&mut ext.to_cores, core, Mail::Send(msg)).map_err(|_| Error::Closed),
                 )
@@ -595,7 +602,6 @@ impl ShardedSocket {
                     return Handed::Wait(msg);
                 }
                 ext.rep_to = None;
-                ext.stats.sent += 1;
                 Handed::Done(
                     push(&mut ext.to_cores, core, Mail::Send(msg)).map_err(|_| Error::Closed),
                 )
@@ -610,7 +616,6 @@ impl ShardedSocket {
                     }
                     *done += 1;
                 }
-                ext.stats.sent += 1;
                 Handed::Done(Ok(()))
             }
             SocketType::Sub | SocketType::Pull => Handed::Done(Err(Error::Unsupported {

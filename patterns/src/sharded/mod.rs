@@ -2,9 +2,10 @@
 //!
 //! Each core holds a *shard* ([`shard`]): an ordinary local socket of the same type
 //! that serves the connections that core owns. A bound sharded socket accepts on the
-//! first core and hands each new connection to the next core in turn; a connecting
-//! one places its connections on the cores in turn. A connection stays on its core
-//! for its whole life.
+//! first core and hands each new connection to the core the runtime's
+//! [`Placement`](monocoque_runtime::Placement) chooses (by default the one with the
+//! fewest connections); a connecting one places each connection the same way. A
+//! connection stays on its core for its whole life.
 //!
 //! Each socket has its own mesh of SPSC rings: between every two cores, and between
 //! every core and the handle. What travels on them is a typed [`Mail`](mail::Mail):
