@@ -5,7 +5,7 @@ use monocoque_zmtp::SocketType;
 
 use crate::{
     Dealer, Error, Monitor, Options, Pair, PeerStats, Properties, Pub, Pull, Push, Rep, Req,
-    Result, Router, Stats, Sub, XPub, XSub,
+    Result, Router, Stats, Sub, TrySendError, XPub, XSub,
 };
 
 /// Matches `$value` (an [`AnySocket`] or a reference to one) and runs `$body` with `$s`
@@ -308,6 +308,30 @@ impl AnySocket {
               s => s.send(msg).await)
     }
 
+    /// Queues `msg` without waiting, as the typed socket's `try_send` does, or hands
+    /// it back ([`Error::WouldBlock`] when it would have to wait for room).
+    pub fn try_send(&self, msg: impl Into<Message>) -> std::result::Result<(), TrySendError> {
+        let msg = msg.into();
+        match self {
+            AnySocket::Pair(s) => s.try_send(msg),
+            AnySocket::Pub(s) => s.try_send(msg),
+            AnySocket::Req(s) => s.try_send(msg),
+            AnySocket::Rep(s) => s.try_send(msg),
+            AnySocket::Dealer(s) => s.try_send(msg),
+            AnySocket::Router(s) => s.try_send(msg),
+            AnySocket::Push(s) => s.try_send(msg),
+            AnySocket::XPub(s) => s.try_send(msg),
+            AnySocket::XSub(s) => s.try_send(msg),
+            other => {
+                let e = Error::Unsupported {
+                    socket: other.kind(),
+                    op: "send",
+                };
+                Err(TrySendError::new(e, msg))
+            }
+        }
+    }
+
     /// Waits for the next message, as the typed socket's `recv` does (a ROUTER's
     /// starts with the sender's routing id; an XPUB's are subscriptions). Fails with
     /// [`Error::Unsupported`] on a PUB or PUSH.
@@ -353,14 +377,15 @@ impl AnySocket {
     }
 
     /// The next message if one has already arrived (`Ok(None)` if not). Fails with
-    /// [`Error::Unsupported`] on a PUB or PUSH, and on a REQ or REP, whose receives
-    /// must alternate with sends.
+    /// [`Error::Unsupported`] on a PUB or PUSH, and as `recv` does on a REQ or REP out
+    /// of turn.
     ///
     /// ```
     /// use monocoque::{AnySocket, SocketType};
     ///
     /// glommio::LocalExecutor::default().run(async {
     ///     assert!(AnySocket::new(SocketType::Pull).try_recv()?.is_none());
+    ///     // A REQ receives only after a request:
     ///     assert!(AnySocket::new(SocketType::Req).try_recv().is_err());
     ///     Ok::<(), monocoque::Error>(())
     /// })
@@ -368,8 +393,9 @@ impl AnySocket {
     /// ```
     pub fn try_recv(&self) -> Result<Option<Message>> {
         self.base().check_executor()?;
-        each!(self, "receive without waiting", [Pair, Sub, Dealer, Router, Pull, XPub, XSub],
-              s => Ok(s.try_recv()))
+        each!(self, "receive without waiting",
+              [Pair, Sub, Req, Rep, Dealer, Router, Pull, XPub, XSub],
+              s => s.try_recv())
     }
 
     /// Subscribes a SUB or XSUB to messages whose first frame starts with `prefix`

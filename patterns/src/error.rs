@@ -40,9 +40,20 @@ pub enum Error {
     /// The socket was closed.
     #[error("socket closed")]
     Closed,
-    /// A bounded wait elapsed.
+    /// A bounded wait elapsed: SNDTIMEO or RCVTIMEO ([`Options::sndtimeo`],
+    /// [`Options::rcvtimeo`]), or the limit given to a call such as
+    /// [`ShardedSocket::recv_timeout`](crate::ShardedSocket::recv_timeout). libzmq
+    /// reports this as EAGAIN (pyzmq's `zmq.Again`).
+    ///
+    /// [`Options::sndtimeo`]: crate::Options::sndtimeo
+    /// [`Options::rcvtimeo`]: crate::Options::rcvtimeo
     #[error("timed out")]
     Timeout,
+    /// A `try_send` found no peer with room (every peer at SNDHWM, or none yet):
+    /// libzmq's EAGAIN for a send with `ZMQ_DONTWAIT`. The message comes back in the
+    /// [`TrySendError`].
+    #[error("no peer can take the message now")]
+    WouldBlock,
     /// A local socket ([`Dealer`](crate::Dealer), [`AnySocket`](crate::AnySocket), …)
     /// was used on a thread that runs no glommio executor (a plain thread, a tokio
     /// runtime): its connections would have nowhere to run. Create and use local
@@ -67,3 +78,62 @@ pub enum Error {
 
 /// Result of socket operations.
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// A message a `try_send` could not queue, handed back with the reason.
+///
+/// ```no_run
+/// # glommio::LocalExecutor::default().run(async {
+/// use monocoque::{Error, Push};
+///
+/// let push = Push::new();
+/// push.bind("tcp://127.0.0.1:5557")?;
+/// match push.try_send("tick") {
+///     Ok(()) => {}
+///     // Nobody connected yet (or every puller is at SNDHWM): keep the message.
+///     Err(e) if e.would_block() => {
+///         let tick = e.into_message();
+///         assert_eq!(&tick[0][..], b"tick");
+///     }
+///     Err(e) => return Err(e.into()),
+/// }
+/// # Ok::<(), Error>(()) });
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct TrySendError {
+    error: Error,
+    message: monocoque_runtime::Message,
+}
+
+impl TrySendError {
+    pub(crate) fn new(error: Error, message: monocoque_runtime::Message) -> TrySendError {
+        TrySendError { error, message }
+    }
+
+    /// Why the message was not queued.
+    pub fn error(&self) -> &Error {
+        &self.error
+    }
+
+    /// The send would have had to wait for room ([`Error::WouldBlock`]); trying
+    /// again later can succeed.
+    pub fn would_block(&self) -> bool {
+        matches!(self.error, Error::WouldBlock)
+    }
+
+    /// The message, as it was given.
+    pub fn into_message(self) -> monocoque_runtime::Message {
+        self.message
+    }
+
+    /// The reason and the message.
+    pub fn into_parts(self) -> (Error, monocoque_runtime::Message) {
+        (self.error, self.message)
+    }
+}
+
+impl From<TrySendError> for Error {
+    fn from(e: TrySendError) -> Error {
+        e.error
+    }
+}

@@ -28,6 +28,10 @@
 //! ```
 
 #![forbid(unsafe_code)]
+// `try_send` hands a refused message back by value in its `TrySendError` (a `Message`
+// keeps a few frames inline): boxing it would allocate on every refusal, in the loop
+// of a sender that polls for room.
+#![allow(clippy::result_large_err)]
 #![warn(missing_docs)]
 
 mod any_socket;
@@ -55,13 +59,13 @@ pub use auth::{
     Auth, AuthReply, AuthRequest, AuthStatus, Authenticator, Credentials, SharedAuthenticator,
     ZapHandler,
 };
-pub use error::{Error, Result};
+pub use error::{Error, Result, TrySendError};
 pub use monitor::Monitor;
 pub use monocoque_runtime::{
     CoreTaskLost, CoreTasks, Placement, Runtime, RuntimeBuilder, RuntimeError, RuntimeHandle,
     Verdict,
 };
-pub use monocoque_runtime::{Endpoint, Message, MonitorEvent, Properties};
+pub use monocoque_runtime::{Endpoint, IntoFrame, Message, MonitorEvent, Properties};
 pub use monocoque_zmtp::zap::ZapError;
 pub use monocoque_zmtp::{
     CurveKeyPair, CurvePublicKey, Mechanism, Metadata, PeerInfo, Security, SocketType,

@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
-use std::task::Poll;
+use std::task::{Context, Poll};
 
 use monocoque_runtime::{MonitorEvent, Notify};
 
@@ -38,18 +38,36 @@ pub struct Monitor {
 impl Monitor {
     /// Waits for the next event.
     pub async fn next(&self) -> MonitorEvent {
-        std::future::poll_fn(|cx| match self.queue.events.borrow_mut().pop_front() {
+        std::future::poll_fn(|cx| self.poll_event(cx)).await
+    }
+
+    /// The next event, or a wake-up when one arrives.
+    fn poll_event(&self, cx: &mut Context<'_>) -> Poll<MonitorEvent> {
+        match self.queue.events.borrow_mut().pop_front() {
             Some(ev) => Poll::Ready(ev),
             None => {
                 self.queue.ready.register(cx.waker());
                 Poll::Pending
             }
-        })
-        .await
+        }
     }
 
     /// The next event if one is waiting.
     pub fn try_next(&self) -> Option<MonitorEvent> {
         self.queue.events.borrow_mut().pop_front()
+    }
+}
+
+/// The events as a [`futures_core::Stream`] (the same as [`Monitor::next`]). It never
+/// ends on its own (a monitor outlives its socket's connections): end it with a
+/// combinator (`take_while`, `take_until`, a timeout) where that matters.
+impl futures_core::Stream for Monitor {
+    type Item = MonitorEvent;
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<MonitorEvent>> {
+        self.poll_event(cx).map(Some)
     }
 }

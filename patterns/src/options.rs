@@ -12,10 +12,26 @@ use crate::auth::SharedAuthenticator;
 /// are libzmq 4.3's. Set them before `bind`/`connect`; connections made later use the
 /// values current at that time.
 ///
+/// Each option has a chaining setter of the same name, so changing one reads as it
+/// does in pyzmq (`socket.sndhwm = 10_000`), and struct update syntax works too:
+///
 /// ```
+/// use std::time::Duration;
 /// use monocoque::Options;
-/// let opts = Options { sndhwm: 10_000, ..Options::default() };
+///
+/// let opts = Options::default().sndhwm(10_000).linger(Duration::ZERO);
 /// assert_eq!(opts.rcvhwm, 1000);
+/// assert_eq!(opts.linger, Some(Duration::ZERO));
+///
+/// // The same, spelled out:
+/// let same = Options { sndhwm: 10_000, linger: Some(Duration::ZERO), ..Options::default() };
+/// assert_eq!(same.sndhwm, opts.sndhwm);
+///
+/// // On a socket, one option at a time:
+/// # glommio::LocalExecutor::default().run(async {
+/// let push = monocoque::Push::new();
+/// push.set_options(push.options().sndtimeo(Duration::from_millis(100)));
+/// # });
 /// ```
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -23,8 +39,18 @@ pub struct Options {
     pub sndhwm: usize,
     /// RCVHWM: messages queued from one peer before reading from it pauses (0 = no limit).
     pub rcvhwm: usize,
-    /// LINGER: how long closing waits for queued messages to go out (`None` = forever).
+    /// LINGER: how long closing waits for queued messages to go out (`None` = forever,
+    /// libzmq's −1 and default; `Some(Duration::ZERO)` drops them at once).
     pub linger: Option<Duration>,
+    /// SNDTIMEO: how long a `send` waits for room (a peer below SNDHWM, or a peer at
+    /// all) before failing with [`crate::Error::Timeout`]: `None` (libzmq's −1 and
+    /// default) waits for ever, `Some(Duration::ZERO)` fails at once (libzmq's EAGAIN,
+    /// as `try_send`). A send that times out did not queue its message.
+    pub sndtimeo: Option<Duration>,
+    /// RCVTIMEO: how long a `recv` waits for a message before failing with
+    /// [`crate::Error::Timeout`]: `None` (default) for ever, `Some(Duration::ZERO)`
+    /// returns at once.
+    pub rcvtimeo: Option<Duration>,
     /// ROUTING_ID: the identity announced to peers (REQ, DEALER, ROUTER send it).
     pub routing_id: Bytes,
     /// RECONNECT_IVL: delay before reconnecting (`None` = do not reconnect).
@@ -131,6 +157,8 @@ impl Default for Options {
             sndhwm: 1000,
             rcvhwm: 1000,
             linger: None,
+            sndtimeo: None,
+            rcvtimeo: None,
             routing_id: Bytes::new(),
             reconnect_ivl: Some(Duration::from_millis(100)),
             reconnect_ivl_max: Duration::ZERO,
@@ -179,5 +207,69 @@ impl Options {
             sndbuf: self.sndbuf,
             rcvbuf: self.rcvbuf,
         }
+    }
+}
+
+/// A chaining setter for each option: `Options::default().sndhwm(10).rcvhwm(10)`.
+/// Options marked `into` take their value through `Into`, so an `Option<Duration>`
+/// option takes a `Duration` or `None`, and a `Bytes` option a `&'static str` or a
+/// `Vec<u8>`; the others take their type as it is (integer literals infer).
+macro_rules! setters {
+    (
+        exact { $($name:ident: $ty:ty),* $(,)? }
+        into { $($iname:ident: $ity:ty),* $(,)? }
+    ) => {
+        impl Options {
+            $(
+                #[doc = concat!("Sets [`Options::", stringify!($name), "`].")]
+                #[must_use]
+                pub fn $name(mut self, value: $ty) -> Options {
+                    self.$name = value;
+                    self
+                }
+            )*
+            $(
+                #[doc = concat!("Sets [`Options::", stringify!($iname), "`].")]
+                #[must_use]
+                pub fn $iname(mut self, value: impl Into<$ity>) -> Options {
+                    self.$iname = value.into();
+                    self
+                }
+            )*
+        }
+    };
+}
+
+setters! {
+    exact {
+        sndhwm: usize,
+        rcvhwm: usize,
+        reconnect_ivl_max: Duration,
+        backlog: i32,
+        conflate: bool,
+        router_mandatory: bool,
+        router_handover: bool,
+        xpub_verbose: bool,
+        req_relaxed: bool,
+        req_correlate: bool,
+        security: Security,
+        zap_enforce_domain: bool,
+    }
+    into {
+        linger: Option<Duration>,
+        sndtimeo: Option<Duration>,
+        rcvtimeo: Option<Duration>,
+        routing_id: Bytes,
+        reconnect_ivl: Option<Duration>,
+        handshake_ivl: Option<Duration>,
+        heartbeat_ivl: Option<Duration>,
+        heartbeat_timeout: Option<Duration>,
+        heartbeat_ttl: Option<Duration>,
+        maxmsgsize: Option<u64>,
+        sndbuf: Option<usize>,
+        rcvbuf: Option<usize>,
+        busy_poll: Option<Duration>,
+        zap_domain: Bytes,
+        authenticator: Option<SharedAuthenticator>,
     }
 }

@@ -175,13 +175,35 @@ macro_rules! socket_common {
 macro_rules! load_balanced_send {
     ($name:ident) => {
         impl $name {
-            /// Queues `msg` for the next peer with room, waiting while all are full.
+            /// Queues `msg` for the next peer with room, waiting while all are full (or,
+            /// bound, while no peer is connected), for at most SNDTIMEO
+            /// ([`crate::Options::sndtimeo`]; a send that times out fails with
+            /// [`crate::Error::Timeout`] and did not queue the message).
+            ///
+            /// Cancel-safe: the message belongs to the socket once `send` is called.
+            /// If the future is dropped before it completes (a `select!` that took
+            /// another branch, a timeout around it), the message is queued anyway, for
+            /// the next peer and past SNDHWM, or, when no peer exists yet, for the
+            /// first to connect. To get a message back when it cannot be queued, use
+            /// [`Self::try_send`].
             pub async fn send(
                 &self,
                 msg: impl Into<monocoque_runtime::Message>,
             ) -> $crate::Result<()> {
                 let msg = $crate::socket_macros::non_empty(msg.into())?;
-                self.base.send_load_balanced(&msg, false).await.map(drop)
+                self.base.send_load_balanced(msg, false).await.map(drop)
+            }
+
+            /// Queues `msg` for the next peer with room without waiting, or hands it
+            /// back: [`crate::Error::WouldBlock`] when every peer is at SNDHWM or none
+            /// is connected (libzmq's `ZMQ_DONTWAIT`).
+            pub fn try_send(
+                &self,
+                msg: impl Into<monocoque_runtime::Message>,
+            ) -> std::result::Result<(), $crate::TrySendError> {
+                $crate::socket_macros::try_sending(msg.into(), |msg| {
+                    self.base.try_send_now(msg).map(drop)
+                })
             }
 
             /// Queues `msg` like `send`, but does not wake the connection: it goes out
@@ -192,7 +214,7 @@ macro_rules! load_balanced_send {
                 msg: impl Into<monocoque_runtime::Message>,
             ) -> $crate::Result<()> {
                 let msg = $crate::socket_macros::non_empty(msg.into())?;
-                self.base.send_load_balanced(&msg, true).await.map(drop)
+                self.base.send_load_balanced(msg, true).await.map(drop)
             }
 
             /// Hands every buffered message to its connection.
@@ -201,7 +223,9 @@ macro_rules! load_balanced_send {
             }
 
             /// Sends every message of `msgs` as one batch ([`Self::send_buffered`] each,
-            /// then [`Self::flush`]). Returns how many were sent.
+            /// then [`Self::flush`]). Returns how many were sent. (As a
+            /// [`futures_sink::Sink`], the socket batches the same way: `feed` buffers,
+            /// `flush` hands the batch over.)
             pub async fn send_batch<M: Into<monocoque_runtime::Message>>(
                 &self,
                 msgs: impl IntoIterator<Item = M>,
@@ -215,15 +239,118 @@ macro_rules! load_balanced_send {
                 Ok(n)
             }
         }
+
+        $crate::socket_macros::load_balanced_sink!($name);
+    };
+}
+
+/// A [`futures_sink::Sink`] of messages for a load-balancing sender: ready when a
+/// peer has room, `start_send` buffers as [`send_buffered`](crate::Push::send_buffered)
+/// does, `poll_flush` hands the buffered messages to their connections. Closing the
+/// sink flushes; the socket itself stays open until `close` or drop.
+macro_rules! load_balanced_sink {
+    ($name:ident) => {
+        impl<M: Into<monocoque_runtime::Message>> futures_sink::Sink<M> for $name {
+            type Error = $crate::Error;
+
+            fn poll_ready(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<$crate::Result<()>> {
+                if self.base.poll_pace(cx).is_pending() {
+                    return std::task::Poll::Pending;
+                }
+                self.base.poll_room(cx)
+            }
+
+            fn start_send(self: std::pin::Pin<&mut Self>, msg: M) -> $crate::Result<()> {
+                let msg = $crate::socket_macros::non_empty(msg.into())?;
+                self.base.start_send_load_balanced(msg).map(drop)
+            }
+
+            $crate::socket_macros::flushing_sink!();
+        }
+    };
+}
+
+/// `poll_flush` and `poll_close` of every socket's `Sink`: wake the connections that
+/// have buffered messages; nothing to wait for (the socket owns what it accepted).
+macro_rules! flushing_sink {
+    () => {
+        fn poll_flush(
+            self: std::pin::Pin<&mut Self>,
+            _cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<$crate::Result<()>> {
+            self.base().flush();
+            std::task::Poll::Ready(Ok(()))
+        }
+
+        fn poll_close(
+            self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<$crate::Result<()>> {
+            <Self as futures_sink::Sink<M>>::poll_flush(self, cx)
+        }
+    };
+}
+
+/// A [`futures_sink::Sink`] for a socket whose send never waits for room (PUB, XPUB,
+/// XSUB, REP, ROUTER): `poll_ready` only paces the caller (a yield once its time
+/// slice is over), `start_send` is the type's `try_send`, except that a message a
+/// ROUTER_MANDATORY peer has no room for is queued past SNDHWM instead of refused.
+macro_rules! immediate_sink {
+    ($name:ident) => {
+        impl<M: Into<monocoque_runtime::Message>> futures_sink::Sink<M> for $name {
+            type Error = $crate::Error;
+
+            fn poll_ready(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<$crate::Result<()>> {
+                if self.base.poll_pace(cx).is_pending() {
+                    return std::task::Poll::Pending;
+                }
+                std::task::Poll::Ready(self.base.check_open())
+            }
+
+            fn start_send(self: std::pin::Pin<&mut Self>, msg: M) -> $crate::Result<()> {
+                self.sink_send(msg.into())
+            }
+
+            $crate::socket_macros::flushing_sink!();
+        }
+    };
+}
+
+/// A [`futures_core::Stream`] of the messages a fair-queueing socket receives, as
+/// `recv` returns them (RCVTIMEO aside: a stream waits), ending once the socket is
+/// closed.
+macro_rules! message_stream {
+    ($name:ident) => {
+        impl futures_core::Stream for $name {
+            type Item = $crate::Result<monocoque_runtime::Message>;
+
+            fn poll_next(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<Option<Self::Item>> {
+                self.base
+                    .poll_stream(cx)
+                    .map(|next| next.map(|taken| taken.map(|(_, msg)| msg)))
+            }
+        }
     };
 }
 
 /// Adds `recv`, `try_recv` and `recv_batch` to a socket that fair-queues what its
-/// peers send (its per-type rules were applied on arrival).
+/// peers send (its per-type rules were applied on arrival), and its `Stream`.
 macro_rules! fair_queued_recv {
     ($name:ident) => {
         impl $name {
-            /// Waits for the next message from any peer.
+            /// Waits for the next message from any peer, for at most RCVTIMEO
+            /// ([`crate::Options::rcvtimeo`]; then [`crate::Error::Timeout`]).
+            /// Cancel-safe: a message is taken from the queue only when the future
+            /// returns it.
             #[inline]
             pub async fn recv(&self) -> $crate::Result<monocoque_runtime::Message> {
                 self.base.recv_message().await
@@ -240,9 +367,10 @@ macro_rules! fair_queued_recv {
                 Ok((msg, properties))
             }
 
-            /// The next message if one has already arrived.
-            pub fn try_recv(&self) -> Option<monocoque_runtime::Message> {
-                self.base.try_recv().map(|(_, m)| m)
+            /// The next message if one has already arrived (`Ok(None)` if not;
+            /// [`crate::Error::Closed`] once the socket is closed and drained).
+            pub fn try_recv(&self) -> $crate::Result<Option<monocoque_runtime::Message>> {
+                Ok(self.base.try_recv()?.map(|(_, m)| m))
             }
 
             /// Waits for one message, then also takes up to `max - 1` more that have
@@ -256,7 +384,26 @@ macro_rules! fair_queued_recv {
                 self.base.recv_batch(out, max.max(1)).await
             }
         }
+
+        $crate::socket_macros::message_stream!($name);
     };
+}
+
+/// `try_send` of every type: `send` (one attempt, no wait) on `msg` if it has frames,
+/// and `msg` back with the error otherwise.
+#[inline]
+pub(crate) fn try_sending(
+    msg: monocoque_runtime::Message,
+    send: impl FnOnce(&monocoque_runtime::Message) -> crate::Result<()>,
+) -> std::result::Result<(), crate::TrySendError> {
+    let sent = if msg.is_empty() {
+        Err(crate::Error::InvalidMessage(
+            "a message needs at least one frame",
+        ))
+    } else {
+        send(&msg)
+    };
+    sent.map_err(|e| crate::TrySendError::new(e, msg))
 }
 
 /// Rejects messages without frames.
@@ -273,4 +420,7 @@ pub(crate) fn non_empty(
     }
 }
 
-pub(crate) use {fair_queued_recv, load_balanced_send, socket_common, socket_type};
+pub(crate) use {
+    fair_queued_recv, flushing_sink, immediate_sink, load_balanced_send, load_balanced_sink,
+    message_stream, socket_common, socket_type,
+};

@@ -196,7 +196,7 @@ fn router_keeps_nothing_for_ended_handshakes() {
     run(|| async {
         let router = Router::new();
         let endpoint = router.bind("tcp://127.0.0.1:0").unwrap().to_string();
-        let drain = || while router.try_recv().is_some() {};
+        let drain = || while router.try_recv().unwrap().is_some() {};
         churn_against(
             "ROUTER, DEALER handshakes",
             &endpoint,
@@ -219,7 +219,7 @@ fn pull_keeps_nothing_for_vanished_clients() {
                 &format!("PULL, {cycle:?}"),
                 &endpoint,
                 cycle,
-                || while pull.try_recv().is_some() {},
+                || while pull.try_recv().unwrap().is_some() {},
                 || pull.peer_stats().len(),
             )
             .await;
@@ -237,7 +237,7 @@ fn pull_and_pub_keep_nothing_for_ended_handshakes() {
             "PULL, PUSH handshakes",
             &endpoint,
             Cycle::Handshake(SocketType::Push),
-            || while pull.try_recv().is_some() {},
+            || while pull.try_recv().unwrap().is_some() {},
             || pull.peer_stats().len(),
         )
         .await;

@@ -85,7 +85,8 @@ async fn every_call_reports_no_executor() {
     ));
     assert!(matches!(dealer.send("x").await, Err(Error::NoExecutor)));
     assert!(matches!(dealer.recv().await, Err(Error::NoExecutor)));
-    assert!(dealer.try_recv().is_none());
+    assert!(matches!(dealer.try_recv(), Err(Error::NoExecutor)));
+    assert!(matches!(dealer.try_send("x"), Err(e) if matches!(e.error(), Error::NoExecutor)));
     drop(dealer);
     let sub = monocoque::Sub::new();
     assert!(matches!(sub.subscribe(b""), Err(Error::NoExecutor)));

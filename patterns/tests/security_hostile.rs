@@ -77,7 +77,7 @@ fn monocoque(mech: Mech, client: Client) -> Outcome {
         let events = until_disconnected(&monitor).await;
         join(raw).await;
         // The connection's messages reach the socket before it reports the end.
-        let messages = std::iter::from_fn(|| pull.try_recv())
+        let messages = std::iter::from_fn(|| pull.try_recv().unwrap())
             .map(|m| m[0].to_vec())
             .collect();
         Outcome { events, messages }

@@ -53,7 +53,7 @@ pub use lifecycle::Lifecycle;
 pub use link_end::LinkEnd;
 pub use log_limit::{limited, LogLimit, BURST as LOG_BURST};
 pub use mesh::{link, Inbox, Outbox};
-pub use message::Message;
+pub use message::{IntoFrame, Message};
 pub use monitor::MonitorEvent;
 pub use monocoque_zmtp::HeartbeatOptions;
 pub use notify::Notify;

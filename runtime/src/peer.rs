@@ -94,6 +94,12 @@ impl OutQueue {
         if self.is_full() {
             return Err(Full);
         }
+        self.push_over_hwm(msg);
+        Ok(())
+    }
+
+    /// Queues `msg` even at SNDHWM.
+    fn push_over_hwm(&mut self, msg: &Message) {
         if self.conflate && self.messages != 0 {
             self.wire.clear();
             self.messages = 0;
@@ -101,7 +107,6 @@ impl OutQueue {
         }
         Encoder::NULL.encode_message(&mut self.wire, msg.iter());
         self.messages += 1;
-        Ok(())
     }
 }
 
@@ -273,6 +278,24 @@ impl Peer {
     #[inline]
     pub fn try_send_deferred(&self, msg: &Message) -> Result<(), Full> {
         self.out.borrow_mut().push(msg)
+    }
+
+    /// True unless the queue is at SNDHWM.
+    #[inline]
+    pub fn has_room(&self) -> bool {
+        !self.out.borrow().is_full()
+    }
+
+    /// Queues `msg` even when the queue is at SNDHWM, and wakes the connection: for a
+    /// message the socket has already accepted and must not lose (a send whose caller
+    /// stopped waiting for room). The queue then holds one more than SNDHWM until the
+    /// connection drains it.
+    pub fn send_over_hwm(&self, msg: &Message) {
+        let mut out = self.out.borrow_mut();
+        out.push_over_hwm(msg);
+        if let Some(w) = out.writer.take() {
+            w.wake();
+        }
     }
 
     /// Wakes the connection if messages are waiting.

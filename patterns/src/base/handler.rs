@@ -71,6 +71,9 @@ impl Handler for SocketBase {
             }
             drop(out);
             self.targets_changed();
+            if !self.cancelled.borrow().is_empty() {
+                self.release_cancelled(peer);
+            }
         }
         self.attached.set(self.attached.get() + 1);
         self.send_room.notify_all();

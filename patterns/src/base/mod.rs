@@ -9,6 +9,7 @@
 //! [`rules`] (the seam to the socket types).
 
 mod handler;
+mod limits;
 mod recv;
 mod rules;
 mod send;
@@ -23,7 +24,7 @@ use bytes::Bytes;
 use monocoque_runtime::coop::Slice;
 use monocoque_runtime::{
     spawn_accepted, spawn_connector, spawn_listener, Endpoint, Handler, Lifecycle, Listener,
-    MonitorEvent, Notify, Peer, PeerId, Stream,
+    Message, MonitorEvent, Notify, Peer, PeerId, Stream,
 };
 use monocoque_zmtp::SocketType;
 
@@ -51,6 +52,9 @@ pub(crate) struct SocketBase {
     /// Received messages in arrival order, with the peers they came from.
     inbound: RefCell<Inbound>,
     pub send_room: Rc<Notify>,
+    /// Messages of cancelled sends that found no peer (see
+    /// [`SocketBase::keep_cancelled`]), for the first peer that attaches.
+    cancelled: RefCell<std::collections::VecDeque<Message>>,
     recv_ready: Notify,
     last_endpoint: RefCell<Option<Endpoint>>,
     monitor: RefCell<Option<Rc<MonitorQueue>>>,
@@ -60,6 +64,9 @@ pub(crate) struct SocketBase {
     on_executor: Cell<bool>,
     /// The reusable timer of [`SocketBase::yield_now`] (taken while a yield is under way).
     slice: Cell<Option<Slice>>,
+    /// A `Sink` send asked for a yield (a PUB whose subscriber queue reached its
+    /// mark): the sink's next `poll_ready` yields.
+    pub(crate) yield_soon: Cell<bool>,
     pub counters: Counters,
 }
 
@@ -93,6 +100,7 @@ impl SocketBase {
             rr: Cell::new(0),
             inbound: RefCell::default(),
             send_room: Rc::new(Notify::new()),
+            cancelled: RefCell::default(),
             recv_ready: Notify::new(),
             last_endpoint: RefCell::new(None),
             monitor: RefCell::new(None),
@@ -100,6 +108,7 @@ impl SocketBase {
             closed: Cell::new(false),
             on_executor: Cell::new(false),
             slice: Cell::new(None),
+            yield_soon: Cell::new(false),
             counters: Counters::default(),
         })
     }

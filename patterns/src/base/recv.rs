@@ -1,11 +1,12 @@
 //! The receive direction: the inbound queue, fair-queued over peers, with RCVHWM.
 
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 use monocoque_runtime::coop;
 use monocoque_runtime::{Message, Peer, PeerId, Properties};
 use std::rc::Rc;
 
+use super::limits::bounded;
 use super::SocketBase;
 use crate::error::{Error, Result};
 use crate::inbound::Inbound;
@@ -102,39 +103,66 @@ impl SocketBase {
 
     /// The next inbound message with its peer (after a yield if the time slice is
     /// over: a reader that always finds messages must not starve its executor).
+    /// `Stream::poll_next` of every receiving socket: the next message with its peer
+    /// (after a yield when the time slice is over), or the end of the stream once
+    /// the socket is closed and drained. RCVTIMEO does not apply: a stream waits.
+    pub fn poll_stream(&self, cx: &mut Context<'_>) -> Poll<Option<Result<(PeerId, Message)>>> {
+        if self.poll_pace(cx).is_pending() {
+            return Poll::Pending;
+        }
+        match self.poll_recv(cx) {
+            Poll::Ready(Err(Error::Closed)) => Poll::Ready(None),
+            Poll::Ready(taken) => Poll::Ready(Some(taken)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// Every receive waits for at most RCVTIMEO.
     #[inline]
     pub async fn recv(&self) -> Result<(PeerId, Message)> {
         self.pace().await;
-        std::future::poll_fn(|cx| self.poll_recv(cx)).await
+        bounded(self.rcvtimeo(), |cx| self.poll_recv(cx)).await
     }
 
     /// [`SocketBase::recv`] without the peer (the fair-queued sockets' `recv`).
     #[inline]
     pub async fn recv_message(&self) -> Result<Message> {
         self.pace().await;
-        std::future::poll_fn(|cx| self.poll_recv_message(cx)).await
+        bounded(self.rcvtimeo(), |cx| self.poll_recv_message(cx)).await
     }
 
     /// [`SocketBase::recv`] with the properties of the message's connection.
     pub async fn recv_with_properties(&self) -> Result<(PeerId, Message, Properties)> {
         self.pace().await;
-        std::future::poll_fn(|cx| self.poll_recv_with_properties(cx)).await
+        bounded(self.rcvtimeo(), |cx| self.poll_recv_with_properties(cx)).await
     }
 
-    /// Takes the next inbound message if one is queued.
-    pub fn try_recv(&self) -> Option<(PeerId, Message)> {
-        let mut cx = Context::from_waker(Waker::noop());
-        match self.poll_recv(&mut cx) {
-            Poll::Ready(Ok(x)) => Some(x),
-            _ => None,
+    #[inline]
+    fn rcvtimeo(&self) -> Option<std::time::Duration> {
+        self.options.borrow().rcvtimeo
+    }
+
+    /// Takes the next inbound message if one is queued; `Ok(None)` if none is, and
+    /// the error a `recv` would end with (closed, no executor) otherwise.
+    pub fn try_recv(&self) -> Result<Option<(PeerId, Message)>> {
+        let rcvhwm = self.options.borrow().rcvhwm;
+        let taken = self.inbound.borrow_mut().pop(rcvhwm);
+        if let Some(taken) = taken {
+            Counters::add(&self.counters.received, 1);
+            return Ok(Some(taken));
         }
+        if self.closed.get() {
+            return Err(Error::Closed);
+        }
+        self.check_executor()?;
+        Ok(None)
     }
 
     /// Waits for at least one inbound message, then moves up to `max` (at least 1)
     /// queued ones onto the end of `out` without further waiting. Returns how many
     /// were moved. Into an empty `out`, a whole queue moves without copying.
     pub async fn recv_batch(&self, out: &mut Vec<Message>, max: usize) -> Result<usize> {
-        let n = std::future::poll_fn(|cx| {
+        let n = bounded(self.rcvtimeo(), |cx| {
             self.poll_inbound(cx, |inbound, rcvhwm| {
                 Some(inbound.take_into(out, max, rcvhwm)).filter(|&n| n > 0)
             })

@@ -7,7 +7,7 @@
 use std::rc::Rc;
 
 use bytes::Bytes;
-use monocoque_runtime::{Message, Peer};
+use monocoque_runtime::{Message, Peer, PeerId};
 
 use super::SocketBase;
 
@@ -48,6 +48,10 @@ pub(crate) trait Rules {
 
     /// A SUBSCRIBE or CANCEL command from `peer`.
     fn on_subscription(&self, _base: &SocketBase, _peer: &Rc<Peer>, _topic: Bytes, _on: bool) {}
+
+    /// A message whose send was cancelled was queued for peer `peer` after all (see
+    /// `SocketBase::keep_cancelled`): a REQ now awaits that peer's reply.
+    fn late_sent(&self, _peer: PeerId) {}
 
     /// The connection to `peer` ended (after its attach succeeded).
     fn on_detach(&self, _base: &SocketBase, _peer: &Rc<Peer>) {}

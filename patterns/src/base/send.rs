@@ -2,14 +2,15 @@
 //! with or without waiting at SNDHWM, and the cooperative yields of a sender.
 
 use std::rc::Rc;
-use std::task::Poll;
+use std::task::{Context, Poll};
 
 use monocoque_runtime::coop;
 use monocoque_runtime::{limited, LogLimit};
 use monocoque_runtime::{Handler, Message, MonitorEvent, Peer, PeerId};
 
+use super::limits::bounded;
 use super::SocketBase;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::stats::Counters;
 
 thread_local! {
@@ -19,28 +20,48 @@ thread_local! {
 }
 
 impl SocketBase {
-    /// Round-robin over the `out` peers that have room; waits while none has. With
-    /// `defer` (the batching API) the chosen peer's connection is not woken until
-    /// [`SocketBase::flush`] or its queue fills, so many messages leave in one write.
+    /// Round-robin over the `out` peers that have room; waits while none has, up to
+    /// SNDTIMEO. With `defer` (the batching API) the chosen peer's connection is not
+    /// woken until [`SocketBase::flush`] or its queue fills, so many messages leave in
+    /// one write.
+    ///
+    /// Cancel-safe: if the caller drops the future before it returns, the message is
+    /// queued anyway (see [`SocketBase::keep_cancelled`]); it is never lost unseen.
     #[inline]
-    pub async fn send_load_balanced(&self, msg: &Message, defer: bool) -> Result<PeerId> {
+    pub async fn send_load_balanced(&self, msg: Message, defer: bool) -> Result<PeerId> {
+        let mut unsent = Unsent::new(self, None, msg);
         // Yield (when due) before the message is queued, never between queueing it and
         // returning: a REQ records the peer it awaits a reply from after this returns,
         // and a reply that arrived during a yield would find nobody awaiting it.
         self.pace().await;
         // The common case, a peer with room, without building the waiting future.
-        if let Some(id) = self.try_send_load_balanced(msg, defer)? {
-            return Ok(id);
-        }
-        std::future::poll_fn(|cx| match self.try_send_load_balanced(msg, defer) {
+        let sent = match self.try_send_load_balanced(unsent.message(), defer) {
+            Ok(Some(id)) => Ok(id),
+            Err(e) => Err(e),
             Ok(None) => {
-                self.send_room.register(cx.waker());
-                Poll::Pending
+                let limit = self.options.borrow().sndtimeo;
+                bounded(limit, |cx| {
+                    match self.try_send_load_balanced(unsent.message(), defer) {
+                        Ok(None) => {
+                            self.send_room.register(cx.waker());
+                            Poll::Pending
+                        }
+                        Ok(Some(id)) => Poll::Ready(Ok(id)),
+                        Err(e) => Poll::Ready(Err(e)),
+                    }
+                })
+                .await
             }
-            Ok(Some(id)) => Poll::Ready(Ok(id)),
-            Err(e) => Poll::Ready(Err(e)),
-        })
-        .await
+        };
+        unsent.settled();
+        sent
+    }
+
+    /// One attempt of [`SocketBase::send_load_balanced`], without waiting or yielding:
+    /// [`Error::WouldBlock`] when no peer has room.
+    pub fn try_send_now(&self, msg: &Message) -> Result<PeerId> {
+        self.try_send_load_balanced(msg, false)?
+            .ok_or(Error::WouldBlock)
     }
 
     /// Offers `msg` to the `out` peers in round-robin order; the id of the peer that
@@ -77,28 +98,103 @@ impl SocketBase {
         }
     }
 
-    /// Queues `msg` for `peer`, waiting while it is at SNDHWM (`wait`) or dropping.
-    pub async fn send_to(&self, peer: &Rc<Peer>, msg: &Message, wait: bool) -> Result<()> {
+    /// Queues `msg` for `peer`, waiting while it is at SNDHWM (`wait`, up to
+    /// SNDTIMEO) or dropping. Cancel-safe as [`SocketBase::send_load_balanced`].
+    pub async fn send_to(&self, peer: &Rc<Peer>, msg: Message, wait: bool) -> Result<()> {
+        let mut unsent = Unsent::new(self, Some(peer), msg);
         self.pace().await;
-        std::future::poll_fn(|cx| {
-            self.check_open()?;
-            if peer.try_send(msg).is_ok() {
-                Counters::add(&self.counters.sent, 1);
-                return Poll::Ready(Ok(()));
+        let limit = if wait {
+            self.options.borrow().sndtimeo
+        } else {
+            None
+        };
+        let sent = bounded(limit, |cx| {
+            match self.offer_to(peer, unsent.message(), wait) {
+                Ok(true) => Poll::Ready(Ok(())),
+                Ok(false) => {
+                    self.send_room.register(cx.waker());
+                    Poll::Pending
+                }
+                Err(e) => Poll::Ready(Err(e)),
             }
-            if !wait {
-                Counters::add(&self.counters.sent, 1);
-                self.dropped_at_hwm(peer);
-                return Poll::Ready(Ok(()));
-            }
-            if !self.peers.borrow().contains_key(&peer.id()) {
-                // The peer left while we waited for room (libzmq drops it too).
-                return Poll::Ready(Ok(()));
-            }
-            self.send_room.register(cx.waker());
-            Poll::Pending
         })
-        .await
+        .await;
+        unsent.settled();
+        sent
+    }
+
+    /// One attempt of [`SocketBase::send_to`]: true when done (queued, dropped at
+    /// SNDHWM without `wait`, or the peer gone), false to wait for room.
+    pub fn offer_to(&self, peer: &Peer, msg: &Message, wait: bool) -> Result<bool> {
+        self.check_open()?;
+        if peer.try_send(msg).is_ok() {
+            Counters::add(&self.counters.sent, 1);
+            return Ok(true);
+        }
+        if !wait {
+            Counters::add(&self.counters.sent, 1);
+            self.dropped_at_hwm(peer);
+            return Ok(true);
+        }
+        // The peer left while we waited for room (libzmq drops it too).
+        Ok(!self.peers.borrow().contains_key(&peer.id()))
+    }
+
+    /// Takes a message whose send was cancelled before it could be queued: it goes to
+    /// `peer` (a send to one peer) or to the next peer of the round-robin, past SNDHWM;
+    /// with no peer at all (a bound socket nobody has connected to yet), it waits in
+    /// the socket for the first peer to attach (at most SNDHWM such messages; past
+    /// that they are counted as dropped and reported, as a PUB's drops are).
+    pub fn keep_cancelled(&self, peer: Option<&Rc<Peer>>, msg: Message) {
+        if self.closed.get() {
+            return;
+        }
+        let target = match peer {
+            Some(peer) => Some(Rc::clone(peer)),
+            None => {
+                let out = self.out.borrow();
+                let n = out.len();
+                (n > 0).then(|| {
+                    let idx = if self.rr.get() < n { self.rr.get() } else { 0 };
+                    self.rr.set(if idx + 1 == n { 0 } else { idx + 1 });
+                    Rc::clone(&out[idx])
+                })
+            }
+        };
+        match target {
+            Some(peer) => {
+                if !self.peers.borrow().contains_key(&peer.id()) {
+                    return;
+                }
+                peer.send_over_hwm(&msg);
+                Counters::add(&self.counters.sent, 1);
+                self.rules.late_sent(peer.id());
+            }
+            None => {
+                let mut waiting = self.cancelled.borrow_mut();
+                let hwm = self.options.borrow().sndhwm;
+                if hwm != 0 && waiting.len() >= hwm {
+                    Counters::add(&self.counters.dropped_hwm, 1);
+                    tracing::warn!(
+                        socket = ?self.kind,
+                        "a cancelled send found no peer and SNDHWM messages already wait: dropped"
+                    );
+                } else {
+                    waiting.push_back(msg);
+                }
+            }
+        }
+    }
+
+    /// Hands the messages of cancelled sends that found no peer to `peer`, which
+    /// just attached.
+    pub(crate) fn release_cancelled(&self, peer: &Rc<Peer>) {
+        let waiting = std::mem::take(&mut *self.cancelled.borrow_mut());
+        for msg in waiting {
+            peer.send_over_hwm(&msg);
+            Counters::add(&self.counters.sent, 1);
+            self.rules.late_sent(peer.id());
+        }
     }
 
     /// Counts a delivery `peer` missed at SNDHWM, and reports it (monitor and log)
@@ -133,11 +229,91 @@ impl SocketBase {
         self.slice.set(Some(slice));
     }
 
+    /// The poll form of [`SocketBase::pace`], for `Stream` and `Sink`: counts one
+    /// message and, when the time slice is over (or a send asked for it with
+    /// `yield_soon`), arranges to be polled again after a yield (Pending until then).
+    pub fn poll_pace(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut slice = self.slice.take().unwrap_or_default();
+        let paced = if slice.poll_resumed(cx).is_pending() {
+            Poll::Pending
+        } else if coop::spend(1) || self.yield_soon.take() {
+            slice.defer(cx);
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        };
+        self.slice.set(Some(slice));
+        paced
+    }
+
+    /// `Sink::poll_ready` of a load-balancing sender: ready when a peer has room (or
+    /// the socket is closed, which `start_send` then reports).
+    pub fn poll_room(&self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        self.check_open()?;
+        let out = self.out.borrow();
+        if out.iter().any(|p| p.has_room()) {
+            return Poll::Ready(Ok(()));
+        }
+        // Full of buffered messages: they must get out before there is room.
+        for peer in out.iter() {
+            peer.flush();
+        }
+        self.send_room.register(cx.waker());
+        Poll::Pending
+    }
+
+    /// `Sink::start_send` of a load-balancing sender: the next peer with room, or
+    /// (should none have room after all) past SNDHWM as a cancelled send's message
+    /// is; the connection is woken by the sink's flush. The peer it went to, unless
+    /// it was kept that way.
+    pub fn start_send_load_balanced(&self, msg: Message) -> Result<Option<PeerId>> {
+        let sent = self.try_send_load_balanced(&msg, true)?;
+        if sent.is_none() {
+            self.keep_cancelled(None, msg);
+        }
+        Ok(sent)
+    }
+
     /// Counts one message sent or received and yields if the time slice is over.
     #[inline]
     pub async fn pace(&self) {
         if coop::spend(1) {
             self.yield_now().await;
+        }
+    }
+}
+
+/// A message a send future still holds: if the future is dropped before the send
+/// settles, the socket keeps the message ([`SocketBase::keep_cancelled`]).
+struct Unsent<'a> {
+    base: &'a SocketBase,
+    peer: Option<&'a Rc<Peer>>,
+    msg: Option<Message>,
+}
+
+impl<'a> Unsent<'a> {
+    fn new(base: &'a SocketBase, peer: Option<&'a Rc<Peer>>, msg: Message) -> Self {
+        Unsent {
+            base,
+            peer,
+            msg: Some(msg),
+        }
+    }
+
+    fn message(&self) -> &Message {
+        self.msg.as_ref().expect("message held until settled")
+    }
+
+    /// The send returned (queued, or failed with an error the caller sees).
+    fn settled(&mut self) {
+        self.msg = None;
+    }
+}
+
+impl Drop for Unsent<'_> {
+    fn drop(&mut self) {
+        if let Some(msg) = self.msg.take() {
+            self.base.keep_cancelled(self.peer, msg);
         }
     }
 }

@@ -11,10 +11,10 @@ use monocoque_runtime::{Message, Peer, PeerId, Queued};
 use monocoque_zmtp::SocketType;
 
 use crate::base::{Rules, SocketBase};
-use crate::socket_macros::{fair_queued_recv, non_empty, socket_type};
+use crate::socket_macros::{fair_queued_recv, immediate_sink, non_empty, socket_type, try_sending};
 use crate::stats::Counters;
 use crate::subscriptions::{SubscriberIndex, SubscriptionSet};
-use crate::Result;
+use crate::{Result, TrySendError};
 
 socket_type!(
     /// Publishes each message to every subscriber whose subscription is a prefix of
@@ -51,6 +51,15 @@ impl Pub {
         publish(&self.base, &self.state, msg.into()).await
     }
 
+    /// Publishes `msg` as [`Pub::send`] does (a PUB never waits), without yielding to
+    /// the executor: a loop of `try_send` must await something else now and then, or
+    /// its subscribers' connections never get to write.
+    pub fn try_send(&self, msg: impl Into<Message>) -> std::result::Result<(), TrySendError> {
+        try_sending(msg.into(), |msg| {
+            publish_now(&self.base, &self.state, msg).map(drop)
+        })
+    }
+
     /// Publishes every message of `msgs` as [`Pub::send`] does; each subscriber's
     /// connection then writes its share in as few writes as possible. Returns how many
     /// were published.
@@ -70,12 +79,41 @@ impl Pub {
 /// PUB/XPUB send: fan-out, then a yield when a subscriber's queue reached its mark
 /// or the time slice is over.
 async fn publish(base: &SocketBase, publisher: &Publisher, msg: Message) -> Result<()> {
-    let due = publisher.fan_out(base, &non_empty(msg)?)?;
-    Counters::add(&base.counters.sent, 1);
-    if due {
+    if publish_now(base, publisher, &non_empty(msg)?)? {
         base.yield_now().await;
     }
     Ok(())
+}
+
+/// `Sink::start_send` of PUB and XPUB: the fan-out, with the yield it may ask for
+/// left to the sink's next `poll_ready`.
+fn sink_publish(base: &SocketBase, publisher: &Publisher, msg: Message) -> Result<()> {
+    if publish_now(base, publisher, &non_empty(msg)?)? {
+        base.yield_soon.set(true);
+    }
+    Ok(())
+}
+
+impl Pub {
+    fn sink_send(&self, msg: Message) -> Result<()> {
+        sink_publish(&self.base, &self.state, msg)
+    }
+}
+
+impl XPub {
+    fn sink_send(&self, msg: Message) -> Result<()> {
+        sink_publish(&self.base, &self.state, msg)
+    }
+}
+
+immediate_sink!(Pub);
+immediate_sink!(XPub);
+
+/// The fan-out of a PUB/XPUB send; true when a yield is due.
+fn publish_now(base: &SocketBase, publisher: &Publisher, msg: &Message) -> Result<bool> {
+    let due = publisher.fan_out(base, msg)?;
+    Counters::add(&base.counters.sent, 1);
+    Ok(due)
 }
 
 socket_type!(
@@ -91,6 +129,13 @@ impl XPub {
     /// Publishes `msg` to the matching subscribers, as [`Pub::send`] does.
     pub async fn send(&self, msg: impl Into<Message>) -> Result<()> {
         publish(&self.base, &self.state, msg.into()).await
+    }
+
+    /// Publishes `msg` as [`Pub::try_send`] does.
+    pub fn try_send(&self, msg: impl Into<Message>) -> std::result::Result<(), TrySendError> {
+        try_sending(msg.into(), |msg| {
+            publish_now(&self.base, &self.state, msg).map(drop)
+        })
     }
 }
 

@@ -9,10 +9,10 @@ use monocoque_runtime::{Message, Peer};
 use monocoque_zmtp::SocketType;
 
 use crate::base::{Rules, SocketBase};
-use crate::socket_macros::{fair_queued_recv, non_empty, socket_type};
+use crate::socket_macros::{fair_queued_recv, immediate_sink, non_empty, socket_type, try_sending};
 use crate::stats::Counters;
 use crate::subscriptions::SubscriptionSet;
-use crate::Result;
+use crate::{Result, TrySendError};
 
 socket_type!(
     /// Receives the messages of its publishers that match its subscriptions.
@@ -56,14 +56,26 @@ impl XSub {
     /// Sends a subscription message (`\x01topic` / `\x00topic`) to every publisher;
     /// any other message goes to every connected publisher as is.
     pub async fn send(&self, msg: impl Into<Message>) -> Result<()> {
+        self.send_now(&non_empty(msg.into())?)
+    }
+
+    /// [`XSub::send`] (which never waits) with the message handed back on an error.
+    pub fn try_send(&self, msg: impl Into<Message>) -> std::result::Result<(), TrySendError> {
+        try_sending(msg.into(), |msg| self.send_now(msg))
+    }
+
+    fn sink_send(&self, msg: Message) -> Result<()> {
+        self.send_now(&non_empty(msg)?)
+    }
+
+    fn send_now(&self, msg: &Message) -> Result<()> {
         self.base.check_executor()?;
-        let msg = non_empty(msg.into())?;
         let first = &msg[0];
         if msg.len() == 1 && !first.is_empty() && first[0] <= 1 {
             return change_subscription(&self.base, &self.state, &first[1..], first[0] == 1);
         }
         for peer in self.base.out.borrow().iter() {
-            if peer.is_attached() && peer.try_send(&msg).is_err() {
+            if peer.is_attached() && peer.try_send(msg).is_err() {
                 self.base.dropped_at_hwm(peer);
             }
         }
@@ -71,6 +83,8 @@ impl XSub {
         Ok(())
     }
 }
+
+immediate_sink!(XSub);
 
 fair_queued_recv!(Sub);
 fair_queued_recv!(XSub);

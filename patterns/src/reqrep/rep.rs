@@ -1,14 +1,16 @@
 //! REP: receive a request, then send its reply, strictly alternating.
 
 use std::cell::RefCell;
+use std::pin::Pin;
 use std::rc::Rc;
+use std::task::{Context, Poll};
 
 use monocoque_runtime::{Message, Peer, PeerId, Properties};
 use monocoque_zmtp::SocketType;
 
 use crate::base::{Rules, SocketBase};
-use crate::socket_macros::{non_empty, socket_type};
-use crate::{Error, Result};
+use crate::socket_macros::{immediate_sink, non_empty, socket_type, try_sending};
+use crate::{Error, Result, TrySendError};
 
 socket_type!(
     /// Receives a request, then sends its reply, strictly alternating. Requests are
@@ -25,6 +27,16 @@ impl Rep {
         self.check_turn()?;
         let (peer, msg) = self.base.recv().await?;
         Ok(self.open(peer, msg))
+    }
+
+    /// The next request if one has arrived (`Ok(None)` if not), with the errors of
+    /// [`Rep::recv`].
+    pub fn try_recv(&self) -> Result<Option<Message>> {
+        self.check_turn()?;
+        Ok(self
+            .base
+            .try_recv()?
+            .map(|(peer, msg)| self.open(peer, msg)))
     }
 
     /// [`Rep::recv`], with the properties of the connection the request came from
@@ -67,10 +79,35 @@ impl Rep {
     }
 
     /// Sends the reply to the request last received. The reply is dropped if the
-    /// requester has gone. Fails with [`Error::State`] if no request is pending.
+    /// requester has gone (or is at SNDHWM, as in libzmq: a REP never waits). Fails
+    /// with [`Error::State`] if no request is pending.
     pub async fn send(&self, msg: impl Into<Message>) -> Result<()> {
+        match self.reply(non_empty(msg.into())?)? {
+            Some((peer, reply)) => self.base.send_to(&peer, reply, false).await,
+            None => Ok(()),
+        }
+    }
+
+    /// [`Rep::send`] without yielding to the executor (a REP never waits for room),
+    /// with the message handed back on an error.
+    pub fn try_send(&self, msg: impl Into<Message>) -> std::result::Result<(), TrySendError> {
+        try_sending(msg.into(), |msg| match self.reply(msg.clone())? {
+            Some((peer, reply)) => self.base.offer_to(&peer, &reply, false).map(drop),
+            None => Ok(()),
+        })
+    }
+
+    fn sink_send(&self, msg: Message) -> Result<()> {
+        match self.reply(non_empty(msg)?)? {
+            Some((peer, reply)) => self.base.offer_to(&peer, &reply, false).map(drop),
+            None => Ok(()),
+        }
+    }
+
+    /// The requester and the reply `msg` in its envelope; None when the requester
+    /// has gone.
+    fn reply(&self, msg: Message) -> Result<Option<(Rc<Peer>, Message)>> {
         self.base.check_executor()?;
-        let msg = non_empty(msg.into())?;
         let (peer, mut reply) = self
             .state
             .reply_to
@@ -80,12 +117,26 @@ impl Rep {
         for frame in msg {
             reply.push(frame);
         }
-        match self.base.peer(peer) {
-            Some(peer) => self.base.send_to(&peer, &reply, false).await,
-            None => Ok(()),
-        }
+        Ok(self.base.peer(peer).map(|peer| (peer, reply)))
     }
 }
+
+// Requests as a stream (each must be answered, through the sink or `send`, before
+// the next is taken) and replies as a sink.
+impl futures_core::Stream for Rep {
+    type Item = Result<Message>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Message>>> {
+        if let Err(e) = self.check_turn() {
+            return Poll::Ready(Some(Err(e)));
+        }
+        self.base
+            .poll_stream(cx)
+            .map(|next| next.map(|taken| taken.map(|(peer, msg)| self.open(peer, msg))))
+    }
+}
+
+immediate_sink!(Rep);
 
 /// REP's state: where the reply to the request just received goes.
 #[derive(Default)]

@@ -1,15 +1,17 @@
 //! REQ: one request, then its reply, strictly alternating.
 
 use std::cell::Cell;
+use std::pin::Pin;
 use std::rc::Rc;
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use monocoque_runtime::{Message, Peer, PeerId, Properties};
 use monocoque_zmtp::SocketType;
 
 use crate::base::{Rules, SocketBase};
-use crate::socket_macros::{non_empty, socket_type};
-use crate::{Error, Result};
+use crate::socket_macros::{flushing_sink, non_empty, socket_type, try_sending};
+use crate::{Error, Result, TrySendError};
 
 socket_type!(
     /// Sends a request, then receives its reply, strictly alternating. Requests are
@@ -29,25 +31,62 @@ socket_type!(
 );
 
 impl Req {
-    /// Sends a request. Fails with [`Error::State`] while the previous request's
-    /// reply has not been received (unless REQ_RELAXED).
+    /// Sends a request, waiting for a peer with room for at most SNDTIMEO. Fails
+    /// with [`Error::State`] while the previous request's reply has not been received
+    /// (unless REQ_RELAXED). Cancel-safe as [`Dealer::send`](crate::Dealer::send): a
+    /// request whose `send` was dropped still goes out, and its reply is the one
+    /// [`Req::recv`] waits for.
     pub async fn send(&self, msg: impl Into<Message>) -> Result<()> {
         let mut msg = non_empty(msg.into())?;
-        let state = &self.state;
+        self.begin(&mut msg)?;
+        let sent = self.base.send_load_balanced(msg, false).await;
+        self.state.sent(sent.as_ref().ok().copied());
+        sent.map(drop)
+    }
+
+    /// Sends a request if a peer has room now, or hands it back (see
+    /// [`Dealer::try_send`](crate::Dealer::try_send)); the REQ is then ready for
+    /// another `send`, as if this one had not been made.
+    pub fn try_send(&self, msg: impl Into<Message>) -> std::result::Result<(), TrySendError> {
+        try_sending(msg.into(), |msg| {
+            let mut request = msg.clone();
+            self.begin(&mut request)?;
+            let sent = self.base.try_send_now(&request);
+            self.state.sent(sent.as_ref().ok().copied());
+            sent.map(drop)
+        })
+    }
+
+    fn begin(&self, msg: &mut Message) -> Result<()> {
         let (relaxed, correlate) = {
             let opts = self.base.options.borrow();
             (opts.req_relaxed, opts.req_correlate)
         };
-        state.begin(&mut msg, relaxed, correlate)?;
-        let sent = self.base.send_load_balanced(&msg, false).await;
-        state.sent(sent.as_ref().ok().copied());
-        sent.map(drop)
+        self.state.begin(msg, relaxed, correlate)
     }
 
-    /// Waits for the reply to the last request. Fails with [`Error::State`] if no
-    /// request was sent.
+    /// Waits for the reply to the last request, for at most RCVTIMEO. Fails with
+    /// [`Error::State`] if no request was sent. After a [`Error::Timeout`] the REQ
+    /// still awaits that reply, as libzmq's does; with REQ_RELAXED
+    /// ([`Options::req_relaxed`](crate::Options::req_relaxed)) it may send a new
+    /// request instead, and the late reply to the old one is then dropped when
+    /// REQ_CORRELATE is set too.
     pub async fn recv(&self) -> Result<Message> {
         self.reply(self.base.recv()).await.map(|(_, msg)| msg)
+    }
+
+    /// The reply to the last request if it has arrived (`Ok(None)` if not), with
+    /// the errors of [`Req::recv`].
+    pub fn try_recv(&self) -> Result<Option<Message>> {
+        self.base.check_executor()?;
+        if !self.state.pending.get() {
+            return Err(Error::State("REQ must send a request before receiving"));
+        }
+        let reply = self.base.try_recv()?;
+        if reply.is_some() {
+            self.state.pending.set(false);
+        }
+        Ok(reply.map(|(_, msg)| msg))
     }
 
     /// [`Req::recv`], with the properties of the connection the reply came from
@@ -79,6 +118,50 @@ impl Req {
         state.pending.set(false);
         Ok(reply)
     }
+}
+
+// Replies as a stream (each after its request, sent through the sink or `send`) and
+// requests as a sink.
+impl futures_core::Stream for Req {
+    type Item = Result<Message>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Message>>> {
+        if let Err(e) = self.base.check_executor() {
+            return Poll::Ready(Some(Err(e)));
+        }
+        if !self.state.pending.get() {
+            let e = Error::State("REQ must send a request before receiving");
+            return Poll::Ready(Some(Err(e)));
+        }
+        let next = self.base.poll_stream(cx);
+        if let Poll::Ready(Some(Ok(_))) = next {
+            self.state.pending.set(false);
+        }
+        next.map(|next| next.map(|taken| taken.map(|(_, msg)| msg)))
+    }
+}
+
+impl<M: Into<Message>> futures_sink::Sink<M> for Req {
+    type Error = Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        if self.base.poll_pace(cx).is_pending() {
+            return Poll::Pending;
+        }
+        self.base.poll_room(cx)
+    }
+
+    /// Sends a request as [`Req::send`] does, with the turn checked here.
+    fn start_send(self: Pin<&mut Self>, msg: M) -> Result<()> {
+        let mut msg = non_empty(msg.into())?;
+        self.begin(&mut msg)?;
+        if let Some(peer) = self.base.start_send_load_balanced(msg)? {
+            self.state.sent(Some(peer));
+        }
+        Ok(())
+    }
+
+    flushing_sink!();
 }
 
 /// REQ's state: the request in flight and the peer that must answer it.
@@ -141,6 +224,14 @@ impl ReqState {
 impl Rules for ReqState {
     fn queues_before_connect(&self) -> bool {
         true
+    }
+
+    /// A request whose `send` was cancelled went to `peer` after all: its reply is
+    /// the one to wait for.
+    fn late_sent(&self, peer: PeerId) {
+        if self.pending.get() {
+            self.awaiting.set(Some(peer));
+        }
     }
 
     fn sends_to_attached(&self) -> bool {

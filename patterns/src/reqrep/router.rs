@@ -9,9 +9,9 @@ use monocoque_runtime::{Message, Peer, PeerId};
 use monocoque_zmtp::SocketType;
 
 use crate::base::{Rules, SocketBase};
-use crate::socket_macros::{fair_queued_recv, non_empty, socket_type};
+use crate::socket_macros::{fair_queued_recv, immediate_sink, non_empty, socket_type, try_sending};
 use crate::stats::Counters;
-use crate::{Error, Result};
+use crate::{Error, Result, TrySendError};
 
 socket_type!(
     /// Routes by peer identity: every received message starts with the sender's
@@ -34,27 +34,72 @@ socket_type!(
 impl Router {
     /// Sends `msg` (first frame: the routing id) to that peer. An unknown id is
     /// dropped, or fails with [`Error::HostUnreachable`] under ROUTER_MANDATORY. A
-    /// peer at SNDHWM misses the message, or is waited for under ROUTER_MANDATORY.
+    /// peer at SNDHWM misses the message, or, under ROUTER_MANDATORY, is waited for
+    /// (at most SNDTIMEO; cancel-safe as [`Dealer::send`](crate::Dealer::send)).
     pub async fn send(&self, msg: impl Into<Message>) -> Result<()> {
         self.base.check_executor()?;
-        let mut msg = msg.into();
-        let id = msg.pop_front().ok_or(Error::InvalidMessage(
-            "a ROUTER message starts with a routing id",
-        ))?;
-        let msg = non_empty(msg)?;
+        let (id, msg) = split_route(msg.into())?;
         let mandatory = self.base.options.borrow().router_mandatory;
         match self.state.peer(&id) {
-            Some(peer) => self.base.send_to(&peer, &msg, mandatory).await,
-            None if mandatory => Err(Error::HostUnreachable(id.to_vec())),
-            None => {
-                Counters::add(&self.base.counters.unroutable, 1);
+            Some(peer) => self.base.send_to(&peer, msg, mandatory).await,
+            None => self.unroutable(id, mandatory),
+        }
+    }
+
+    /// Sends `msg` without waiting, or hands it back: [`Error::WouldBlock`] when the
+    /// peer is at SNDHWM under ROUTER_MANDATORY (libzmq's EAGAIN), the errors of
+    /// [`Router::send`] otherwise.
+    pub fn try_send(&self, msg: impl Into<Message>) -> std::result::Result<(), TrySendError> {
+        try_sending(msg.into(), |msg| {
+            self.base.check_executor()?;
+            let (id, body) = split_route(msg.clone())?;
+            let mandatory = self.base.options.borrow().router_mandatory;
+            match self.state.peer(&id) {
+                Some(peer) => match self.base.offer_to(&peer, &body, mandatory)? {
+                    true => Ok(()),
+                    false => Err(Error::WouldBlock),
+                },
+                None => self.unroutable(id, mandatory),
+            }
+        })
+    }
+
+    /// `Sink::start_send`: [`Router::try_send`], except that a ROUTER_MANDATORY peer
+    /// at SNDHWM gets the message past its mark (a sink cannot wait for one peer).
+    fn sink_send(&self, msg: Message) -> Result<()> {
+        self.base.check_open()?;
+        let (id, body) = split_route(msg)?;
+        let mandatory = self.base.options.borrow().router_mandatory;
+        match self.state.peer(&id) {
+            Some(peer) => {
+                if !self.base.offer_to(&peer, &body, mandatory)? {
+                    self.base.keep_cancelled(Some(&peer), body);
+                }
                 Ok(())
             }
+            None => self.unroutable(id, mandatory),
         }
+    }
+
+    fn unroutable(&self, id: Bytes, mandatory: bool) -> Result<()> {
+        if mandatory {
+            return Err(Error::HostUnreachable(id.to_vec()));
+        }
+        Counters::add(&self.base.counters.unroutable, 1);
+        Ok(())
     }
 }
 
+/// A ROUTER message's routing id and body.
+fn split_route(mut msg: Message) -> Result<(Bytes, Message)> {
+    let id = msg.pop_front().ok_or(Error::InvalidMessage(
+        "a ROUTER message starts with a routing id",
+    ))?;
+    Ok((id, non_empty(msg)?))
+}
+
 fair_queued_recv!(Router);
+immediate_sink!(Router);
 
 /// ROUTER's state: which routing id names which peer.
 pub(crate) struct RouterState {
@@ -69,12 +114,21 @@ pub(crate) struct RouterState {
     id_prefix: Cell<Option<u8>>,
 }
 
+/// A random start for generated routing ids (libzmq starts from a random number too),
+/// from the random keys std seeds each `RandomState` with.
+fn random_u32() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_usize(&hasher as *const _ as usize);
+    hasher.finish() as u32
+}
+
 impl RouterState {
     pub fn new() -> RouterState {
         RouterState {
             routes: RefCell::default(),
             ids: RefCell::default(),
-            next_route: Cell::new(rand::random()),
+            next_route: Cell::new(random_u32()),
             id_prefix: Cell::new(None),
         }
     }

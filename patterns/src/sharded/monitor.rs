@@ -141,6 +141,16 @@ impl ShardedMonitor {
     }
 }
 
+/// The events as a [`futures_core::Stream`] (the same as [`ShardedMonitor::next_async`]),
+/// ending once every core's shard of the socket has gone.
+impl futures_core::Stream for ShardedMonitor {
+    type Item = CoreEvent;
+
+    fn poll_next(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<CoreEvent>> {
+        self.events.poll_next(cx)
+    }
+}
+
 impl Drop for ShardedMonitor {
     fn drop(&mut self) {
         let mut state = self.events.state();

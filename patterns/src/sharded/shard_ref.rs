@@ -101,7 +101,7 @@ impl ShardRef {
         if let Some(peer) = router.peer(&msg[0]) {
             let mut msg = msg;
             msg.pop_front();
-            return base.send_to(&peer, &msg, mandatory).await;
+            return base.send_to(&peer, msg, mandatory).await;
         }
         base.pace().await;
         let owner = shard.directory.borrow().owner(&msg[0]);

@@ -4,7 +4,9 @@
 //! RCVTIMEO/SNDTIMEO set, and a child that does not exit in time is killed and the
 //! test fails.
 
+#[path = "../../patterns/tests/common/mod.rs"]
 mod common;
+#[path = "../../patterns/tests/pyzmq/mod.rs"]
 mod pyzmq;
 
 use std::io::{BufRead, BufReader, Read, Write};
