@@ -187,6 +187,16 @@ impl AnySocket {
         each!(self, s => s.connect(endpoint))
     }
 
+    /// Stops connecting to `endpoint`, as [`Dealer::disconnect`] does.
+    pub fn disconnect(&self, endpoint: &str) -> Result<()> {
+        each!(self, s => s.disconnect(endpoint))
+    }
+
+    /// Stops listening on `endpoint`, as [`Dealer::unbind`] does.
+    pub async fn unbind(&self, endpoint: &str) -> Result<()> {
+        each!(self, s => s.unbind(endpoint).await)
+    }
+
     /// The current options.
     ///
     /// ```

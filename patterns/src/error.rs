@@ -66,6 +66,11 @@ pub enum Error {
          which works from any thread and any async runtime (tokio included)"
     )]
     NoExecutor,
+    /// `unbind` or `disconnect` of an endpoint the socket is not bound or connected
+    /// to (libzmq's ENOENT). A bind to an ephemeral port (`tcp://127.0.0.1:0`) is
+    /// named by the endpoint `bind` returned.
+    #[error("not bound or connected to {0}")]
+    NoSuchEndpoint(String),
     /// A core index past the runtime's cores.
     #[error("core {core} does not exist (the runtime has {cores})")]
     NoSuchCore {

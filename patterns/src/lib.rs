@@ -45,6 +45,7 @@ mod monitor;
 mod options;
 mod pair;
 mod pipeline;
+pub mod proxy;
 mod pubsub;
 mod reqrep;
 mod sharded;
@@ -73,6 +74,7 @@ pub use monocoque_zmtp::{
 pub use options::Options;
 pub use pair::Pair;
 pub use pipeline::{Pull, Push};
+pub use proxy::proxy;
 pub use pubsub::{Pub, Sub, XPub, XSub};
 pub use reqrep::{Dealer, Rep, Req, Router};
 pub use sharded::{CoreEvent, ShardRef, ShardedMonitor, ShardedSocket};

@@ -102,6 +102,24 @@ macro_rules! socket_common {
                 self.base.connect(endpoint)
             }
 
+            /// Stops connecting to `endpoint`, as given to `connect` (libzmq's
+            /// `zmq_disconnect`): the connection closes, reconnection stops and the
+            /// messages still queued for that peer are dropped; what it already sent
+            /// can still be received. [`crate::Error::NoSuchEndpoint`] if the socket
+            /// has no such connect.
+            pub fn disconnect(&self, endpoint: &str) -> $crate::Result<()> {
+                self.base.disconnect(endpoint)
+            }
+
+            /// Stops listening on `endpoint` (libzmq's `zmq_unbind`), named as given to
+            /// `bind` or as `bind` returned it (the only name of an ephemeral port),
+            /// and closes the connections accepted there. Returns once the port can be
+            /// bound again. [`crate::Error::NoSuchEndpoint`] if the socket has no such
+            /// bind.
+            pub async fn unbind(&self, endpoint: &str) -> $crate::Result<()> {
+                self.base.unbind(endpoint).await
+            }
+
             /// The current options.
             pub fn options(&self) -> $crate::Options {
                 self.base.options.borrow().clone()

@@ -55,3 +55,53 @@ fn the_tokio_service_answers_and_publishes() {
         assert!((pair[1] - pair[0] - 0.25).abs() < 1e-9, "{prices:?}");
     }
 }
+
+#[test]
+fn the_broker_serves_libzmq_clients_with_libzmq_workers() {
+    let out = run_example("broker", Duration::from_secs(600));
+    let answers = out.lines().filter(|l| l.starts_with("worker ")).count();
+    assert_eq!(answers, 12, "{out}");
+    for c in 0..3 {
+        for i in 0..4 {
+            let asked = format!("answered 'client {c} request {i}'");
+            assert!(
+                out.contains(&asked),
+                "no answer to client {c} request {i}:\n{out}"
+            );
+        }
+    }
+    assert!(out.contains("STATISTICS: [12, "), "{out}");
+    assert!(
+        out.contains("proxy done: 12 requests in, 12 replies out"),
+        "{out}"
+    );
+}
+
+#[test]
+fn the_forwarder_passes_subscriptions_up_and_weather_down() {
+    let out = run_example("forwarder", Duration::from_secs(600));
+    let weather: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("weather subscriber got: "))
+        .collect();
+    assert!(weather.len() >= 3, "{out}");
+    assert!(
+        weather.iter().all(|m| m.starts_with("weather.paris ")),
+        "{out}"
+    );
+    assert!(
+        out.contains(" 1 subscriptions up") || out.contains("subscriptions up"),
+        "{out}"
+    );
+    let captured = out
+        .lines()
+        .find_map(|l| l.strip_prefix("the capture saw "))
+        .unwrap_or_else(|| panic!("no capture line in {out}"));
+    let subscriptions: usize = captured
+        .split(", ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(subscriptions >= 1, "the capture saw no subscription: {out}");
+}

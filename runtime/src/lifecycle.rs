@@ -4,13 +4,19 @@
 //! ones. Closing the socket first asks tasks to finish (drivers flush their queues:
 //! LINGER), then, when the linger period ends, aborts whatever is left.
 //!
+//! A socket's lifecycle has a child for each of its endpoints ([`Lifecycle::child`]):
+//! the listener of a `bind` and the connections it accepted, or the connector of a
+//! `connect`. Stopping a child (`unbind`, `disconnect`) stops those tasks only;
+//! closing the socket stops every child, and the socket's count of live tasks
+//! includes its children's.
+//!
 //! Nothing here outlives the task it is for: a connection's [`StopWatch`] takes its
 //! waker out of the socket's list when the connection ends (a kept waker would keep
 //! the ended task's allocation alive until the socket closes).
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::task::{Poll, Waker};
 
 use crate::notify::Notify;
@@ -28,6 +34,10 @@ pub struct Lifecycle {
     watchers: RefCell<Slots>,
     /// Woken when a task ends (for `idle`).
     ended: Notify,
+    /// The socket's lifecycle, for an endpoint's (its live count includes ours).
+    parent: Option<Rc<Lifecycle>>,
+    /// The endpoints' lifecycles, stopped with this one.
+    children: RefCell<Vec<Weak<Lifecycle>>>,
 }
 
 /// Waker slots, reused through a free list: as many as tasks watch at once.
@@ -98,22 +108,55 @@ impl Lifecycle {
         Rc::new(Lifecycle::default())
     }
 
+    /// A lifecycle for one endpoint's tasks: stopped with this one (or on its own),
+    /// and counted in this one's live tasks.
+    pub fn child(self: &Rc<Self>) -> Rc<Lifecycle> {
+        let child = Rc::new(Lifecycle {
+            closing: Cell::new(self.closing.get()),
+            aborted: Cell::new(self.aborted.get()),
+            parent: Some(Rc::clone(self)),
+            ..Lifecycle::default()
+        });
+        let mut children = self.children.borrow_mut();
+        // Forget the endpoints that are gone before the list grows.
+        if children.len() == children.capacity() {
+            children.retain(|c| c.strong_count() > 0);
+        }
+        children.push(Rc::downgrade(&child));
+        child
+    }
+
     /// Spawns `fut` on the current executor as one of this socket's tasks.
     pub fn spawn(self: &Rc<Self>, fut: impl Future<Output = ()> + 'static) {
-        self.live.set(self.live.get() + 1);
+        self.task_started();
         let me = Rc::clone(self);
         glommio::spawn_local(async move {
             fut.await;
-            me.live.set(me.live.get() - 1);
-            me.ended.notify_all();
+            me.task_ended();
         })
         .detach();
+    }
+
+    fn task_started(&self) {
+        self.live.set(self.live.get() + 1);
+        if let Some(parent) = &self.parent {
+            parent.task_started();
+        }
+    }
+
+    fn task_ended(&self) {
+        self.live.set(self.live.get() - 1);
+        self.ended.notify_all();
+        if let Some(parent) = &self.parent {
+            parent.task_ended();
+        }
     }
 
     /// Asks every task to finish (flushing what it holds).
     pub fn close(&self) {
         self.closing.set(true);
         self.wake_stop();
+        self.each_child(|c| c.close());
     }
 
     /// Makes every task stop at once, dropping what it holds.
@@ -121,6 +164,19 @@ impl Lifecycle {
         self.closing.set(true);
         self.aborted.set(true);
         self.wake_stop();
+        self.each_child(|c| c.abort());
+    }
+
+    fn each_child(&self, f: impl Fn(&Lifecycle)) {
+        let children: Vec<Rc<Lifecycle>> = self
+            .children
+            .borrow()
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect();
+        for child in children {
+            f(&child);
+        }
     }
 
     fn wake_stop(&self) {

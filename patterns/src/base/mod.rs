@@ -8,6 +8,7 @@
 //! two directions), `handler.rs` (what the connections call, passed on to the rules) and
 //! [`rules`] (the seam to the socket types).
 
+mod endpoints;
 mod handler;
 mod limits;
 mod recv;
@@ -23,8 +24,8 @@ use ahash::AHashMap;
 use bytes::Bytes;
 use monocoque_runtime::coop::Slice;
 use monocoque_runtime::{
-    spawn_accepted, spawn_connector, spawn_listener, Endpoint, Handler, Lifecycle, Listener,
-    Message, MonitorEvent, Notify, Peer, PeerId, Stream,
+    spawn_accepted, Endpoint, Handler, Lifecycle, Listener, Message, MonitorEvent, Notify, Peer,
+    PeerId, Stream,
 };
 use monocoque_zmtp::SocketType;
 
@@ -57,6 +58,8 @@ pub(crate) struct SocketBase {
     cancelled: RefCell<std::collections::VecDeque<Message>>,
     recv_ready: Notify,
     last_endpoint: RefCell<Option<Endpoint>>,
+    /// What each `bind` and `connect` started (for `unbind` and `disconnect`).
+    endpoints: endpoints::Endpoints,
     monitor: RefCell<Option<Rc<MonitorQueue>>>,
     observer: RefCell<Option<Weak<dyn ShardObserver>>>,
     closed: Cell<bool>,
@@ -103,6 +106,7 @@ impl SocketBase {
             cancelled: RefCell::default(),
             recv_ready: Notify::new(),
             last_endpoint: RefCell::new(None),
+            endpoints: endpoints::Endpoints::default(),
             monitor: RefCell::new(None),
             observer: RefCell::new(None),
             closed: Cell::new(false),
@@ -172,15 +176,6 @@ impl SocketBase {
         }
     }
 
-    pub fn bind(&self, endpoint: &str) -> Result<Endpoint> {
-        let (listener, bound) = self.open_listener(endpoint)?;
-        let me = self.handler_rc();
-        spawn_listener(&self.lifecycle, listener, self.handler(), move |stream| {
-            me.adopt(stream.into_stream())
-        });
-        Ok(bound)
-    }
-
     /// Binds `endpoint` and reports it, without starting to accept.
     pub fn open_listener(&self, endpoint: &str) -> Result<(Listener, Endpoint)> {
         self.check_open()?;
@@ -237,23 +232,6 @@ impl SocketBase {
         if let Some(observer) = self.observer() {
             observer.targets_changed(self.out.borrow().len());
         }
-    }
-
-    pub fn connect(&self, endpoint: &str) -> Result<()> {
-        self.check_open()?;
-        let ep: Endpoint = endpoint.parse()?;
-        if let Endpoint::Tcp { .. } = ep {
-            ep.socket_addrs()?;
-        }
-        let peer = self.make_peer(ep.to_string());
-        if self.rules.queues_before_connect() {
-            self.out.borrow_mut().push(Rc::clone(&peer));
-            self.targets_changed();
-        }
-        let link = self.options.borrow().link();
-        spawn_connector(&self.lifecycle, ep.clone(), peer, self.handler(), link);
-        *self.last_endpoint.borrow_mut() = Some(ep);
-        Ok(())
     }
 
     pub fn last_endpoint(&self) -> Option<Endpoint> {

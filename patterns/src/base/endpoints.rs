@@ -1,0 +1,155 @@
+//! A socket's endpoints: what each `bind` and `connect` started, so that `unbind` and
+//! `disconnect` stop exactly that, as libzmq's do.
+//!
+//! Each endpoint's tasks run under a child of the socket's lifecycle: a bind's
+//! listener and the connections it accepted, or a connect's connector (with its
+//! connection). Stopping the child aborts them: queued messages for a disconnected
+//! peer are dropped, reconnection stops, and an unbound listener's port is free again
+//! once `unbind` returns.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use monocoque_runtime::{
+    spawn_accepted, spawn_connector, spawn_listener, Endpoint, Handler, Lifecycle, Peer,
+};
+
+use super::SocketBase;
+use crate::error::{Error, Result};
+
+/// One `bind` or `connect`.
+struct Attachment {
+    /// The endpoint as the caller wrote it, and as it was resolved (a bound
+    /// ephemeral port, a normalised address): either names it for `unbind` or
+    /// `disconnect`.
+    names: [String; 2],
+    lifecycle: Rc<Lifecycle>,
+    /// The connect peer, for a `connect`.
+    peer: Option<Rc<Peer>>,
+}
+
+/// The socket's live endpoints.
+#[derive(Default)]
+pub(crate) struct Endpoints {
+    list: RefCell<Vec<Attachment>>,
+}
+
+impl Endpoints {
+    fn add(&self, names: [String; 2], lifecycle: Rc<Lifecycle>, peer: Option<Rc<Peer>>) {
+        self.list.borrow_mut().push(Attachment {
+            names,
+            lifecycle,
+            peer,
+        });
+    }
+
+    /// Removes and returns the binds (`bound`) or connects named `name`.
+    fn take(&self, name: &str, bound: bool) -> Vec<Attachment> {
+        let mut list = self.list.borrow_mut();
+        let mut taken = Vec::new();
+        let mut i = 0;
+        while i < list.len() {
+            let a = &list[i];
+            if a.peer.is_none() == bound && a.names.iter().any(|n| n == name) {
+                taken.push(list.swap_remove(i));
+            } else {
+                i += 1;
+            }
+        }
+        taken
+    }
+}
+
+impl SocketBase {
+    /// Listens on `endpoint`; its listener and the connections it accepts run under
+    /// their own lifecycle (see [`SocketBase::unbind`]).
+    pub fn bind(&self, endpoint: &str) -> Result<Endpoint> {
+        let (listener, bound) = self.open_listener(endpoint)?;
+        let lifecycle = self.lifecycle.child();
+        let me = self.handler_rc();
+        let accepted = Rc::clone(&lifecycle);
+        spawn_listener(&lifecycle, listener, self.handler(), move |stream| {
+            if !me.closed.get() {
+                let link = me.options.borrow().link();
+                spawn_accepted(&accepted, stream.into_stream(), me.handler(), link);
+            }
+        });
+        // An ephemeral port is named only by what it resolved to (as in libzmq: two
+        // binds to port 0 must not share a name).
+        let asked = if endpoint.ends_with(":0") || endpoint.ends_with(":*") {
+            bound.to_string()
+        } else {
+            endpoint.to_string()
+        };
+        self.endpoints
+            .add([asked, bound.to_string()], lifecycle, None);
+        Ok(bound)
+    }
+
+    /// Connects to `endpoint` in the background (see [`SocketBase::disconnect`]).
+    pub fn connect(&self, endpoint: &str) -> Result<()> {
+        self.check_open()?;
+        let ep: Endpoint = endpoint.parse()?;
+        if let Endpoint::Tcp { .. } = ep {
+            ep.socket_addrs()?;
+        }
+        let peer = self.make_peer(ep.to_string());
+        if self.rules.queues_before_connect() {
+            self.out.borrow_mut().push(Rc::clone(&peer));
+            self.targets_changed();
+        }
+        let link = self.options.borrow().link();
+        let lifecycle = self.lifecycle.child();
+        spawn_connector(
+            &lifecycle,
+            ep.clone(),
+            Rc::clone(&peer),
+            self.handler(),
+            link,
+        );
+        self.endpoints.add(
+            [endpoint.to_string(), ep.to_string()],
+            lifecycle,
+            Some(peer),
+        );
+        *self.last_endpoint.borrow_mut() = Some(ep);
+        Ok(())
+    }
+
+    /// Stops listening on `endpoint` (as bound, or as `bind` returned it) and closes
+    /// the connections accepted there; returns once the port can be bound again.
+    /// Messages already received from those connections can still be read.
+    pub async fn unbind(&self, endpoint: &str) -> Result<()> {
+        self.check_open()?;
+        let taken = self.endpoints.take(endpoint, true);
+        if taken.is_empty() {
+            return Err(Error::NoSuchEndpoint(endpoint.to_string()));
+        }
+        for a in &taken {
+            a.lifecycle.abort();
+        }
+        for a in taken {
+            a.lifecycle.idle().await;
+        }
+        Ok(())
+    }
+
+    /// Stops connecting to `endpoint` (as given to `connect`): closes the connection,
+    /// stops reconnecting and drops what was queued for that peer. Messages already
+    /// received from it can still be read.
+    pub fn disconnect(&self, endpoint: &str) -> Result<()> {
+        self.check_open()?;
+        let taken = self.endpoints.take(endpoint, false);
+        if taken.is_empty() {
+            return Err(Error::NoSuchEndpoint(endpoint.to_string()));
+        }
+        for a in taken {
+            a.lifecycle.abort();
+            if let Some(peer) = a.peer {
+                peer.clear_messages();
+                self.on_peer_gone(&peer);
+            }
+        }
+        Ok(())
+    }
+}
