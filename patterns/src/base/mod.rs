@@ -185,11 +185,15 @@ impl SocketBase {
     pub fn open_listener(&self, endpoint: &str) -> Result<(Listener, Endpoint)> {
         self.check_open()?;
         let ep: Endpoint = endpoint.parse()?;
-        let (backlog, buffers) = {
+        let (backlog, transport) = {
             let opts = self.options.borrow();
-            (opts.backlog, opts.buffers())
+            (opts.backlog, opts.transport())
         };
-        let listener = Listener::bind(&ep, backlog, buffers).map_err(|e| {
+        if let Endpoint::Tcp { .. } = ep {
+            ep.resolve(transport.ipv6, true)?;
+            transport.check()?;
+        }
+        let listener = Listener::bind(&ep, backlog, &transport).map_err(|e| {
             self.on_monitor(MonitorEvent::BindFailed {
                 endpoint: endpoint.to_string(),
                 reason: e.to_string(),
@@ -242,18 +246,25 @@ impl SocketBase {
     pub fn connect(&self, endpoint: &str) -> Result<()> {
         self.check_open()?;
         let ep: Endpoint = endpoint.parse()?;
+        let link = self.options.borrow().link();
         if let Endpoint::Tcp { .. } = ep {
-            ep.socket_addrs()?;
+            ep.resolve(link.transport.ipv6, false)?;
+            link.transport.check()?;
         }
         let peer = self.make_peer(ep.to_string());
-        if self.rules.queues_before_connect() {
+        if self.queues_before_connect() {
             self.out.borrow_mut().push(Rc::clone(&peer));
             self.targets_changed();
         }
-        let link = self.options.borrow().link();
         spawn_connector(&self.lifecycle, ep.clone(), peer, self.handler(), link);
         *self.last_endpoint.borrow_mut() = Some(ep);
         Ok(())
+    }
+
+    /// A connect peer joins the send rotation at `connect` (its type queues before
+    /// connecting, and IMMEDIATE is off), rather than when its handshake completes.
+    pub(crate) fn queues_before_connect(&self) -> bool {
+        self.rules.queues_before_connect() && !self.options.borrow().immediate
     }
 
     pub fn last_endpoint(&self) -> Option<Endpoint> {
