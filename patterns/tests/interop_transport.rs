@@ -563,7 +563,7 @@ fn connect_timeout_abandons_a_hanging_connect_and_retries() {
             outcome, None,
             "a connect without CONNECT_TIMEOUT gave up early"
         );
-        patient.close().await;
+        within("closing with a connect under way", patient.close()).await;
 
         let dealer = AnySocket::with_options(
             SocketType::Dealer,

@@ -6,7 +6,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::str::FromStr;
 
-/// A parsed transport endpoint.
+/// A parsed transport endpoint. The host of a TCP endpoint is resolved only when it
+/// is used, by [`Endpoint::resolve`] (`*`, IPv4 and `[IPv6]` addresses, interface names
+/// for bind, host names).
 ///
 /// ```
 /// use monocoque_runtime::Endpoint;
@@ -18,7 +20,7 @@ use std::str::FromStr;
 pub enum Endpoint {
     /// TCP: a host name or address (`*` = every interface) and a port (0 = ephemeral).
     Tcp {
-        /// Host name, IPv4 address, `[IPv6]` address, or `*`.
+        /// Host name, interface name (bind), IPv4 address, `[IPv6]` address, or `*`.
         host: String,
         /// Port (0: ephemeral).
         port: u16,

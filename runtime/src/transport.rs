@@ -17,6 +17,15 @@
 //! it before the handshake matters for the receive buffer: TCP's window scale is
 //! fixed by the SYN, from the receive buffer at that moment. IPC sockets keep the
 //! system's sizes, as in libzmq.
+//!
+//! The other TCP options ([`TransportOptions`]: keepalive, TOS, PRIORITY) go where
+//! libzmq puts them too: on connecting sockets (here before `connect`; libzmq sets
+//! keepalive once connected, which comes to the same), on listeners, and again on
+//! each accepted connection. The last is not redundant: Linux hands an accepted
+//! socket its listener's keepalive and TOS, but not its SO_PRIORITY (seen in the
+//! tests), and with `net.ipv4.tcp_reflect_tos` the TOS is the peer's SYN's.
+//! [`TransportOptions::check`] tries them once on a scratch socket, so that a value
+//! the kernel refuses is reported by the bind or connect that asked for it.
 
 use std::io::{self, IoSlice};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, RawFd};
