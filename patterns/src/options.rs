@@ -134,12 +134,14 @@ pub struct Options {
     /// where TOS is.
     pub priority: Option<u32>,
     /// IPV6 (default false, as libzmq): with it, `tcp://*:port` binds `::`, one
-    /// dual-stack socket that takes IPv6 and IPv4 connections, and host names
-    /// resolve to their IPv6 addresses too (without it, to IPv4 ones only; a bind
-    /// interface name to its IPv4 address, or without one its IPv6 address). An IPv6
-    /// address in the endpoint (`tcp://[::1]:5555`, `tcp://[::]:5555`) is used with
-    /// or without it: libzmq refuses one unless IPV6 is set. A listener on an IPv6
-    /// address is always dual-stack.
+    /// dual-stack socket that takes IPv6 and IPv4 connections, host names resolve to
+    /// their IPv6 addresses too, and an interface name in a bind endpoint
+    /// (`tcp://eth0:5555`) that has no IPv4 address binds its IPv6 one. Without it,
+    /// `*` binds `0.0.0.0`, host names resolve to IPv4 addresses only and interface
+    /// names to the interface's IPv4 address. An IPv6 address in the endpoint
+    /// (`tcp://[::1]:5555`, `tcp://[::]:5555`) is used with or without it (libzmq
+    /// refuses one unless IPV6 is set). A listener on an IPv6 address is always
+    /// dual-stack.
     pub ipv6: bool,
     /// IMMEDIATE (default false, as libzmq): queue messages only to completed
     /// connections. By default a DEALER, PUSH, REQ or PAIR counts a peer it connects

@@ -338,6 +338,80 @@ fn immediate_req_sends_once_a_libzmq_rep_is_there() {
     }
 }
 
+/// A PUSH whose libzmq PULL stopped reading fills its queue to SNDHWM; then the
+/// PULL goes away. With IMMEDIATE the queue goes with the connection (libzmq
+/// terminates the pipe), without it the messages wait for the next connection.
+#[test]
+fn immediate_drops_the_queue_of_a_lost_connection() {
+    for immediate in [true, false] {
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let (quit_tx, quit_rx) = std::sync::mpsc::channel::<()>();
+        let pull_thread = std::thread::spawn(move || {
+            let ctx = zmq::Context::new();
+            let pull = zsock(&ctx, zmq::PULL);
+            pull.set_rcvhwm(1).unwrap();
+            pull.set_rcvbuf(4096).unwrap();
+            pull.bind("tcp://127.0.0.1:*").unwrap();
+            tx.send(pull.get_last_endpoint().unwrap().unwrap()).unwrap();
+            // Read nothing until told to go.
+            quit_rx.recv_timeout(WAIT).expect("the word to go");
+        });
+        run(move || async move {
+            let ep = rx.recv_timeout(WAIT).unwrap();
+            let push = AnySocket::with_options(
+                SocketType::Push,
+                Options::default()
+                    .immediate(immediate)
+                    .sndhwm(50)
+                    .sndbuf(4096)
+                    .reconnect_ivl(Duration::from_secs(60)),
+            );
+            let monitor = push.monitor();
+            push.connect(&ep).unwrap();
+            wait_peers(&push, 1).await;
+            let body = vec![7u8; 4096];
+            within("the queue to reach SNDHWM", async {
+                loop {
+                    match push.try_send(body.clone()) {
+                        Ok(()) => {}
+                        Err(e) if e.would_block() => {
+                            // Full, unless the connection is still taking bytes.
+                            glommio::timer::sleep(Duration::from_millis(20)).await;
+                            if push.try_send(body.clone()).is_err() {
+                                break;
+                            }
+                        }
+                        Err(e) => panic!("{}", e.error()),
+                    }
+                }
+            })
+            .await;
+            assert_eq!(push.peer_stats()[0].queued, 50);
+            quit_tx.send(()).unwrap();
+            within("the disconnection", async {
+                while !matches!(monitor.next().await, MonitorEvent::Disconnected { .. }) {}
+            })
+            .await;
+            join(pull_thread).await;
+            let queued = push.peer_stats()[0].queued;
+            if immediate {
+                assert_eq!(
+                    queued, 0,
+                    "IMMEDIATE drops what was queued for the lost peer"
+                );
+            } else {
+                assert_eq!(
+                    queued, 50,
+                    "without IMMEDIATE the queue waits for a reconnect"
+                );
+            }
+            let mut opts = push.options();
+            opts.linger = Some(Duration::ZERO);
+            push.set_options(opts);
+        });
+    }
+}
+
 // ----- TCP keepalive ------------------------------------------------------------------
 
 #[test]
