@@ -19,6 +19,11 @@ pub enum Error {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// A socket option has a value the system does not accept (a TOS above 255, a
+    /// keepalive time that is not whole seconds, a PRIORITY above 6 without
+    /// CAP_NET_ADMIN, …); reported by the `bind` or `connect` that would use it.
+    #[error("invalid option {}", .0)]
+    InvalidOption(#[from] monocoque_runtime::OptionError),
     /// ROUTER_MANDATORY: no peer has this routing id.
     #[error("no peer with routing id {0:02x?}")]
     HostUnreachable(Vec<u8>),

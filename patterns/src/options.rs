@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use monocoque_runtime::{HeartbeatOptions, LinkOptions, SocketBuffers};
+use monocoque_runtime::{
+    HeartbeatOptions, Keepalive, LinkOptions, SocketBuffers, TransportOptions,
+};
 use monocoque_zmtp::Security;
 
 use crate::auth::SharedAuthenticator;
@@ -89,6 +91,69 @@ pub struct Options {
     /// `net.core.rmem_max`). Being set before the handshake, it also decides the TCP
     /// window scale the connection announces.
     pub rcvbuf: Option<usize>,
+    /// TCP_KEEPALIVE: SO_KEEPALIVE on every TCP connection, so that the kernel probes
+    /// a peer that has gone quiet and drops the connection if it does not answer:
+    /// `Some(true)` on, `Some(false)` off, `None` (libzmq's −1 and default) leaves
+    /// the system's (off on Linux). Set on connecting sockets before they connect,
+    /// on listening sockets, and on each accepted connection; not on IPC.
+    pub tcp_keepalive: Option<bool>,
+    /// TCP_KEEPALIVE_IDLE: how long a connection is idle before the first keepalive
+    /// probe (TCP_KEEPIDLE; Linux's default is `net.ipv4.tcp_keepalive_time`, 2
+    /// hours). Whole seconds, 1 to 32767 s (libzmq's unit; anything else makes
+    /// bind and connect fail with [`crate::Error::InvalidOption`]). `None` (libzmq's
+    /// −1 and default) leaves the system's. As in libzmq, it is applied only when
+    /// [`Options::tcp_keepalive`] is `Some(true)`, and so are the two below.
+    pub tcp_keepalive_idle: Option<Duration>,
+    /// TCP_KEEPALIVE_CNT: unanswered probes before the connection is dropped
+    /// (TCP_KEEPCNT, 1 to 127; Linux's default 9). `None` (libzmq's −1) leaves the
+    /// system's.
+    pub tcp_keepalive_cnt: Option<u32>,
+    /// TCP_KEEPALIVE_INTVL: time between keepalive probes (TCP_KEEPINTVL; whole
+    /// seconds, 1 to 32767 s; Linux's default 75 s). `None` (libzmq's −1) leaves the
+    /// system's.
+    pub tcp_keepalive_intvl: Option<Duration>,
+    /// CONNECT_TIMEOUT: how long one TCP connect attempt may take. An attempt not
+    /// completed by then is abandoned, reported as [`crate::MonitorEvent::ConnectRetried`],
+    /// and retried after RECONNECT_IVL like a refused one. `None` (libzmq's 0 and
+    /// default) leaves it to the system: on Linux a peer that never answers the SYN
+    /// (a host that is down, a listener whose backlog is full) takes about two
+    /// minutes to fail. `Some(Duration::ZERO)` is refused (libzmq's 0 means "off",
+    /// which is `None` here). IPC connects never wait.
+    pub connect_timeout: Option<Duration>,
+    /// TOS: the type-of-service byte (DSCP and ECN bits) of the socket's IP packets:
+    /// IP_TOS, and IPV6_TCLASS on IPv6 connections. 0 to 255; other values make bind
+    /// and connect fail with [`crate::Error::InvalidOption`]. `None` (libzmq's
+    /// default 0, which it does not set) leaves the system's, 0. Set before connect,
+    /// on listening sockets and on each accepted connection, as libzmq does; not on
+    /// IPC.
+    pub tos: Option<u32>,
+    /// PRIORITY: SO_PRIORITY, the priority Linux queues the socket's packets with
+    /// (it picks the traffic-control band). `None` (libzmq's default; it sets only
+    /// non-zero values) leaves the system's, 0. Values above 6 need CAP_NET_ADMIN:
+    /// without it bind and connect fail with [`crate::Error::InvalidOption`]. Set
+    /// where TOS is.
+    pub priority: Option<u32>,
+    /// IPV6 (default false, as libzmq): with it, `tcp://*:port` binds `::`, one
+    /// dual-stack socket that takes IPv6 and IPv4 connections, host names resolve to
+    /// their IPv6 addresses too, and an interface name in a bind endpoint
+    /// (`tcp://eth0:5555`) that has no IPv4 address binds its IPv6 one. Without it,
+    /// `*` binds `0.0.0.0`, host names resolve to IPv4 addresses only and interface
+    /// names to the interface's IPv4 address. An IPv6 address in the endpoint
+    /// (`tcp://[::1]:5555`, `tcp://[::]:5555`) is used with or without it (libzmq
+    /// refuses one unless IPV6 is set). A listener on an IPv6 address is always
+    /// dual-stack.
+    pub ipv6: bool,
+    /// IMMEDIATE (default false, as libzmq): queue messages only to completed
+    /// connections. By default a DEALER, PUSH, REQ or PAIR counts a peer it connects
+    /// to in its send rotation from `connect` on, so messages wait for a peer that is
+    /// not there yet (or is reconnecting) up to SNDHWM. With IMMEDIATE, a connect
+    /// peer joins the rotation only once its handshake completes and leaves it when
+    /// its connection ends, and what was still queued for it is dropped then (as
+    /// libzmq drops its pipe). With no completed connection at all, `send` waits
+    /// (up to [`Options::sndtimeo`], then [`crate::Error::Timeout`]) and `try_send`
+    /// fails with [`crate::Error::WouldBlock`]. Other types, and bound sockets, whose
+    /// peers only exist once connected, behave the same either way.
+    pub immediate: bool,
     /// CONFLATE: keep only the newest message. Honoured by the types libzmq 4.3
     /// honours it for (DEALER, PUSH, PULL, PUB and SUB; other types ignore it, PAIR
     /// included), in both directions of each connection: a message received from a
@@ -170,6 +235,15 @@ impl Default for Options {
             backlog: 100,
             sndbuf: None,
             rcvbuf: None,
+            tcp_keepalive: None,
+            tcp_keepalive_idle: None,
+            tcp_keepalive_cnt: None,
+            tcp_keepalive_intvl: None,
+            connect_timeout: None,
+            tos: None,
+            priority: None,
+            ipv6: false,
+            immediate: false,
             conflate: false,
             router_mandatory: false,
             router_handover: false,
@@ -197,15 +271,27 @@ impl Options {
                 ttl: self.heartbeat_ttl,
             },
             busy_poll: self.busy_poll,
-            buffers: self.buffers(),
+            transport: self.transport(),
         }
     }
 
-    /// SNDBUF and RCVBUF, for the transports.
-    pub(crate) fn buffers(&self) -> SocketBuffers {
-        SocketBuffers {
-            sndbuf: self.sndbuf,
-            rcvbuf: self.rcvbuf,
+    /// The options the transports apply to TCP sockets.
+    pub(crate) fn transport(&self) -> TransportOptions {
+        TransportOptions {
+            buffers: SocketBuffers {
+                sndbuf: self.sndbuf,
+                rcvbuf: self.rcvbuf,
+            },
+            keepalive: Keepalive {
+                enabled: self.tcp_keepalive,
+                idle: self.tcp_keepalive_idle,
+                cnt: self.tcp_keepalive_cnt,
+                intvl: self.tcp_keepalive_intvl,
+            },
+            tos: self.tos,
+            priority: self.priority,
+            ipv6: self.ipv6,
+            connect_timeout: self.connect_timeout,
         }
     }
 }
@@ -246,6 +332,8 @@ setters! {
         rcvhwm: usize,
         reconnect_ivl_max: Duration,
         backlog: i32,
+        ipv6: bool,
+        immediate: bool,
         conflate: bool,
         router_mandatory: bool,
         router_handover: bool,
@@ -268,6 +356,13 @@ setters! {
         maxmsgsize: Option<u64>,
         sndbuf: Option<usize>,
         rcvbuf: Option<usize>,
+        tcp_keepalive: Option<bool>,
+        tcp_keepalive_idle: Option<Duration>,
+        tcp_keepalive_cnt: Option<u32>,
+        tcp_keepalive_intvl: Option<Duration>,
+        connect_timeout: Option<Duration>,
+        tos: Option<u32>,
+        priority: Option<u32>,
         busy_poll: Option<Duration>,
         zap_domain: Bytes,
         authenticator: Option<SharedAuthenticator>,

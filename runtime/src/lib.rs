@@ -30,6 +30,7 @@ mod log_limit;
 mod mesh;
 mod message;
 mod monitor;
+mod netif;
 mod notify;
 mod options;
 mod peer;
@@ -62,4 +63,7 @@ pub use peer::{Full, Peer, PeerId, Queued};
 pub use properties::Properties;
 pub use signal::{Credit, Signal};
 pub use spawn::{spawn_accepted, spawn_connector, spawn_listener};
-pub use transport::{connect, Listener, SharedStream, SocketBuffers, Stream};
+pub use transport::{
+    connect, Keepalive, Listener, OptionError, SharedStream, SocketBuffers, Stream,
+    TransportOptions,
+};

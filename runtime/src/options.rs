@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use monocoque_zmtp::HeartbeatOptions;
 
-use crate::transport::SocketBuffers;
+use crate::transport::TransportOptions;
 
 /// Timing options of a socket's connections (libzmq's names and defaults).
 #[derive(Debug, Clone, Copy)]
@@ -19,8 +19,9 @@ pub struct LinkOptions {
     pub heartbeat: HeartbeatOptions,
     /// How long an idle connection keeps polling its socket before it sleeps.
     pub busy_poll: Option<Duration>,
-    /// SNDBUF and RCVBUF, set on each connecting TCP socket before it connects.
-    pub buffers: SocketBuffers,
+    /// The TCP-level options (SNDBUF, RCVBUF, keepalive, TOS, PRIORITY, IPV6,
+    /// CONNECT_TIMEOUT) of each connecting TCP socket.
+    pub transport: TransportOptions,
 }
 
 impl Default for LinkOptions {
@@ -31,7 +32,7 @@ impl Default for LinkOptions {
             handshake_ivl: Some(Duration::from_secs(30)),
             heartbeat: HeartbeatOptions::default(),
             busy_poll: None,
-            buffers: SocketBuffers::default(),
+            transport: TransportOptions::default(),
         }
     }
 }

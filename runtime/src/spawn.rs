@@ -116,10 +116,16 @@ pub fn spawn_connector(
             if lc.is_aborted() || (lc.is_closing() && !peer.has_output()) {
                 break;
             }
+            // An attempt that hangs (a peer that drops SYNs, without CONNECT_TIMEOUT)
+            // must not hold up closing: it is given up once the socket closes with
+            // nothing queued for this peer, or closing ends (abort).
             let attempt = future::or(
-                async { Some(connect(&endpoint, options.buffers).await) },
+                async { Some(connect(&endpoint, &options.transport).await) },
                 async {
-                    lc.aborted().await;
+                    lc.closing().await;
+                    if peer.has_output() {
+                        lc.aborted().await;
+                    }
                     None
                 },
             )

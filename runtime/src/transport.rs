@@ -17,11 +17,21 @@
 //! it before the handshake matters for the receive buffer: TCP's window scale is
 //! fixed by the SYN, from the receive buffer at that moment. IPC sockets keep the
 //! system's sizes, as in libzmq.
+//!
+//! The other TCP options ([`TransportOptions`]: keepalive, TOS, PRIORITY) go where
+//! libzmq puts them too: on connecting sockets (here before `connect`; libzmq sets
+//! keepalive once connected, which comes to the same), on listeners, and again on
+//! each accepted connection. The last is not redundant: Linux hands an accepted
+//! socket its listener's keepalive and TOS, but not its SO_PRIORITY (seen in the
+//! tests), and with `net.ipv4.tcp_reflect_tos` the TOS is the peer's SYN's.
+//! [`TransportOptions::check`] tries them once on a scratch socket, so that a value
+//! the kernel refuses is reported by the bind or connect that asked for it.
 
 use std::io::{self, IoSlice};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, RawFd};
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::BytesMut;
 use futures_lite::{AsyncRead, AsyncWrite};
@@ -51,12 +61,217 @@ impl SocketBuffers {
         // setsockopt takes an int: larger values are capped by the kernel anyway.
         let int = |n: usize| n.min(i32::MAX as usize);
         if let Some(n) = self.sndbuf {
-            sock.set_send_buffer_size(int(n))?;
+            sock.set_send_buffer_size(int(n))
+                .map_err(|e| io::Error::from(refused("SNDBUF", n, e)))?;
         }
         if let Some(n) = self.rcvbuf {
-            sock.set_recv_buffer_size(int(n))?;
+            sock.set_recv_buffer_size(int(n))
+                .map_err(|e| io::Error::from(refused("RCVBUF", n, e)))?;
         }
         Ok(())
+    }
+}
+
+/// TCP keepalive (libzmq's TCP_KEEPALIVE, TCP_KEEPALIVE_IDLE, TCP_KEEPALIVE_CNT and
+/// TCP_KEEPALIVE_INTVL; Linux's SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPCNT and
+/// TCP_KEEPINTVL). `None` everywhere (libzmq's −1) leaves the system's settings.
+/// As in libzmq, `idle`, `cnt` and `intvl` are applied only when `enabled` is
+/// `Some(true)`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Keepalive {
+    /// SO_KEEPALIVE: `Some(true)` turns keepalive probes on, `Some(false)` off.
+    pub enabled: Option<bool>,
+    /// TCP_KEEPIDLE: idle time before the first probe (whole seconds, 1 to 32767).
+    pub idle: Option<Duration>,
+    /// TCP_KEEPCNT: unanswered probes before the connection is dropped (1 to 127).
+    pub cnt: Option<u32>,
+    /// TCP_KEEPINTVL: time between probes (whole seconds, 1 to 32767).
+    pub intvl: Option<Duration>,
+}
+
+/// Largest TCP_KEEPIDLE and TCP_KEEPINTVL Linux accepts, in seconds.
+const MAX_KEEPALIVE_SECS: u64 = 32767;
+/// Largest TCP_KEEPCNT Linux accepts.
+const MAX_KEEPALIVE_CNT: u32 = 127;
+
+/// The transport-level options of a socket's TCP connections, applied by
+/// [`connect`] before connecting and by [`Listener::bind`] to the listener and to
+/// every connection it accepts. IPC connections use none of them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TransportOptions {
+    /// SNDBUF and RCVBUF, set before `connect` and before `listen` (accepted
+    /// connections inherit them).
+    pub buffers: SocketBuffers,
+    /// TCP keepalive, set on connecting sockets, on listeners and on each accepted
+    /// connection.
+    pub keepalive: Keepalive,
+    /// TOS: the IP type-of-service byte (IP_TOS; IPV6_TCLASS on IPv6 sockets, and
+    /// IP_TOS too for their IPv4-mapped traffic), 0 to 255, set before `connect`,
+    /// on listeners and on each accepted connection. `None` leaves the system's (0).
+    pub tos: Option<u32>,
+    /// PRIORITY: SO_PRIORITY, the queueing priority of the socket's packets, set
+    /// where TOS is. Linux lets a process without CAP_NET_ADMIN use 0 to 6 only.
+    pub priority: Option<u32>,
+    /// IPV6: `*` binds `::` (dual-stack) instead of `0.0.0.0`, and host names
+    /// resolve to IPv6 addresses too (see [`Endpoint::resolve`]).
+    pub ipv6: bool,
+    /// CONNECT_TIMEOUT: a TCP connect attempt not completed in this time is given up
+    /// (and retried after RECONNECT_IVL). `None` leaves it to the system (on Linux,
+    /// SYN retries give up after about two minutes).
+    pub connect_timeout: Option<Duration>,
+}
+
+/// A socket option the system refused, or a value out of its range.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{option} = {value}: {reason}")]
+pub struct OptionError {
+    /// libzmq's name of the option (`TOS`, `TCP_KEEPALIVE_IDLE`, …).
+    pub option: &'static str,
+    /// The value asked for, as text.
+    pub value: String,
+    /// Why it was refused.
+    pub reason: String,
+}
+
+impl From<OptionError> for io::Error {
+    fn from(e: OptionError) -> io::Error {
+        io::Error::new(io::ErrorKind::InvalidInput, e)
+    }
+}
+
+/// The error of a `setsockopt` that failed, naming the option.
+fn refused(option: &'static str, value: impl std::fmt::Display, e: io::Error) -> OptionError {
+    OptionError {
+        option,
+        value: value.to_string(),
+        reason: e.to_string(),
+    }
+}
+
+impl TransportOptions {
+    /// Checks the values against the ranges the system accepts and, when any option
+    /// that is not a buffer size is set, tries them on a scratch TCP socket (which
+    /// catches what only the kernel knows, such as a PRIORITY above 6 without
+    /// CAP_NET_ADMIN). A bind or connect calls this first, so that a bad option is
+    /// reported there instead of by every background connect attempt.
+    pub fn check(&self) -> Result<(), OptionError> {
+        let bad = |option: &'static str, value: String, reason: &str| {
+            Err(OptionError {
+                option,
+                value,
+                reason: reason.to_owned(),
+            })
+        };
+        if let Some(tos) = self.tos {
+            if tos > 255 {
+                return bad("TOS", tos.to_string(), "must be 0 to 255 (one byte)");
+            }
+        }
+        for (option, d) in [
+            ("TCP_KEEPALIVE_IDLE", self.keepalive.idle),
+            ("TCP_KEEPALIVE_INTVL", self.keepalive.intvl),
+        ] {
+            if let Some(d) = d {
+                if d.subsec_nanos() != 0 || d.as_secs() == 0 || d.as_secs() > MAX_KEEPALIVE_SECS {
+                    return bad(
+                        option,
+                        format!("{d:?}"),
+                        "must be a whole number of seconds, 1 to 32767",
+                    );
+                }
+            }
+        }
+        if let Some(cnt) = self.keepalive.cnt {
+            if cnt == 0 || cnt > MAX_KEEPALIVE_CNT {
+                return bad("TCP_KEEPALIVE_CNT", cnt.to_string(), "must be 1 to 127");
+            }
+        }
+        if let Some(d) = self.connect_timeout {
+            if d.is_zero() {
+                return bad(
+                    "CONNECT_TIMEOUT",
+                    "0".into(),
+                    "must be above zero (None leaves it to the system)",
+                );
+            }
+        }
+        if self.tos.is_some() || self.priority.is_some() || self.keepalive != Keepalive::default() {
+            let probe = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))
+                .map_err(|e| refused("(a scratch TCP socket to try them on)", "", e))?;
+            self.apply_tuning(&probe, false)?;
+        }
+        Ok(())
+    }
+
+    /// Everything, on a socket before it connects or listens.
+    fn apply(&self, sock: &Socket, v6: bool) -> io::Result<()> {
+        self.buffers.apply(sock)?;
+        Ok(self.apply_tuning(sock, v6)?)
+    }
+
+    /// TOS, PRIORITY and keepalive (what an accepted connection is given again).
+    fn apply_tuning(&self, sock: &Socket, v6: bool) -> Result<(), OptionError> {
+        if let Some(tos) = self.tos {
+            if v6 {
+                sock.set_tclass_v6(tos)
+                    .map_err(|e| refused("TOS", tos, e))?;
+                // For the IPv4-mapped connections of a dual-stack socket; an IPv6-only
+                // stack may refuse it, which only matters to IPv4 traffic.
+                let _ = sock.set_tos(tos);
+            } else {
+                sock.set_tos(tos).map_err(|e| refused("TOS", tos, e))?;
+            }
+        }
+        if let Some(priority) = self.priority {
+            set_priority(sock, priority).map_err(|e| refused("PRIORITY", priority, e))?;
+        }
+        let ka = &self.keepalive;
+        if let Some(on) = ka.enabled {
+            sock.set_keepalive(on)
+                .map_err(|e| refused("TCP_KEEPALIVE", on, e))?;
+            if on && (ka.idle.is_some() || ka.intvl.is_some() || ka.cnt.is_some()) {
+                let mut params = socket2::TcpKeepalive::new();
+                if let Some(idle) = ka.idle {
+                    params = params.with_time(idle);
+                }
+                if let Some(intvl) = ka.intvl {
+                    params = params.with_interval(intvl);
+                }
+                if let Some(cnt) = ka.cnt {
+                    params = params.with_retries(cnt);
+                }
+                sock.set_tcp_keepalive(&params)
+                    .map_err(|e| refused("TCP_KEEPALIVE_IDLE/INTVL/CNT", format!("{ka:?}"), e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// True when an accepted connection has anything to be given.
+    fn tunes_accepted(&self) -> bool {
+        self.tos.is_some() || self.priority.is_some() || self.keepalive.enabled.is_some()
+    }
+}
+
+/// SO_PRIORITY (socket2 0.5 has no call for it).
+fn set_priority(sock: &Socket, priority: u32) -> io::Result<()> {
+    let value = libc::c_int::try_from(priority)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "above i32::MAX"))?;
+    // SAFETY: `value` is a live c_int and the length passed is its size; `sock` is
+    // an open socket borrowed for the whole call.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PRIORITY,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
     }
 }
 
@@ -254,8 +469,8 @@ impl AsyncWrite for Stream {
 
 /// A bound, listening endpoint.
 pub enum Listener {
-    /// TCP listener.
-    Tcp(TcpListener),
+    /// TCP listener, and the options its accepted connections are given.
+    Tcp(TcpListener, TransportOptions),
     /// Unix domain socket listener (held by glommio's `TcpListener`, see the module
     /// docs) and its path (removed when dropped).
     Ipc(TcpListener, std::path::PathBuf),
@@ -266,20 +481,27 @@ impl Listener {
     ///
     /// TCP listeners are built with socket2 with SO_REUSEADDR but without SO_REUSEPORT,
     /// so a port that is already bound fails with `AddrInUse` (glommio's own `bind`
-    /// would silently share it). IPC follows libzmq: a stale socket file at the path is
-    /// removed before binding. `buffers` are set on TCP listeners before `listen`,
-    /// so every accepted connection has them from its first segment.
-    pub fn bind(endpoint: &Endpoint, backlog: i32, buffers: SocketBuffers) -> io::Result<Listener> {
+    /// would silently share it). The host is resolved by [`Endpoint::resolve`] for
+    /// binding (`*`, addresses, interface names; `options.ipv6`); an IPv6 listener is
+    /// dual-stack. `options` are set on TCP listeners before `listen`, so every
+    /// accepted connection has the buffer sizes from its first segment, and TOS,
+    /// PRIORITY and keepalive are set again on each accepted connection. IPC follows
+    /// libzmq: a stale socket file at the path is removed before binding.
+    pub fn bind(
+        endpoint: &Endpoint,
+        backlog: i32,
+        options: &TransportOptions,
+    ) -> io::Result<Listener> {
         match endpoint {
             Endpoint::Tcp { .. } => {
                 let addrs = endpoint
-                    .socket_addrs()
+                    .resolve(options.ipv6, true)
                     .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
                 let mut last = None;
                 for addr in addrs {
-                    match bind_tcp(addr, backlog, buffers) {
+                    match bind_tcp(addr, backlog, options) {
                         Ok(sock) => {
-                            return Ok(Listener::Tcp(into_listener(sock)));
+                            return Ok(Listener::Tcp(into_listener(sock), *options));
                         }
                         Err(e) => last = Some(e),
                     }
@@ -305,7 +527,7 @@ impl Listener {
     /// The endpoint actually bound (with the real port for `tcp://…:0`).
     pub fn local_endpoint(&self) -> io::Result<Endpoint> {
         match self {
-            Listener::Tcp(l) => {
+            Listener::Tcp(l, _) => {
                 let addr = l.local_addr()?;
                 Ok(Endpoint::Tcp {
                     host: match addr.ip() {
@@ -329,8 +551,8 @@ fn into_listener(sock: Socket) -> TcpListener {
 
 /// An accepted connection that can move to another core's executor.
 pub enum SharedStream {
-    /// TCP.
-    Tcp(glommio::net::AcceptedTcpStream),
+    /// TCP, and the options to give it (its listener's).
+    Tcp(glommio::net::AcceptedTcpStream, TransportOptions),
     /// Unix domain socket.
     Ipc(glommio::net::AcceptedTcpStream),
 }
@@ -339,9 +561,19 @@ impl SharedStream {
     /// Attaches the connection to the current executor.
     pub fn into_stream(self) -> Stream {
         match self {
-            SharedStream::Tcp(s) => {
+            SharedStream::Tcp(s, options) => {
                 let s = s.bind_to_executor();
                 let _ = s.set_nodelay(true);
+                if options.tunes_accepted() {
+                    with_socket(s.as_raw_fd(), |sock| {
+                        let v6 = sock.local_addr().is_ok_and(|a| a.is_ipv6());
+                        // The listener took these values, so a connection takes them
+                        // too; should one fail, the connection runs without it.
+                        if let Err(e) = options.apply_tuning(&sock, v6) {
+                            tracing::debug!(error = %e, "option not set on an accepted connection");
+                        }
+                    });
+                }
                 Stream::Tcp(s)
             }
             SharedStream::Ipc(s) => Stream::Ipc(s.bind_to_executor()),
@@ -354,7 +586,7 @@ impl Listener {
     /// core ([`SharedStream::into_stream`] attaches it to the executor that runs it).
     pub async fn accept(&self) -> io::Result<SharedStream> {
         match self {
-            Listener::Tcp(l) => Ok(SharedStream::Tcp(l.shared_accept().await?)),
+            Listener::Tcp(l, options) => Ok(SharedStream::Tcp(l.shared_accept().await?, *options)),
             Listener::Ipc(l, _) => Ok(SharedStream::Ipc(l.shared_accept().await?)),
         }
     }
@@ -371,11 +603,11 @@ impl Drop for Listener {
 fn bind_tcp(
     addr: std::net::SocketAddr,
     backlog: i32,
-    buffers: SocketBuffers,
+    options: &TransportOptions,
 ) -> io::Result<Socket> {
     let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     sock.set_reuse_address(true)?;
-    buffers.apply(&sock)?;
+    options.apply(&sock, addr.is_ipv6())?;
     if addr.is_ipv6() {
         let _ = sock.set_only_v6(false);
     }
@@ -384,17 +616,19 @@ fn bind_tcp(
     Ok(sock)
 }
 
-/// Opens a connection to `endpoint` (one attempt). TCP sockets get `buffers` before
-/// they connect.
-pub async fn connect(endpoint: &Endpoint, buffers: SocketBuffers) -> io::Result<Stream> {
+/// Opens a connection to `endpoint` (one attempt per address the host resolves to,
+/// see [`Endpoint::resolve`]). TCP sockets get `options` before they connect, and
+/// each address is given up after `options.connect_timeout` (a [`io::ErrorKind::TimedOut`]
+/// error when it was the last).
+pub async fn connect(endpoint: &Endpoint, options: &TransportOptions) -> io::Result<Stream> {
     match endpoint {
         Endpoint::Tcp { .. } => {
             let addrs = endpoint
-                .socket_addrs()
+                .resolve(options.ipv6, false)
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
             let mut last = None;
             for addr in addrs {
-                match connect_tcp(addr, buffers).await {
+                match connect_tcp(addr, options).await {
                     Ok(s) => {
                         let _ = s.set_nodelay(true);
                         return Ok(Stream::Tcp(s));
@@ -420,10 +654,14 @@ pub async fn connect(endpoint: &Endpoint, buffers: SocketBuffers) -> io::Result<
 /// then a zero-length send through glommio, which waits for writability and reports
 /// the outcome. While the connection is being set up Linux answers that send with
 /// `EAGAIN` (glommio then polls for writability); once it is established, with 0; if
-/// it failed, with the error (`ECONNREFUSED`, …).
-async fn connect_tcp(addr: std::net::SocketAddr, buffers: SocketBuffers) -> io::Result<TcpStream> {
+/// it failed, with the error (`ECONNREFUSED`, …). With a connect timeout, the wait
+/// is abandoned when it expires, and the socket (still connecting) closed.
+async fn connect_tcp(
+    addr: std::net::SocketAddr,
+    options: &TransportOptions,
+) -> io::Result<TcpStream> {
     let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    buffers.apply(&sock)?;
+    options.apply(&sock, addr.is_ipv6())?;
     sock.set_nonblocking(true)?;
     match sock.connect(&SockAddr::from(addr)) {
         Ok(()) => {}
@@ -436,8 +674,31 @@ async fn connect_tcp(addr: std::net::SocketAddr, buffers: SocketBuffers) -> io::
     // SAFETY: `into_raw_fd` hands over sole ownership of a valid socket (connecting or
     // connected); the TcpStream becomes its only owner and closes it on drop.
     let mut stream = unsafe { TcpStream::from_raw_fd(sock.into_raw_fd()) };
-    std::future::poll_fn(|cx| Pin::new(&mut stream).poll_write(cx, &[])).await?;
-    Ok(stream)
+    let established = async {
+        std::future::poll_fn(|cx| Pin::new(&mut stream).poll_write(cx, &[]))
+            .await
+            .map(Some)
+    };
+    let outcome = match options.connect_timeout {
+        None => established.await?,
+        Some(limit) => {
+            futures_lite::future::or(established, async {
+                glommio::timer::sleep(limit).await;
+                Ok(None)
+            })
+            .await?
+        }
+    };
+    match outcome {
+        Some(_) => Ok(stream),
+        None => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!(
+                "connect to {addr} not completed within {:?} (CONNECT_TIMEOUT)",
+                options.connect_timeout.unwrap_or_default()
+            ),
+        )),
+    }
 }
 
 /// Connects a Unix stream socket to `path` without blocking: a Unix connect completes

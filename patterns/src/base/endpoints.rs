@@ -90,15 +90,16 @@ impl SocketBase {
     pub fn connect(&self, endpoint: &str) -> Result<()> {
         self.check_open()?;
         let ep: Endpoint = endpoint.parse()?;
+        let link = self.options.borrow().link();
         if let Endpoint::Tcp { .. } = ep {
-            ep.socket_addrs()?;
+            ep.resolve(link.transport.ipv6, false)?;
+            link.transport.check()?;
         }
         let peer = self.make_peer(ep.to_string());
-        if self.rules.queues_before_connect() {
+        if self.queues_before_connect() {
             self.out.borrow_mut().push(Rc::clone(&peer));
             self.targets_changed();
         }
-        let link = self.options.borrow().link();
         let lifecycle = self.lifecycle.child();
         spawn_connector(
             &lifecycle,

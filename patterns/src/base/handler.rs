@@ -102,9 +102,14 @@ impl Handler for SocketBase {
     fn on_detach(&self, peer: &Rc<Peer>) {
         self.attached.set(self.attached.get().saturating_sub(1));
         self.rules.on_detach(self, peer);
-        if !self.rules.queues_before_connect() {
+        if !self.queues_before_connect() {
             self.out.borrow_mut().retain(|p| p.id() != peer.id());
             self.targets_changed();
+            if self.rules.queues_before_connect() {
+                // IMMEDIATE: a connect peer's queue goes with its connection (libzmq
+                // terminates the pipe); the next connection starts empty.
+                peer.clear_messages();
+            }
         }
     }
 

@@ -180,11 +180,15 @@ impl SocketBase {
     pub fn open_listener(&self, endpoint: &str) -> Result<(Listener, Endpoint)> {
         self.check_open()?;
         let ep: Endpoint = endpoint.parse()?;
-        let (backlog, buffers) = {
+        let (backlog, transport) = {
             let opts = self.options.borrow();
-            (opts.backlog, opts.buffers())
+            (opts.backlog, opts.transport())
         };
-        let listener = Listener::bind(&ep, backlog, buffers).map_err(|e| {
+        if let Endpoint::Tcp { .. } = ep {
+            ep.resolve(transport.ipv6, true)?;
+            transport.check()?;
+        }
+        let listener = Listener::bind(&ep, backlog, &transport).map_err(|e| {
             self.on_monitor(MonitorEvent::BindFailed {
                 endpoint: endpoint.to_string(),
                 reason: e.to_string(),
@@ -232,6 +236,12 @@ impl SocketBase {
         if let Some(observer) = self.observer() {
             observer.targets_changed(self.out.borrow().len());
         }
+    }
+
+    /// A connect peer joins the send rotation at `connect` (its type queues before
+    /// connecting, and IMMEDIATE is off), rather than when its handshake completes.
+    pub(crate) fn queues_before_connect(&self) -> bool {
+        self.rules.queues_before_connect() && !self.options.borrow().immediate
     }
 
     pub fn last_endpoint(&self) -> Option<Endpoint> {
