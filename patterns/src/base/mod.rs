@@ -14,6 +14,7 @@ mod recv;
 mod rules;
 mod send;
 
+pub(crate) use limits::bounded;
 pub(crate) use rules::{Plain, Rules};
 
 use std::cell::{Cell, RefCell};
@@ -239,21 +240,61 @@ impl SocketBase {
         }
     }
 
+    /// Connects to `endpoint`; a ROUTER with CONNECT_ROUTING_ID set names the peer
+    /// by it (and the option is cleared once the connect succeeds).
     pub fn connect(&self, endpoint: &str) -> Result<()> {
+        let preset = match self.kind {
+            SocketType::Router => self.options.borrow().connect_routing_id.clone(),
+            _ => None,
+        };
+        let Some(id) = preset else {
+            return self.connect_with(endpoint, |_| Ok(())).map(drop);
+        };
+        self.connect_named(endpoint, id)?;
+        self.options.borrow_mut().connect_routing_id = None;
+        Ok(())
+    }
+
+    /// Connects to `endpoint`, the new peer known by routing id `id` from now on
+    /// (ROUTER).
+    pub fn connect_named(&self, endpoint: &str, id: Bytes) -> Result<()> {
+        let rules = Rc::clone(&self.rules);
+        self.connect_with(endpoint, |peer| rules.name_peer(self, peer, id))
+            .map(drop)
+    }
+
+    /// [`SocketBase::connect`], with `prepare` given the new peer before its
+    /// connection starts (a ROUTER names it); an error from `prepare` stops the
+    /// connect, before any task is spawned.
+    pub fn connect_with(
+        &self,
+        endpoint: &str,
+        prepare: impl FnOnce(&Rc<Peer>) -> Result<()>,
+    ) -> Result<Rc<Peer>> {
         self.check_open()?;
         let ep: Endpoint = endpoint.parse()?;
         if let Endpoint::Tcp { .. } = ep {
             ep.socket_addrs()?;
         }
         let peer = self.make_peer(ep.to_string());
+        if let Err(e) = prepare(&peer) {
+            self.peers.borrow_mut().remove(&peer.id());
+            return Err(e);
+        }
         if self.rules.queues_before_connect() {
             self.out.borrow_mut().push(Rc::clone(&peer));
             self.targets_changed();
         }
         let link = self.options.borrow().link();
-        spawn_connector(&self.lifecycle, ep.clone(), peer, self.handler(), link);
+        spawn_connector(
+            &self.lifecycle,
+            ep.clone(),
+            Rc::clone(&peer),
+            self.handler(),
+            link,
+        );
         *self.last_endpoint.borrow_mut() = Some(ep);
-        Ok(())
+        Ok(peer)
     }
 
     pub fn last_endpoint(&self) -> Option<Endpoint> {
@@ -359,6 +400,11 @@ impl SocketBase {
     /// Number of peers that completed their handshake.
     pub fn attached_peers(&self) -> usize {
         self.attached.get()
+    }
+
+    /// The peer of the message received last (by any receive call), if any.
+    pub fn last_sender(&self) -> Option<PeerId> {
+        self.inbound.borrow().last_from()
     }
 
     /// The peer with id `id`, if it is still one of this socket's.
