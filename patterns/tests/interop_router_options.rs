@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::{frames, free_tcp_endpoint, join, run, within, zsock};
-use monocoque::{AnySocket, Bytes, Error, Options, Router, SocketType};
+use monocoque::{AnySocket, Bytes, Error, Options, Router, ShardedSocket, SocketType};
 use zmq::SocketExt;
 
 type Frames = Vec<Vec<u8>>;
@@ -237,4 +237,36 @@ fn libzmq_router_with_connect_routing_id_talks_first_to_a_router() {
         assert_eq!(reply, [b"server".to_vec(), b"hello back".to_vec()]);
         router.close().await;
     });
+}
+
+/// A sharded ROUTER names a connect peer too: the handle sends to it by that name
+/// as soon as `connect_with_id` returns, before the connection exists.
+#[test]
+fn sharded_router_connect_with_id_sends_at_once() {
+    let rt = common::two_cores();
+    let options = Options::default()
+        .router_mandatory(true)
+        .routing_id(Bytes::from_static(b"client"));
+    let router = ShardedSocket::new(&rt, SocketType::Router, options);
+    let endpoint = free_tcp_endpoint();
+    router.connect_with_id(&endpoint, &b"backend"[..]).unwrap();
+    router.send(vec!["backend", "hello"]).unwrap();
+    let ctx = zmq::Context::new();
+    let server = zsock(&ctx, zmq::ROUTER);
+    server.bind(&endpoint).unwrap();
+    let request = server.recv_multipart(0).expect("the request");
+    assert_eq!(request, [b"client".to_vec(), b"hello".to_vec()]);
+    server
+        .send_multipart([&b"client"[..], b"world"], 0)
+        .unwrap();
+    let reply = router
+        .recv_timeout(Some(common::WAIT))
+        .unwrap()
+        .expect("the reply");
+    assert_eq!(frames(&reply), [b"backend".to_vec(), b"world".to_vec()]);
+    let dealer = ShardedSocket::new(&rt, SocketType::Dealer, Options::default());
+    let err = dealer.connect_with_id(&endpoint, &b"x"[..]).unwrap_err();
+    assert!(matches!(err, Error::Unsupported { .. }), "{err}");
+    router.close();
+    dealer.close();
 }
