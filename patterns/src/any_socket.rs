@@ -409,8 +409,9 @@ impl AnySocket {
     }
 
     /// Subscribes a SUB or XSUB to messages whose first frame starts with `prefix`
-    /// (empty: all): [`Sub::subscribe`], or an XSUB's `\x01prefix` message. Fails with
-    /// [`Error::Unsupported`] on the other types.
+    /// (empty: all): [`Sub::subscribe`], or an XSUB's `\x01prefix` message; on an
+    /// XPUB, [`XPub::subscribe`] (XPUB_MANUAL). Fails with [`Error::Unsupported`] on
+    /// the other types.
     ///
     /// ```no_run
     /// use monocoque::{AnySocket, SocketType};
@@ -429,8 +430,9 @@ impl AnySocket {
     }
 
     /// Removes one subscription to `prefix` from a SUB or XSUB
-    /// ([`Sub::unsubscribe`], or an XSUB's `\x00prefix` message). Fails with
-    /// [`Error::Unsupported`] on the other types.
+    /// ([`Sub::unsubscribe`], or an XSUB's `\x00prefix` message); on an XPUB,
+    /// [`XPub::unsubscribe`] (XPUB_MANUAL). Fails with [`Error::Unsupported`] on the
+    /// other types.
     ///
     /// ```
     /// use monocoque::{AnySocket, SocketType};
@@ -452,6 +454,8 @@ impl AnySocket {
         match self {
             AnySocket::Sub(s) if on => s.subscribe(prefix),
             AnySocket::Sub(s) => s.unsubscribe(prefix),
+            AnySocket::XPub(s) if on => s.subscribe(prefix),
+            AnySocket::XPub(s) => s.unsubscribe(prefix),
             AnySocket::XSub(s) => {
                 let mut frame = Vec::with_capacity(prefix.len() + 1);
                 frame.push(u8::from(on));

@@ -39,6 +39,11 @@ pub enum Error {
         /// The operation asked for (`"send"`, `"receive"`, `"subscribe"`, …).
         op: &'static str,
     },
+    /// An argument or option value the call cannot take (libzmq's EINVAL), such as
+    /// a routing id for [`Router::connect_with_id`](crate::Router::connect_with_id)
+    /// that is empty, longer than 255 bytes, starts with a zero byte or is taken.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(&'static str),
     /// The message has no frames, or lacks a frame the socket type needs.
     #[error("invalid message: {0}")]
     InvalidMessage(&'static str),

@@ -24,6 +24,8 @@ pub(crate) struct Inbound {
     conflated: u64,
     /// Some peer conflates (so the common case tests one flag, not the peer).
     conflating: bool,
+    /// The peer of the message taken last (XPUB_MANUAL applies subscriptions to it).
+    last_from: Option<PeerId>,
 }
 
 /// Consecutive messages from one connection of a peer.
@@ -113,16 +115,26 @@ impl Inbound {
     #[inline]
     pub fn pop(&mut self, rcvhwm: usize) -> Option<(PeerId, Message)> {
         let Some(msg) = self.msgs.pop_front() else {
-            return self.latest.pop();
+            let taken = self.latest.pop();
+            if let Some((id, _)) = &taken {
+                self.last_from = Some(*id);
+            }
+            return taken;
         };
         let run = self.runs.front_mut().expect("a run for every message");
         let id = run.peer.id();
+        self.last_from = Some(id);
         run.peer.inbound_taken(1, rcvhwm);
         run.n -= 1;
         if run.n == 0 {
             self.runs.pop_front();
         }
         Some((id, msg))
+    }
+
+    /// The peer of the message taken last, by any of the ways to take one.
+    pub fn last_from(&self) -> Option<PeerId> {
+        self.last_from
     }
 
     /// [`Inbound::pop`], with the properties of the connection the message came from.
@@ -147,9 +159,10 @@ impl Inbound {
         }
         let mut taken = n;
         while taken < max {
-            let Some((_, msg)) = self.latest.pop() else {
+            let Some((id, msg)) = self.latest.pop() else {
                 break;
             };
+            self.last_from = Some(id);
             out.push(msg);
             taken += 1;
         }
@@ -164,6 +177,7 @@ impl Inbound {
             *out = Vec::from(std::mem::replace(&mut self.msgs, spare));
             for run in self.runs.drain(..) {
                 run.peer.inbound_taken(run.n, rcvhwm);
+                self.last_from = Some(run.peer.id());
             }
             return n;
         }
@@ -173,6 +187,7 @@ impl Inbound {
             let run = self.runs.front_mut().expect("a run for every message");
             let taken = left.min(run.n);
             run.peer.inbound_taken(taken, rcvhwm);
+            self.last_from = Some(run.peer.id());
             run.n -= taken;
             left -= taken;
             if run.n == 0 {
@@ -201,6 +216,7 @@ mod tests {
             .map(|(id, m)| (id, m[0][0]))
             .collect();
         assert_eq!(order, vec![(1, 0), (1, 1), (1, 2), (2, 3), (1, 4)]);
+        assert_eq!(q.last_from(), Some(1), "the peer of the message taken last");
         assert_eq!((a.inbound_queued(), b.inbound_queued()), (0, 0));
         assert!(q.runs.is_empty());
     }
@@ -216,6 +232,7 @@ mod tests {
         let mut out = vec![msg(99)];
         // Not empty: a partial, counted take across the two runs.
         assert_eq!(q.take_into(&mut out, 4, 0), 4);
+        assert_eq!(q.last_from(), Some(2), "the batch ended with b's first");
         assert_eq!((a.inbound_queued(), b.inbound_queued()), (0, 1));
         let got: Vec<u8> = out.drain(..).map(|m| m[0][0]).collect();
         assert_eq!(got, vec![99, 0, 1, 2, 3]);

@@ -177,6 +177,65 @@ pub struct Options {
     pub router_handover: bool,
     /// XPUB_VERBOSE: an XPUB passes up every subscription, not only new topics.
     pub xpub_verbose: bool,
+    /// XPUB_NODROP (PUB and XPUB, default false): a message is never dropped for a
+    /// subscriber at SNDHWM. When a subscriber that the message is for has no room,
+    /// nobody gets it yet: `try_send` fails with [`crate::Error::WouldBlock`] (libzmq's
+    /// EAGAIN with `ZMQ_DONTWAIT`) and hands the message back, and `send` waits until
+    /// every such subscriber has room, for at most SNDTIMEO ([`Options::sndtimeo`];
+    /// then [`crate::Error::Timeout`], nothing sent), as a blocking libzmq send does.
+    /// A `send` whose future is dropped while it waits still publishes the message
+    /// (past SNDHWM), as every cancelled Monocoque send does; a `Sink` cannot wait for
+    /// one message's subscribers and publishes past SNDHWM too. In a
+    /// [`crate::ShardedSocket`] only the subscribers of the core that publishes are
+    /// waited for (a [`crate::ShardRef::send`] there); subscribers on other cores, and
+    /// every subscriber of a message sent through the handle, still miss messages at
+    /// SNDHWM.
+    pub xpub_nodrop: bool,
+    /// XPUB_MANUAL (XPUB only, default false): subscriptions are not applied by the
+    /// socket. Every SUBSCRIBE and CANCEL a subscriber sends is passed up, duplicates
+    /// included, and the application decides: after `recv` returned one, it calls
+    /// [`crate::XPub::subscribe`] or [`crate::XPub::unsubscribe`] (libzmq's
+    /// `ZMQ_SUBSCRIBE`/`ZMQ_UNSUBSCRIBE` on the XPUB) with any topic, and the change
+    /// applies to the subscriber that message came from. When a subscriber leaves,
+    /// each topic it had asked for is passed up as a cancel (`\x00topic`), and what it
+    /// was subscribed to goes with it. A PUB ignores the option (libzmq's PUB would
+    /// apply nothing and so deliver nothing, since it cannot read subscriptions). In a
+    /// [`crate::ShardedSocket`] it works on each core through
+    /// [`crate::ShardRef::recv`] and [`crate::ShardRef::subscribe`]; the handle cannot
+    /// apply subscriptions (it reads them from every core).
+    pub xpub_manual: bool,
+    /// XPUB_WELCOME_MSG (PUB and XPUB, default none): a message sent to each new
+    /// subscriber as soon as its connection is made, before anything else, whatever
+    /// it subscribes to (a SUB keeps it only if it subscribes to a prefix of it, as
+    /// libzmq's SUB does). An empty message counts as none, as in libzmq. It is sent
+    /// on every connection, so a connecting PUB sends it again after a reconnect.
+    pub xpub_welcome_msg: Option<Bytes>,
+    /// INVERT_MATCHING (PUB, XPUB and SUB, default false): a PUB or XPUB sends each
+    /// message to the subscribers that have no subscription matching it (so a
+    /// subscriber with no subscriptions at all gets everything), and a SUB keeps the
+    /// messages that match none of its subscriptions. As with libzmq, both ends must
+    /// set it for PUB/SUB to work that way: an inverted PUB's subscriber that does not
+    /// invert receives nothing it subscribed to. XSUB ignores it (it filters nothing).
+    pub invert_matching: bool,
+    /// PROBE_ROUTER (ROUTER, DEALER and REQ, default false): each new connection
+    /// starts with an empty message, sent before anything queued, so that a ROUTER
+    /// at the other end learns the peer's routing id at once (it receives
+    /// `[id, ""]`); the application filters these out. libzmq documents it "when a
+    /// new connection is made or accepted": Monocoque sends it on every connection,
+    /// a reconnection included. Do not set it towards other socket types.
+    pub probe_router: bool,
+    /// CONNECT_ROUTING_ID (ROUTER, default none): the routing id the next
+    /// `connect` names its peer by, locally, instead of the one the peer announces.
+    /// That peer is routable at once: messages sent to it queue (up to SNDHWM) until
+    /// the connection is made, and it keeps the id over reconnections. The `connect`
+    /// takes the value (the option is `None` again afterwards), as in libzmq.
+    /// [`crate::Router::connect_with_id`] does the same in one call. The id must be 1
+    /// to 255 bytes and not start with a zero byte, and no other peer may have it
+    /// (else `connect` fails with [`crate::Error::InvalidArgument`]; libzmq asserts on
+    /// a duplicate). A [`crate::ShardedSocket`] ignores the option (it has no single
+    /// "next connect"); use its
+    /// [`connect_with_id`](crate::ShardedSocket::connect_with_id).
+    pub connect_routing_id: Option<Bytes>,
     /// REQ_RELAXED: a REQ may send a new request without waiting for the reply.
     pub req_relaxed: bool,
     /// REQ_CORRELATE: a REQ tags requests with an id and accepts only matching replies.
@@ -248,6 +307,12 @@ impl Default for Options {
             router_mandatory: false,
             router_handover: false,
             xpub_verbose: false,
+            xpub_nodrop: false,
+            xpub_manual: false,
+            xpub_welcome_msg: None,
+            invert_matching: false,
+            probe_router: false,
+            connect_routing_id: None,
             req_relaxed: false,
             req_correlate: false,
             busy_poll: None,
@@ -338,6 +403,10 @@ setters! {
         router_mandatory: bool,
         router_handover: bool,
         xpub_verbose: bool,
+        xpub_nodrop: bool,
+        xpub_manual: bool,
+        invert_matching: bool,
+        probe_router: bool,
         req_relaxed: bool,
         req_correlate: bool,
         security: Security,
@@ -365,6 +434,8 @@ setters! {
         priority: Option<u32>,
         busy_poll: Option<Duration>,
         zap_domain: Bytes,
+        xpub_welcome_msg: Option<Bytes>,
+        connect_routing_id: Option<Bytes>,
         authenticator: Option<SharedAuthenticator>,
     }
 }

@@ -74,6 +74,9 @@ struct OutQueue {
     wire: Outgoing,
     /// How many messages `wire` holds.
     messages: usize,
+    /// Messages that go out before everything in `wire` (see [`Peer::send_ahead`]),
+    /// encoded the same way; not counted against SNDHWM.
+    ahead: Outgoing,
     subscriptions: VecDeque<(Bytes, bool)>,
     hwm: usize,
     /// CONFLATE: a new message replaces the one queued (see [`Peer::set_conflate`]).
@@ -123,6 +126,7 @@ impl Peer {
             out: RefCell::new(OutQueue {
                 wire: Outgoing::new(),
                 messages: 0,
+                ahead: Outgoing::new(),
                 subscriptions: VecDeque::new(),
                 hwm: sndhwm,
                 conflate: false,
@@ -298,6 +302,18 @@ impl Peer {
         }
     }
 
+    /// Queues `msg` ahead of every message already queued, outside SNDHWM, and wakes
+    /// the connection: for what a socket sends on its own when a connection starts
+    /// (PROBE_ROUTER's empty message, XPUB_WELCOME_MSG), which must reach the peer
+    /// before anything the application queued while it was not connected.
+    pub fn send_ahead(&self, msg: &Message) {
+        let mut out = self.out.borrow_mut();
+        Encoder::NULL.encode_message(&mut out.ahead, msg.iter());
+        if let Some(w) = out.writer.take() {
+            w.wake();
+        }
+    }
+
     /// Wakes the connection if messages are waiting.
     pub fn flush(&self) {
         let mut out = self.out.borrow_mut();
@@ -327,6 +343,7 @@ impl Peer {
     pub fn clear_messages(&self) {
         let mut out = self.out.borrow_mut();
         out.wire.clear();
+        out.ahead.clear();
         out.messages = 0;
         drop(out);
         self.room.notify_all();
@@ -354,6 +371,9 @@ impl Peer {
     /// senders if the queue was at its mark.
     pub fn take_messages(&self, wire: &mut Outgoing) {
         let mut out = self.out.borrow_mut();
+        if !out.ahead.is_empty() {
+            wire.append(&mut out.ahead);
+        }
         if out.messages == 0 {
             return;
         }
@@ -372,7 +392,7 @@ impl Peer {
     /// Driver side: true when something is waiting to be written.
     pub fn has_output(&self) -> bool {
         let out = self.out.borrow();
-        out.messages != 0 || !out.subscriptions.is_empty()
+        out.messages != 0 || !out.ahead.is_empty() || !out.subscriptions.is_empty()
     }
 
     /// Messages from this peer waiting in the socket's receive queue.

@@ -10,9 +10,13 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use bytes::Bytes;
+
 use monocoque_runtime::{
     spawn_accepted, spawn_connector, spawn_listener, Endpoint, Handler, Lifecycle, Peer,
 };
+
+use monocoque_zmtp::SocketType;
 
 use super::SocketBase;
 use crate::error::{Error, Result};
@@ -86,8 +90,38 @@ impl SocketBase {
         Ok(bound)
     }
 
-    /// Connects to `endpoint` in the background (see [`SocketBase::disconnect`]).
+    /// Connects to `endpoint` in the background (see [`SocketBase::disconnect`]); a
+    /// ROUTER with CONNECT_ROUTING_ID set names the peer by it (and the option is
+    /// cleared once the connect succeeds).
     pub fn connect(&self, endpoint: &str) -> Result<()> {
+        let preset = match self.kind {
+            SocketType::Router => self.options.borrow().connect_routing_id.clone(),
+            _ => None,
+        };
+        let Some(id) = preset else {
+            return self.connect_with(endpoint, |_| Ok(())).map(drop);
+        };
+        self.connect_named(endpoint, id)?;
+        self.options.borrow_mut().connect_routing_id = None;
+        Ok(())
+    }
+
+    /// Connects to `endpoint`, the new peer known by routing id `id` from now on
+    /// (ROUTER).
+    pub fn connect_named(&self, endpoint: &str, id: Bytes) -> Result<()> {
+        let rules = Rc::clone(&self.rules);
+        self.connect_with(endpoint, |peer| rules.name_peer(self, peer, id))
+            .map(drop)
+    }
+
+    /// [`SocketBase::connect`], with `prepare` given the new peer before its
+    /// connection starts (a ROUTER names it); an error from `prepare` stops the
+    /// connect, before any task is spawned.
+    pub fn connect_with(
+        &self,
+        endpoint: &str,
+        prepare: impl FnOnce(&Rc<Peer>) -> Result<()>,
+    ) -> Result<Rc<Peer>> {
         self.check_open()?;
         let ep: Endpoint = endpoint.parse()?;
         let link = self.options.borrow().link();
@@ -96,6 +130,10 @@ impl SocketBase {
             link.transport.check()?;
         }
         let peer = self.make_peer(ep.to_string());
+        if let Err(e) = prepare(&peer) {
+            self.peers.borrow_mut().remove(&peer.id());
+            return Err(e);
+        }
         if self.queues_before_connect() {
             self.out.borrow_mut().push(Rc::clone(&peer));
             self.targets_changed();
@@ -111,10 +149,10 @@ impl SocketBase {
         self.endpoints.add(
             [endpoint.to_string(), ep.to_string()],
             lifecycle,
-            Some(peer),
+            Some(Rc::clone(&peer)),
         );
         *self.last_endpoint.borrow_mut() = Some(ep);
-        Ok(())
+        Ok(peer)
     }
 
     /// Stops listening on `endpoint` (as bound, or as `bind` returned it) and closes

@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 use monocoque_runtime::{Admission, Handler, Message, MonitorEvent, Peer};
-use monocoque_zmtp::{AuthRequest, Credentials, Mechanism, SessionConfig};
+use monocoque_zmtp::{AuthRequest, Credentials, Mechanism, SessionConfig, SocketType};
 
 use super::SocketBase;
 use crate::stats::Counters;
@@ -64,6 +64,15 @@ impl Handler for SocketBase {
             self.inbound.borrow_mut().pin(peer, &previous);
         }
         self.rules.on_attach(self, peer)?;
+        if self.options.borrow().probe_router
+            && matches!(
+                self.kind,
+                SocketType::Router | SocketType::Dealer | SocketType::Req
+            )
+        {
+            // PROBE_ROUTER: an empty message opens every connection.
+            peer.send_ahead(&Message::single(Bytes::new()));
+        }
         if self.rules.sends_to_attached() {
             let mut out = self.out.borrow_mut();
             if !out.iter().any(|p| p.id() == peer.id()) {

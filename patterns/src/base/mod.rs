@@ -15,6 +15,7 @@ mod recv;
 mod rules;
 mod send;
 
+pub(crate) use limits::bounded;
 pub(crate) use rules::{Plain, Rules};
 
 use std::cell::{Cell, RefCell};
@@ -347,6 +348,11 @@ impl SocketBase {
     /// Number of peers that completed their handshake.
     pub fn attached_peers(&self) -> usize {
         self.attached.get()
+    }
+
+    /// The peer of the message received last (by any receive call), if any.
+    pub fn last_sender(&self) -> Option<PeerId> {
+        self.inbound.borrow().last_from()
     }
 
     /// The peer with id `id`, if it is still one of this socket's.

@@ -26,6 +26,14 @@ pub(crate) trait Rules {
         false
     }
 
+    /// CONNECT_ROUTING_ID: `peer`, about to connect, is to be known locally by
+    /// routing id `id` (ROUTER only).
+    fn name_peer(&self, _base: &SocketBase, _peer: &Rc<Peer>, _id: Bytes) -> crate::Result<()> {
+        Err(crate::Error::InvalidArgument(
+            "only a ROUTER names the peers it connects to",
+        ))
+    }
+
     /// The handshake with `peer` completed; an error refuses it.
     fn on_attach(&self, _base: &SocketBase, _peer: &Rc<Peer>) -> Result<(), String> {
         Ok(())

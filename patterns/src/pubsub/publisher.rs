@@ -3,6 +3,7 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::task::Poll;
 
 use ahash::AHashMap;
 use bytes::Bytes;
@@ -10,11 +11,11 @@ use monocoque_runtime::coop;
 use monocoque_runtime::{Message, Peer, PeerId, Queued};
 use monocoque_zmtp::SocketType;
 
-use crate::base::{Rules, SocketBase};
+use crate::base::{bounded, Rules, SocketBase};
 use crate::socket_macros::{fair_queued_recv, immediate_sink, non_empty, socket_type, try_sending};
 use crate::stats::Counters;
 use crate::subscriptions::{SubscriberIndex, SubscriptionSet};
-use crate::{Result, TrySendError};
+use crate::{Error, Result, TrySendError};
 
 socket_type!(
     /// Publishes each message to every subscriber whose subscription is a prefix of
@@ -47,17 +48,21 @@ impl Pub {
     /// bounds only this socket's queue: the kernel's buffers (see `Options::sndbuf`)
     /// and the subscriber's own queue hold more; `Options::conflate` keeps only the
     /// newest.
+    ///
+    /// With XPUB_NODROP ([`Options::xpub_nodrop`](crate::Options::xpub_nodrop)) it
+    /// waits instead, up to SNDTIMEO, until every subscriber the message is for has
+    /// room.
     pub async fn send(&self, msg: impl Into<Message>) -> Result<()> {
         publish(&self.base, &self.state, msg.into()).await
     }
 
     /// Publishes `msg` as [`Pub::send`] does (a PUB never waits), without yielding to
     /// the executor: a loop of `try_send` must await something else now and then, or
-    /// its subscribers' connections never get to write.
+    /// its subscribers' connections never get to write. With XPUB_NODROP it fails
+    /// with [`Error::WouldBlock`] instead, and hands the message back, when a
+    /// subscriber the message is for is at SNDHWM (nobody gets it then).
     pub fn try_send(&self, msg: impl Into<Message>) -> std::result::Result<(), TrySendError> {
-        try_sending(msg.into(), |msg| {
-            publish_now(&self.base, &self.state, msg).map(drop)
-        })
+        try_sending(msg.into(), |msg| try_publish(&self.base, &self.state, msg))
     }
 
     /// Publishes every message of `msgs` as [`Pub::send`] does; each subscriber's
@@ -76,19 +81,100 @@ impl Pub {
     }
 }
 
-/// PUB/XPUB send: fan-out, then a yield when a subscriber's queue reached its mark
-/// or the time slice is over.
+/// PUB/XPUB send: fan-out (waiting for room under XPUB_NODROP), then a yield when a
+/// subscriber's queue reached its mark or the time slice is over.
 async fn publish(base: &SocketBase, publisher: &Publisher, msg: Message) -> Result<()> {
-    if publish_now(base, publisher, &non_empty(msg)?)? {
+    if publish_here(base, publisher, non_empty(msg)?).await? {
         base.yield_now().await;
     }
     Ok(())
 }
 
+/// The fan-out of a send to this socket's (or shard's) own subscribers, counted in
+/// `sent`: at once, dropping for subscribers at SNDHWM; or, under XPUB_NODROP, once
+/// every subscriber the message is for has room, waiting up to SNDTIMEO. True when a
+/// yield is due. A send dropped while it waits publishes past SNDHWM.
+pub(crate) async fn publish_here(
+    base: &SocketBase,
+    publisher: &Publisher,
+    msg: Message,
+) -> Result<bool> {
+    if !base.options.borrow().xpub_nodrop {
+        return publish_now(base, publisher, &msg, AtHwm::Drop).map(|due| due.unwrap_or(false));
+    }
+    if let Some(due) = publish_now(base, publisher, &msg, AtHwm::Refuse)? {
+        return Ok(due);
+    }
+    let mut waiting = Unpublished {
+        base,
+        publisher,
+        msg: Some(msg),
+    };
+    let limit = base.options.borrow().sndtimeo;
+    let done = bounded(limit, |cx| {
+        match publish_now(base, publisher, waiting.message(), AtHwm::Refuse) {
+            Ok(Some(due)) => Poll::Ready(Ok(due)),
+            Ok(None) => {
+                base.send_room.register(cx.waker());
+                Poll::Pending
+            }
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    })
+    .await;
+    waiting.msg = None;
+    done
+}
+
+/// A message an XPUB_NODROP send waits to publish: published past SNDHWM if the
+/// send's future is dropped first (the message belonged to the socket once `send`
+/// was called, as with every Monocoque send).
+struct Unpublished<'a> {
+    base: &'a SocketBase,
+    publisher: &'a Publisher,
+    msg: Option<Message>,
+}
+
+impl Unpublished<'_> {
+    fn message(&self) -> &Message {
+        self.msg.as_ref().expect("held until the send returns")
+    }
+}
+
+impl Drop for Unpublished<'_> {
+    fn drop(&mut self) {
+        if let Some(msg) = self.msg.take() {
+            let _ = publish_now(self.base, self.publisher, &msg, AtHwm::Exceed);
+        }
+    }
+}
+
+/// `try_send` of PUB and XPUB: one fan-out; under XPUB_NODROP,
+/// [`Error::WouldBlock`] when a subscriber the message is for has no room.
+fn try_publish(base: &SocketBase, publisher: &Publisher, msg: &Message) -> Result<()> {
+    let at_hwm = if base.options.borrow().xpub_nodrop {
+        AtHwm::Refuse
+    } else {
+        AtHwm::Drop
+    };
+    match publish_now(base, publisher, msg, at_hwm)? {
+        Some(_) => Ok(()),
+        None => Err(Error::WouldBlock),
+    }
+}
+
 /// `Sink::start_send` of PUB and XPUB: the fan-out, with the yield it may ask for
-/// left to the sink's next `poll_ready`.
+/// left to the sink's next `poll_ready`. Under XPUB_NODROP a subscriber at SNDHWM
+/// gets the message past its mark (a sink cannot wait for one message's
+/// subscribers).
 fn sink_publish(base: &SocketBase, publisher: &Publisher, msg: Message) -> Result<()> {
-    if publish_now(base, publisher, &non_empty(msg)?)? {
+    let msg = non_empty(msg)?;
+    let at_hwm = if base.options.borrow().xpub_nodrop {
+        AtHwm::Exceed
+    } else {
+        AtHwm::Drop
+    };
+    if publish_now(base, publisher, &msg, at_hwm)? == Some(true) {
         base.yield_soon.set(true);
     }
     Ok(())
@@ -109,11 +195,30 @@ impl XPub {
 immediate_sink!(Pub);
 immediate_sink!(XPub);
 
-/// The fan-out of a PUB/XPUB send; true when a yield is due.
-fn publish_now(base: &SocketBase, publisher: &Publisher, msg: &Message) -> Result<bool> {
-    let due = publisher.fan_out(base, msg)?;
-    Counters::add(&base.counters.sent, 1);
+/// The fan-out of a PUB/XPUB send, counted in `sent` when it happened: whether a
+/// yield is due, or None when [`AtHwm::Refuse`] found a subscriber without room.
+fn publish_now(
+    base: &SocketBase,
+    publisher: &Publisher,
+    msg: &Message,
+    at_hwm: AtHwm,
+) -> Result<Option<bool>> {
+    let due = publisher.fan_out_with(base, msg, at_hwm)?;
+    if due.is_some() {
+        Counters::add(&base.counters.sent, 1);
+    }
     Ok(due)
+}
+
+/// What a fan-out does for a subscriber at SNDHWM.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AtHwm {
+    /// It misses the message (PUB's rule).
+    Drop,
+    /// Nobody gets the message (XPUB_NODROP).
+    Refuse,
+    /// It gets the message past its mark (a cancelled XPUB_NODROP send).
+    Exceed,
 }
 
 socket_type!(
@@ -133,9 +238,38 @@ impl XPub {
 
     /// Publishes `msg` as [`Pub::try_send`] does.
     pub fn try_send(&self, msg: impl Into<Message>) -> std::result::Result<(), TrySendError> {
-        try_sending(msg.into(), |msg| {
-            publish_now(&self.base, &self.state, msg).map(drop)
-        })
+        try_sending(msg.into(), |msg| try_publish(&self.base, &self.state, msg))
+    }
+
+    /// XPUB_MANUAL ([`Options::xpub_manual`](crate::Options::xpub_manual)):
+    /// subscribes the subscriber whose message `recv` returned last to `topic`
+    /// (libzmq's `ZMQ_SUBSCRIBE` on an XPUB). A subscriber's subscriptions are a set:
+    /// subscribing it twice to a topic is subscribing it once. Does nothing when no
+    /// message was received yet or its subscriber has left since; fails with
+    /// [`Error::State`] without XPUB_MANUAL.
+    ///
+    /// ```no_run
+    /// # glommio::LocalExecutor::default().run(async {
+    /// use monocoque::{Options, XPub};
+    ///
+    /// let xpub = XPub::with_options(Options::default().xpub_manual(true));
+    /// xpub.bind("tcp://127.0.0.1:5556")?;
+    /// let request = xpub.recv().await?; // b"\x01topic" from some subscriber
+    /// if request[0].starts_with(b"\x01weather.") {
+    ///     // Grant it the whole weather feed instead of what it asked for.
+    ///     xpub.subscribe(b"weather.")?;
+    /// }
+    /// # Ok::<(), monocoque::Error>(()) });
+    /// ```
+    pub fn subscribe(&self, topic: &[u8]) -> Result<()> {
+        self.state.manual_change(&self.base, topic, true)
+    }
+
+    /// XPUB_MANUAL: removes `topic` from the subscriptions of the subscriber whose
+    /// message `recv` returned last (libzmq's `ZMQ_UNSUBSCRIBE` on an XPUB), as
+    /// [`XPub::subscribe`] adds one.
+    pub fn unsubscribe(&self, topic: &[u8]) -> Result<()> {
+        self.state.manual_change(&self.base, topic, false)
     }
 }
 
@@ -147,6 +281,9 @@ pub(crate) struct Publisher {
     xpub: bool,
     /// Each subscriber's prefixes.
     peer_subs: RefCell<AHashMap<PeerId, SubscriptionSet>>,
+    /// XPUB_MANUAL: the topics each subscriber asked for (what it cancels when it
+    /// leaves), whatever the application applied.
+    requested: RefCell<AHashMap<PeerId, SubscriptionSet>>,
     /// Prefix → subscribers, for fan-out.
     subscribers: RefCell<SubscriberIndex>,
     /// The union over subscribers (counted), to pass up only new topics and to tell a
@@ -154,11 +291,22 @@ pub(crate) struct Publisher {
     all_subs: RefCell<SubscriptionSet>,
 }
 
+/// What a subscription change did to a subscriber's set.
+enum Applied {
+    /// The subscriber is not (or no longer) attached.
+    Unknown,
+    /// It had the topic already (subscribe), or did not have it (cancel).
+    Unchanged,
+    /// Its set changed; `union`: the topic also joined or left the union.
+    Changed { union: bool },
+}
+
 impl Publisher {
     pub fn new(xpub: bool) -> Publisher {
         Publisher {
             xpub,
             peer_subs: RefCell::default(),
+            requested: RefCell::default(),
             subscribers: RefCell::default(),
             all_subs: RefCell::default(),
         }
@@ -170,20 +318,127 @@ impl Publisher {
     /// copies a large payload. Returns true when the publisher should yield
     /// ([`SocketBase::yield_now`]): a subscriber's queue has just reached its mark
     /// ([`at_mark`], so its connection should write what built up), or this
-    /// thread's time slice is over ([`coop::spend`]).
+    /// thread's time slice is over ([`coop::spend`]). With INVERT_MATCHING the
+    /// message goes to the subscribers that do not match instead.
     pub fn fan_out(&self, base: &SocketBase, msg: &Message) -> Result<bool> {
+        Ok(self.fan_out_with(base, msg, AtHwm::Drop)?.unwrap_or(false))
+    }
+
+    /// [`Publisher::fan_out`] with the given rule for subscribers at SNDHWM: None
+    /// when it is [`AtHwm::Refuse`] and one of the message's subscribers has no room
+    /// (nothing was queued then).
+    pub fn fan_out_with(
+        &self,
+        base: &SocketBase,
+        msg: &Message,
+        at_hwm: AtHwm,
+    ) -> Result<Option<bool>> {
         base.check_open()?;
         let topic = msg.frames().first().map(|f| &f[..]).unwrap_or(&[]);
+        let invert = base.options.borrow().invert_matching;
+        if at_hwm == AtHwm::Refuse {
+            let mut full = false;
+            self.for_each_target(base, topic, invert, |peer| full |= !peer.has_room());
+            if full {
+                return Ok(None);
+            }
+        }
         let mut marked = false;
         let mut matched = 0u32;
-        self.subscribers.borrow().for_each_match(topic, |peer| {
+        self.for_each_target(base, topic, invert, |peer| {
             matched += 1;
+            if at_hwm == AtHwm::Exceed && !peer.has_room() {
+                peer.send_over_hwm(msg);
+                return;
+            }
             match peer.try_send(msg) {
                 Ok(queued) => marked |= at_mark(queued),
                 Err(_) => base.dropped_at_hwm(peer),
             }
         });
-        Ok(coop::spend(matched + 1) | marked)
+        Ok(Some(coop::spend(matched + 1) | marked))
+    }
+
+    /// Calls `f` for each subscriber `topic` is for: those with a matching prefix,
+    /// or with `invert` (INVERT_MATCHING) every attached subscriber without one.
+    #[inline]
+    fn for_each_target(
+        &self,
+        base: &SocketBase,
+        topic: &[u8],
+        invert: bool,
+        mut f: impl FnMut(&Peer),
+    ) {
+        let subscribers = self.subscribers.borrow();
+        if !invert {
+            subscribers.for_each_match(topic, f);
+            return;
+        }
+        let mut matching: smallvec::SmallVec<[PeerId; 16]> = smallvec::SmallVec::new();
+        subscribers.for_each_match(topic, |peer| matching.push(peer.id()));
+        matching.sort_unstable();
+        for peer in base.out.borrow().iter() {
+            if matching.binary_search(&peer.id()).is_err() {
+                f(peer);
+            }
+        }
+    }
+
+    /// Adds `topic` to (or removes it from) `peer`'s subscriptions, keeping the
+    /// index and the union (and a sharded socket's other cores) up to date.
+    fn apply(&self, base: &SocketBase, peer: &Rc<Peer>, topic: &Bytes, subscribe: bool) -> Applied {
+        let mut peer_subs = self.peer_subs.borrow_mut();
+        let Some(subs) = peer_subs.get_mut(&peer.id()) else {
+            return Applied::Unknown;
+        };
+        // A peer's subscriptions are a set, as in libzmq: a libzmq SUB/XSUB sends
+        // SUBSCRIBE on every subscribe call but CANCEL only when its own count drops
+        // to zero, so counting per peer here would keep it subscribed forever.
+        let union = if subscribe {
+            if subs.contains(topic) {
+                return Applied::Unchanged;
+            }
+            subs.add(topic);
+            self.subscribers.borrow_mut().add(topic, peer);
+            self.all_subs.borrow_mut().add(topic)
+        } else {
+            if !subs.contains(topic) {
+                return Applied::Unchanged;
+            }
+            subs.remove(topic);
+            self.subscribers.borrow_mut().remove(topic, peer.id());
+            self.all_subs.borrow_mut().remove(topic)
+        };
+        drop(peer_subs);
+        if union {
+            if let Some(observer) = base.observer() {
+                observer.union_changed(topic, subscribe);
+            }
+        }
+        if !subscribe {
+            // An XPUB_NODROP send waiting for this subscriber need not any more.
+            base.send_room.notify_all();
+        }
+        Applied::Changed { union }
+    }
+
+    /// XPUB_MANUAL: applies a change to the subscriber of the message received last.
+    pub fn manual_change(&self, base: &SocketBase, topic: &[u8], subscribe: bool) -> Result<()> {
+        base.check_open()?;
+        if !self.xpub || !base.options.borrow().xpub_manual {
+            return Err(Error::State(
+                "an XPUB subscribes its peers itself only with XPUB_MANUAL",
+            ));
+        }
+        let Some(peer) = base.last_sender().and_then(|id| base.peer(id)) else {
+            return Ok(());
+        };
+        self.apply(base, &peer, &Bytes::copy_from_slice(topic), subscribe);
+        Ok(())
+    }
+
+    fn manual(&self, base: &SocketBase) -> bool {
+        self.xpub && base.options.borrow().xpub_manual
     }
 }
 
@@ -192,10 +447,20 @@ impl Rules for Publisher {
         true
     }
 
-    fn on_attach(&self, _base: &SocketBase, peer: &Rc<Peer>) -> std::result::Result<(), String> {
+    fn on_attach(&self, base: &SocketBase, peer: &Rc<Peer>) -> std::result::Result<(), String> {
         self.peer_subs
             .borrow_mut()
             .insert(peer.id(), SubscriptionSet::default());
+        if self.manual(base) {
+            self.requested
+                .borrow_mut()
+                .insert(peer.id(), SubscriptionSet::default());
+        }
+        let welcome = base.options.borrow().xpub_welcome_msg.clone();
+        if let Some(welcome) = welcome.filter(|w| !w.is_empty()) {
+            // XPUB_WELCOME_MSG: the first thing the new subscriber gets.
+            peer.send_ahead(&Message::single(welcome));
+        }
         Ok(())
     }
 
@@ -212,39 +477,28 @@ impl Rules for Publisher {
 
     /// A SUBSCRIBE or CANCEL from `peer`.
     fn on_subscription(&self, base: &SocketBase, peer: &Rc<Peer>, topic: Bytes, subscribe: bool) {
-        let verbose = base.options.borrow().xpub_verbose;
-        let mut peer_subs = self.peer_subs.borrow_mut();
-        let Some(subs) = peer_subs.get_mut(&peer.id()) else {
-            return;
-        };
-        let union_changed;
-        // A peer's subscriptions are a set, as in libzmq: a libzmq SUB/XSUB sends
-        // SUBSCRIBE on every subscribe call but CANCEL only when its own count drops
-        // to zero, so counting per peer here would keep it subscribed forever.
-        let pass_up = if subscribe {
-            let fresh = !subs.contains(&topic);
-            if fresh {
-                subs.add(&topic);
-                self.subscribers.borrow_mut().add(&topic, peer);
-            }
-            let new = fresh && self.all_subs.borrow_mut().add(&topic);
-            union_changed = new;
-            new || verbose
-        } else {
-            if !subs.contains(&topic) {
+        if self.manual(base) {
+            // XPUB_MANUAL: the application decides; it sees every request.
+            let mut requested = self.requested.borrow_mut();
+            let Some(asked) = requested.get_mut(&peer.id()) else {
                 return;
+            };
+            if !subscribe {
+                asked.remove(&topic);
+            } else if !asked.contains(&topic) {
+                asked.add(&topic);
             }
-            subs.remove(&topic);
-            self.subscribers.borrow_mut().remove(&topic, peer.id());
-            union_changed = self.all_subs.borrow_mut().remove(&topic);
-            union_changed
-        };
-        drop(peer_subs);
-        if union_changed {
-            if let Some(observer) = base.observer() {
-                observer.union_changed(&topic, subscribe);
-            }
+            drop(requested);
+            base.enqueue(peer, subscription_message(&topic, subscribe));
+            return;
         }
+        let verbose = base.options.borrow().xpub_verbose;
+        let pass_up = match (self.apply(base, peer, &topic, subscribe), subscribe) {
+            (Applied::Unknown, _) | (Applied::Unchanged, false) => return,
+            (Applied::Unchanged, true) => verbose,
+            (Applied::Changed { union }, true) => union || verbose,
+            (Applied::Changed { union }, false) => union,
+        };
         if self.xpub && pass_up {
             base.enqueue(peer, subscription_message(&topic, subscribe));
         }
@@ -277,7 +531,15 @@ impl Rules for Publisher {
                 observer.union_changed(topic, false);
             }
         }
-        if self.xpub {
+        // An XPUB_NODROP send waiting for this subscriber need not any more.
+        base.send_room.notify_all();
+        let requested = self.requested.borrow_mut().remove(&peer.id());
+        if let Some(requested) = requested {
+            // XPUB_MANUAL: a cancel for every topic it had asked for, as libzmq does.
+            for topic in requested.prefixes() {
+                base.enqueue(peer, subscription_message(topic, false));
+            }
+        } else if self.xpub {
             for topic in gone {
                 base.enqueue(peer, subscription_message(&topic, false));
             }

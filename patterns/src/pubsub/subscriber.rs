@@ -15,8 +15,10 @@ use crate::subscriptions::SubscriptionSet;
 use crate::{Result, TrySendError};
 
 socket_type!(
-    /// Receives the messages of its publishers that match its subscriptions.
-    /// Subscriptions are sent to every publisher, again after each reconnect.
+    /// Receives the messages of its publishers that match its subscriptions (with
+    /// [`Options::invert_matching`](crate::Options::invert_matching), those that
+    /// match none). Subscriptions are sent to every publisher, again after each
+    /// reconnect.
     ///
     /// ```no_run
     /// # glommio::LocalExecutor::default().run(async {
@@ -158,10 +160,15 @@ impl Rules for Subscriber {
         }
     }
 
-    /// SUB keeps only messages that match a subscription.
+    /// SUB keeps only messages that match a subscription (with INVERT_MATCHING, only
+    /// those that match none).
     fn on_message(&self, base: &SocketBase, peer: &Rc<Peer>, msg: Message) {
+        if self.raw {
+            return base.enqueue(peer, msg);
+        }
         let topic = msg.frames().first().map(|f| &f[..]).unwrap_or(&[]);
-        if self.raw || self.subscriptions.borrow().matches(topic) {
+        let invert = base.options.borrow().invert_matching;
+        if self.subscriptions.borrow().matches(topic) != invert {
             base.enqueue(peer, msg);
         }
     }

@@ -81,6 +81,28 @@ impl Router {
         }
     }
 
+    /// Connects to `endpoint` as `connect` does, naming that peer `id` locally
+    /// (libzmq's CONNECT_ROUTING_ID set before a `zmq_connect`): the peer is routable
+    /// by `id` at once, before the connection is made, so a ROUTER can talk to a
+    /// ROUTER without waiting to hear from it first. Messages sent to it meanwhile
+    /// queue, up to SNDHWM, and it keeps the id over reconnections; the Identity
+    /// the peer announces is not used. Fails with [`Error::InvalidArgument`] when `id`
+    /// is empty, longer than 255 bytes, starts with a zero byte (libzmq's rule: those
+    /// are its generated ids) or is another peer's. See also
+    /// [`Options::connect_routing_id`](crate::Options::connect_routing_id).
+    ///
+    /// ```no_run
+    /// # glommio::LocalExecutor::default().run(async {
+    /// let router = monocoque::Router::new();
+    /// router.connect_with_id("tcp://127.0.0.1:5555", &b"backend"[..])?;
+    /// // No need to wait for the backend to speak first:
+    /// router.send(vec!["backend", "hello"]).await?;
+    /// # Ok::<(), monocoque::Error>(()) });
+    /// ```
+    pub fn connect_with_id(&self, endpoint: &str, id: impl Into<Bytes>) -> Result<()> {
+        self.base.connect_named(endpoint, id.into())
+    }
+
     fn unroutable(&self, id: Bytes, mandatory: bool) -> Result<()> {
         if mandatory {
             return Err(Error::HostUnreachable(id.to_vec()));
@@ -112,6 +134,8 @@ pub(crate) struct RouterState {
     /// In a sharded socket, the core's index: put in every generated id so that ids
     /// are unique over all cores.
     id_prefix: Cell<Option<u8>>,
+    /// Connect peers named by CONNECT_ROUTING_ID: their id outlives their connections.
+    named: RefCell<ahash::AHashSet<PeerId>>,
 }
 
 /// A random start for generated routing ids (libzmq starts from a random number too),
@@ -130,6 +154,7 @@ impl RouterState {
             ids: RefCell::default(),
             next_route: Cell::new(random_u32()),
             id_prefix: Cell::new(None),
+            named: RefCell::default(),
         }
     }
 
@@ -144,9 +169,40 @@ impl RouterState {
         self.id_prefix.set(Some(prefix));
     }
 
-    /// Gives `peer` its routing id: the Identity it announced (refused if another
-    /// peer has it), else a generated one.
+    /// CONNECT_ROUTING_ID: `peer`, about to connect, is routable by `id` from now on.
+    fn name(&self, base: &SocketBase, peer: &Rc<Peer>, id: Bytes) -> Result<()> {
+        if id.is_empty() || id.len() > 255 || id[0] == 0 {
+            return Err(Error::InvalidArgument(
+                "a connect routing id is 1 to 255 bytes and does not start with a zero byte",
+            ));
+        }
+        let observer = base.observer();
+        let elsewhere = observer.as_ref().and_then(|o| o.route_elsewhere(&id));
+        if elsewhere.is_some() || self.routes.borrow().contains_key(&id) {
+            return Err(Error::InvalidArgument(
+                "another peer of this ROUTER has that routing id",
+            ));
+        }
+        self.routes.borrow_mut().insert(id.clone(), Rc::clone(peer));
+        self.ids.borrow_mut().insert(peer.id(), id.clone());
+        self.named.borrow_mut().insert(peer.id());
+        if let Some(observer) = observer {
+            observer.route_changed(&id, true);
+        }
+        Ok(())
+    }
+
+    /// Gives `peer` its routing id: the one it was named by at connect time, else the
+    /// Identity it announced (refused if another peer has it), else a generated one.
     fn attach(&self, base: &SocketBase, peer: &Rc<Peer>) -> std::result::Result<(), String> {
+        if self.named.borrow().contains(&peer.id()) {
+            if self.ids.borrow().contains_key(&peer.id()) {
+                return Ok(());
+            }
+            // A ROUTER_HANDOVER gave its id to another peer: from now on it is
+            // named as any other peer.
+            self.named.borrow_mut().remove(&peer.id());
+        }
         let identity = peer
             .properties()
             .map(|p| p.peer_info().identity.clone())
@@ -233,8 +289,16 @@ impl Rules for RouterState {
         );
     }
 
-    /// The peer's id is free again (unless a newer peer took it meanwhile).
+    fn name_peer(&self, base: &SocketBase, peer: &Rc<Peer>, id: Bytes) -> Result<()> {
+        self.name(base, peer, id)
+    }
+
+    /// The peer's id is free again (unless a newer peer took it meanwhile). A peer
+    /// named at connect time keeps its id, and its queue, while it reconnects.
     fn on_detach(&self, base: &SocketBase, peer: &Rc<Peer>) {
+        if self.named.borrow().contains(&peer.id()) {
+            return;
+        }
         let Some(id) = self.ids.borrow_mut().remove(&peer.id()) else {
             return;
         };

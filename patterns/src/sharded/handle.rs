@@ -93,7 +93,9 @@ impl ShardedSocket {
         let shared = Arc::new(Shared::new(cores, handle.mesh_capacity()));
         let (mut rings, external) = mesh(&handle, &shared);
         for (core, rings) in rings.drain(..).enumerate() {
-            let opts = options.clone();
+            let mut opts = options.clone();
+            // Per connect: see ShardedSocket::connect_with_id.
+            opts.connect_routing_id = None;
             handle.run_on(core, move || {
                 let ctx = CoreContext::current().expect("runs on a runtime core");
                 let shard = Shard::new(id, kind, opts, &ctx, rings);
@@ -198,6 +200,39 @@ impl ShardedSocket {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn connect_on(&self, core: usize, endpoint: &str) -> Result<()> {
+        self.connect_from(core, endpoint, None)
+    }
+
+    /// ROUTER: [`ShardedSocket::connect`], naming that peer `id` as
+    /// [`Router::connect_with_id`](crate::Router::connect_with_id) does: every core
+    /// and the handle can send to it by `id` at once (when called from a plain
+    /// thread, as soon as this returns), before the connection is made. This is how
+    /// a sharded ROUTER uses CONNECT_ROUTING_ID: its shards ignore
+    /// [`Options::connect_routing_id`], since a socket spread over cores has no single
+    /// "next connect". Fails as `connect_with_id` does (an invalid or taken `id`: from a
+    /// runtime core, the connect is started in the background and such a failure is
+    /// only logged), or with [`Error::Unsupported`] on other socket types.
+    ///
+    /// ```no_run
+    /// use monocoque::{Options, Runtime, ShardedSocket, SocketType};
+    /// let rt = Runtime::builder().build()?;
+    /// let router = ShardedSocket::new(&rt, SocketType::Router, Options::default());
+    /// router.connect_with_id("tcp://127.0.0.1:5555", &b"backend"[..])?;
+    /// router.send(vec!["backend", "hello"])?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn connect_with_id(&self, endpoint: &str, id: impl Into<Bytes>) -> Result<()> {
+        if self.inner.kind != SocketType::Router {
+            return Err(Error::Unsupported {
+                socket: self.inner.kind,
+                op: "connect with a routing id",
+            });
+        }
+        self.connect_from(self.inner.rt.next_core(), endpoint, Some(id.into()))
+    }
+
+    /// Connects from core `core`, naming the peer `id` (ROUTER) if given.
+    fn connect_from(&self, core: usize, endpoint: &str, id: Option<Bytes>) -> Result<()> {
         self.check_open()?;
         let cores = self.inner.rt.cores();
         if core >= cores {
@@ -212,12 +247,12 @@ impl ShardedSocket {
             // From a plain thread, wait for the core: when this returns the peer
             // exists, and DEALER/PUSH/REQ sends already count it in their turns (as
             // libzmq's connect makes the pipe at once).
-            return self.ask(core, move |shard| shard.base.connect(&endpoint))?;
+            return self.ask(core, move |shard| connect_shard(shard, &endpoint, id))?;
         }
-        let id = self.inner.id;
+        let socket = self.inner.id;
         self.inner.rt.run_on(core, move || {
-            if let Some(shard) = registry::shard(id) {
-                if let Err(e) = shard.base.connect(&endpoint) {
+            if let Some(shard) = registry::shard(socket) {
+                if let Err(e) = connect_shard(&shard, &endpoint, id) {
                     tracing::warn!(%endpoint, error = %e, "sharded connect failed");
                 }
             }
@@ -542,7 +577,8 @@ impl ShardedSocket {
                     stats,
                     ..
                 } = ext;
-                let published = directory.publish(&msg, None, |core, mail| {
+                let invert = self.inner.options.invert_matching;
+                let published = directory.publish(&msg, None, invert, |core, mail| {
                     if !shared.credit[core].try_take() {
                         return Err(PushError::Full(mail));
                     }
@@ -662,6 +698,14 @@ impl ShardedSocket {
                 let _ = rx.recv();
             }
         }
+    }
+}
+
+/// A shard's connect, naming the peer `id` if given.
+fn connect_shard(shard: &Shard, endpoint: &str, id: Option<Bytes>) -> Result<()> {
+    match id {
+        Some(id) => shard.base.connect_named(endpoint, id),
+        None => shard.base.connect(endpoint),
     }
 }
 

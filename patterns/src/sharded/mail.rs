@@ -128,16 +128,19 @@ impl Directory {
     }
 
     /// Offers `msg` to every core but `skip` whose union matches its topic (first
-    /// frame), through `push`. Rings that were full miss it (PUB semantics).
+    /// frame), through `push`; with `invert` (INVERT_MATCHING), to every core but
+    /// `skip` (any core may have a subscriber it does not match). Rings that were
+    /// full miss it (PUB semantics).
     pub fn publish(
         &self,
         msg: &Message,
         skip: Option<usize>,
+        invert: bool,
         mut push: impl FnMut(usize, Mail) -> Result<(), PushError<Mail>>,
     ) -> Published {
         let mut published = Published::default();
         for (core, union) in self.unions.iter().enumerate() {
-            if Some(core) == skip || !union.matches(&msg[0]) {
+            if Some(core) == skip || !(invert || union.matches(&msg[0])) {
                 continue;
             }
             match push(core, Mail::Publish(msg.clone())) {

@@ -71,18 +71,51 @@ impl ShardRef {
         }
     }
 
+    /// XPUB_MANUAL on an XPUB: [`XPub::subscribe`](crate::XPub::subscribe) for
+    /// this core, applied to the subscriber whose message [`ShardRef::recv`] returned
+    /// last here (an XPUB's subscribers are served by their own core, so its
+    /// handler applies their subscriptions). Fails with [`Error::Unsupported`] on
+    /// other types, and as `XPub::subscribe` does otherwise.
+    pub fn subscribe(&self, topic: &[u8]) -> Result<()> {
+        self.manual_change(topic, true)
+    }
+
+    /// XPUB_MANUAL on an XPUB: [`XPub::unsubscribe`](crate::XPub::unsubscribe) for
+    /// this core, as [`ShardRef::subscribe`].
+    pub fn unsubscribe(&self, topic: &[u8]) -> Result<()> {
+        self.manual_change(topic, false)
+    }
+
+    fn manual_change(&self, topic: &[u8], subscribe: bool) -> Result<()> {
+        match (&self.shard.role, self.shard.base.kind) {
+            (Role::Publisher(publisher), monocoque_zmtp::SocketType::XPub) => {
+                publisher.manual_change(&self.shard.base, topic, subscribe)
+            }
+            (_, socket) => Err(Error::Unsupported {
+                socket,
+                op: if subscribe {
+                    "subscribe"
+                } else {
+                    "unsubscribe"
+                },
+            }),
+        }
+    }
+
     #[allow(clippy::result_large_err)]
     async fn publish(&self, publisher: &Publisher, msg: Message) -> Result<()> {
         let shard = &self.shard;
         let base = &shard.base;
-        let marked = publisher.fan_out(base, &msg)?;
-        Counters::add(&base.counters.sent, 1);
-        let published = shard
-            .directory
-            .borrow()
-            .publish(&msg, Some(shard.index), |core, mail| {
-                shard.push_to(core, mail)
-            });
+        // This core's subscribers, waited for under XPUB_NODROP (counted in `sent`).
+        let marked = crate::pubsub::publish_here(base, publisher, msg.clone()).await?;
+        let invert = base.options.borrow().invert_matching;
+        let published =
+            shard
+                .directory
+                .borrow()
+                .publish(&msg, Some(shard.index), invert, |core, mail| {
+                    shard.push_to(core, mail)
+                });
         // PUB semantics: a core whose ring is full (or gone) misses it.
         let missed = published.full + u64::from(published.closed);
         Counters::add(&base.counters.dropped_ring, missed);

@@ -1,0 +1,306 @@
+//! XPUB_NODROP, XPUB_MANUAL, XPUB_WELCOME_MSG and INVERT_MATCHING against libzmq
+//! peers. Everything of one test runs on one glommio thread: the libzmq sockets are
+//! used with `DONTWAIT` and polled between short sleeps, so they never block the
+//! executor that drives the Monocoque sockets. Subscriptions are known to have
+//! arrived when the XPUB (ours or libzmq's) has read them.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{frames, run, within, within_or_none, zsock};
+use monocoque::{Bytes, Error, Options, Sub, XPub};
+use zmq::SocketExt;
+
+type Frames = Vec<Vec<u8>>;
+
+const POLL: Duration = Duration::from_millis(1);
+
+fn ztry_recv(s: &zmq::Socket) -> Option<Frames> {
+    match s.recv_multipart(zmq::DONTWAIT) {
+        Ok(m) => Some(m),
+        Err(zmq::Error::EAGAIN) => None,
+        Err(e) => panic!("libzmq recv failed: {e}"),
+    }
+}
+
+/// The next message of a libzmq socket, without blocking the executor (callers
+/// bound it).
+async fn zrecv(s: &zmq::Socket) -> Frames {
+    loop {
+        if let Some(m) = ztry_recv(s) {
+            return m;
+        }
+        glommio::timer::sleep(POLL).await;
+    }
+}
+
+/// The next message an XPUB passes up, as owned frames.
+async fn xrecv(x: &XPub, what: &str) -> Frames {
+    frames(&within(what, x.recv()).await.unwrap())
+}
+
+fn one(frame: &[u8]) -> Frames {
+    vec![frame.to_vec()]
+}
+
+/// A message of `size` bytes whose first 8 carry `i`.
+fn numbered(i: u64, size: usize) -> Vec<u8> {
+    let mut body = vec![0u8; size.max(8)];
+    body[..8].copy_from_slice(&i.to_be_bytes());
+    body
+}
+
+fn number(body: &[u8]) -> u64 {
+    u64::from_be_bytes(body[..8].try_into().unwrap())
+}
+
+/// XPUB_NODROP towards a libzmq SUB that does not read: once the subscriber's queues
+/// are full, `try_send` fails with WouldBlock (libzmq's EAGAIN) and `send` waits up to
+/// SNDTIMEO; once the subscriber reads, the waiting send goes out, and it has
+/// received every message, none missing.
+#[test]
+fn xpub_nodrop_waits_for_a_subscriber_at_sndhwm_instead_of_dropping() {
+    const SIZE: usize = 16 * 1024;
+    run(|| async {
+        let ctx = zmq::Context::new();
+        let xpub = XPub::with_options(
+            Options::default()
+                .xpub_nodrop(true)
+                .sndhwm(8)
+                .sndbuf(16 * 1024),
+        );
+        let ep = xpub.bind("tcp://127.0.0.1:0").unwrap().to_string();
+        let sub = zsock(&ctx, zmq::SUB);
+        sub.set_rcvhwm(4).unwrap();
+        sub.set_rcvbuf(16 * 1024).unwrap();
+        sub.set_subscribe(b"").unwrap();
+        sub.connect(&ep).unwrap();
+        assert_eq!(xrecv(&xpub, "the subscription").await, one(b"\x01"));
+
+        // Publish, with `send` waiting up to SNDTIMEO each time, until the subscriber's
+        // queues (ours, the kernel's, libzmq's) are full: a send then times out.
+        xpub.set_options(xpub.options().sndtimeo(Duration::from_millis(50)));
+        let mut sent = 0u64;
+        within("a send to time out", async {
+            loop {
+                match xpub.send(numbered(sent, SIZE)).await {
+                    Ok(()) => sent += 1,
+                    Err(Error::Timeout) => break,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        })
+        .await;
+        assert!(sent > 8, "only {sent} messages before the first timeout");
+        // `try_send` never yields, so the connection cannot make room meanwhile:
+        // within SNDHWM tries it fails, and hands the message back.
+        let refused = (0..=8)
+            .find_map(|_| match xpub.try_send(numbered(sent, SIZE)) {
+                Ok(()) => {
+                    sent += 1;
+                    None
+                }
+                Err(e) => Some(e),
+            })
+            .expect("try_send refused at SNDHWM");
+        assert!(refused.would_block(), "{refused}");
+        assert_eq!(number(&refused.into_message()[0]), sent);
+        assert_eq!(xpub.stats().dropped_hwm, 0, "nothing dropped");
+
+        // Without a limit it waits until the subscriber reads, then goes out.
+        xpub.set_options(xpub.options().sndtimeo(None));
+        let reader = glommio::spawn_local(async move {
+            let mut got = Vec::new();
+            while got.len() as u64 <= sent {
+                got.push(number(&zrecv(&sub).await[0]));
+            }
+            got
+        });
+        within("the waiting send", xpub.send(numbered(sent, SIZE)))
+            .await
+            .unwrap();
+        let got = within("the subscriber to read everything", reader).await;
+        assert_eq!(
+            got,
+            (0..=sent).collect::<Vec<_>>(),
+            "every message, in order"
+        );
+        assert_eq!(xpub.stats().dropped_hwm, 0);
+        xpub.close().await;
+    });
+}
+
+/// XPUB_MANUAL with two libzmq SUBs that both subscribe to everything (""): nothing
+/// is applied by the socket; the application grants each its own topic with
+/// `XPub::subscribe` right after reading its request, and changes them later. Every
+/// request is passed up, a repeated one too, and a subscriber that leaves is
+/// passed up as a cancel of what it had asked for.
+#[test]
+fn xpub_manual_applies_subscriptions_to_the_last_requester() {
+    run(|| async {
+        let ctx = zmq::Context::new();
+        let xpub = XPub::with_options(Options::default().xpub_manual(true));
+        let ep = xpub.bind("tcp://127.0.0.1:0").unwrap().to_string();
+        let first = zsock(&ctx, zmq::SUB);
+        first.set_subscribe(b"").unwrap();
+        first.connect(&ep).unwrap();
+        assert_eq!(xrecv(&xpub, "the first's request").await, one(b"\x01"));
+        xpub.subscribe(b"A").unwrap();
+        let second = zsock(&ctx, zmq::SUB);
+        second.set_subscribe(b"").unwrap();
+        second.connect(&ep).unwrap();
+        assert_eq!(xrecv(&xpub, "the second's request").await, one(b"\x01"));
+        xpub.subscribe(b"B").unwrap();
+
+        // "" was asked for and not applied: each gets its own topic only. Messages
+        // of one connection arrive in order, so what comes before a subscriber's own
+        // message is all it got.
+        for topic in ["C1", "B1", "A1"] {
+            xpub.send(topic).await.unwrap();
+        }
+        assert_eq!(within("A1", zrecv(&first)).await, one(b"A1"));
+        assert_eq!(within("B1", zrecv(&second)).await, one(b"B1"));
+
+        // A repeated request is passed up too (a libzmq SUB sends one per call).
+        first.set_subscribe(b"").unwrap();
+        assert_eq!(xrecv(&xpub, "the repeated request").await, one(b"\x01"));
+        xpub.unsubscribe(b"A").unwrap();
+        xpub.subscribe(b"C").unwrap();
+        for topic in ["A2", "B2", "C2"] {
+            xpub.send(topic).await.unwrap();
+        }
+        assert_eq!(within("C2", zrecv(&first)).await, one(b"C2"));
+        assert_eq!(within("B2", zrecv(&second)).await, one(b"B2"));
+
+        // The second leaves: its request comes back as a cancel.
+        drop(second);
+        assert_eq!(xrecv(&xpub, "the leaver's cancel").await, one(b"\x00"));
+        xpub.close().await;
+    });
+}
+
+#[test]
+fn xpub_subscribe_needs_xpub_manual() {
+    run(|| async {
+        let xpub = XPub::new();
+        let err = xpub.subscribe(b"A").unwrap_err();
+        assert!(matches!(err, Error::State(_)), "{err}");
+        // With it, but nothing received yet: nothing to apply it to.
+        let manual = XPub::with_options(Options::default().xpub_manual(true));
+        manual.subscribe(b"A").unwrap();
+    });
+}
+
+/// XPUB_WELCOME_MSG: a libzmq SUB subscribed to the welcome message receives it as
+/// soon as it connects, before anything published.
+#[test]
+fn xpub_welcome_msg_greets_each_new_libzmq_subscriber() {
+    run(|| async {
+        let ctx = zmq::Context::new();
+        let xpub =
+            XPub::with_options(Options::default().xpub_welcome_msg(Bytes::from_static(b"WELCOME")));
+        let ep = xpub.bind("tcp://127.0.0.1:0").unwrap().to_string();
+        for n in 0..2 {
+            let sub = zsock(&ctx, zmq::SUB);
+            sub.set_subscribe(b"WELCOME").unwrap();
+            sub.set_subscribe(b"news").unwrap();
+            sub.connect(&ep).unwrap();
+            let msg = within("the welcome message", zrecv(&sub)).await;
+            assert_eq!(msg, one(b"WELCOME"), "subscriber {n}");
+            // Its subscriptions arrive; the welcome went out whatever they are.
+            let mut requests = vec![
+                xrecv(&xpub, "a subscription").await,
+                xrecv(&xpub, "a subscription").await,
+            ];
+            requests.sort();
+            if n == 0 {
+                assert_eq!(requests, [one(b"\x01WELCOME"), one(b"\x01news")]);
+            }
+            xpub.send("news: hello").await.unwrap();
+            assert_eq!(within("the news", zrecv(&sub)).await, one(b"news: hello"));
+        }
+        xpub.close().await;
+    });
+}
+
+/// The other way: a Monocoque SUB gets a libzmq XPUB's welcome message.
+#[test]
+fn sub_receives_a_libzmq_welcome_message() {
+    run(|| async {
+        let ctx = zmq::Context::new();
+        let xpub = zsock(&ctx, zmq::XPUB);
+        xpub.set_xpub_welcome_msg(Some("WELCOME")).unwrap();
+        xpub.bind("tcp://127.0.0.1:*").unwrap();
+        let ep = xpub.get_last_endpoint().unwrap().unwrap();
+        let sub = Sub::new();
+        sub.subscribe(b"WELCOME").unwrap();
+        sub.connect(&ep).unwrap();
+        // libzmq attaches the new subscriber (and writes its welcome message) when
+        // the application next uses the XPUB.
+        let request = within("the subscription", zrecv(&xpub)).await;
+        assert_eq!(request, one(b"\x01WELCOME"));
+        let msg = within("the welcome message", sub.recv()).await.unwrap();
+        assert_eq!(frames(&msg), one(b"WELCOME"));
+        sub.close().await;
+    });
+}
+
+/// INVERT_MATCHING on a Monocoque XPUB and a libzmq SUB, both inverted: the SUB
+/// subscribed to "A" gets everything but "A…". A libzmq SUB that does not invert gets
+/// nothing: the XPUB sends it what it did not subscribe to, and it drops that.
+#[test]
+fn invert_matching_from_monocoque_to_libzmq() {
+    run(|| async {
+        let ctx = zmq::Context::new();
+        // XPUB_VERBOSE: both subscriptions are passed up, so both are known to be in
+        // effect (a SUB whose subscription has not arrived gets everything).
+        let xpub = XPub::with_options(Options::default().invert_matching(true).xpub_verbose(true));
+        let ep = xpub.bind("tcp://127.0.0.1:0").unwrap().to_string();
+        let mut inverted = zsock(&ctx, zmq::SUB);
+        inverted.set_invert_matching(true).unwrap();
+        inverted.set_subscribe(b"A").unwrap();
+        inverted.connect(&ep).unwrap();
+        let plain = zsock(&ctx, zmq::SUB);
+        plain.set_subscribe(b"A").unwrap();
+        plain.connect(&ep).unwrap();
+        for _ in 0..2 {
+            assert_eq!(xrecv(&xpub, "a subscription").await, one(b"\x01A"));
+        }
+        for topic in ["A1", "B1", "A2", "C1"] {
+            xpub.send(topic).await.unwrap();
+        }
+        assert_eq!(within("B1", zrecv(&inverted)).await, one(b"B1"));
+        assert_eq!(within("C1", zrecv(&inverted)).await, one(b"C1"));
+        let nothing = within_or_none(Duration::from_millis(200), zrecv(&plain)).await;
+        assert_eq!(nothing, None, "a SUB that does not invert keeps nothing");
+        xpub.close().await;
+    });
+}
+
+/// INVERT_MATCHING on a libzmq XPUB and a Monocoque SUB, both inverted.
+#[test]
+fn invert_matching_from_libzmq_to_monocoque() {
+    run(|| async {
+        let ctx = zmq::Context::new();
+        let mut xpub = zsock(&ctx, zmq::XPUB);
+        xpub.set_invert_matching(true).unwrap();
+        xpub.bind("tcp://127.0.0.1:*").unwrap();
+        let ep = xpub.get_last_endpoint().unwrap().unwrap();
+        let sub = Sub::with_options(Options::default().invert_matching(true));
+        sub.subscribe(b"A").unwrap();
+        sub.connect(&ep).unwrap();
+        assert_eq!(
+            within("the subscription", zrecv(&xpub)).await,
+            one(b"\x01A")
+        );
+        for topic in ["A1", "B1", "A2", "C1"] {
+            xpub.send(topic, zmq::DONTWAIT).unwrap();
+        }
+        for expected in ["B1", "C1"] {
+            let msg = within(expected, sub.recv()).await.unwrap();
+            assert_eq!(frames(&msg), one(expected.as_bytes()));
+        }
+        sub.close().await;
+    });
+}
