@@ -47,11 +47,14 @@ pub struct Options {
     /// SNDTIMEO: how long a `send` waits for room (a peer below SNDHWM, or a peer at
     /// all) before failing with [`crate::Error::Timeout`]: `None` (libzmq's −1 and
     /// default) waits for ever, `Some(Duration::ZERO)` fails at once (libzmq's EAGAIN,
-    /// as `try_send`). A send that times out did not queue its message.
+    /// as `try_send`). A send that times out did not queue its message. On a
+    /// [`crate::ShardedSocket`] it bounds the handle's blocking `send`; `send_async`
+    /// and [`crate::ShardRef::send`] wait (wrap them in your runtime's timeout).
     pub sndtimeo: Option<Duration>,
     /// RCVTIMEO: how long a `recv` waits for a message before failing with
     /// [`crate::Error::Timeout`]: `None` (default) for ever, `Some(Duration::ZERO)`
-    /// returns at once.
+    /// returns at once. On a [`crate::ShardedSocket`] it bounds the handle's
+    /// blocking `recv`, as SNDTIMEO does its `send`.
     pub rcvtimeo: Option<Duration>,
     /// ROUTING_ID: the identity announced to peers (REQ, DEALER, ROUTER send it).
     pub routing_id: Bytes,

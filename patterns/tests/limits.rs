@@ -381,3 +381,39 @@ fn close_applies_linger() {
         assert_eq!(join(reader).await, 100);
     });
 }
+
+/// The sharded handle's blocking calls honour SNDTIMEO and RCVTIMEO; `try_recv`
+/// never waits.
+#[test]
+fn sharded_handle_blocking_calls_have_limits_and_try_recv_does_not_wait() {
+    use monocoque::ShardedSocket;
+    let rt = common::two_cores();
+    let pull = ShardedSocket::new(&rt, SocketType::Pull, Options::default().rcvtimeo(LIMIT));
+    let endpoint = pull.bind("tcp://127.0.0.1:0").unwrap().to_string();
+    let start = Instant::now();
+    assert!(matches!(pull.recv(), Err(Error::Timeout)));
+    assert!(start.elapsed() >= LIMIT && start.elapsed() < WAIT);
+    assert!(pull.try_recv().unwrap().is_none());
+    let ctx = zmq::Context::new();
+    let zpush = zsock(&ctx, zmq::PUSH);
+    zpush.connect(&endpoint).unwrap();
+    zpush.send("tick", 0).unwrap();
+    let deadline = Instant::now() + WAIT;
+    let got = loop {
+        if let Some(m) = pull.try_recv().unwrap() {
+            break m;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "try_recv never found the message"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    assert_eq!(&got[0][..], b"tick");
+
+    let push = ShardedSocket::new(&rt, SocketType::Push, Options::default().sndtimeo(LIMIT));
+    push.bind("tcp://127.0.0.1:0").unwrap();
+    let start = Instant::now();
+    assert!(matches!(push.send("nobody"), Err(Error::Timeout)));
+    assert!(start.elapsed() >= LIMIT && start.elapsed() < WAIT);
+}

@@ -96,6 +96,10 @@ impl ShardedSocket {
             let mut opts = options.clone();
             // Per connect: see ShardedSocket::connect_with_id.
             opts.connect_routing_id = None;
+            // The limits are the handle's (its blocking send and recv): the cores'
+            // own tasks that forward to and from it wait as long as it takes.
+            opts.sndtimeo = None;
+            opts.rcvtimeo = None;
             handle.run_on(core, move || {
                 let ctx = CoreContext::current().expect("runs on a runtime core");
                 let shard = Shard::new(id, kind, opts, &ctx, rings);
@@ -445,15 +449,19 @@ impl ShardedSocket {
     }
 
     /// [`ShardedSocket::send_async`] for a plain thread: blocks it until the message
-    /// is handed on. From a runtime core this fails with [`Error::State`] (a core
-    /// that blocked could be the one it waits for): use [`ShardRef::send`] there.
+    /// is handed on, for at most SNDTIMEO ([`Options::sndtimeo`]; then
+    /// [`Error::Timeout`], and the message was not sent — a PUB's may have reached
+    /// some cores). From a runtime core this fails with [`Error::State`] (a core that
+    /// blocked could be the one it waits for): use [`ShardRef::send`] there.
     pub fn send(&self, msg: impl Into<Message>) -> Result<()> {
         self.check_not_on_core(
             "ShardedSocket::send blocks its thread; on a runtime core use send_async().await (or a ShardRef from ShardedSocket::on_each_core)",
         )?;
         let mut msg = Some(crate::socket_macros::non_empty(msg.into())?);
         let mut done = 0;
-        block_until(None, |cx| self.poll_send(cx, &mut msg, &mut done)).expect("no deadline")
+        let deadline = self.inner.options.sndtimeo.map(|t| Instant::now() + t);
+        block_until(deadline, |cx| self.poll_send(cx, &mut msg, &mut done))
+            .unwrap_or(Err(Error::Timeout))
     }
 
     /// Receives the next message from any core, fair-queued, as the socket type does:
@@ -478,9 +486,22 @@ impl ShardedSocket {
         block_until(deadline, |cx| self.poll_recv(cx)).transpose()
     }
 
-    /// Receives the next message, blocking this thread as long as it takes.
+    /// Receives the next message, blocking this thread for at most RCVTIMEO
+    /// ([`Options::rcvtimeo`]; then [`Error::Timeout`]), by default as long as it
+    /// takes.
     pub fn recv(&self) -> Result<Message> {
-        self.recv_timeout(None).map(|m| m.expect("no deadline"))
+        self.recv_timeout(self.inner.options.rcvtimeo)?
+            .ok_or(Error::Timeout)
+    }
+
+    /// The next message if one has already arrived from any core (`Ok(None)` if
+    /// not), without blocking or waiting.
+    pub fn try_recv(&self) -> Result<Option<Message>> {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        match self.poll_recv(&mut cx) {
+            Poll::Ready(msg) => msg.map(Some),
+            Poll::Pending => Ok(None),
+        }
     }
 
     fn check_not_on_core(&self, what: &'static str) -> Result<()> {
