@@ -182,3 +182,75 @@ fn any_socket_and_router_disconnect() {
         );
     });
 }
+
+/// A sharded socket's unbind closes the listener on its core and the connections it
+/// handed to every core; its disconnect finds the core that connected.
+#[test]
+fn sharded_unbind_and_disconnect_reach_every_core() {
+    use monocoque::{Options, ShardedSocket};
+    let rt = common::two_cores();
+    let pull = ShardedSocket::new(&rt, SocketType::Pull, Options::default());
+    let endpoint = pull.bind("tcp://127.0.0.1:0").unwrap().to_string();
+    let ctx = zmq::Context::new();
+    let pushes: Vec<zmq::Socket> = (0..4)
+        .map(|i| {
+            let push = zsock(&ctx, zmq::PUSH);
+            push.connect(&endpoint).unwrap();
+            push.send(format!("p{i}").as_bytes(), 0).unwrap();
+            push
+        })
+        .collect();
+    for _ in 0..4 {
+        pull.recv_timeout(Some(common::WAIT))
+            .unwrap()
+            .expect("a message");
+    }
+    let per_core = pull.peers_per_core().unwrap();
+    assert!(
+        per_core.iter().all(|&n| n > 0),
+        "connections on one core only: {per_core:?}"
+    );
+    pull.unbind(&endpoint).unwrap();
+    let deadline = std::time::Instant::now() + common::WAIT;
+    while pull.peers_per_core().unwrap().iter().sum::<usize>() != 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "connections left after unbind"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(std::net::TcpStream::connect(endpoint.trim_start_matches("tcp://")).is_err());
+    assert!(matches!(
+        pull.unbind(&endpoint),
+        Err(Error::NoSuchEndpoint(_))
+    ));
+    // The port binds again and libzmq's reconnections find it.
+    pull.bind(&endpoint).unwrap();
+    pushes[0].send("again", 0).unwrap();
+    let again = pull
+        .recv_timeout(Some(common::WAIT))
+        .unwrap()
+        .expect("after rebind");
+    assert_eq!(&again[0][..], b"again");
+
+    let (live, live_pull) = libzmq_pull(Duration::from_millis(1500));
+    let (gone, gone_pull) = libzmq_pull(Duration::from_millis(1500));
+    let push = ShardedSocket::new(&rt, SocketType::Push, Options::default());
+    push.connect_on(0, &live).unwrap();
+    push.connect_on(1, &gone).unwrap();
+    let deadline = std::time::Instant::now() + common::WAIT;
+    while push.peers_per_core().unwrap() != [1, 1] {
+        assert!(std::time::Instant::now() < deadline, "both connections");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    push.disconnect(&gone).unwrap();
+    assert!(matches!(
+        push.disconnect(&gone),
+        Err(Error::NoSuchEndpoint(_))
+    ));
+    for i in 0..10u8 {
+        push.send(vec![i]).unwrap();
+    }
+    assert_eq!(live_pull.join().unwrap().len(), 10);
+    assert!(gone_pull.join().unwrap().is_empty());
+}

@@ -13,7 +13,7 @@ use std::rc::Rc;
 use bytes::Bytes;
 
 use monocoque_runtime::{
-    spawn_accepted, spawn_connector, spawn_listener, Endpoint, Handler, Lifecycle, Peer,
+    spawn_connector, spawn_listener, Endpoint, Handler, Lifecycle, Listener, Peer, SharedStream,
 };
 
 use monocoque_zmtp::SocketType;
@@ -39,12 +39,44 @@ pub(crate) struct Endpoints {
 }
 
 impl Endpoints {
+    /// Gives the bind named `name` the name `alias` too (the endpoint as asked).
+    fn name(&self, name: &str, alias: &str) {
+        if let Some(a) = self
+            .list
+            .borrow_mut()
+            .iter_mut()
+            .find(|a| a.peer.is_none() && a.names[1] == name)
+        {
+            a.names[0] = alias.to_string();
+        }
+    }
+
     fn add(&self, names: [String; 2], lifecycle: Rc<Lifecycle>, peer: Option<Rc<Peer>>) {
         self.list.borrow_mut().push(Attachment {
             names,
             lifecycle,
             peer,
         });
+    }
+
+    /// The lifecycle of the bind named `name`, made (as a child of `socket`) if this
+    /// socket has none: a sharded socket's core serving connections that another
+    /// core's listener accepted.
+    pub(crate) fn bound(&self, name: &str, socket: &Rc<Lifecycle>) -> Rc<Lifecycle> {
+        let mut list = self.list.borrow_mut();
+        if let Some(a) = list
+            .iter()
+            .find(|a| a.peer.is_none() && a.names.iter().any(|n| n == name))
+        {
+            return Rc::clone(&a.lifecycle);
+        }
+        let lifecycle = socket.child();
+        list.push(Attachment {
+            names: [name.to_string(), name.to_string()],
+            lifecycle: Rc::clone(&lifecycle),
+            peer: None,
+        });
+        lifecycle
     }
 
     /// Removes and returns the binds (`bound`) or connects named `name`.
@@ -69,25 +101,31 @@ impl SocketBase {
     /// their own lifecycle (see [`SocketBase::unbind`]).
     pub fn bind(&self, endpoint: &str) -> Result<Endpoint> {
         let (listener, bound) = self.open_listener(endpoint)?;
-        let lifecycle = self.lifecycle.child();
         let me = self.handler_rc();
-        let accepted = Rc::clone(&lifecycle);
-        spawn_listener(&lifecycle, listener, self.handler(), move |stream| {
-            if !me.closed.get() {
-                let link = me.options.borrow().link();
-                spawn_accepted(&accepted, stream.into_stream(), me.handler(), link);
-            }
+        let name = bound.to_string();
+        self.listen(endpoint, &bound, listener, move |stream| {
+            me.adopt(&name, stream.into_stream())
         });
+        Ok(bound)
+    }
+
+    /// Runs `listener` (bound as `bound` for `endpoint`) under a lifecycle of its
+    /// own, registered for `unbind`; `place` serves each accepted connection (see
+    /// [`SocketBase::adopt`]).
+    pub fn listen(
+        &self,
+        endpoint: &str,
+        bound: &Endpoint,
+        listener: Listener,
+        place: impl FnMut(SharedStream) + 'static,
+    ) {
+        let lifecycle = self.endpoints.bound(&bound.to_string(), &self.lifecycle);
+        spawn_listener(&lifecycle, listener, self.handler(), place);
         // An ephemeral port is named only by what it resolved to (as in libzmq: two
         // binds to port 0 must not share a name).
-        let asked = if endpoint.ends_with(":0") || endpoint.ends_with(":*") {
-            bound.to_string()
-        } else {
-            endpoint.to_string()
-        };
-        self.endpoints
-            .add([asked, bound.to_string()], lifecycle, None);
-        Ok(bound)
+        if !(endpoint.ends_with(":0") || endpoint.ends_with(":*")) {
+            self.endpoints.name(&bound.to_string(), endpoint);
+        }
     }
 
     /// Connects to `endpoint` in the background (see [`SocketBase::disconnect`]); a
@@ -159,18 +197,25 @@ impl SocketBase {
     /// the connections accepted there; returns once the port can be bound again.
     /// Messages already received from those connections can still be read.
     pub async fn unbind(&self, endpoint: &str) -> Result<()> {
+        self.unbind_resolved(endpoint).await.map(drop)
+    }
+
+    /// [`SocketBase::unbind`], returning the endpoint as it was bound (the name the
+    /// other cores of a sharded socket know it by).
+    pub async fn unbind_resolved(&self, endpoint: &str) -> Result<String> {
         self.check_open()?;
         let taken = self.endpoints.take(endpoint, true);
-        if taken.is_empty() {
+        let Some(first) = taken.first() else {
             return Err(Error::NoSuchEndpoint(endpoint.to_string()));
-        }
+        };
+        let resolved = first.names[1].clone();
         for a in &taken {
             a.lifecycle.abort();
         }
         for a in taken {
             a.lifecycle.idle().await;
         }
-        Ok(())
+        Ok(resolved)
     }
 
     /// Stops connecting to `endpoint` (as given to `connect`): closes the connection,

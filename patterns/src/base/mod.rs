@@ -214,13 +214,16 @@ impl SocketBase {
         Ok((listener, bound))
     }
 
-    /// Serves a connection accepted elsewhere (another core's listener).
-    pub fn adopt(&self, stream: Stream) {
+    /// Serves a connection accepted by the listener of `endpoint` (this core's or
+    /// another core's, for a sharded socket), under that endpoint's lifecycle so
+    /// that `unbind` closes it.
+    pub fn adopt(&self, endpoint: &str, stream: Stream) {
         if self.closed.get() {
             return;
         }
+        let lifecycle = self.endpoints.bound(endpoint, &self.lifecycle);
         let link = self.options.borrow().link();
-        spawn_accepted(&self.lifecycle, stream, self.handler(), link);
+        spawn_accepted(&lifecycle, stream, self.handler(), link);
     }
 
     /// Makes `observer` hear about subscription-union and routing-id changes.

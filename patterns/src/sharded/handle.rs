@@ -165,6 +165,84 @@ impl ShardedSocket {
         rx.recv().map_err(|_| Error::Closed)
     }
 
+    /// [`ShardedSocket::ask`] for a job that must wait on the core (a future run as
+    /// one of its tasks).
+    fn ask_task<T, Fut>(
+        &self,
+        core: usize,
+        job: impl FnOnce(Rc<Shard>) -> Fut + Send + 'static,
+    ) -> Result<T>
+    where
+        T: Send + 'static,
+        Fut: Future<Output = T> + 'static,
+    {
+        if CoreContext::current().is_some() {
+            return Err(Error::State(
+                "call this ShardedSocket method from a plain thread, not from a runtime core",
+            ));
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let id = self.inner.id;
+        let sent = self.inner.rt.run_on(core, move || {
+            if let Some(shard) = registry::shard(id) {
+                glommio::spawn_local(async move {
+                    let _ = tx.send(job(shard).await);
+                })
+                .detach();
+            }
+        });
+        if !sent {
+            return Err(Error::Closed);
+        }
+        rx.recv().map_err(|_| Error::Closed)
+    }
+
+    /// Stops connecting to `endpoint` on whichever core connected to it, as
+    /// [`Dealer::disconnect`](crate::Dealer::disconnect) does. Blocks until every
+    /// core has done it; call it from a plain thread.
+    pub fn disconnect(&self, endpoint: &str) -> Result<()> {
+        self.check_open()?;
+        let mut found = false;
+        for core in 0..self.inner.rt.cores() {
+            let name = endpoint.to_string();
+            match self.ask(core, move |shard| shard.base.disconnect(&name))? {
+                Ok(()) => found = true,
+                Err(Error::NoSuchEndpoint(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if found {
+            Ok(())
+        } else {
+            Err(Error::NoSuchEndpoint(endpoint.to_string()))
+        }
+    }
+
+    /// Stops listening on `endpoint` and closes the connections accepted there, on
+    /// every core, as [`Dealer::unbind`](crate::Dealer::unbind) does; returns once the
+    /// port can be bound again. Call it from a plain thread.
+    pub fn unbind(&self, endpoint: &str) -> Result<()> {
+        self.check_open()?;
+        let name = endpoint.to_string();
+        // The first core listens; the others know the endpoint by its bound name.
+        let bound = self.ask_task(0, move |shard| async move {
+            shard.base.unbind_resolved(&name).await
+        })??;
+        for core in 1..self.inner.rt.cores() {
+            let bound = bound.clone();
+            let closed =
+                self.ask_task(
+                    core,
+                    move |shard| async move { shard.base.unbind(&bound).await },
+                )?;
+            match closed {
+                Ok(()) | Err(Error::NoSuchEndpoint(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
     /// Binds `endpoint` on the first core, which accepts and hands each new connection
     /// to the core the runtime's placement chooses ([`RuntimeHandle::next_core`]).
     /// Returns the endpoint bound. It waits for the first core: call it from any
@@ -176,7 +254,7 @@ impl ShardedSocket {
         let rt = self.inner.rt.clone();
         self.ask(0, move |shard| {
             let (listener, bound) = shard.base.open_listener(&endpoint)?;
-            shard.spawn_acceptor(listener, rt);
+            shard.spawn_acceptor(&endpoint, &bound, listener, rt);
             Ok(bound)
         })?
     }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use monocoque_runtime::{spawn_listener, CoreContext, CoreService, Listener, RuntimeHandle};
+use monocoque_runtime::{CoreContext, CoreService, Endpoint, Listener, RuntimeHandle};
 use monocoque_runtime::{Inbox, Message, Notify, Outbox};
 use monocoque_zmtp::SocketType;
 
@@ -185,28 +185,31 @@ impl Shard {
     }
 
     /// Accepts on this core and deals connections out to the cores in turn.
-    pub(super) fn spawn_acceptor(self: &Rc<Self>, listener: Listener, rt: RuntimeHandle) {
+    pub(super) fn spawn_acceptor(
+        self: &Rc<Self>,
+        endpoint: &str,
+        bound: &Endpoint,
+        listener: Listener,
+        rt: RuntimeHandle,
+    ) {
         let (id, index) = (self.id, self.index);
         let base = Rc::clone(&self.base);
-        spawn_listener(
-            &self.base.lifecycle,
-            listener,
-            self.base.clone(),
-            move |stream| {
-                // The runtime's turn, shared with every other sharded socket's
-                // connects and acceptors.
-                let target = rt.next_core();
-                if target == index {
-                    base.adopt(stream.into_stream());
-                } else {
-                    rt.run_on(target, move || {
-                        if let Some(shard) = registry::shard(id) {
-                            shard.base.adopt(stream.into_stream());
-                        }
-                    });
-                }
-            },
-        );
+        let name = bound.to_string();
+        self.base.listen(endpoint, bound, listener, move |stream| {
+            // The runtime's turn, shared with every other sharded socket's connects
+            // and acceptors.
+            let target = rt.next_core();
+            if target == index {
+                base.adopt(&name, stream.into_stream());
+            } else {
+                let name = name.clone();
+                rt.run_on(target, move || {
+                    if let Some(shard) = registry::shard(id) {
+                        shard.base.adopt(&name, stream.into_stream());
+                    }
+                });
+            }
+        });
     }
 
     /// Forwards everything this shard receives to the handle, in order. A REP's
