@@ -88,7 +88,8 @@ macro_rules! socket_common {
             }
 
             /// Listens on `endpoint` (`tcp://host:port`, `tcp://*:port`,
-            /// `tcp://127.0.0.1:0` for an ephemeral port, `ipc:///path`) and returns
+            /// `tcp://127.0.0.1:0` for an ephemeral port, `ipc:///path`,
+            /// `inproc://name` for sockets of this process) and returns
             /// the endpoint actually bound. Fails with [`crate::Error::AddrInUse`] when
             /// another socket holds the address.
             pub fn bind(&self, endpoint: &str) -> $crate::Result<monocoque_runtime::Endpoint> {

@@ -27,16 +27,20 @@ pub enum Endpoint {
     },
     /// A Unix domain socket path.
     Ipc(PathBuf),
+    /// A name within the process (see [`crate::inproc`]).
+    Inproc(String),
 }
 
 /// Why an endpoint string was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EndpointError {
     /// No `scheme://`.
-    #[error("endpoint {0:?} has no transport (expected tcp://host:port or ipc:///path)")]
+    #[error(
+        "endpoint {0:?} has no transport (expected tcp://host:port, ipc:///path or inproc://name)"
+    )]
     MissingScheme(String),
     /// A scheme other than tcp or ipc.
-    #[error("unsupported transport {0:?} (supported: tcp, ipc)")]
+    #[error("unsupported transport {0:?} (supported: tcp, ipc, inproc)")]
     UnsupportedTransport(String),
     /// A TCP endpoint without a valid `host:port`.
     #[error("invalid TCP address {0:?} (expected host:port, *:port or [v6]:port)")]
@@ -44,6 +48,9 @@ pub enum EndpointError {
     /// An empty IPC path.
     #[error("ipc endpoint has an empty path")]
     EmptyIpcPath,
+    /// An empty inproc name.
+    #[error("inproc endpoint has an empty name")]
+    EmptyInprocName,
     /// A host name that did not resolve.
     #[error("cannot resolve {0:?}")]
     Unresolvable(String),
@@ -172,7 +179,9 @@ impl Endpoint {
                     Ok(addrs)
                 }
             }
-            Endpoint::Ipc(_) => Err(EndpointError::InvalidTcpAddress(self.to_string())),
+            Endpoint::Ipc(_) | Endpoint::Inproc(_) => {
+                Err(EndpointError::InvalidTcpAddress(self.to_string()))
+            }
         }
     }
 }
@@ -210,6 +219,12 @@ impl FromStr for Endpoint {
                 }
                 Ok(Endpoint::Ipc(PathBuf::from(rest)))
             }
+            "inproc" => {
+                if rest.is_empty() {
+                    return Err(EndpointError::EmptyInprocName);
+                }
+                Ok(Endpoint::Inproc(rest.to_string()))
+            }
             other => Err(EndpointError::UnsupportedTransport(other.to_string())),
         }
     }
@@ -220,6 +235,7 @@ impl fmt::Display for Endpoint {
         match self {
             Endpoint::Tcp { host, port } => write!(f, "tcp://{host}:{port}"),
             Endpoint::Ipc(path) => write!(f, "ipc://{}", path.display()),
+            Endpoint::Inproc(name) => write!(f, "inproc://{name}"),
         }
     }
 }

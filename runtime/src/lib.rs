@@ -24,6 +24,7 @@ mod driver;
 mod endpoint;
 mod executor;
 mod handler;
+pub mod inproc;
 mod lifecycle;
 mod link_end;
 mod log_limit;

@@ -1,5 +1,5 @@
 //! TCP and IPC transports on glommio: listeners that report "address in use" like
-//! libzmq, and one stream type over both.
+//! libzmq, and one stream type over both (and over [`crate::inproc`]'s pipes).
 //!
 //! Both transports are held as glommio `TcpStream`s and `TcpListener`s. glommio's
 //! stream types are one generic socket machine (non-blocking `recv`/`send` on the
@@ -39,6 +39,7 @@ use glommio::net::{TcpListener, TcpStream};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use crate::endpoint::Endpoint;
+use crate::inproc::{InprocListener, InprocStream};
 use monocoque_zmtp::encoder::{Outgoing, MAX_SEGMENTS};
 
 /// Kernel socket buffer sizes for a socket's TCP connections (SO_SNDBUF and
@@ -281,6 +282,8 @@ pub enum Stream {
     Tcp(TcpStream),
     /// Unix domain socket (held by glommio's `TcpStream`, see the module docs).
     Ipc(TcpStream),
+    /// An in-process pipe ([`crate::inproc`]).
+    Inproc(InprocStream),
 }
 
 impl Stream {
@@ -292,6 +295,7 @@ impl Stream {
                 .map(|a| format!("tcp://{a}"))
                 .unwrap_or_else(|_| "tcp://?".into()),
             Stream::Ipc(_) => "ipc peer".into(),
+            Stream::Inproc(s) => format!("inproc://{}", s.name()),
         }
     }
 
@@ -310,20 +314,15 @@ impl Stream {
                 Some(c) => format!("localhost:{}:{}:{}", c.uid, c.gid, c.pid),
                 None => "localhost".to_owned(),
             },
+            Stream::Inproc(_) => String::new(),
         }
     }
 
     #[inline]
-    fn socket(&self) -> &TcpStream {
+    fn socket(&self) -> Option<&TcpStream> {
         match self {
-            Stream::Tcp(s) | Stream::Ipc(s) => s,
-        }
-    }
-
-    #[inline]
-    fn socket_mut(&mut self) -> &mut TcpStream {
-        match self {
-            Stream::Tcp(s) | Stream::Ipc(s) => s,
+            Stream::Tcp(s) | Stream::Ipc(s) => Some(s),
+            Stream::Inproc(_) => None,
         }
     }
 
@@ -342,8 +341,8 @@ impl Stream {
         direct: bool,
     ) -> Poll<io::Result<usize>> {
         let mut want = want;
-        if direct {
-            match with_socket(self.socket().as_raw_fd(), |sock| {
+        if let (true, Some(socket)) = (direct, self.socket()) {
+            match with_socket(socket.as_raw_fd(), |sock| {
                 crate::arena::recv_into(buf, want, sock)
             }) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
@@ -379,16 +378,17 @@ impl Stream {
             slices[count] = IoSlice::new(s);
             count += 1;
         });
-        let result = if count < 2 {
-            Pin::new(self.socket_mut()).poll_write(cx, out.first_segment())
-        } else {
-            match send_vectored(self.socket().as_raw_fd(), &slices[..count]) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    // Let glommio arm its readiness poll (it retries the send first).
-                    Pin::new(self.socket_mut()).poll_write(cx, out.first_segment())
+        let result = match self.socket() {
+            Some(socket) if count >= 2 => {
+                match send_vectored(socket.as_raw_fd(), &slices[..count]) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        // Let glommio arm its readiness poll (it retries the send first).
+                        Pin::new(&mut *self).poll_write(cx, out.first_segment())
+                    }
+                    other => Poll::Ready(other),
                 }
-                other => Poll::Ready(other),
             }
+            _ => Pin::new(&mut *self).poll_write(cx, out.first_segment()),
         };
         if let Poll::Ready(Ok(n)) = result {
             out.advance(n);
@@ -445,7 +445,10 @@ impl AsyncRead for Stream {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(self.get_mut().socket_mut()).poll_read(cx, buf)
+        match self.get_mut() {
+            Stream::Tcp(s) | Stream::Ipc(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Inproc(s) => s.poll_read(cx, buf),
+        }
     }
 }
 
@@ -455,15 +458,24 @@ impl AsyncWrite for Stream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(self.get_mut().socket_mut()).poll_write(cx, buf)
+        match self.get_mut() {
+            Stream::Tcp(s) | Stream::Ipc(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Inproc(s) => s.poll_write(cx, buf),
+        }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(self.get_mut().socket_mut()).poll_flush(cx)
+        match self.get_mut() {
+            Stream::Tcp(s) | Stream::Ipc(s) => Pin::new(s).poll_flush(cx),
+            Stream::Inproc(_) => Poll::Ready(Ok(())),
+        }
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(self.get_mut().socket_mut()).poll_close(cx)
+        match self.get_mut() {
+            Stream::Tcp(s) | Stream::Ipc(s) => Pin::new(s).poll_close(cx),
+            Stream::Inproc(_) => Poll::Ready(Ok(())),
+        }
     }
 }
 
@@ -474,6 +486,8 @@ pub enum Listener {
     /// Unix domain socket listener (held by glommio's `TcpListener`, see the module
     /// docs) and its path (removed when dropped).
     Ipc(TcpListener, std::path::PathBuf),
+    /// A bound inproc name.
+    Inproc(InprocListener),
 }
 
 impl Listener {
@@ -521,6 +535,7 @@ impl Listener {
                 sock.listen(backlog)?;
                 Ok(Listener::Ipc(into_listener(sock), path.clone()))
             }
+            Endpoint::Inproc(name) => Ok(Listener::Inproc(InprocListener::bind(name)?)),
         }
     }
 
@@ -538,6 +553,7 @@ impl Listener {
                 })
             }
             Listener::Ipc(_, path) => Ok(Endpoint::Ipc(path.clone())),
+            Listener::Inproc(l) => Ok(Endpoint::Inproc(l.name().to_string())),
         }
     }
 }
@@ -555,6 +571,8 @@ pub enum SharedStream {
     Tcp(glommio::net::AcceptedTcpStream, TransportOptions),
     /// Unix domain socket.
     Ipc(glommio::net::AcceptedTcpStream),
+    /// An inproc connection (nothing binds it to an executor).
+    Inproc(InprocStream),
 }
 
 impl SharedStream {
@@ -577,6 +595,7 @@ impl SharedStream {
                 Stream::Tcp(s)
             }
             SharedStream::Ipc(s) => Stream::Ipc(s.bind_to_executor()),
+            SharedStream::Inproc(s) => Stream::Inproc(s),
         }
     }
 }
@@ -588,6 +607,7 @@ impl Listener {
         match self {
             Listener::Tcp(l, options) => Ok(SharedStream::Tcp(l.shared_accept().await?, *options)),
             Listener::Ipc(l, _) => Ok(SharedStream::Ipc(l.shared_accept().await?)),
+            Listener::Inproc(l) => Ok(SharedStream::Inproc(l.accept().await)),
         }
     }
 }
@@ -646,6 +666,7 @@ pub async fn connect(endpoint: &Endpoint, options: &TransportOptions) -> io::Res
                 TcpStream::from_raw_fd(sock.into_raw_fd())
             }))
         }
+        Endpoint::Inproc(name) => Ok(Stream::Inproc(crate::inproc::connect(name).await)),
     }
 }
 
