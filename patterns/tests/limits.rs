@@ -417,3 +417,16 @@ fn sharded_handle_blocking_calls_have_limits_and_try_recv_does_not_wait() {
     assert!(matches!(push.send("nobody"), Err(Error::Timeout)));
     assert!(start.elapsed() >= LIMIT && start.elapsed() < WAIT);
 }
+
+/// The sharded handle's `send_async` is cancel-safe too: a dropped future's message
+/// is sent by a core once a peer appears.
+#[test]
+fn a_cancelled_sharded_send_async_still_delivers() {
+    use monocoque::ShardedSocket;
+    let rt = common::two_cores();
+    let push = ShardedSocket::new(&rt, SocketType::Push, Options::default());
+    let endpoint = push.bind("tcp://127.0.0.1:0").unwrap().to_string();
+    assert!(!poll_once_and_drop(push.send_async("kept")));
+    let got = libzmq_pull(endpoint, 1).join().unwrap();
+    assert_eq!(got, [[b"kept".to_vec()]]);
+}

@@ -503,7 +503,9 @@ impl ShardedSocket {
     /// - REP: the reply to the request received last.
     /// - XSUB: a (un)subscription, passed up on every core.
     ///
-    /// If the future is dropped before it completes, the message was not sent.
+    /// Cancel-safe: if the future is dropped before it completes, the message is
+    /// still sent, by a task on one of the runtime's cores (waiting there as the
+    /// future would have).
     ///
     /// ```no_run
     /// use monocoque::{Options, Runtime, ShardedSocket, SocketType};
@@ -521,9 +523,39 @@ impl ShardedSocket {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub async fn send_async(&self, msg: impl Into<Message>) -> Result<()> {
-        let mut msg = Some(crate::socket_macros::non_empty(msg.into())?);
-        let mut done = 0;
-        std::future::poll_fn(|cx| self.poll_send(cx, &mut msg, &mut done)).await
+        let mut pending = PendingSend {
+            socket: self,
+            msg: Some(crate::socket_macros::non_empty(msg.into())?),
+            done: 0,
+        };
+        std::future::poll_fn(|cx| {
+            let PendingSend { msg, done, .. } = &mut pending;
+            let sent = self.poll_send(cx, msg, done);
+            if sent.is_ready() {
+                // Handed on (or failed): nothing left for the guard.
+                *msg = None;
+            }
+            sent
+        })
+        .await
+    }
+
+    /// Finishes, on a core, a send whose future was dropped while it waited.
+    fn finish_in_background(&self, msg: Message, done: usize) {
+        let socket = self.clone();
+        let core = self.inner.rt.next_core();
+        self.inner.rt.run_on(core, move || {
+            glommio::spawn_local(async move {
+                let mut msg = Some(msg);
+                let mut done = done;
+                let sent =
+                    std::future::poll_fn(|cx| socket.poll_send(cx, &mut msg, &mut done)).await;
+                if let Err(e) = sent {
+                    tracing::debug!(error = %e, "a cancelled sharded send failed");
+                }
+            })
+            .detach();
+        });
     }
 
     /// [`ShardedSocket::send_async`] for a plain thread: blocks it until the message
@@ -850,6 +882,24 @@ pub(super) fn block_until<T>(
                     return None;
                 }
                 std::thread::park_timeout(d - now);
+            }
+        }
+    }
+}
+
+/// The message of a `send_async` under way; handed to a core if the future is
+/// dropped first (see [`ShardedSocket::finish_in_background`]).
+struct PendingSend<'a> {
+    socket: &'a ShardedSocket,
+    msg: Option<Message>,
+    done: usize,
+}
+
+impl Drop for PendingSend<'_> {
+    fn drop(&mut self) {
+        if let Some(msg) = self.msg.take() {
+            if self.socket.check_open().is_ok() {
+                self.socket.finish_in_background(msg, self.done);
             }
         }
     }
