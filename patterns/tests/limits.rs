@@ -411,6 +411,13 @@ fn sharded_handle_blocking_calls_have_limits_and_try_recv_does_not_wait() {
     };
     assert_eq!(&got[0][..], b"tick");
 
+    // On the cores, ShardRef::try_recv finds nothing without waiting.
+    let nothing: Vec<_> = pull
+        .on_each_core(|shard| async move { shard.try_recv().map(|m| m.is_none()) })
+        .join()
+        .unwrap();
+    assert!(nothing.into_iter().all(|n| n.unwrap()));
+
     let push = ShardedSocket::new(&rt, SocketType::Push, Options::default().sndtimeo(LIMIT));
     push.bind("tcp://127.0.0.1:0").unwrap();
     let start = Instant::now();

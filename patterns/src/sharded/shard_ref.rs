@@ -52,6 +52,12 @@ impl ShardRef {
         self.shard.socket.recv().await
     }
 
+    /// The next message from this core's peers if one has arrived (`Ok(None)` if
+    /// not), as the socket type's `try_recv`.
+    pub fn try_recv(&self) -> Result<Option<Message>> {
+        self.shard.socket.try_recv()
+    }
+
     /// [`ShardRef::recv`], with the properties of the connection the message came
     /// from (see [`crate::Properties`]).
     pub async fn recv_with_properties(&self) -> Result<(Message, crate::Properties)> {
