@@ -372,7 +372,15 @@ fn router_handlers_on_each_core_serve_their_own_peers() {
 /// which core it is and how many it served.
 #[test]
 fn router_handlers_return_their_results() {
-    let rt = runtime();
+    // Round-robin placement deals the four connections two to a core whatever their
+    // timing: with the default, least-loaded, a dealer that has its reply and leaves
+    // early (a loaded machine) frees its core, which then gets a third connection
+    // while the other core's handler waits for its second.
+    let rt = Runtime::builder()
+        .cores(vec![0, 1])
+        .placement(monocoque::Placement::RoundRobin)
+        .build()
+        .expect("two-core runtime");
     let router = ShardedSocket::new(&rt, SocketType::Router, Options::default());
     let endpoint = router.bind("tcp://127.0.0.1:0").unwrap().to_string();
     let tasks = router.on_each_core(|shard| async move {

@@ -146,23 +146,7 @@ impl ShardedSocket {
         core: usize,
         job: impl FnOnce(&Rc<Shard>) -> T + Send + 'static,
     ) -> Result<T> {
-        if CoreContext::current().is_some() {
-            // Blocking on a core for an answer from a core could wait for itself.
-            return Err(Error::State(
-                "call this ShardedSocket method from a plain thread, not from a runtime core",
-            ));
-        }
-        let (tx, rx) = std::sync::mpsc::channel();
-        let id = self.inner.id;
-        let sent = self.inner.rt.run_on(core, move || {
-            if let Some(shard) = registry::shard(id) {
-                let _ = tx.send(job(&shard));
-            }
-        });
-        if !sent {
-            return Err(Error::Closed);
-        }
-        rx.recv().map_err(|_| Error::Closed)
+        self.ask_task(core, move |shard| std::future::ready(job(&shard)))
     }
 
     /// [`ShardedSocket::ask`] for a job that must wait on the core (a future run as
