@@ -10,7 +10,9 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use common::{frames, free_tcp_endpoint, join, run, within, zsock, WAIT};
-use monocoque::{AnySocket, Dealer, Error, Options, Pull, Push, Rep, Req, Router, SocketType};
+use monocoque::{
+    AnySocket, Dealer, Error, Message, Options, Pull, Push, Rep, Req, Router, SocketType,
+};
 
 const LIMIT: Duration = Duration::from_millis(50);
 
@@ -436,4 +438,40 @@ fn a_cancelled_sharded_send_async_still_delivers() {
     assert!(!poll_once_and_drop(push.send_async("kept")));
     let got = libzmq_pull(endpoint, 1).join().unwrap();
     assert_eq!(got, [[b"kept".to_vec()]]);
+}
+
+/// The sharded handle's `try_send` gives the message back when no peer can take it,
+/// and hands it on once one can.
+#[test]
+fn sharded_try_send_hands_back_or_hands_on() {
+    use monocoque::ShardedSocket;
+    let rt = common::two_cores();
+    let push = ShardedSocket::new(&rt, SocketType::Push, Options::default());
+    let endpoint = push.bind("tcp://127.0.0.1:0").unwrap().to_string();
+    let err = push.try_send(vec!["not", "yet"]).unwrap_err();
+    assert!(err.would_block(), "{err}");
+    assert_eq!(
+        frames(&err.into_message()),
+        [b"not".to_vec(), b"yet".to_vec()]
+    );
+    let reader = libzmq_pull(endpoint, 1);
+    let deadline = Instant::now() + WAIT;
+    while push.peers_per_core().unwrap().iter().sum::<usize>() == 0 {
+        assert!(Instant::now() < deadline, "the PULL never connected");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // The shards' count reaches the handle's turns a moment later.
+    let mut msg = Some(Message::from("now"));
+    while let Some(m) = msg.take() {
+        if let Err(e) = push.try_send(m) {
+            assert!(e.would_block(), "{e}");
+            assert!(Instant::now() < deadline, "try_send never found the peer");
+            msg = Some(e.into_message());
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    assert_eq!(reader.join().unwrap(), [[b"now".to_vec()]]);
+
+    let xsub = ShardedSocket::new(&rt, SocketType::XSub, Options::default());
+    xsub.try_send(&b"\x01topic"[..]).unwrap();
 }

@@ -25,7 +25,7 @@ use super::mail::{Directory, Mail, Shared};
 use super::registry;
 use super::shard::{Shard, ShardRings};
 use super::ShardRef;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, TrySendError};
 use crate::options::Options;
 use crate::stats::Stats;
 
@@ -522,6 +522,45 @@ impl ShardedSocket {
             sent
         })
         .await
+    }
+
+    /// Hands `msg` on as [`ShardedSocket::send_async`] would, if that needs no wait,
+    /// or gives it back: [`Error::WouldBlock`] when no peer (DEALER, PUSH, PAIR, REQ)
+    /// or core (ROUTER_MANDATORY, REP, XSUB: every core or none) can take it now.
+    /// Works from any thread, runtime cores included.
+    pub fn try_send(&self, msg: impl Into<Message>) -> std::result::Result<(), TrySendError> {
+        crate::socket_macros::try_sending(msg.into(), |msg| {
+            self.check_open()?;
+            let mut ext = self.external();
+            ext.absorb(self.inner.kind, self.inner.options.xpub_verbose);
+            if self.inner.kind == SocketType::XSub {
+                return self.try_send_everywhere(&mut ext, msg);
+            }
+            let mut done = 0;
+            match self.try_hand_on(&mut ext, msg.clone(), &mut done) {
+                Handed::Done(result) => result,
+                Handed::Wait(_) => Err(Error::WouldBlock),
+            }
+        })
+    }
+
+    /// XSUB's `try_send`: credit on every core first (given back if one has none),
+    /// so that a message refused reached no core and can be offered again.
+    fn try_send_everywhere(&self, ext: &mut External, msg: &Message) -> Result<()> {
+        let shared = &self.inner.shared;
+        let cores = ext.to_cores.len();
+        for core in 0..cores {
+            if !shared.credit[core].try_take() {
+                for taken in 0..core {
+                    shared.give_back(taken, 1);
+                }
+                return Err(Error::WouldBlock);
+            }
+        }
+        for core in 0..cores {
+            push(&mut ext.to_cores, core, Mail::Send(msg.clone())).map_err(|_| Error::Closed)?;
+        }
+        Ok(())
     }
 
     /// Finishes, on a core, a send whose future was dropped while it waited.
