@@ -31,6 +31,29 @@ impl MonitorQueue {
 /// Receives a socket's monitor events (libzmq's `zmq_socket_monitor`, as a stream).
 /// Created by the sockets' `monitor()` method; events start at that moment. Up to
 /// 4096 unread events are kept, the oldest dropped first.
+///
+/// ```
+/// use monocoque::{MonitorEvent, Pull, Push};
+///
+/// glommio::LocalExecutor::default().run(async {
+///     let pull = Pull::new();
+///     let monitor = pull.monitor(); // before bind: its Listening event is seen too
+///     let endpoint = pull.bind("tcp://127.0.0.1:0")?.to_string();
+///     let push = Push::new();
+///     push.connect(&endpoint)?;
+///     loop {
+///         match monitor.next().await {
+///             MonitorEvent::HandshakeSucceeded { remote } => {
+///                 println!("{remote} is in");
+///                 break;
+///             }
+///             other => println!("{other:?} (code {:#x})", other.code()),
+///         }
+///     }
+///     Ok::<(), monocoque::Error>(())
+/// })
+/// .unwrap();
+/// ```
 pub struct Monitor {
     pub(crate) queue: Rc<MonitorQueue>,
 }

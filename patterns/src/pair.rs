@@ -13,6 +13,23 @@ use crate::socket_macros::{fair_queued_recv, load_balanced_send, socket_type};
 socket_type!(
     /// Talks to exactly one PAIR peer; a second peer's connection is refused. `send`
     /// waits while there is no peer or it is at SNDHWM.
+    ///
+    /// ```
+    /// use monocoque::Pair;
+    ///
+    /// glommio::LocalExecutor::default().run(async {
+    ///     let a = Pair::new();
+    ///     let endpoint = a.bind("tcp://127.0.0.1:0")?.to_string();
+    ///     let b = Pair::new();
+    ///     b.connect(&endpoint)?;
+    ///     b.send("ping").await?; // queued until the connection is up
+    ///     assert_eq!(&a.recv().await?[0][..], b"ping");
+    ///     a.send("pong").await?;
+    ///     assert_eq!(&b.recv().await?[0][..], b"pong");
+    ///     Ok::<(), monocoque::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
     Pair,
     SocketType::Pair,
     rules PairRules

@@ -11,7 +11,8 @@ use std::str::FromStr;
 /// for bind, host names).
 ///
 /// ```
-/// use monocoque_runtime::Endpoint;
+/// # use monocoque_runtime as monocoque; // users name these through `monocoque`
+/// use monocoque::Endpoint;
 /// let ep: Endpoint = "tcp://127.0.0.1:5555".parse().unwrap();
 /// assert_eq!(ep.to_string(), "tcp://127.0.0.1:5555");
 /// assert!("udp://x:1".parse::<Endpoint>().is_err());

@@ -11,7 +11,8 @@ use smallvec::SmallVec;
 /// four or more frames keep their frame list on the heap.
 ///
 /// ```
-/// use monocoque_runtime::Message;
+/// # use monocoque_runtime as monocoque; // users name these through `monocoque`
+/// use monocoque::Message;
 /// let msg = Message::from(vec!["topic", "payload"]);
 /// assert_eq!(msg.len(), 2);
 /// assert_eq!(&msg[1][..], b"payload");
@@ -143,13 +144,17 @@ impl<F: IntoFrame> FromIterator<F> for Message {
 /// [`Bytes::from_static`].
 ///
 /// ```
-/// use monocoque_runtime::Message;
+/// # mod monocoque { // users name these through `monocoque`
+/// #     pub use bytes::Bytes;
+/// #     pub use monocoque_runtime::Message;
+/// # }
+/// use monocoque::Message;
 ///
 /// fn reply(topic: &str, body: &[u8]) -> Message {
 ///     // Borrowed frames of different types in one message (both copied).
 ///     Message::from((topic, body))
 /// }
-/// let id = bytes::Bytes::from_static(b"\x00\x01");
+/// let id = monocoque::Bytes::from_static(b"\x00\x01");
 /// let msg = Message::from((&id, "", String::from("payload"), b"raw"));
 /// assert_eq!(msg.len(), 4);
 /// assert_eq!(reply("t", b"x").len(), 2);

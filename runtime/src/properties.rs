@@ -15,9 +15,12 @@ use monocoque_zmtp::{PeerInfo, SocketType};
 /// peer afterwards (a reconnection gets properties of its own).
 ///
 /// ```
-/// use bytes::Bytes;
-/// use monocoque_runtime::Properties;
-/// use monocoque_zmtp::{Metadata, PeerInfo, SocketType};
+/// # mod monocoque { // users name these through `monocoque`
+/// #     pub use bytes::Bytes;
+/// #     pub use monocoque_runtime::Properties;
+/// #     pub use monocoque_zmtp::{Metadata, PeerInfo, SocketType};
+/// # }
+/// use monocoque::{Bytes, Metadata, PeerInfo, Properties, SocketType};
 ///
 /// let mut ready = Metadata::new();
 /// ready.insert("Socket-Type", "DEALER");

@@ -22,12 +22,30 @@ socket_type!(
     /// the message's first frame. A subscriber at SNDHWM misses messages; the others
     /// are never slowed. Payloads are shared, not copied, between subscribers.
     ///
-    /// ```no_run
-    /// # glommio::LocalExecutor::default().run(async {
-    /// let publisher = monocoque::Pub::new();
-    /// publisher.bind("tcp://*:5556")?;
-    /// publisher.send(vec!["weather.paris", "21C"]).await?;
-    /// # Ok::<(), monocoque::Error>(()) });
+    /// ```
+    /// use std::time::Duration;
+    /// use monocoque::{Pub, Sub};
+    ///
+    /// glommio::LocalExecutor::default().run(async {
+    ///     let publisher = Pub::new();
+    ///     let endpoint = publisher.bind("tcp://127.0.0.1:0")?.to_string();
+    ///     let subscriber = Sub::new();
+    ///     subscriber.connect(&endpoint)?;
+    ///     subscriber.subscribe(b"weather.")?;
+    ///     // A PUB cannot tell when a subscription has arrived (use an XPub for
+    ///     // that): until it has, what it publishes goes nowhere.
+    ///     let msg = loop {
+    ///         publisher.send(vec!["traffic.a1", "jam"]).await?; // never delivered
+    ///         publisher.send(vec!["weather.paris", "21C"]).await?;
+    ///         glommio::timer::sleep(Duration::from_millis(10)).await;
+    ///         if let Some(msg) = subscriber.try_recv()? {
+    ///             break msg;
+    ///         }
+    ///     };
+    ///     assert_eq!(&msg[0][..], b"weather.paris");
+    ///     Ok::<(), monocoque::Error>(())
+    /// })
+    /// .unwrap();
     /// ```
     Pub,
     SocketType::Pub,
@@ -225,6 +243,24 @@ socket_type!(
     /// A PUB whose subscriptions can be read: `recv` returns `\x01topic` for each new
     /// subscription and `\x00topic` when the last subscriber of a topic cancels or
     /// leaves (every subscription with XPUB_VERBOSE).
+    ///
+    /// ```
+    /// use monocoque::{Sub, XPub};
+    ///
+    /// glommio::LocalExecutor::default().run(async {
+    ///     let xpub = XPub::new();
+    ///     let endpoint = xpub.bind("tcp://127.0.0.1:0")?.to_string();
+    ///     let sub = Sub::new();
+    ///     sub.connect(&endpoint)?;
+    ///     sub.subscribe(b"prices.")?;
+    ///     // Once the subscription is read, it is in force: no slow joiner.
+    ///     assert_eq!(&xpub.recv().await?[0][..], b"\x01prices.");
+    ///     xpub.send(vec!["prices.ACME", "101.25"]).await?;
+    ///     assert_eq!(&sub.recv().await?[1][..], b"101.25");
+    ///     Ok::<(), monocoque::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
     XPub,
     SocketType::XPub,
     state Publisher = Publisher::new(true)

@@ -20,13 +20,23 @@ socket_type!(
     /// match none). Subscriptions are sent to every publisher, again after each
     /// reconnect.
     ///
-    /// ```no_run
-    /// # glommio::LocalExecutor::default().run(async {
-    /// let sub = monocoque::Sub::new();
-    /// sub.connect("tcp://127.0.0.1:5556")?;
-    /// sub.subscribe(b"weather.")?;
-    /// let msg = sub.recv().await?;
-    /// # Ok::<(), monocoque::Error>(()) });
+    /// ```
+    /// use monocoque::{Sub, XPub};
+    ///
+    /// glommio::LocalExecutor::default().run(async {
+    ///     let publisher = XPub::new(); // to see when the subscription arrives
+    ///     let endpoint = publisher.bind("tcp://127.0.0.1:0")?.to_string();
+    ///     let sub = Sub::new();
+    ///     sub.connect(&endpoint)?;
+    ///     sub.subscribe(b"weather.")?;
+    ///     publisher.recv().await?; // b"\x01weather."
+    ///     publisher.send(vec!["traffic.a1", "jam"]).await?;
+    ///     publisher.send(vec!["weather.paris", "21C"]).await?;
+    ///     let msg = sub.recv().await?; // the first that matches
+    ///     assert_eq!(&msg[0][..], b"weather.paris");
+    ///     Ok::<(), monocoque::Error>(())
+    /// })
+    /// .unwrap();
     /// ```
     Sub,
     SocketType::Sub,
@@ -49,6 +59,23 @@ impl Sub {
 socket_type!(
     /// A SUB whose subscriptions are sent as messages: `\x01topic` subscribes,
     /// `\x00topic` cancels; it receives everything its publishers send it.
+    ///
+    /// ```
+    /// use monocoque::{XPub, XSub};
+    ///
+    /// glommio::LocalExecutor::default().run(async {
+    ///     let xpub = XPub::new();
+    ///     let endpoint = xpub.bind("tcp://127.0.0.1:0")?.to_string();
+    ///     let xsub = XSub::new();
+    ///     xsub.connect(&endpoint)?;
+    ///     xsub.send(b"\x01weather.").await?; // subscribe, sent again on reconnect
+    ///     assert_eq!(&xpub.recv().await?[0][..], b"\x01weather.");
+    ///     xpub.send(vec!["weather.paris", "21C"]).await?;
+    ///     assert_eq!(&xsub.recv().await?[0][..], b"weather.paris");
+    ///     Ok::<(), monocoque::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
     XSub,
     SocketType::XSub,
     state Subscriber = Subscriber::new(true)

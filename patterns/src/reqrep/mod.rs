@@ -20,13 +20,27 @@ socket_type!(
     /// Sends round-robin to its peers and receives fair-queued from them, with no
     /// envelope rules: the asynchronous REQ.
     ///
-    /// ```no_run
-    /// # glommio::LocalExecutor::default().run(async {
-    /// let dealer = monocoque::Dealer::new();
-    /// dealer.connect("tcp://127.0.0.1:5555")?;
-    /// dealer.send(vec!["", "hello"]).await?;
-    /// let reply = dealer.recv().await?;
-    /// # Ok::<(), monocoque::Error>(()) });
+    /// ```
+    /// use monocoque::{Dealer, Rep};
+    ///
+    /// glommio::LocalExecutor::default().run(async {
+    ///     let rep = Rep::new();
+    ///     let endpoint = rep.bind("tcp://127.0.0.1:0")?.to_string();
+    ///     let dealer = Dealer::new();
+    ///     dealer.connect(&endpoint)?;
+    ///     // To a REP, a DEALER adds the empty delimiter a REQ would have sent.
+    ///     dealer.send(vec!["", "hello"]).await?;
+    ///     dealer.send(vec!["", "again"]).await?; // no lock-step: both go out
+    ///     for _ in 0..2 {
+    ///         let request = rep.recv().await?;
+    ///         rep.send(request).await?;
+    ///     }
+    ///     let reply = dealer.recv().await?;
+    ///     assert_eq!(reply.len(), 2); // ["", "hello"]
+    ///     assert_eq!(&reply[1][..], b"hello");
+    ///     Ok::<(), monocoque::Error>(())
+    /// })
+    /// .unwrap();
     /// ```
     Dealer,
     SocketType::Dealer,

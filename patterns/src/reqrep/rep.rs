@@ -16,6 +16,25 @@ socket_type!(
     /// Receives a request, then sends its reply, strictly alternating. Requests are
     /// fair-queued from all peers; each reply returns to the requester with its
     /// envelope.
+    ///
+    /// ```
+    /// use monocoque::{Rep, Req};
+    ///
+    /// glommio::LocalExecutor::default().run(async {
+    ///     let rep = Rep::new();
+    ///     let endpoint = rep.bind("tcp://127.0.0.1:0")?.to_string();
+    ///     let req = Req::new();
+    ///     req.connect(&endpoint)?;
+    ///     req.send("2 + 2").await?;
+    ///     let request = rep.recv().await?; // the envelope is kept aside
+    ///     assert_eq!(&request[0][..], b"2 + 2");
+    ///     assert!(rep.recv().await.is_err()); // Error::State: the reply comes first
+    ///     rep.send("4").await?;
+    ///     assert_eq!(&req.recv().await?[0][..], b"4");
+    ///     Ok::<(), monocoque::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
     Rep,
     SocketType::Rep,
     state RepState = RepState::default()

@@ -17,13 +17,22 @@ socket_type!(
     /// Sends a request, then receives its reply, strictly alternating. Requests are
     /// load-balanced over the peers; only the peer asked may answer.
     ///
-    /// ```no_run
-    /// # glommio::LocalExecutor::default().run(async {
-    /// let req = monocoque::Req::new();
-    /// req.connect("tcp://127.0.0.1:5555")?;
-    /// req.send("ping").await?;
-    /// let reply = req.recv().await?;
-    /// # Ok::<(), monocoque::Error>(()) });
+    /// ```
+    /// use monocoque::{Rep, Req};
+    ///
+    /// glommio::LocalExecutor::default().run(async {
+    ///     let rep = Rep::new();
+    ///     let endpoint = rep.bind("tcp://127.0.0.1:0")?.to_string();
+    ///     let req = Req::new();
+    ///     req.connect(&endpoint)?;
+    ///     req.send("ping").await?;
+    ///     assert!(req.send("again").await.is_err()); // Error::State: reply first
+    ///     let request = rep.recv().await?;
+    ///     rep.send(request).await?; // echo
+    ///     assert_eq!(&req.recv().await?[0][..], b"ping");
+    ///     Ok::<(), monocoque::Error>(())
+    /// })
+    /// .unwrap();
     /// ```
     Req,
     SocketType::Req,

@@ -18,13 +18,22 @@ socket_type!(
     /// routing id, and every sent message starts with the recipient's. A peer's id is
     /// the Identity it announced, or a generated 5-byte id.
     ///
-    /// ```no_run
-    /// # glommio::LocalExecutor::default().run(async {
-    /// let router = monocoque::Router::new();
-    /// router.bind("tcp://*:5555")?;
-    /// let msg = router.recv().await?; // [id, payload...]
-    /// router.send(msg).await?;        // echoes to the sender
-    /// # Ok::<(), monocoque::Error>(()) });
+    /// ```
+    /// use monocoque::{Dealer, Options, Router};
+    ///
+    /// glommio::LocalExecutor::default().run(async {
+    ///     let router = Router::new();
+    ///     let endpoint = router.bind("tcp://127.0.0.1:0")?.to_string();
+    ///     let dealer = Dealer::with_options(Options::default().routing_id("client-1"));
+    ///     dealer.connect(&endpoint)?;
+    ///     dealer.send("hello").await?;
+    ///     let msg = router.recv().await?; // [id, payload...]
+    ///     assert_eq!(&msg[0][..], b"client-1");
+    ///     router.send(("client-1", "welcome")).await?; // by id
+    ///     assert_eq!(&dealer.recv().await?[0][..], b"welcome");
+    ///     Ok::<(), monocoque::Error>(())
+    /// })
+    /// .unwrap();
     /// ```
     Router,
     SocketType::Router,

@@ -93,6 +93,28 @@ impl Events {
 /// runtime stopped). Read it from a plain thread ([`ShardedMonitor::next`],
 /// [`ShardedMonitor::next_timeout`]) or from any async runtime
 /// ([`ShardedMonitor::next_async`]).
+///
+/// ```
+/// use std::time::Duration;
+/// use monocoque::{MonitorEvent, Options, Runtime, ShardedSocket, SocketType};
+///
+/// let rt = Runtime::builder().cores(vec![0]).build()?;
+/// let pull = ShardedSocket::new(&rt, SocketType::Pull, Options::default());
+/// let monitor = pull.monitor()?;
+/// let endpoint = pull.bind("tcp://127.0.0.1:0")?.to_string();
+/// let push = ShardedSocket::new(&rt, SocketType::Push, Options::default());
+/// push.connect(&endpoint)?;
+/// loop {
+///     let e = monitor.next_timeout(Duration::from_secs(5)).expect("an event");
+///     println!("core {}: {:?}", e.core, e.event); // Listening, Accepted, ...
+///     if matches!(e.event, MonitorEvent::HandshakeSucceeded { .. }) {
+///         break;
+///     }
+/// }
+/// rt.shutdown();
+/// while monitor.next().is_some() {} // what was left, then the end of the stream
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct ShardedMonitor {
     pub(super) events: Arc<Events>,
 }

@@ -16,6 +16,31 @@ use crate::stats::{Counters, PeerStats, Stats};
 /// [`ShardedSocket::on_each_core`](super::ShardedSocket::on_each_core) handlers. It
 /// serves the peers this core owns; sends reach other cores' peers where the socket
 /// type needs it (PUB fan-out, ROUTER routing ids).
+///
+/// ```
+/// use monocoque::{Options, Runtime, ShardedSocket, SocketType};
+///
+/// let rt = Runtime::builder().cores(vec![0]).build()?;
+/// let server = ShardedSocket::new(&rt, SocketType::Router, Options::default());
+/// let endpoint = server.bind("tcp://127.0.0.1:0")?.to_string();
+/// // A handler on every core, serving the peers that core owns.
+/// let handlers = server.on_each_core(|shard| async move {
+///     let request = shard.recv().await?; // [routing id, body]
+///     let answer = format!("core {}", shard.core_index());
+///     shard.send(vec![request[0].clone(), answer.into()]).await?;
+///     Ok::<usize, monocoque::Error>(shard.peer_count())
+/// });
+///
+/// let client = ShardedSocket::new(&rt, SocketType::Dealer, Options::default());
+/// client.connect(&endpoint)?;
+/// client.send("which core?")?; // blocking: this is a plain thread
+/// assert_eq!(&client.recv()?[0][..], b"core 0");
+/// for peers in handlers.join()? {
+///     assert_eq!(peers?, 1); // each core's value, in core order
+/// }
+/// rt.shutdown();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 pub struct ShardRef {
     pub(super) shard: Rc<Shard>,

@@ -48,11 +48,12 @@ pub enum RuntimeError {
 /// Configures a [`Runtime`].
 ///
 /// ```no_run
-/// use monocoque_runtime::Runtime;
+/// # use monocoque_runtime as monocoque; // users name these through `monocoque`
+/// use monocoque::Runtime;
 /// let rt = Runtime::builder().cores(vec![0, 1]).io_memory(256 << 10).build()?;
 /// assert_eq!(rt.cores(), 2);
 /// rt.shutdown();
-/// # Ok::<(), monocoque_runtime::RuntimeError>(())
+/// # Ok::<(), monocoque::RuntimeError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct RuntimeBuilder {
@@ -95,10 +96,11 @@ impl RuntimeBuilder {
     /// with whatever else owns those CPUs.
     ///
     /// ```no_run
-    /// use monocoque_runtime::Runtime;
+    /// # use monocoque_runtime as monocoque; // users name these through `monocoque`
+    /// use monocoque::Runtime;
     /// let rt = Runtime::builder().cores(vec![0, 1]).pinned(false).build()?;
     /// assert_eq!(rt.cores(), 2);
-    /// # Ok::<(), monocoque_runtime::RuntimeError>(())
+    /// # Ok::<(), monocoque::RuntimeError>(())
     /// ```
     pub fn pinned(mut self, pinned: bool) -> Self {
         self.pinned = pinned;
@@ -133,9 +135,10 @@ impl RuntimeBuilder {
     /// [`Placement::LeastLoaded`]; see [`RuntimeHandle::next_core`]).
     ///
     /// ```no_run
-    /// use monocoque_runtime::{Placement, Runtime};
+    /// # use monocoque_runtime as monocoque; // users name these through `monocoque`
+    /// use monocoque::{Placement, Runtime};
     /// let rt = Runtime::builder().placement(Placement::RoundRobin).build()?;
-    /// # Ok::<(), monocoque_runtime::RuntimeError>(())
+    /// # Ok::<(), monocoque::RuntimeError>(())
     /// ```
     ///
     /// [`RuntimeHandle::next_core`]: super::RuntimeHandle::next_core

@@ -17,13 +17,14 @@ use super::pump::CONTEXT;
 /// whole runtime, shared by every sharded socket on it.
 ///
 /// ```no_run
-/// use monocoque_runtime::{Placement, Runtime};
+/// # use monocoque_runtime as monocoque; // users name these through `monocoque`
+/// use monocoque::{Placement, Runtime};
 /// let rt = Runtime::builder()
 ///     .cores(vec![0, 1])
 ///     .placement(Placement::RoundRobin)
 ///     .build()?;
 /// assert_eq!(rt.handle().placement(), Placement::RoundRobin);
-/// # Ok::<(), monocoque_runtime::RuntimeError>(())
+/// # Ok::<(), monocoque::RuntimeError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Placement {

@@ -36,6 +36,30 @@ struct Shared {
 
 /// One pinned glommio executor per chosen core. Dropping it (or [`Runtime::shutdown`])
 /// closes every socket on every core, honouring LINGER, and joins the threads.
+///
+/// Sockets get onto its cores as `monocoque::ShardedSocket::new(&rt, ..)` (a shard on
+/// every core) or inside tasks it runs there, which may create local sockets of their
+/// own.
+///
+/// ```
+/// # use monocoque_runtime as monocoque; // users name these through `monocoque`
+/// use monocoque::Runtime;
+///
+/// let rt = Runtime::builder().cores(vec![0]).build()?;
+/// assert_eq!(rt.cores(), 1);
+/// // A task on every core (here one); the plain thread waits for their values.
+/// let names = rt
+///     .on_each_core(|core| async move { format!("core {core}") })
+///     .join()?;
+/// assert_eq!(names, ["core 0"]);
+/// // The handle is `Send`: other threads reach the cores through it.
+/// let handle = rt.handle();
+/// std::thread::spawn(move || handle.spawn_on(0, || async { /* runs on core 0 */ }))
+///     .join()
+///     .unwrap();
+/// rt.shutdown(); // or drop it
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct Runtime {
     shared: Arc<Shared>,
     threads: Vec<JoinHandle<()>>,
@@ -190,13 +214,14 @@ impl RuntimeHandle {
     /// by a job to that core counts nothing.
     ///
     /// ```no_run
-    /// let rt = monocoque_runtime::Runtime::builder().cores(vec![0, 1]).build()?;
+    /// # use monocoque_runtime as monocoque; // users name these through `monocoque`
+    /// let rt = monocoque::Runtime::builder().cores(vec![0, 1]).build()?;
     /// let handle = rt.handle();
     /// let core = handle.next_core();
     /// assert!(core < handle.cores());
     /// // Start the connection there (a sharded socket's `connect_on(core, ..)` does).
     /// handle.spawn_on(core, || async { /* connect */ });
-    /// # Ok::<(), monocoque_runtime::RuntimeError>(())
+    /// # Ok::<(), monocoque::RuntimeError>(())
     /// ```
     pub fn next_core(&self) -> usize {
         self.shared.loads.choose()
@@ -215,9 +240,10 @@ impl RuntimeHandle {
     /// sharded socket's `peers_per_core` says how many completed theirs.
     ///
     /// ```no_run
-    /// let rt = monocoque_runtime::Runtime::builder().cores(vec![0, 1]).build()?;
+    /// # use monocoque_runtime as monocoque; // users name these through `monocoque`
+    /// let rt = monocoque::Runtime::builder().cores(vec![0, 1]).build()?;
     /// assert_eq!(rt.handle().connections_per_core(), [0, 0]);
-    /// # Ok::<(), monocoque_runtime::RuntimeError>(())
+    /// # Ok::<(), monocoque::RuntimeError>(())
     /// ```
     pub fn connections_per_core(&self) -> Vec<usize> {
         self.shared.loads.connections()

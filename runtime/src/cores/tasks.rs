@@ -11,7 +11,8 @@ use super::RuntimeHandle;
 /// running, unobserved.
 ///
 /// ```no_run
-/// use monocoque_runtime::Runtime;
+/// # use monocoque_runtime as monocoque; // users name these through `monocoque`
+/// use monocoque::Runtime;
 /// let rt = Runtime::builder().cores(vec![0, 1]).build()?;
 /// // Each core counts something of its own; the plain thread gets every count.
 /// let counts = rt.on_each_core(|core| async move { core * 10 }).join()?;
