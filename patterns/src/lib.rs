@@ -93,3 +93,8 @@ struct ReadmeDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../../docs/security.md")]
 struct SecurityGuideDoctests;
+
+/// The guide for pyzmq users, compiled as doc tests too.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/guide-from-pyzmq.md")]
+struct PyzmqGuideDoctests;
