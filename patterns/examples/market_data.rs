@@ -58,10 +58,7 @@ fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
                     })
                 })
                 .collect();
-            let mut counts = Vec::new();
-            for task in tasks {
-                counts.push(task.await?);
-            }
+            let counts = futures_util::future::try_join_all(tasks).await?;
             Ok::<_, Box<dyn Error + Send + Sync>>(counts)
         })
     })];
@@ -87,18 +84,16 @@ fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
         }
         thread::sleep(Duration::from_millis(10));
     }
-    for seq in 0..=TICKS {
+    for seq in 0..TICKS {
         for s in SYMBOLS {
-            let body = if seq < TICKS {
-                seq.to_string()
-            } else {
-                "end".into()
-            };
-            feed.send((s, body))?;
+            feed.send((s, seq.to_string()))?;
         }
         if seq % 20 == 0 {
             thread::sleep(Duration::from_millis(1)); // a paced feed
         }
+    }
+    for s in SYMBOLS {
+        feed.send((s, "end"))?;
     }
     while progress.finished.load(SeqCst) < SUBS {
         thread::sleep(Duration::from_millis(5));

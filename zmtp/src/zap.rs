@@ -150,7 +150,7 @@ pub struct AuthReply {
     /// The identity the authenticator gives the peer (ZAP's User-Id), kept in the
     /// peer's [`PeerInfo::user_id`](crate::PeerInfo::user_id). Every message received
     /// on the connection carries it, as libzmq's `zmq_msg_gets("User-Id")` reads it:
-    /// `monocoque_runtime::Properties`, which the sockets' `recv_with_properties`
+    /// `monocoque::Properties`, which the sockets' `recv_with_properties`
     /// returns with each message.
     pub user_id: Bytes,
     /// Further properties of the connection.
