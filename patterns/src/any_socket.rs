@@ -210,7 +210,8 @@ impl AnySocket {
         each!(self, s => s.options())
     }
 
-    /// Replaces the options; connections made afterwards use them.
+    /// Replaces the options, as the typed socket's `set_options` does (per-call
+    /// options from the next call, connection options for later connections).
     ///
     /// ```
     /// use monocoque::{AnySocket, Options, SocketType};

@@ -126,7 +126,9 @@ macro_rules! socket_common {
                 self.base.options.borrow().clone()
             }
 
-            /// Replaces the options; connections made afterwards use them.
+            /// Replaces the options: SNDTIMEO, RCVTIMEO and the other per-call options
+            /// apply from the next call, the connection options to connections made
+            /// afterwards.
             pub fn set_options(&self, options: $crate::Options) {
                 *self.base.options.borrow_mut() = options;
             }
@@ -190,7 +192,9 @@ macro_rules! socket_common {
 
 /// Adds `send` and the explicit batching API to a load-balancing sender (PUSH,
 /// DEALER, PAIR): each message goes to the next peer with room, waiting while every
-/// peer is at SNDHWM (or, for a connect peer, not there yet).
+/// peer is at SNDHWM. A connect peer is in the rotation from `connect` on (as in
+/// libzmq, unless IMMEDIATE), so messages queue for it before it connects; a bound
+/// socket waits for its first peer.
 macro_rules! load_balanced_send {
     ($name:ident) => {
         impl $name {
