@@ -165,6 +165,9 @@ fn operations_a_type_lacks_fail_with_unsupported() {
             if matches!(kind, Sub | XSub) {
                 s.subscribe(b"a").await.unwrap();
                 s.unsubscribe(b"a").await.unwrap();
+            } else if kind == XPub {
+                // An XPUB subscribes its peers itself, with XPUB_MANUAL only.
+                assert!(matches!(s.subscribe(b"a").await, Err(Error::State(_))));
             } else {
                 check_unsupported(s.subscribe(b"a").await, kind, "subscribe");
                 check_unsupported(s.unsubscribe(b"a").await, kind, "unsubscribe");
