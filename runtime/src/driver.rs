@@ -23,9 +23,12 @@ use bytes::{Bytes, BytesMut};
 use glommio::timer::Timer;
 use monocoque_zmtp::{Encoder, Event, Outgoing, ProtocolError, Session};
 
+use tracing::{debug, info, warn};
+
 use crate::handler::{Admission, Handler, Verdict};
 use crate::lifecycle::{Lifecycle, StopWatch};
 use crate::link_end::LinkEnd;
+use crate::log_limit::{limited, LogLimit};
 use crate::message::Message;
 use crate::monitor::MonitorEvent;
 use crate::options::LinkOptions;
@@ -50,6 +53,13 @@ const BUDGET: usize = 32;
 /// takes them while they are still in cache (a full RCVHWM of queued messages is
 /// larger than the L1 cache, and costs a cache miss per message on both ends).
 const DELIVER_BATCH: usize = 128;
+
+thread_local! {
+    /// Budgets of the lines that peers (or anything that connects) can cause.
+    static REFUSED: LogLimit = const { LogLimit::new() };
+    static AUTH_FAILED: LogLimit = const { LogLimit::new() };
+    static LOST: LogLimit = const { LogLimit::new() };
+}
 
 /// Runs one connection until it ends. Calls [`Handler::on_attach`] after the
 /// handshake and [`Handler::on_detach`] at the end if it attached.
@@ -98,6 +108,7 @@ pub async fn drive(
         started: false,
     };
     let end = std::future::poll_fn(|cx| conn.poll(cx)).await;
+    log_end(&end, conn.attached, &conn.session, &conn.lifecycle);
     conn.report_drops(true);
     report_handshake_failure(&end, conn.attached, &peer, handler.as_ref());
     if conn.attached {
@@ -105,6 +116,83 @@ pub async fn drive(
         handler.on_detach(&peer);
     }
     end
+}
+
+/// Logs why a connection ended (inside its span, which names the socket, endpoint
+/// and peer): a failed handshake or, once attached, a disconnection. What peers can
+/// cause is rate-limited; the levels are listed in docs/reliability.md.
+#[cold]
+fn log_end(end: &LinkEnd, attached: bool, session: &Session, lifecycle: &Lifecycle) {
+    let reason = match end {
+        LinkEnd::Shutdown if lifecycle.stopped_alone() => "disconnected",
+        LinkEnd::Shutdown if lifecycle.is_aborted() => "aborted",
+        _ => end.kind(),
+    };
+    if attached {
+        match end {
+            LinkEnd::Shutdown | LinkEnd::PeerClosed => debug!(reason, "disconnected"),
+            LinkEnd::Protocol(_) | LinkEnd::Refused(_) => limited(
+                &REFUSED,
+                |suppressed| warn!(reason, error = %end, suppressed, "closing connection"),
+            ),
+            _ => limited(
+                &LOST,
+                |suppressed| info!(reason, error = %end, suppressed, "connection lost"),
+            ),
+        }
+        return;
+    }
+    let mechanism = session.mechanism().as_str();
+    let peer_mechanism = match end {
+        // A mismatch is found before the peer's greeting is kept.
+        LinkEnd::Protocol(ProtocolError::MechanismMismatch { theirs, .. }) => Some(theirs.clone()),
+        _ => session.peer_greeting().map(|g| g.mechanism_name()),
+    };
+    // Absent when the peer's greeting never came.
+    let peer_mechanism = peer_mechanism.as_deref();
+    match end {
+        // Closed by us, or by a peer that never spoke (health checks, port scans).
+        LinkEnd::Shutdown | LinkEnd::PeerClosed => {
+            debug!(
+                reason,
+                mechanism, peer_mechanism, "disconnected during the handshake"
+            )
+        }
+        // Authentication doing its job is not a fault (the monitor reports it as
+        // HANDSHAKE_FAILED_AUTH for whoever wants it).
+        _ if end.auth_status().is_some() => limited(&AUTH_FAILED, |suppressed| {
+            info!(
+                reason,
+                mechanism,
+                zap_status = end.auth_status().unwrap_or_default(),
+                error = %end,
+                suppressed,
+                "handshake failed: authentication refused"
+            )
+        }),
+        LinkEnd::Protocol(_) | LinkEnd::Refused(_) | LinkEnd::NoAuthenticator(_) => {
+            limited(&REFUSED, |suppressed| {
+                warn!(
+                    reason,
+                    mechanism,
+                    peer_mechanism,
+                    error = %end,
+                    suppressed,
+                    "handshake failed; closing connection"
+                )
+            })
+        }
+        _ => limited(&LOST, |suppressed| {
+            info!(
+                reason,
+                mechanism,
+                peer_mechanism,
+                error = %end,
+                suppressed,
+                "handshake failed"
+            )
+        }),
+    }
 }
 
 /// As libzmq: a handshake that fails on the peer's protocol (or type) is
@@ -413,12 +501,18 @@ impl Conn {
         match event {
             Event::Ready(info) => {
                 let address = std::mem::take(&mut self.address);
+                let peer_socket = info.socket_type;
                 self.peer.attach(Properties::new(info, address));
                 if let Err(reason) = self.handler.on_attach(&self.peer) {
                     self.peer.detach();
                     return Err(LinkEnd::Refused(reason));
                 }
                 self.attached = true;
+                debug!(
+                    peer_socket = peer_socket.as_str(),
+                    mechanism = self.session.mechanism().as_str(),
+                    "handshake succeeded"
+                );
             }
             Event::Frame { more, body } => {
                 if more {

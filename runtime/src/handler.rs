@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use monocoque_zmtp::zap::ZapError;
-use monocoque_zmtp::{AuthReply, Credentials, SessionConfig};
+use monocoque_zmtp::{AuthReply, Credentials, SessionConfig, SocketType};
 
 use crate::message::Message;
 use crate::monitor::MonitorEvent;
@@ -36,6 +36,12 @@ pub enum Admission {
 pub trait Handler {
     /// The protocol settings for a new connection (socket type, identity, limits).
     fn session_config(&self) -> SessionConfig;
+
+    /// The socket's type, as its connections' log spans name it. By default the one
+    /// [`Handler::session_config`] gives; a socket that knows it at less cost says so.
+    fn socket_type(&self) -> SocketType {
+        self.session_config().socket_type
+    }
 
     /// A peer for a newly accepted connection.
     fn new_peer(&self, remote: String) -> Rc<Peer>;

@@ -53,7 +53,7 @@ pub use executor::on_glommio;
 pub use handler::{Admission, Handler, Verdict};
 pub use lifecycle::Lifecycle;
 pub use link_end::LinkEnd;
-pub use log_limit::{limited, LogLimit, BURST as LOG_BURST};
+pub use log_limit::{limited, LogLimit, BURST as LOG_BURST, INTERVAL as LOG_INTERVAL};
 pub use mesh::{link, Inbox, Outbox};
 pub use message::{IntoFrame, Message};
 pub use monitor::MonitorEvent;

@@ -206,6 +206,12 @@ impl Lifecycle {
         self.aborted.get()
     }
 
+    /// True when this endpoint's lifecycle was stopped on its own (`disconnect`,
+    /// `unbind`) while its socket's goes on: for logs that say why a connection ended.
+    pub fn stopped_alone(&self) -> bool {
+        self.is_closing() && self.parent.as_ref().is_some_and(|p| !p.is_closing())
+    }
+
     /// Number of tasks still running.
     pub fn live_tasks(&self) -> usize {
         self.live.get()

@@ -49,6 +49,24 @@ impl From<Timeout> for LinkEnd {
 }
 
 impl LinkEnd {
+    /// A short, stable name of the reason, for the `reason` field of log lines
+    /// (`peer_closed`, `heartbeat_timeout`, `protocol`, …). [`LinkEnd::Shutdown`] is
+    /// `closed`; the driver's log says more precisely who stopped the connection.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            LinkEnd::PeerClosed => "peer_closed",
+            LinkEnd::Truncated => "peer_closed_mid_message",
+            LinkEnd::Shutdown => "closed",
+            LinkEnd::Io(_) => "io_error",
+            _ if self.auth_status().is_some() => "auth_failed",
+            LinkEnd::Protocol(_) => "protocol",
+            LinkEnd::Refused(_) => "refused",
+            LinkEnd::HandshakeTimeout => "handshake_timeout",
+            LinkEnd::HeartbeatTimeout(_) => "heartbeat_timeout",
+            LinkEnd::NoAuthenticator(_) => "no_authenticator",
+        }
+    }
+
     /// True for endings caused by the peer's protocol violation or incompatibility.
     pub fn is_protocol(&self) -> bool {
         matches!(self, LinkEnd::Protocol(_) | LinkEnd::Refused(_))

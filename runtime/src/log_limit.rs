@@ -15,22 +15,36 @@ pub const BURST: u32 = 10;
 /// How long a budget lasts.
 pub const INTERVAL: Duration = Duration::from_secs(10);
 
-/// The budget of one kind of log line on one thread.
+/// The budget of one kind of log line on one thread (or of one task's lines, such
+/// as a connector's failed attempts).
 #[derive(Debug)]
 pub struct LogLimit {
+    burst: u32,
     window: Cell<Option<Instant>>,
     written: Cell<u32>,
     suppressed: Cell<u64>,
 }
 
 impl LogLimit {
-    /// A full budget.
+    /// A full budget of [`BURST`] lines per [`INTERVAL`].
     pub const fn new() -> LogLimit {
+        LogLimit::with_burst(BURST)
+    }
+
+    /// A full budget of `burst` lines per [`INTERVAL`].
+    pub const fn with_burst(burst: u32) -> LogLimit {
         LogLimit {
+            burst,
             window: Cell::new(None),
             written: Cell::new(0),
             suppressed: Cell::new(0),
         }
+    }
+
+    /// How many lines were left out since the last one written, now counted as
+    /// reported (for a closing summary line: a task that stops says what it left out).
+    pub fn take_suppressed(&self) -> u64 {
+        self.suppressed.replace(0)
     }
 
     /// Whether to write a line now: `Some(n)` to write it, saying that `n` lines were
@@ -48,7 +62,7 @@ impl LogLimit {
             self.window.set(Some(now));
             self.written.set(0);
         }
-        if self.written.get() >= BURST {
+        if self.written.get() >= self.burst {
             self.suppressed.set(self.suppressed.get() + 1);
             return None;
         }
@@ -90,5 +104,20 @@ mod tests {
         let t1 = t0 + INTERVAL;
         assert_eq!(limit.allow_at(t1), Some(25));
         assert_eq!(limit.allow_at(t1), Some(0));
+    }
+
+    #[test]
+    fn a_smaller_burst_and_a_closing_summary() {
+        let limit = LogLimit::with_burst(3);
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            assert_eq!(limit.allow_at(t0), Some(0));
+        }
+        for _ in 0..7 {
+            assert_eq!(limit.allow_at(t0), None);
+        }
+        assert_eq!(limit.take_suppressed(), 7);
+        assert_eq!(limit.take_suppressed(), 0);
+        assert_eq!(limit.allow_at(t0 + INTERVAL), Some(0));
     }
 }

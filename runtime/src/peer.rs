@@ -25,6 +25,9 @@ pub type PeerId = u64;
 pub struct Peer {
     id: PeerId,
     remote: RefCell<String>,
+    /// The log span of its current (or last) connection, for lines the socket writes
+    /// about this peer outside the connection's task (SNDHWM drops).
+    span: RefCell<tracing::Span>,
     /// The properties of the connection attached now, or of the last one (messages
     /// received from it may still be waiting to be read).
     properties: RefCell<Option<Properties>>,
@@ -120,6 +123,7 @@ impl Peer {
         Peer {
             id,
             remote: RefCell::new(remote),
+            span: RefCell::new(tracing::Span::none()),
             properties: RefCell::new(None),
             superseded: RefCell::new(None),
             attached: Cell::new(false),
@@ -213,6 +217,23 @@ impl Peer {
     /// Records the remote address of the current connection.
     pub fn set_remote(&self, remote: String) {
         *self.remote.borrow_mut() = remote;
+    }
+
+    /// Records the log span of the connection that now serves this peer.
+    pub fn set_span(&self, span: tracing::Span) {
+        *self.span.borrow_mut() = span;
+    }
+
+    /// Runs `f` (which writes a log line about this peer) inside the span of its
+    /// current or last connection; `f` is told whether there is one that the log
+    /// subscriber records (without it, the line should name the socket and peer itself).
+    pub fn in_span<R>(&self, f: impl FnOnce(bool) -> R) -> R {
+        let span = self.span.borrow();
+        if span.is_disabled() {
+            f(false)
+        } else {
+            span.in_scope(|| f(true))
+        }
     }
 
     /// The properties of the connection attached now, or else of the last one that

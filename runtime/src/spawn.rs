@@ -1,12 +1,19 @@
 //! Background tasks that make connections: the listener's accept loop and the
 //! connector's connect-retry loop.
+//!
+//! Each task runs inside a `tracing` span, entered whenever the task is polled (never
+//! per message), so that every line written inside names where it comes from:
+//! `listener{socket endpoint}`, `connector{socket endpoint}` and, for each connection,
+//! `conn{socket endpoint peer}`. The spans are at `error` level so that they are
+//! there whatever level lines are kept at: a filter of `warn` still shows which
+//! socket a warning is about. See docs/reliability.md for the lines and their levels.
 
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use futures_lite::future;
 use monocoque_zmtp::Session;
-use tracing::{debug, info, warn};
+use tracing::{debug, error_span, info, warn, Instrument, Span};
 
 use crate::cores::ConnectionCount;
 use crate::driver::drive;
@@ -21,10 +28,25 @@ use crate::peer::Peer;
 use crate::transport::{connect, Listener, SharedStream, Stream};
 
 thread_local! {
-    /// Budgets of the lines that peers (or anything that connects) can cause.
-    static REFUSED: LogLimit = const { LogLimit::new() };
-    static LOST: LogLimit = const { LogLimit::new() };
+    /// Budget of the lines that failed accepts can cause.
     static ACCEPT_FAILED: LogLimit = const { LogLimit::new() };
+}
+
+/// Lines a connector writes about its retries (failed attempts, reconnections) per
+/// [`INTERVAL`](crate::log_limit::INTERVAL) before it only counts them; the next line
+/// written, or the line saying it connected or stopped, carries the count.
+const RETRY_LINES: u32 = 3;
+
+/// The span of one connection: the socket's type, the endpoint (the one bound or
+/// connected to) and the peer's address.
+fn connection_span(handler: &dyn Handler, endpoint: &str, peer: &str) -> Span {
+    error_span!(
+        parent: None,
+        "conn",
+        socket = %handler.socket_type().as_str(),
+        %endpoint,
+        %peer
+    )
 }
 
 /// Accepts connections on `listener` until the socket closes, handing each one to
@@ -43,7 +65,14 @@ pub fn spawn_listener(
         .local_endpoint()
         .map(|e| e.to_string())
         .unwrap_or_default();
-    lifecycle.spawn(async move {
+    let span = error_span!(
+        parent: None,
+        "listener",
+        socket = %handler.socket_type().as_str(),
+        %endpoint
+    );
+    span.in_scope(|| debug!("listening"));
+    let task = async move {
         loop {
             let accepted = lc.until_closing(listener.accept()).await;
             match accepted {
@@ -52,7 +81,7 @@ pub fn spawn_listener(
                 Some(Err(e)) => {
                     limited(
                         &ACCEPT_FAILED,
-                        |suppressed| warn!(%endpoint, error = %e, suppressed, "accept failed"),
+                        |suppressed| warn!(error = %e, suppressed, "accept failed"),
                     );
                     handler.on_monitor(MonitorEvent::AcceptFailed {
                         reason: e.to_string(),
@@ -67,8 +96,15 @@ pub fn spawn_listener(
         // submits its cancellation. Wait for one reactor turn (a timer only fires after
         // one) so that once `close().await` returns, the endpoint can be bound again.
         glommio::timer::sleep(Duration::from_millis(1)).await;
+        let why = if lc.stopped_alone() {
+            "unbound"
+        } else {
+            "socket closed"
+        };
+        debug!(reason = why, "stopped listening");
         handler.on_monitor(MonitorEvent::Closed { endpoint });
-    });
+    };
+    lifecycle.spawn(task.instrument(span));
 }
 
 /// Runs an accepted connection as a new peer of `handler`'s socket (on a runtime
@@ -80,19 +116,31 @@ pub fn spawn_accepted(
     options: LinkOptions,
 ) {
     let remote = stream.peer_description();
+    // As `connection_span`, inline so that the local address is only read (a
+    // syscall) when a subscriber records the span.
+    let span = error_span!(
+        parent: None,
+        "conn",
+        socket = %handler.socket_type().as_str(),
+        endpoint = %stream.local_description(),
+        peer = %remote
+    );
+    span.in_scope(|| debug!("accepted"));
     handler.on_monitor(MonitorEvent::Accepted {
         remote: remote.clone(),
     });
     let peer = handler.new_peer(remote);
+    peer.set_span(span.clone());
     let lc = Rc::clone(lifecycle);
     // Counted from now, on a runtime core (the placement that brought it here ends
     // when this job does: the count must not lapse in between).
     let count = ConnectionCount::start();
-    lifecycle.spawn(async move {
+    let task = async move {
         let _count = count;
         let _ = run_link(stream, &peer, &handler, &lc, options, true).await;
         handler.on_peer_gone(&peer);
-    });
+    };
+    lifecycle.spawn(task.instrument(span));
 }
 
 /// Connects `peer` to `endpoint` in the background, reconnecting after every loss
@@ -108,10 +156,21 @@ pub fn spawn_connector(
 ) {
     let lc = Rc::clone(lifecycle);
     let count = ConnectionCount::start();
-    lifecycle.spawn(async move {
+    let name = endpoint.to_string();
+    let span = error_span!(
+        parent: None,
+        "connector",
+        socket = %handler.socket_type().as_str(),
+        endpoint = %name
+    );
+    span.in_scope(|| debug!("connecting"));
+    let task = async move {
         let _count = count;
-        let name = endpoint.to_string();
         let mut ivl = options.reconnect_ivl.unwrap_or(Duration::from_millis(100));
+        // The retry lines' budget, and the attempts that failed since the last
+        // connection (or the start).
+        let retries = LogLimit::with_burst(RETRY_LINES);
+        let mut failed: u64 = 0;
         loop {
             if lc.is_aborted() || (lc.is_closing() && !peer.has_output()) {
                 break;
@@ -133,25 +192,65 @@ pub fn spawn_connector(
             match attempt {
                 None => break,
                 Some(Ok(stream)) => {
+                    if failed > 0 {
+                        info!(
+                            failed_attempts = failed,
+                            suppressed = retries.take_suppressed(),
+                            "connected after failed attempts"
+                        );
+                        failed = 0;
+                    }
+                    let remote = match &stream {
+                        Stream::Tcp(_) => stream.peer_description(),
+                        Stream::Ipc(_) => name.clone(),
+                    };
+                    let span = connection_span(handler.as_ref(), &name, &remote);
+                    span.in_scope(|| debug!("connected"));
+                    peer.set_span(span.clone());
                     handler.on_monitor(MonitorEvent::Connected {
                         endpoint: name.clone(),
                     });
                     peer.set_remote(name.clone());
-                    let end = run_link(stream, &peer, &handler, &lc, options, false).await;
+                    let end = run_link(stream, &peer, &handler, &lc, options, false)
+                        .instrument(span)
+                        .await;
                     if let LinkEnd::Protocol(e) = &end {
                         // As libzmq, whose session ends for good on a protocol error:
                         // a server that refused our credentials, speaks another
                         // mechanism or found our bytes malformed would do it again. The
                         // connection is given up, and what was queued for it dropped
                         // (so that closing does not wait for it).
-                        warn!(endpoint = %name, error = %e, "protocol error; not reconnecting");
+                        warn!(error = %e, "protocol error; not reconnecting");
                         peer.clear_messages();
                         break;
                     }
                     ivl = options.reconnect_ivl.unwrap_or(ivl);
+                    if options.reconnect_ivl.is_some() && !lc.is_closing() {
+                        if let Some(suppressed) = retries.allow() {
+                            debug!(
+                                retry_ms = ivl.as_millis() as u64,
+                                suppressed, "reconnecting"
+                            );
+                        }
+                    }
                 }
                 Some(Err(e)) => {
-                    debug!(endpoint = %name, error = %e, "connect failed; will retry");
+                    failed += 1;
+                    if let Some(suppressed) = retries.allow() {
+                        match options.reconnect_ivl {
+                            Some(_) => info!(
+                                error = %e,
+                                retry_ms = ivl.as_millis() as u64,
+                                suppressed,
+                                "connect failed; will retry"
+                            ),
+                            None => info!(
+                                error = %e,
+                                suppressed,
+                                "connect failed; not retrying (RECONNECT_IVL is -1)"
+                            ),
+                        }
+                    }
                     handler.on_monitor(MonitorEvent::ConnectRetried {
                         endpoint: name.clone(),
                         retry_ms: ivl.as_millis() as u64,
@@ -179,11 +278,28 @@ pub fn spawn_connector(
                 ivl = (ivl * 2).min(options.reconnect_ivl_max);
             }
         }
-    });
+        let why = if lc.stopped_alone() {
+            "disconnected"
+        } else {
+            "socket closed"
+        };
+        if failed > 0 {
+            // The summary of an outage the budget cut short.
+            info!(
+                reason = why,
+                failed_attempts = failed,
+                suppressed = retries.take_suppressed(),
+                "stopped connecting"
+            );
+        } else {
+            debug!(reason = why, "stopped connecting");
+        }
+    };
+    lifecycle.spawn(task.instrument(span));
 }
 
-/// Runs one connection to its end, logging and reporting why it ended. `accepted`:
-/// the peer connected to us (see `SessionConfig::accepted`).
+/// Runs one connection to its end (the driver logs why), and reports it.
+/// `accepted`: the peer connected to us (see `SessionConfig::accepted`).
 async fn run_link(
     stream: Stream,
     peer: &Rc<Peer>,
@@ -208,20 +324,6 @@ async fn run_link(
         options,
     )
     .await;
-    match &end {
-        LinkEnd::Shutdown | LinkEnd::PeerClosed => debug!(%remote, "connection closed: {end}"),
-        // Authentication doing its job is not a fault (the monitor reports it as
-        // HANDSHAKE_FAILED_AUTH for whoever wants it).
-        _ if end.auth_status().is_some() => info!(%remote, "connection refused: {end}"),
-        LinkEnd::Protocol(_) | LinkEnd::Refused(_) => limited(
-            &REFUSED,
-            |suppressed| warn!(%remote, suppressed, "closing connection: {end}"),
-        ),
-        _ => limited(
-            &LOST,
-            |suppressed| info!(%remote, suppressed, "connection lost: {end}"),
-        ),
-    }
     handler.on_monitor(MonitorEvent::Disconnected {
         remote,
         reason: end.to_string(),

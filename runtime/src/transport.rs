@@ -299,6 +299,22 @@ impl Stream {
         }
     }
 
+    /// The local end as an endpoint, for logs: on an accepted connection, the address
+    /// it was accepted on (`tcp://ip:port`, or the `ipc://` path the listener is
+    /// bound to); `?` where it cannot be read.
+    pub fn local_description(&self) -> String {
+        with_socket(self.socket().as_raw_fd(), |sock| {
+            let Ok(addr) = sock.local_addr() else {
+                return "?".into();
+            };
+            match (self, addr.as_socket(), addr.as_pathname()) {
+                (Stream::Tcp(_), Some(a), _) => format!("tcp://{a}"),
+                (Stream::Ipc(_), _, Some(path)) => format!("ipc://{}", path.display()),
+                _ => "?".into(),
+            }
+        })
+    }
+
     /// The peer's address as libzmq reports it (its `Peer-Address` property, and the
     /// address a ZAP request carries): for TCP the IP address, without the port; for
     /// IPC `localhost:UID:GID:PID`, the credentials of the peer process (SO_PEERCRED,

@@ -22,6 +22,10 @@ impl Handler for SocketBase {
         config
     }
 
+    fn socket_type(&self) -> SocketType {
+        self.kind
+    }
+
     /// libzmq's rules (null_mechanism.cpp, plain_server.cpp, curve_server.cpp), with
     /// the socket's authenticator as the ZAP handler. With ZAP_ENFORCE_DOMAIN, ZAP
     /// is for sockets with a domain only: without one, CURVE lets every client in

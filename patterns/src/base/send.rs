@@ -176,7 +176,7 @@ impl SocketBase {
                 if hwm != 0 && waiting.len() >= hwm {
                     Counters::add(&self.counters.dropped_hwm, 1);
                     tracing::warn!(
-                        socket = ?self.kind,
+                        socket = self.kind.as_str(),
                         "a cancelled send found no peer and SNDHWM messages already wait: dropped"
                     );
                 } else {
@@ -204,14 +204,22 @@ impl SocketBase {
         Counters::add(&self.counters.dropped_hwm, 1);
         if let Some(count) = peer.note_dropped() {
             let remote = peer.remote();
+            // Written inside the peer's connection span (socket, endpoint, peer), or
+            // naming them itself when there is none.
             limited(&DROPS, |suppressed| {
-                tracing::warn!(
-                    socket = ?self.kind,
-                    %remote,
-                    count,
-                    suppressed,
-                    "peer at SNDHWM: messages dropped"
-                )
+                peer.in_span(|in_span| {
+                    if in_span {
+                        tracing::warn!(count, suppressed, "peer at SNDHWM: messages dropped")
+                    } else {
+                        tracing::warn!(
+                            socket = self.kind.as_str(),
+                            peer = %remote,
+                            count,
+                            suppressed,
+                            "peer at SNDHWM: messages dropped"
+                        )
+                    }
+                })
             });
             self.on_monitor(MonitorEvent::MessagesDropped { remote, count });
         }

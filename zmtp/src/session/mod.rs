@@ -22,7 +22,9 @@ use crate::greeting::SIGNATURE_LEN;
 use crate::mechanism::{Handshake, Security, Step};
 use crate::timers::{Timeout, Timers};
 use crate::zap::{AuthReply, Credentials};
-use crate::{Command, FrameDecoder, Greeting, Metadata, ProtocolError, SocketType, GREETING_LEN};
+use crate::{
+    Command, FrameDecoder, Greeting, Mechanism, Metadata, ProtocolError, SocketType, GREETING_LEN,
+};
 
 #[derive(Debug)]
 enum State {
@@ -520,6 +522,11 @@ impl Session {
     /// The peer's greeting, once received.
     pub fn peer_greeting(&self) -> Option<&Greeting> {
         self.peer_greeting.as_ref()
+    }
+
+    /// Our security mechanism (the one our greeting announces).
+    pub fn mechanism(&self) -> Mechanism {
+        self.config.security.mechanism()
     }
 
     /// The frame decoder's hint of how many more input bytes the next frame needs
