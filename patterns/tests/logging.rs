@@ -339,6 +339,31 @@ fn refused_credentials_are_a_failed_handshake_with_the_zap_status() {
     });
 }
 
+#[test]
+fn a_plain_server_without_an_authenticator_refuses_at_info_without_a_zap_status() {
+    install();
+    run(|| async {
+        let pull = Pull::with_options(Options {
+            security: Security::PlainServer,
+            ..Options::default()
+        });
+        let bound = pull.bind("tcp://127.0.0.1:0").unwrap().to_string();
+        let ctx = zmq::Context::new();
+        let push = zsock(&ctx, zmq::PUSH);
+        push.set_plain_username(Some("who")).unwrap();
+        push.set_plain_password(Some("guess")).unwrap();
+        push.connect(&bound).unwrap();
+        let failed = expect(
+            "handshake failed: authentication refused",
+            &[("socket", "PULL"), ("endpoint", &bound)],
+        )
+        .await;
+        assert_eq!(failed.level, Level::INFO);
+        assert_eq!(failed.field("reason"), "no_authenticator");
+        assert!(!failed.fields.contains_key("zap_status"), "{failed:?}");
+    });
+}
+
 // ----- budgets -------------------------------------------------------------------------
 
 #[test]

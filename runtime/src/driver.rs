@@ -159,29 +159,31 @@ fn log_end(end: &LinkEnd, attached: bool, session: &Session, lifecycle: &Lifecyc
             )
         }
         // Authentication doing its job is not a fault (the monitor reports it as
-        // HANDSHAKE_FAILED_AUTH for whoever wants it).
-        _ if end.auth_status().is_some() => limited(&AUTH_FAILED, |suppressed| {
-            info!(
-                reason,
-                mechanism,
-                zap_status = end.auth_status().unwrap_or_default(),
-                error = %end,
-                suppressed,
-                "handshake failed: authentication refused"
-            )
-        }),
-        LinkEnd::Protocol(_) | LinkEnd::Refused(_) | LinkEnd::NoAuthenticator(_) => {
-            limited(&REFUSED, |suppressed| {
-                warn!(
+        // HANDSHAKE_FAILED_AUTH for whoever wants it), nor is a socket configured to
+        // refuse everyone (no authenticator where the handshake needs one: libzmq's
+        // HANDSHAKE_FAILED_NO_DETAIL, which `mq` reports itself).
+        _ if end.auth_status().is_some() || matches!(end, LinkEnd::NoAuthenticator(_)) => {
+            limited(&AUTH_FAILED, |suppressed| {
+                info!(
                     reason,
                     mechanism,
-                    peer_mechanism,
+                    zap_status = end.auth_status(),
                     error = %end,
                     suppressed,
-                    "handshake failed; closing connection"
+                    "handshake failed: authentication refused"
                 )
             })
         }
+        LinkEnd::Protocol(_) | LinkEnd::Refused(_) => limited(&REFUSED, |suppressed| {
+            warn!(
+                reason,
+                mechanism,
+                peer_mechanism,
+                error = %end,
+                suppressed,
+                "handshake failed; closing connection"
+            )
+        }),
         _ => limited(&LOST, |suppressed| {
             info!(
                 reason,
