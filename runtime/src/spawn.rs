@@ -202,7 +202,7 @@ pub fn spawn_connector(
                     }
                     let remote = match &stream {
                         Stream::Tcp(_) => stream.peer_description(),
-                        Stream::Ipc(_) => name.clone(),
+                        Stream::Ipc(_) | Stream::Inproc(_) => name.clone(),
                     };
                     let span = connection_span(handler.as_ref(), &name, &remote);
                     span.in_scope(|| debug!("connected"));

@@ -303,7 +303,11 @@ impl Stream {
     /// it was accepted on (`tcp://ip:port`, or the `ipc://` path the listener is
     /// bound to); `?` where it cannot be read.
     pub fn local_description(&self) -> String {
-        with_socket(self.socket().as_raw_fd(), |sock| {
+        let socket = match self {
+            Stream::Inproc(s) => return format!("inproc://{}", s.name()),
+            Stream::Tcp(s) | Stream::Ipc(s) => s,
+        };
+        with_socket(socket.as_raw_fd(), |sock| {
             let Ok(addr) = sock.local_addr() else {
                 return "?".into();
             };
