@@ -188,7 +188,7 @@ impl ProxyStats {
 /// wait (a backend with no peer with room) holds the proxy, as libzmq's does.
 ///
 /// A control socket (REP or PAIR, as libzmq's, or any type that receives) takes
-/// single-frame commands:
+/// commands in the first frame of a message (any other frames are ignored):
 ///
 /// - `PAUSE`: stop moving messages (they wait in the sockets' queues);
 /// - `RESUME`: move them again;

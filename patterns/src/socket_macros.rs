@@ -350,6 +350,10 @@ macro_rules! immediate_sink {
 /// closed.
 macro_rules! message_stream {
     ($name:ident) => {
+        /// The messages as `recv` returns them, ending (`None`) once the socket is
+        /// closed. RCVTIMEO does not apply: `next()` waits for the next message
+        /// however long it takes; bound it with a timeout of your runtime
+        /// (`glommio::timer::timeout`), or use `recv` for RCVTIMEO.
         impl futures_core::Stream for $name {
             type Item = $crate::Result<monocoque_runtime::Message>;
 

@@ -250,6 +250,13 @@ impl<F: IntoFrame + Clone> From<&[F]> for Message {
     }
 }
 
+/// Multipart messages from borrowed vectors of frames (each frame cloned).
+impl<F: IntoFrame + Clone> From<&Vec<F>> for Message {
+    fn from(frames: &Vec<F>) -> Message {
+        frames.iter().cloned().collect()
+    }
+}
+
 /// Multipart messages from tuples of frames of different types:
 /// `(routing_id, "", body)`.
 macro_rules! tuple_messages {
@@ -315,6 +322,10 @@ mod tests {
         assert_eq!(Message::from(["a", "b", "c"]).len(), 3);
         let parts = [Bytes::from("x"), Bytes::from("y")];
         assert_eq!(Message::from(&parts[..]).len(), 2);
+        let strings = vec![String::from("a"), String::from("b")];
+        assert_eq!(Message::from(&strings).len(), 2);
+        // A borrowed byte vector is still one frame.
+        assert_eq!(Message::from(&vec![1u8, 2]).len(), 1);
         let six = Message::from(("1", b"2", String::from("3"), vec![4u8], [5u8], &[6u8][..]));
         assert_eq!(frames(&six), [b"1", b"2", b"3", &[4u8][..], &[5], &[6]]);
         // A single byte vector is one frame, not one frame a byte.

@@ -142,6 +142,9 @@ impl Rep {
 
 // Requests as a stream (each must be answered, through the sink or `send`, before
 // the next is taken) and replies as a sink.
+/// Requests as `recv` returns them, ending (`None`) once the socket is closed; out
+/// of turn an `Err(Error::State)` item. RCVTIMEO does not apply (see
+/// [`Pull`](crate::Pull)'s `Stream`).
 impl futures_core::Stream for Rep {
     type Item = Result<Message>;
 

@@ -79,7 +79,12 @@ impl Req {
     /// still awaits that reply, as libzmq's does; with REQ_RELAXED
     /// ([`Options::req_relaxed`](crate::Options::req_relaxed)) it may send a new
     /// request instead, and the late reply to the old one is then dropped when
-    /// REQ_CORRELATE is set too.
+    /// REQ_CORRELATE is set too. A request sent while no server is connected
+    /// waits in the queue of a connect peer (as in libzmq), so a client that resends
+    /// after each timeout delivers every copy once the server appears; set
+    /// IMMEDIATE ([`Options::immediate`](crate::Options::immediate)) with SNDTIMEO
+    /// to have such sends time out instead (pyzmq's lazy-pirate client closes and
+    /// reopens its socket for the same reason).
     pub async fn recv(&self) -> Result<Message> {
         self.reply(self.base.recv()).await.map(|(_, msg)| msg)
     }
@@ -131,6 +136,9 @@ impl Req {
 
 // Replies as a stream (each after its request, sent through the sink or `send`) and
 // requests as a sink.
+/// Replies as `recv` returns them, ending (`None`) once the socket is closed; out
+/// of turn an `Err(Error::State)` item. RCVTIMEO does not apply (see
+/// [`Pull`](crate::Pull)'s `Stream`).
 impl futures_core::Stream for Req {
     type Item = Result<Message>;
 
