@@ -159,6 +159,12 @@ impl<F: IntoFrame> FromIterator<F> for Message {
 /// assert_eq!(msg.len(), 4);
 /// assert_eq!(reply("t", b"x").len(), 2);
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a frame of a message",
+    label = "not a frame",
+    note = "a frame is Bytes, Vec<u8>, String, Box<[u8]>, BytesMut or &Bytes (moved or shared), or &[u8], &str, b\"..\", &Vec<u8>, &String, [u8; N] (copied)",
+    note = "a multipart message is a Vec, array, slice, &Vec or tuple (up to six) of frames"
+)]
 pub trait IntoFrame {
     /// The frame.
     fn into_frame(self) -> Bytes;
