@@ -475,3 +475,42 @@ fn sharded_try_send_hands_back_or_hands_on() {
     let xsub = ShardedSocket::new(&rt, SocketType::XSub, Options::default());
     xsub.try_send(&b"\x01topic"[..]).unwrap();
 }
+
+/// `ShardRef::try_send` on the cores: a PUSH with no peer refuses and hands the
+/// message back, a PUB publishes, a ROUTER_MANDATORY refuses an unknown id.
+#[test]
+fn shard_ref_try_send_on_each_core() {
+    use monocoque::ShardedSocket;
+    let rt = common::two_cores();
+    let push = ShardedSocket::new(&rt, SocketType::Push, Options::default());
+    push.bind("tcp://127.0.0.1:0").unwrap();
+    let refused: Vec<bool> = push
+        .on_each_core(|shard| async move {
+            let e = shard.try_send("x").unwrap_err();
+            e.would_block() && &e.into_message()[0][..] == b"x"
+        })
+        .join()
+        .unwrap();
+    assert_eq!(refused, [true, true]);
+    let publisher = ShardedSocket::new(&rt, SocketType::Pub, Options::default());
+    let published: Vec<bool> = publisher
+        .on_each_core(|shard| async move { shard.try_send("tick").is_ok() })
+        .join()
+        .unwrap();
+    assert_eq!(published, [true, true]);
+    let router = ShardedSocket::new(
+        &rt,
+        SocketType::Router,
+        Options::default().router_mandatory(true),
+    );
+    let unroutable: Vec<bool> = router
+        .on_each_core(|shard| async move {
+            matches!(
+                shard.try_send(vec!["nobody", "x"]).unwrap_err().error(),
+                Error::HostUnreachable(_)
+            )
+        })
+        .join()
+        .unwrap();
+    assert_eq!(unroutable, [true, true]);
+}

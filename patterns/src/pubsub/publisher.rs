@@ -215,6 +215,21 @@ immediate_sink!(XPub);
 
 /// The fan-out of a PUB/XPUB send, counted in `sent` when it happened: whether a
 /// yield is due, or None when [`AtHwm::Refuse`] found a subscriber without room.
+/// [`publish_here`] without waiting: [`Error::WouldBlock`](crate::Error::WouldBlock)
+/// when XPUB_NODROP would wait. True when a yield is due.
+pub(crate) fn try_publish_here(
+    base: &SocketBase,
+    publisher: &Publisher,
+    msg: &Message,
+) -> Result<bool> {
+    let at_hwm = if base.options.borrow().xpub_nodrop {
+        AtHwm::Refuse
+    } else {
+        AtHwm::Drop
+    };
+    publish_now(base, publisher, msg, at_hwm)?.ok_or(crate::Error::WouldBlock)
+}
+
 fn publish_now(
     base: &SocketBase,
     publisher: &Publisher,

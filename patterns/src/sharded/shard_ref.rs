@@ -7,7 +7,7 @@ use monocoque_runtime::Message;
 use super::mail::{Delivery, Mail};
 use super::role::Role;
 use super::shard::{Shard, RETRY};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, TrySendError};
 use crate::pubsub::Publisher;
 use crate::reqrep::RouterState;
 use crate::stats::{Counters, PeerStats, Stats};
@@ -133,23 +133,84 @@ impl ShardRef {
         }
     }
 
+    /// Publishes `msg` to the other cores' subscribers (after this core's).
+    fn publish_elsewhere(&self, msg: &Message) {
+        let shard = &self.shard;
+        let base = &shard.base;
+        let invert = base.options.borrow().invert_matching;
+        let published =
+            shard
+                .directory
+                .borrow()
+                .publish(msg, Some(shard.index), invert, |core, mail| {
+                    shard.push_to(core, mail)
+                });
+        // PUB semantics: a core whose ring is full (or gone) misses it.
+        let missed = published.full + u64::from(published.closed);
+        Counters::add(&base.counters.dropped_ring, missed);
+    }
+
+    /// Sends as [`ShardRef::send`] does if that needs no wait, or gives the message
+    /// back: [`Error::WouldBlock`] when no peer of this core has room (DEALER, PUSH,
+    /// PAIR, REQ), a ROUTER_MANDATORY peer or its core's ring is full, or XPUB_NODROP
+    /// would wait for this core's subscribers. Never yields: a loop of `try_send`
+    /// must await something now and then.
+    pub fn try_send(&self, msg: impl Into<Message>) -> std::result::Result<(), TrySendError> {
+        crate::socket_macros::try_sending(msg.into(), |msg| match &self.shard.role {
+            Role::Publisher(publisher) => {
+                let base = &self.shard.base;
+                base.check_open()?;
+                crate::pubsub::try_publish_here(base, publisher, msg)?;
+                self.publish_elsewhere(msg);
+                Ok(())
+            }
+            Role::Router(router) => self.try_route(router, msg),
+            _ => self
+                .shard
+                .socket
+                .try_send(msg.clone())
+                .map_err(|e| e.into_parts().0),
+        })
+    }
+
+    /// [`ShardRef::route`] without waiting.
+    fn try_route(&self, router: &RouterState, msg: &Message) -> Result<()> {
+        let shard = &self.shard;
+        let base = &shard.base;
+        base.check_open()?;
+        let mandatory = base.options.borrow().router_mandatory;
+        if let Some(peer) = router.peer(&msg[0]) {
+            let mut body = msg.clone();
+            body.pop_front();
+            return match base.offer_to(&peer, &body, mandatory)? {
+                true => Ok(()),
+                false => Err(Error::WouldBlock),
+            };
+        }
+        let owner = shard.directory.borrow().owner(&msg[0]);
+        let Some(core) = owner else {
+            if mandatory {
+                return Err(Error::HostUnreachable(msg[0].to_vec()));
+            }
+            Counters::add(&base.counters.unroutable, 1);
+            return Ok(());
+        };
+        match Delivery::judge(shard.push_to(core, Mail::Deliver(msg.clone())), mandatory) {
+            Delivery::Retry(_) => return Err(Error::WouldBlock),
+            Delivery::Dropped => Counters::add(&base.counters.dropped_ring, 1),
+            Delivery::Sent | Delivery::Closed => {}
+        }
+        Counters::add(&base.counters.sent, 1);
+        Ok(())
+    }
+
     #[allow(clippy::result_large_err)]
     async fn publish(&self, publisher: &Publisher, msg: Message) -> Result<()> {
         let shard = &self.shard;
         let base = &shard.base;
         // This core's subscribers, waited for under XPUB_NODROP (counted in `sent`).
         let marked = crate::pubsub::publish_here(base, publisher, msg.clone()).await?;
-        let invert = base.options.borrow().invert_matching;
-        let published =
-            shard
-                .directory
-                .borrow()
-                .publish(&msg, Some(shard.index), invert, |core, mail| {
-                    shard.push_to(core, mail)
-                });
-        // PUB semantics: a core whose ring is full (or gone) misses it.
-        let missed = published.full + u64::from(published.closed);
-        Counters::add(&base.counters.dropped_ring, missed);
+        self.publish_elsewhere(&msg);
         // As Pub::send: let this core's connections write what built up, and the
         // executor run its other tasks.
         if marked {
