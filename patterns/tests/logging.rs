@@ -481,3 +481,56 @@ fn sndhwm_drop_lines_are_bounded_and_name_the_peer() {
         drop(subs);
     });
 }
+
+/// Many connectors to dead ports share one budget per thread: 30 of them retrying
+/// for 1.5 s write at most its burst of retry lines, and every attempt is still
+/// accounted for (a line, or a count in a line or a summary).
+#[test]
+fn retry_lines_of_many_connectors_share_the_threads_budget() {
+    install();
+    run(move || async move {
+        let tid = thread::current().id();
+        let endpoints: Vec<String> = (0..30).map(|_| free_tcp_endpoint()).collect();
+        let pushes: Vec<Push> = endpoints
+            .iter()
+            .map(|e| {
+                let push = Push::new();
+                push.connect(e).unwrap();
+                push
+            })
+            .collect();
+        glommio::timer::sleep(Duration::from_millis(1500)).await;
+        for (push, e) in pushes.iter().zip(&endpoints) {
+            push.disconnect(e).unwrap();
+        }
+        for e in &endpoints {
+            expect("stopped connecting", &[("endpoint", e.as_str())]).await;
+        }
+        let ours: Vec<Record> = records(tid)
+            .into_iter()
+            .filter(|r| endpoints.iter().any(|e| r.field("endpoint") == *e))
+            .collect();
+        let retries: Vec<&Record> = ours
+            .iter()
+            .filter(|r| r.message == "connect failed; will retry")
+            .collect();
+        assert!(
+            !retries.is_empty() && retries.len() <= 10,
+            "{} retry lines",
+            retries.len()
+        );
+        let summaries: Vec<&Record> = ours
+            .iter()
+            .filter(|r| r.message == "stopped connecting")
+            .collect();
+        assert_eq!(summaries.len(), 30);
+        let attempts: u64 = summaries.iter().map(|s| s.number("failed_attempts")).sum();
+        let counted: u64 = retries.iter().map(|r| r.number("suppressed")).sum::<u64>()
+            + summaries
+                .iter()
+                .map(|s| s.number("suppressed"))
+                .sum::<u64>();
+        assert!(attempts >= 30 * 5, "{attempts} attempts");
+        assert_eq!(retries.len() as u64 + counted, attempts);
+    });
+}

@@ -47,6 +47,13 @@ impl LogLimit {
         self.suppressed.replace(0)
     }
 
+    /// Takes back a line [`LogLimit::allow`] let through but that was not written
+    /// after all (another budget refused it), with the `suppressed` count `allow`
+    /// returned: they are counted again, for the next line written.
+    pub fn take_back(&self, suppressed: u64) {
+        self.suppressed.set(self.suppressed.get() + suppressed + 1);
+    }
+
     /// Whether to write a line now: `Some(n)` to write it, saying that `n` lines were
     /// left out since the last one written; `None` to leave it out (it is counted).
     pub fn allow(&self) -> Option<u64> {

@@ -30,6 +30,22 @@ use crate::transport::{connect, Listener, SharedStream, Stream};
 thread_local! {
     /// Budget of the lines that failed accepts can cause.
     static ACCEPT_FAILED: LogLimit = const { LogLimit::new() };
+    /// Budget of the retry lines of all the connectors of this thread (a thousand
+    /// connectors to a dead server must not write three thousand lines at once).
+    static RETRIES: LogLimit = const { LogLimit::new() };
+}
+
+/// Whether a retry line of a connector may be written: within its own budget and the
+/// thread's. `Some(n)`: write it, saying the connector left `n` out before it.
+fn retry_line(own: &LogLimit) -> Option<u64> {
+    let suppressed = own.allow()?;
+    if RETRIES.with(LogLimit::allow).is_some() {
+        Some(suppressed)
+    } else {
+        // Counted by the connector, to be said by its next line or its summary.
+        own.take_back(suppressed);
+        None
+    }
 }
 
 /// Lines a connector writes about its retries (failed attempts, reconnections) per
@@ -226,7 +242,7 @@ pub fn spawn_connector(
                     }
                     ivl = options.reconnect_ivl.unwrap_or(ivl);
                     if options.reconnect_ivl.is_some() && !lc.is_closing() {
-                        if let Some(suppressed) = retries.allow() {
+                        if let Some(suppressed) = retry_line(&retries) {
                             debug!(
                                 retry_ms = ivl.as_millis() as u64,
                                 suppressed, "reconnecting"
@@ -236,7 +252,7 @@ pub fn spawn_connector(
                 }
                 Some(Err(e)) => {
                     failed += 1;
-                    if let Some(suppressed) = retries.allow() {
+                    if let Some(suppressed) = retry_line(&retries) {
                         match options.reconnect_ivl {
                             Some(_) => info!(
                                 error = %e,
