@@ -84,6 +84,9 @@ impl Monitor {
 /// The events as a [`futures_core::Stream`] (the same as [`Monitor::next`]). It never
 /// ends on its own (a monitor outlives its socket's connections): end it with a
 /// combinator (`take_while`, `take_until`, a timeout) where that matters.
+/// The inherent [`Monitor::next`] (an event, not an `Option`) takes precedence over
+/// `StreamExt::next` in method calls: write `StreamExt::next(&mut monitor)`, or use
+/// the other combinators (`(&mut monitor).take(3)`), for the stream form.
 impl futures_core::Stream for Monitor {
     type Item = MonitorEvent;
 
