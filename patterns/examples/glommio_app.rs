@@ -1,12 +1,10 @@
 //! A glommio application that runs its own tasks next to a Monocoque ROUTER on the
 //! same executor (one thread): a timer that ticks every 5 ms, a long computation, and
 //! the ROUTER answering a libzmq DEALER's requests. None of them blocks the others:
-//! the socket's I/O waits in io_uring, the computation yields when its time slice is
-//! up (`glommio::yield_if_needed`), and the timer keeps its time while both run.
-//!
-//! The time slice is glommio's preempt timer, 100 ms by default: a computation that
-//! yields only that often delays every socket on the executor as long (a handshake
-//! takes several turns of the reactor). This executor sets it to 1 ms.
+//! the socket's I/O waits in io_uring, the computation runs on glommio's blocking
+//! thread pool (`spawn_blocking`) and is awaited like any future, and the timer keeps
+//! its time while both run. A computation run as an ordinary task instead would hold
+//! the executor, and every socket on it, until it awaits something.
 //!
 //! Run it with `cargo run -p monocoque --example glommio_app`.
 
@@ -24,10 +22,7 @@ const REQUESTS: usize = 200;
 const TICK: Duration = Duration::from_millis(5);
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let executor = glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
-        .preempt_timer(Duration::from_millis(1))
-        .make()?;
-    executor.run(async {
+    glommio::LocalExecutor::default().run(async {
         let router = Router::new();
         let endpoint = router.bind("tcp://127.0.0.1:0")?.to_string();
         println!("ROUTER on {endpoint}");
@@ -59,15 +54,16 @@ fn main() -> Result<(), Box<dyn Error>> {
                 (ticks, worst)
             }
         });
-        // The computation: primes below a million, by trial division.
+        // The computation: primes below a million, by trial division, off the
+        // executor's thread.
         let compute = glommio::spawn_local(async move {
-            let mut primes = 0;
-            for n in 2u64..1_000_000 {
-                if (2..).take_while(|d| d * d <= n).all(|d| n % d != 0) {
-                    primes += 1;
-                }
-                glommio::yield_if_needed().await; // cheap unless the slice is over
-            }
+            let primes = glommio::executor()
+                .spawn_blocking(|| {
+                    (2u64..1_000_000)
+                        .filter(|&n| (2..).take_while(|d| d * d <= n).all(|d| n % d != 0))
+                        .count()
+                })
+                .await;
             computing.set(false);
             primes
         });
