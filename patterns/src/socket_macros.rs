@@ -247,7 +247,7 @@ macro_rules! load_balanced_send {
 
             /// Sends every message of `msgs` as one batch ([`Self::send_buffered`] each,
             /// then [`Self::flush`]). Returns how many were sent. (As a
-            /// [`futures_sink::Sink`], the socket batches the same way: `feed` buffers,
+            /// `futures_sink::Sink`, the socket batches the same way: `feed` buffers,
             /// `flush` hands the batch over.)
             pub async fn send_batch<M: Into<monocoque_runtime::Message>>(
                 &self,
@@ -263,85 +263,68 @@ macro_rules! load_balanced_send {
             }
         }
 
-        $crate::socket_macros::load_balanced_sink!($name);
-    };
-}
-
-/// A [`futures_sink::Sink`] of messages for a load-balancing sender: ready when a
-/// peer has room, `start_send` buffers as [`send_buffered`](crate::Push::send_buffered)
-/// does, `poll_flush` hands the buffered messages to their connections. Closing the
-/// sink flushes; the socket itself stays open until `close` or drop.
-macro_rules! load_balanced_sink {
-    ($name:ident) => {
-        impl<M: Into<monocoque_runtime::Message>> futures_sink::Sink<M> for $name {
-            type Error = $crate::Error;
-
-            fn poll_ready(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<$crate::Result<()>> {
-                if self.base.poll_pace(cx).is_pending() {
-                    return std::task::Poll::Pending;
-                }
-                self.base.poll_room(cx)
-            }
-
-            fn start_send(self: std::pin::Pin<&mut Self>, msg: M) -> $crate::Result<()> {
-                let msg = $crate::socket_macros::non_empty(msg.into())?;
+        impl $name {
+            /// `Sink::start_send`: buffered for the next peer with room.
+            fn sink_send(&self, msg: monocoque_runtime::Message) -> $crate::Result<()> {
+                let msg = $crate::socket_macros::non_empty(msg)?;
                 self.base.start_send_load_balanced(msg).map(drop)
             }
-
-            $crate::socket_macros::flushing_sink!();
         }
+
+        $crate::socket_macros::message_sink!($name, room: |socket, cx| socket.base().poll_room(cx));
     };
 }
 
-/// `poll_flush` and `poll_close` of every socket's `Sink`: wake the connections that
-/// have buffered messages; nothing to wait for (the socket owns what it accepted).
-macro_rules! flushing_sink {
-    () => {
-        fn poll_flush(
-            self: std::pin::Pin<&mut Self>,
-            _cx: &mut std::task::Context<'_>,
-        ) -> std::task::Poll<$crate::Result<()>> {
-            self.base().flush();
-            std::task::Poll::Ready(Ok(()))
-        }
-
-        fn poll_close(
-            self: std::pin::Pin<&mut Self>,
-            cx: &mut std::task::Context<'_>,
-        ) -> std::task::Poll<$crate::Result<()>> {
-            <Self as futures_sink::Sink<M>>::poll_flush(self, cx)
-        }
-    };
-}
-
-/// A [`futures_sink::Sink`] for a socket whose send never waits for room (PUB, XPUB,
-/// XSUB, REP, ROUTER): `poll_ready` only paces the caller (a yield once its time
-/// slice is over), `start_send` is the type's `try_send`, except that a message a
-/// ROUTER_MANDATORY peer has no room for is queued past SNDHWM instead of refused.
-macro_rules! immediate_sink {
-    ($name:ident) => {
+/// The [`futures_sink::Sink`] of a socket type: `poll_ready` paces the caller (a yield
+/// once its time slice is over) and then waits for `$room` (given the socket and the
+/// context); `start_send` is the type's `sink_send`, which never waits; `poll_flush`
+/// hands buffered messages to their connections. Closing the sink flushes; the
+/// socket itself stays open until `close` or drop.
+///
+/// Load-balancing senders (PUSH, DEALER, PAIR, REQ) wait for a peer with room and
+/// buffer as `send_buffered` does; the types whose send never waits (PUB, XPUB,
+/// XSUB, REP, ROUTER) are always ready, and a ROUTER_MANDATORY peer without room
+/// gets the message past SNDHWM instead of a refusal.
+macro_rules! message_sink {
+    ($name:ident, room: |$socket:ident, $cx:ident| $room:expr) => {
         impl<M: Into<monocoque_runtime::Message>> futures_sink::Sink<M> for $name {
             type Error = $crate::Error;
 
             fn poll_ready(
                 self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
+                $cx: &mut std::task::Context<'_>,
             ) -> std::task::Poll<$crate::Result<()>> {
-                if self.base.poll_pace(cx).is_pending() {
+                let $socket = &*self;
+                if $socket.base().poll_pace($cx).is_pending() {
                     return std::task::Poll::Pending;
                 }
-                std::task::Poll::Ready(self.base.check_open())
+                $room
             }
 
             fn start_send(self: std::pin::Pin<&mut Self>, msg: M) -> $crate::Result<()> {
                 self.sink_send(msg.into())
             }
 
-            $crate::socket_macros::flushing_sink!();
+            fn poll_flush(
+                self: std::pin::Pin<&mut Self>,
+                _cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<$crate::Result<()>> {
+                self.base().flush();
+                std::task::Poll::Ready(Ok(()))
+            }
+
+            fn poll_close(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<$crate::Result<()>> {
+                <Self as futures_sink::Sink<M>>::poll_flush(self, cx)
+            }
         }
+    };
+    ($name:ident, always_ready) => {
+        $crate::socket_macros::message_sink!($name, room: |socket, _cx| {
+            std::task::Poll::Ready(socket.base().check_open())
+        });
     };
 }
 
@@ -448,6 +431,5 @@ pub(crate) fn non_empty(
 }
 
 pub(crate) use {
-    fair_queued_recv, flushing_sink, immediate_sink, load_balanced_send, load_balanced_sink,
-    message_stream, socket_common, socket_type,
+    fair_queued_recv, load_balanced_send, message_sink, message_stream, socket_common, socket_type,
 };

@@ -12,7 +12,7 @@ use monocoque_runtime::{Message, Peer, PeerId, Queued};
 use monocoque_zmtp::SocketType;
 
 use crate::base::{bounded, Rules, SocketBase};
-use crate::socket_macros::{fair_queued_recv, immediate_sink, non_empty, socket_type, try_sending};
+use crate::socket_macros::{fair_queued_recv, message_sink, non_empty, socket_type, try_sending};
 use crate::stats::Counters;
 use crate::subscriptions::{SubscriberIndex, SubscriptionSet};
 use crate::{Error, Result, TrySendError};
@@ -210,8 +210,8 @@ impl XPub {
     }
 }
 
-immediate_sink!(Pub);
-immediate_sink!(XPub);
+message_sink!(Pub, always_ready);
+message_sink!(XPub, always_ready);
 
 /// The fan-out of a PUB/XPUB send, counted in `sent` when it happened: whether a
 /// yield is due, or None when [`AtHwm::Refuse`] found a subscriber without room.

@@ -9,7 +9,7 @@ use monocoque_runtime::{Message, Peer};
 use monocoque_zmtp::SocketType;
 
 use crate::base::{Rules, SocketBase};
-use crate::socket_macros::{fair_queued_recv, immediate_sink, non_empty, socket_type, try_sending};
+use crate::socket_macros::{fair_queued_recv, message_sink, non_empty, socket_type, try_sending};
 use crate::stats::Counters;
 use crate::subscriptions::SubscriptionSet;
 use crate::{Result, TrySendError};
@@ -113,7 +113,7 @@ impl XSub {
     }
 }
 
-immediate_sink!(XSub);
+message_sink!(XSub, always_ready);
 
 fair_queued_recv!(Sub);
 fair_queued_recv!(XSub);

@@ -9,7 +9,7 @@ use monocoque_runtime::{Message, Peer, PeerId, Properties};
 use monocoque_zmtp::SocketType;
 
 use crate::base::{Rules, SocketBase};
-use crate::socket_macros::{immediate_sink, non_empty, socket_type, try_sending};
+use crate::socket_macros::{message_sink, non_empty, socket_type, try_sending};
 use crate::{Error, Result, TrySendError};
 
 socket_type!(
@@ -158,7 +158,7 @@ impl futures_core::Stream for Rep {
     }
 }
 
-immediate_sink!(Rep);
+message_sink!(Rep, always_ready);
 
 /// REP's state: where the reply to the request just received goes.
 #[derive(Default)]

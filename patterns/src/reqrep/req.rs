@@ -10,7 +10,7 @@ use monocoque_runtime::{Message, Peer, PeerId, Properties};
 use monocoque_zmtp::SocketType;
 
 use crate::base::{Rules, SocketBase};
-use crate::socket_macros::{flushing_sink, non_empty, socket_type, try_sending};
+use crate::socket_macros::{message_sink, non_empty, socket_type, try_sending};
 use crate::{Error, Result, TrySendError};
 
 socket_type!(
@@ -158,28 +158,20 @@ impl futures_core::Stream for Req {
     }
 }
 
-impl<M: Into<Message>> futures_sink::Sink<M> for Req {
-    type Error = Error;
-
-    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        if self.base.poll_pace(cx).is_pending() {
-            return Poll::Pending;
-        }
-        self.base.poll_room(cx)
-    }
-
-    /// Sends a request as [`Req::send`] does, with the turn checked here.
-    fn start_send(self: Pin<&mut Self>, msg: M) -> Result<()> {
-        let mut msg = non_empty(msg.into())?;
+impl Req {
+    /// `Sink::start_send`: a request as [`Req::send`] sends it, with the turn checked
+    /// here, buffered until the sink is flushed.
+    fn sink_send(&self, msg: Message) -> Result<()> {
+        let mut msg = non_empty(msg)?;
         self.begin(&mut msg)?;
         if let Some(peer) = self.base.start_send_load_balanced(msg)? {
             self.state.sent(Some(peer));
         }
         Ok(())
     }
-
-    flushing_sink!();
 }
+
+message_sink!(Req, room: |socket, cx| socket.base().poll_room(cx));
 
 /// REQ's state: the request in flight and the peer that must answer it.
 #[derive(Default)]

@@ -9,7 +9,7 @@ use monocoque_runtime::{Message, Peer, PeerId};
 use monocoque_zmtp::SocketType;
 
 use crate::base::{Rules, SocketBase};
-use crate::socket_macros::{fair_queued_recv, immediate_sink, non_empty, socket_type, try_sending};
+use crate::socket_macros::{fair_queued_recv, message_sink, non_empty, socket_type, try_sending};
 use crate::stats::Counters;
 use crate::{Error, Result, TrySendError};
 
@@ -130,7 +130,7 @@ fn split_route(mut msg: Message) -> Result<(Bytes, Message)> {
 }
 
 fair_queued_recv!(Router);
-immediate_sink!(Router);
+message_sink!(Router, always_ready);
 
 /// ROUTER's state: which routing id names which peer.
 pub(crate) struct RouterState {

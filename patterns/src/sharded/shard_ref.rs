@@ -187,21 +187,11 @@ impl ShardRef {
                 false => Err(Error::WouldBlock),
             };
         }
-        let owner = shard.directory.borrow().owner(&msg[0]);
-        let Some(core) = owner else {
-            if mandatory {
-                return Err(Error::HostUnreachable(msg[0].to_vec()));
-            }
-            Counters::add(&base.counters.unroutable, 1);
+        let Some(core) = self.owner_of(&msg[0], mandatory)? else {
             return Ok(());
         };
-        match Delivery::judge(shard.push_to(core, Mail::Deliver(msg.clone())), mandatory) {
-            Delivery::Retry(_) => return Err(Error::WouldBlock),
-            Delivery::Dropped => Counters::add(&base.counters.dropped_ring, 1),
-            Delivery::Sent | Delivery::Closed => {}
-        }
-        Counters::add(&base.counters.sent, 1);
-        Ok(())
+        self.deliver(core, Mail::Deliver(msg.clone()), mandatory)
+            .map_err(|_| Error::WouldBlock)
     }
 
     #[allow(clippy::result_large_err)]
@@ -220,8 +210,7 @@ impl ShardRef {
     }
 
     async fn route(&self, router: &RouterState, msg: Message) -> Result<()> {
-        let shard = &self.shard;
-        let base = &shard.base;
+        let base = &self.shard.base;
         let mandatory = base.options.borrow().router_mandatory;
         if let Some(peer) = router.peer(&msg[0]) {
             let mut msg = msg;
@@ -229,27 +218,39 @@ impl ShardRef {
             return base.send_to(&peer, msg, mandatory).await;
         }
         base.pace().await;
-        let owner = shard.directory.borrow().owner(&msg[0]);
-        let Some(core) = owner else {
-            if mandatory {
-                return Err(Error::HostUnreachable(msg[0].to_vec()));
-            }
-            Counters::add(&base.counters.unroutable, 1);
+        let Some(core) = self.owner_of(&msg[0], mandatory)? else {
             return Ok(());
         };
         let mut mail = Mail::Deliver(msg);
-        loop {
-            match Delivery::judge(shard.push_to(core, mail), mandatory) {
-                Delivery::Retry(back) => {
-                    mail = back;
-                    glommio::timer::sleep(RETRY).await;
-                }
-                Delivery::Dropped => {
-                    Counters::add(&base.counters.dropped_ring, 1);
-                    break;
-                }
-                Delivery::Sent | Delivery::Closed => break,
+        while let Err(back) = self.deliver(core, mail, mandatory) {
+            mail = back;
+            glommio::timer::sleep(RETRY).await;
+        }
+        Ok(())
+    }
+
+    /// The other core that owns routing id `id`: `None` when no core does (counted
+    /// as unroutable), [`Error::HostUnreachable`] instead under ROUTER_MANDATORY.
+    fn owner_of(&self, id: &[u8], mandatory: bool) -> Result<Option<usize>> {
+        let base = &self.shard.base;
+        let owner = self.shard.directory.borrow().owner(id);
+        if owner.is_none() {
+            if mandatory {
+                return Err(Error::HostUnreachable(id.to_vec()));
             }
+            Counters::add(&base.counters.unroutable, 1);
+        }
+        Ok(owner)
+    }
+
+    /// Puts `mail` in `core`'s ring, counting it as sent (or, ring full, dropped);
+    /// gives it back when the ring is full and ROUTER_MANDATORY waits for room.
+    fn deliver(&self, core: usize, mail: Mail, mandatory: bool) -> std::result::Result<(), Mail> {
+        let base = &self.shard.base;
+        match Delivery::judge(self.shard.push_to(core, mail), mandatory) {
+            Delivery::Retry(back) => return Err(back),
+            Delivery::Dropped => Counters::add(&base.counters.dropped_ring, 1),
+            Delivery::Sent | Delivery::Closed => {}
         }
         Counters::add(&base.counters.sent, 1);
         Ok(())
