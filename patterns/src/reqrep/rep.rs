@@ -110,12 +110,11 @@ impl Rep {
     /// [`Rep::send`] without yielding to the executor (a REP never waits for room),
     /// with the message handed back on an error.
     pub fn try_send(&self, msg: impl Into<Message>) -> std::result::Result<(), TrySendError> {
-        try_sending(msg.into(), |msg| match self.reply(msg.clone())? {
-            Some((peer, reply)) => self.base.offer_to(&peer, &reply, false).map(drop),
-            None => Ok(()),
-        })
+        try_sending(msg.into(), |msg| self.sink_send(msg.clone()))
     }
 
+    /// The reply, queued or dropped at once (a REP never waits): `try_send` and
+    /// `Sink::start_send`.
     fn sink_send(&self, msg: Message) -> Result<()> {
         match self.reply(non_empty(msg)?)? {
             Some((peer, reply)) => self.base.offer_to(&peer, &reply, false).map(drop),

@@ -60,32 +60,32 @@ impl Router {
     /// [`Router::send`] otherwise.
     pub fn try_send(&self, msg: impl Into<Message>) -> std::result::Result<(), TrySendError> {
         try_sending(msg.into(), |msg| {
-            self.base.check_executor()?;
-            let (id, body) = split_route(msg.clone())?;
-            let mandatory = self.base.options.borrow().router_mandatory;
-            match self.state.peer(&id) {
-                Some(peer) => match self.base.offer_to(&peer, &body, mandatory)? {
-                    true => Ok(()),
-                    false => Err(Error::WouldBlock),
-                },
-                None => self.unroutable(id, mandatory),
-            }
+            self.route_now(msg.clone(), |_, _| Err(Error::WouldBlock))
         })
     }
 
     /// `Sink::start_send`: [`Router::try_send`], except that a ROUTER_MANDATORY peer
     /// at SNDHWM gets the message past its mark (a sink cannot wait for one peer).
     fn sink_send(&self, msg: Message) -> Result<()> {
+        self.route_now(msg, |peer, body| {
+            self.base.keep_cancelled(Some(peer), body);
+            Ok(())
+        })
+    }
+
+    /// Routes `msg` without waiting; `full` decides for a ROUTER_MANDATORY peer at
+    /// SNDHWM.
+    fn route_now(
+        &self,
+        msg: Message,
+        full: impl FnOnce(&Rc<Peer>, Message) -> Result<()>,
+    ) -> Result<()> {
         self.base.check_open()?;
         let (id, body) = split_route(msg)?;
         let mandatory = self.base.options.borrow().router_mandatory;
         match self.state.peer(&id) {
-            Some(peer) => {
-                if !self.base.offer_to(&peer, &body, mandatory)? {
-                    self.base.keep_cancelled(Some(&peer), body);
-                }
-                Ok(())
-            }
+            Some(peer) if self.base.offer_to(&peer, &body, mandatory)? => Ok(()),
+            Some(peer) => full(&peer, body),
             None => self.unroutable(id, mandatory),
         }
     }
