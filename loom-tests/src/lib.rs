@@ -9,6 +9,9 @@
 //!   `RUSTFLAGS` needed.
 //! - [`signal`] is `runtime/src/signal.rs`: the credit and wait/notify handshake a
 //!   sharded socket's handle uses to wait for room on a core (`tests/signal.rs`).
+//! - [`lane`] is `runtime/src/inproc/lane.rs`: a ring with wake-ups both ways (the
+//!   reader parks, the writer waits for room on a signal), one direction of an inproc
+//!   connection (`tests/lane.rs`).
 //! - [`weak_publish`] and [`weak_park`] are the same ring sources again, each built against a
 //!   deliberately broken shim. The models run them too and must *fail*: proof that they can
 //!   see the bugs they exist to catch ("models have teeth"). The weakening lives entirely in
@@ -32,6 +35,9 @@ pub mod ring;
 
 #[path = "../../runtime/src/signal.rs"]
 pub mod signal;
+
+#[path = "../../runtime/src/inproc/lane.rs"]
+pub mod lane;
 
 pub mod weak_park;
 pub mod weak_publish;

@@ -11,7 +11,13 @@
 //! The session keeps the connection's deadlines (HANDSHAKE_IVL, heartbeats); the
 //! driver keeps one timer armed at [`Session::poll_timeout`] and reports it to
 //! [`Session::handle_timeout`] when it fires.
+//!
+//! An inproc connection whose peer [holds messages](Peer::hold_messages) leaves the
+//! byte stream once its handshake is done: from then on the driver moves `Message`s
+//! from the peer's queue into the connection's lane and from the other lane to the
+//! socket, with no session, no encoding and no timers ([`crate::inproc`]).
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
@@ -26,6 +32,7 @@ use monocoque_zmtp::{Encoder, Event, Outgoing, ProtocolError, Session};
 use tracing::{debug, info, warn};
 
 use crate::handler::{Admission, Handler, Verdict};
+use crate::inproc::{Item, Popped, Pushed};
 use crate::lifecycle::{Lifecycle, StopWatch};
 use crate::link_end::LinkEnd;
 use crate::log_limit::{limited, LogLimit};
@@ -53,6 +60,8 @@ const BUDGET: usize = 32;
 /// takes them while they are still in cache (a full RCVHWM of queued messages is
 /// larger than the L1 cache, and costs a cache miss per message on both ends).
 const DELIVER_BATCH: usize = 128;
+/// Items an inproc connection hands to its lane per round.
+const LANE_BATCH: usize = 128;
 
 thread_local! {
     /// Budgets of the lines that peers (or anything that connects) can cause.
@@ -106,6 +115,10 @@ pub async fn drive(
         verdict: None,
         sealing: Outgoing::new(),
         started: false,
+        lanes: false,
+        outbox: VecDeque::new(),
+        stalled: None,
+        arrived: Vec::new(),
     };
     let end = std::future::poll_fn(|cx| conn.poll(cx)).await;
     log_end(&end, conn.attached, &conn.session, &conn.lifecycle);
@@ -273,6 +286,14 @@ struct Conn {
     sealing: Outgoing,
     /// The first poll has written the start of our greeting.
     started: bool,
+    /// Inproc, handshake done: messages pass through the stream's lanes.
+    lanes: bool,
+    /// Inproc: messages taken from the peer's queue on their way into the lane.
+    outbox: VecDeque<Message>,
+    /// Inproc: the item the full lane handed back, first to go when there is room.
+    stalled: Option<Item>,
+    /// Inproc: items just taken from the lane, on their way to the socket.
+    arrived: Vec<Item>,
 }
 
 impl Conn {
@@ -312,7 +333,7 @@ impl Conn {
                 Ok(progress) => progress,
                 Err(end) => return Poll::Ready(end),
             };
-            if self.closing() && self.out.is_empty() && !self.peer.has_output() {
+            if self.closing() && self.all_sent() {
                 return Poll::Ready(LinkEnd::Shutdown);
             }
             if self.delivered >= DELIVER_BATCH {
@@ -349,6 +370,11 @@ impl Conn {
     /// Keeps the timer at the session's deadline; when it fires, lets the session
     /// handle it (queueing a PING, or ending the connection).
     fn poll_timer(&mut self, cx: &mut Context<'_>) -> Result<(), LinkEnd> {
+        if self.lanes {
+            // No heartbeats within the process (libzmq has none over inproc either).
+            self.timer = None;
+            return Ok(());
+        }
         // Twice at most: a deadline handled, then the next one armed and polled so
         // that it can wake this task. A second expiry right away (a zero interval) is
         // left to the next round rather than looped on.
@@ -387,6 +413,14 @@ impl Conn {
         self.peer.is_closing() || self.lifecycle.is_closing()
     }
 
+    /// Nothing is left to hand over: everything queued is written (or in the lane).
+    fn all_sent(&self) -> bool {
+        self.out.is_empty()
+            && self.outbox.is_empty()
+            && self.stalled.is_none()
+            && !self.peer.has_output()
+    }
+
     /// On a protocol error, give an ERROR command queued by the session a brief
     /// chance to reach the peer before closing.
     fn finish(&mut self, cx: &mut Context<'_>, end: LinkEnd) -> LinkEnd {
@@ -400,7 +434,11 @@ impl Conn {
     /// Reads, decodes and delivers. Returns whether anything happened.
     fn poll_inbound(&mut self, cx: &mut Context<'_>) -> Result<bool, LinkEnd> {
         let mut progress = false;
-        let result = self.decode_and_deliver(cx, &mut progress);
+        let result = if self.lanes {
+            self.receive_from_lane(cx, &mut progress)
+        } else {
+            self.decode_and_deliver(cx, &mut progress)
+        };
         // Whatever ended the loop (no input, no room, an error), complete messages
         // already decoded go to the socket.
         self.flush_batch();
@@ -454,6 +492,10 @@ impl Conn {
                     self.flush_batch();
                     *progress = true;
                     self.on_event(event)?;
+                    if self.lanes {
+                        // The handshake is done and the peer sends nothing more here.
+                        return Ok(());
+                    }
                 }
                 None => {
                     self.flush_batch();
@@ -510,6 +552,15 @@ impl Conn {
                     return Err(LinkEnd::Refused(reason));
                 }
                 self.attached = true;
+                if matches!(self.stream, Stream::Inproc(_)) && self.peer.holds_messages() {
+                    if !self.rbuf.is_empty() {
+                        return Err(LinkEnd::Io(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            "bytes after the handshake on an inproc connection",
+                        )));
+                    }
+                    self.lanes = true;
+                }
                 debug!(
                     peer_socket = peer_socket.as_str(),
                     mechanism = self.session.mechanism().as_str(),
@@ -622,6 +673,16 @@ impl Conn {
 
     /// Encodes what is queued and writes it. Returns whether anything happened.
     fn poll_outbound(&mut self, cx: &mut Context<'_>) -> Result<bool, LinkEnd> {
+        let wrote = self.write_out(cx)?;
+        if self.lanes {
+            return Ok(self.send_to_lane(cx)? | wrote);
+        }
+        Ok(wrote)
+    }
+
+    /// Writes what the session and (on a byte stream) the peer's queue have for the
+    /// wire.
+    fn write_out(&mut self, cx: &mut Context<'_>) -> Result<bool, LinkEnd> {
         let mut progress = false;
         loop {
             if self.out.is_empty() {
@@ -644,7 +705,7 @@ impl Conn {
 
     fn fill_write_buffer(&mut self) {
         self.session.poll_transmit(&mut self.out);
-        if !self.attached {
+        if !self.attached || self.lanes {
             return;
         }
         while let Some((topic, subscribe)) = self.peer.pop_subscription() {
@@ -660,6 +721,96 @@ impl Conn {
             self.peer.take_messages(&mut self.out);
         }
         self.report_drops(false);
+    }
+
+    /// Inproc: hands subscriptions and queued messages to the lane until it is full
+    /// (the reader wakes us when it has made room) or nothing is left.
+    fn send_to_lane(&mut self, cx: &mut Context<'_>) -> Result<bool, LinkEnd> {
+        let mut progress = false;
+        for _ in 0..LANE_BATCH {
+            let item = match self.stalled.take() {
+                Some(item) => item,
+                None => match self.peer.pop_subscription() {
+                    Some((topic, subscribe)) => Item::Subscription(topic, subscribe),
+                    None => match self.outbox.pop_front() {
+                        Some(msg) => Item::Message(msg),
+                        None => {
+                            self.peer.take_held(&mut self.outbox);
+                            if self.outbox.is_empty() {
+                                self.peer.register_writer(cx.waker());
+                                break;
+                            }
+                            self.report_drops(false);
+                            continue;
+                        }
+                    },
+                },
+            };
+            let Stream::Inproc(stream) = &mut self.stream else {
+                unreachable!("lanes are inproc's");
+            };
+            match stream.push(cx, item) {
+                Pushed::Done => progress = true,
+                Pushed::Full(item) => {
+                    self.stalled = Some(item);
+                    break;
+                }
+                Pushed::Closed(_) => return Err(LinkEnd::PeerClosed),
+            }
+        }
+        Ok(progress)
+    }
+
+    /// Inproc: takes what the peer handed to the lane and gives it to the socket,
+    /// within the socket's room for this peer (RCVHWM) and the delivery budget.
+    fn receive_from_lane(
+        &mut self,
+        cx: &mut Context<'_>,
+        progress: &mut bool,
+    ) -> Result<(), LinkEnd> {
+        loop {
+            if let Some(msg) = self.pending.take() {
+                if !self.deliver(cx, msg) {
+                    return Ok(());
+                }
+                *progress = true;
+            }
+            let budget = DELIVER_BATCH.saturating_sub(self.delivered);
+            if budget == 0 {
+                return Ok(());
+            }
+            // With no room, one item is taken and waits in `pending` for room.
+            let room = self.handler.inbound_room(&self.peer).min(budget);
+            let Stream::Inproc(stream) = &mut self.stream else {
+                unreachable!("lanes are inproc's");
+            };
+            let arrived = &mut self.arrived;
+            match stream.pop(cx, room, |item| arrived.push(item)) {
+                Popped::Items(_) => *progress = true,
+                Popped::Empty => return Ok(()),
+                Popped::Drained => return Err(LinkEnd::PeerClosed),
+            }
+            let mut arrived = std::mem::take(&mut self.arrived);
+            for item in arrived.drain(..) {
+                match item {
+                    Item::Message(msg) if room == 0 => self.pending = Some(msg),
+                    Item::Message(msg) if msg.len() == 1 => {
+                        self.batch.push(msg.into_iter().next().expect("one frame"));
+                    }
+                    Item::Message(msg) => {
+                        self.flush_batch();
+                        self.handler.on_message(&self.peer, msg);
+                        self.delivered += 1;
+                    }
+                    Item::Subscription(topic, subscribe) => {
+                        self.flush_batch();
+                        self.handler.on_subscription(&self.peer, topic, subscribe);
+                    }
+                }
+            }
+            self.arrived = arrived;
+            self.flush_batch();
+        }
     }
 
     /// Reports the peer's SNDHWM drops that its socket has not reported yet (see

@@ -71,15 +71,9 @@ pub struct Full;
 
 #[derive(Debug)]
 struct OutQueue {
-    /// Queued messages, already encoded with [`Encoder::NULL`] (the framing of every
-    /// connection this peer can have; see [`monocoque_zmtp::encoder`] for how a
-    /// mechanism that encrypts will change that).
-    wire: Outgoing,
-    /// How many messages `wire` holds.
+    held: Held,
+    /// How many messages the queue holds (not counting those sent ahead).
     messages: usize,
-    /// Messages that go out before everything in `wire` (see [`Peer::send_ahead`]),
-    /// encoded the same way; not counted against SNDHWM.
-    ahead: Outgoing,
     subscriptions: VecDeque<(Bytes, bool)>,
     hwm: usize,
     /// CONFLATE: a new message replaces the one queued (see [`Peer::set_conflate`]).
@@ -87,6 +81,89 @@ struct OutQueue {
     /// Queued messages a newer one replaced (CONFLATE).
     replaced: u64,
     writer: Option<Waker>,
+}
+
+/// How queued messages are kept: encoded for a byte stream, or as they are for a
+/// connection that carries messages (inproc, see [`Peer::hold_messages`]). Either way
+/// `ahead` goes out before `queue` (see [`Peer::send_ahead`]) and is not counted
+/// against SNDHWM.
+#[derive(Debug)]
+enum Held {
+    /// Encoded with [`Encoder::NULL`] (the framing of every connection this peer can
+    /// have; see [`monocoque_zmtp::encoder`] for how a mechanism that encrypts will
+    /// change that).
+    Encoded { queue: Outgoing, ahead: Outgoing },
+    /// The messages themselves.
+    Messages {
+        queue: VecDeque<Message>,
+        ahead: VecDeque<Message>,
+    },
+}
+
+impl Held {
+    fn push(&mut self, msg: &Message) {
+        match self {
+            Held::Encoded { queue, .. } => Encoder::NULL.encode_message(queue, msg.iter()),
+            Held::Messages { queue, .. } => queue.push_back(msg.clone()),
+        }
+    }
+
+    fn push_ahead(&mut self, msg: &Message) {
+        match self {
+            Held::Encoded { ahead, .. } => Encoder::NULL.encode_message(ahead, msg.iter()),
+            Held::Messages { ahead, .. } => ahead.push_back(msg.clone()),
+        }
+    }
+
+    fn clear_queue(&mut self) {
+        match self {
+            Held::Encoded { queue, .. } => queue.clear(),
+            Held::Messages { queue, .. } => queue.clear(),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.clear_queue();
+        match self {
+            Held::Encoded { ahead, .. } => ahead.clear(),
+            Held::Messages { ahead, .. } => ahead.clear(),
+        }
+    }
+
+    fn has_ahead(&self) -> bool {
+        match self {
+            Held::Encoded { ahead, .. } => !ahead.is_empty(),
+            Held::Messages { ahead, .. } => !ahead.is_empty(),
+        }
+    }
+
+    /// Moves everything (ahead first) to the end of `wire`, encoding held messages.
+    fn take_encoded(&mut self, wire: &mut Outgoing) {
+        match self {
+            Held::Encoded { queue, ahead } => {
+                wire.append(ahead);
+                wire.append(queue);
+            }
+            Held::Messages { queue, ahead } => {
+                for msg in ahead.drain(..).chain(queue.drain(..)) {
+                    Encoder::NULL.encode_message(wire, msg.iter());
+                }
+            }
+        }
+    }
+
+    /// Moves every held message (ahead first) to the end of `into`; encoded ones
+    /// stay (a peer that holds messages has none).
+    fn take_messages(&mut self, into: &mut VecDeque<Message>) {
+        if let Held::Messages { queue, ahead } = self {
+            into.append(ahead);
+            if into.is_empty() {
+                std::mem::swap(into, queue);
+            } else {
+                into.append(queue);
+            }
+        }
+    }
 }
 
 impl OutQueue {
@@ -107,11 +184,11 @@ impl OutQueue {
     /// Queues `msg` even at SNDHWM.
     fn push_over_hwm(&mut self, msg: &Message) {
         if self.conflate && self.messages != 0 {
-            self.wire.clear();
+            self.held.clear_queue();
             self.messages = 0;
             self.replaced += 1;
         }
-        Encoder::NULL.encode_message(&mut self.wire, msg.iter());
+        self.held.push(msg);
         self.messages += 1;
     }
 }
@@ -128,9 +205,11 @@ impl Peer {
             superseded: RefCell::new(None),
             attached: Cell::new(false),
             out: RefCell::new(OutQueue {
-                wire: Outgoing::new(),
+                held: Held::Encoded {
+                    queue: Outgoing::new(),
+                    ahead: Outgoing::new(),
+                },
                 messages: 0,
-                ahead: Outgoing::new(),
                 subscriptions: VecDeque::new(),
                 hwm: sndhwm,
                 conflate: false,
@@ -329,7 +408,7 @@ impl Peer {
     /// before anything the application queued while it was not connected.
     pub fn send_ahead(&self, msg: &Message) {
         let mut out = self.out.borrow_mut();
-        Encoder::NULL.encode_message(&mut out.ahead, msg.iter());
+        out.held.push_ahead(msg);
         if let Some(w) = out.writer.take() {
             w.wake();
         }
@@ -363,8 +442,7 @@ impl Peer {
     /// Drops every queued message.
     pub fn clear_messages(&self) {
         let mut out = self.out.borrow_mut();
-        out.wire.clear();
-        out.ahead.clear();
+        out.held.clear();
         out.messages = 0;
         drop(out);
         self.room.notify_all();
@@ -388,32 +466,59 @@ impl Peer {
         self.out.borrow_mut().subscriptions.pop_front()
     }
 
-    /// Driver side: moves every queued message to the end of `wire`, waking blocked
-    /// senders if the queue was at its mark.
+    /// Driver side: moves every queued message to the end of `wire` (encoding them if
+    /// the peer holds messages), waking blocked senders if the queue was at its mark.
     pub fn take_messages(&self, wire: &mut Outgoing) {
+        self.take(|held| held.take_encoded(wire));
+    }
+
+    /// Driver side, for a peer that [holds messages](Peer::hold_messages): moves every
+    /// queued message to the end of `into`, as [`Peer::take_messages`] does.
+    pub fn take_held(&self, into: &mut VecDeque<Message>) {
+        self.take(|held| held.take_messages(into));
+    }
+
+    fn take(&self, move_out: impl FnOnce(&mut Held)) {
         let mut out = self.out.borrow_mut();
-        if !out.ahead.is_empty() {
-            wire.append(&mut out.ahead);
+        if out.messages == 0 && !out.held.has_ahead() {
+            return;
         }
+        move_out(&mut out.held);
         if out.messages == 0 {
             return;
         }
         let was_full = out.is_full();
-        wire.append(&mut out.wire);
         out.messages = 0;
         drop(out);
-        if !was_full {
-            self.dropping.set(false);
-        }
         if was_full {
             self.room.notify_all();
+        } else {
+            self.dropping.set(false);
         }
+    }
+
+    /// From now on, queue messages as they are rather than encoded: for a peer whose
+    /// connections carry messages, not bytes (inproc). Called when the peer is made,
+    /// before anything is queued (what is queued already is dropped).
+    pub fn hold_messages(&self) {
+        let mut out = self.out.borrow_mut();
+        debug_assert_eq!(out.messages, 0, "hold_messages on a peer with a queue");
+        out.held = Held::Messages {
+            queue: VecDeque::new(),
+            ahead: VecDeque::new(),
+        };
+        out.messages = 0;
+    }
+
+    /// True once [`Peer::hold_messages`] was called.
+    pub fn holds_messages(&self) -> bool {
+        matches!(self.out.borrow().held, Held::Messages { .. })
     }
 
     /// Driver side: true when something is waiting to be written.
     pub fn has_output(&self) -> bool {
         let out = self.out.borrow();
-        out.messages != 0 || !out.ahead.is_empty() || !out.subscriptions.is_empty()
+        out.messages != 0 || out.held.has_ahead() || !out.subscriptions.is_empty()
     }
 
     /// Messages from this peer waiting in the socket's receive queue.

@@ -146,6 +146,9 @@ pub fn spawn_accepted(
         remote: remote.clone(),
     });
     let peer = handler.new_peer(remote);
+    if let Stream::Inproc(_) = stream {
+        peer.hold_messages();
+    }
     peer.set_span(span.clone());
     let lc = Rc::clone(lifecycle);
     // Counted from now, on a runtime core (the placement that brought it here ends

@@ -168,6 +168,9 @@ impl SocketBase {
             link.transport.check()?;
         }
         let peer = self.make_peer(ep.to_string());
+        if let Endpoint::Inproc(_) = ep {
+            peer.hold_messages();
+        }
         if let Err(e) = prepare(&peer) {
             self.peers.borrow_mut().remove(&peer.id());
             return Err(e);

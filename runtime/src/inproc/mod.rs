@@ -1,17 +1,28 @@
-//! `inproc://name`: connections within the process, with no system calls.
+//! `inproc://name`: connections within the process, with no system calls and no
+//! copies.
 //!
 //! A bound name is a listener in a process-wide table; a connect finds it (or waits
-//! for it: connect-before-bind, as in libzmq 4.x) and gets one end of a pair of
-//! in-memory pipes, the listener the other. The ends are `Send`, so the two sockets
-//! may live on one executor or on two cores of a runtime (an accepted end moves to
-//! the core that serves it, as a TCP connection does). Each pipe holds at most
-//! [`PIPE_CAPACITY`] bytes, the part a kernel socket buffer plays for TCP: past it
-//! the writer waits, so SNDHWM and RCVHWM work as they do over TCP.
+//! for it: connect-before-bind, as in libzmq 4.x) and gets one end of a connection,
+//! the listener the other. The ends are `Send`, so the two sockets may live on one
+//! executor or on two cores of a runtime (an accepted end moves to the core that
+//! serves it, as a TCP connection does).
 //!
-//! The connection speaks ZMTP like the others (greeting, handshake, frames), so every
-//! socket type, option and mechanism behaves as over TCP. Unlike libzmq's inproc,
-//! which passes message objects between the two sockets, the bytes are copied into
-//! the pipe and out of it: no system call, but two copies a frame.
+//! A connection has two parts:
+//!
+//! - a pair of byte pipes, which carry the ZMTP greeting and handshake exactly as a
+//!   TCP connection does, so socket types are checked, metadata and routing ids
+//!   exchanged and mechanisms run as over TCP;
+//! - a pair of [lanes](lane), bounded SPSC rings of [`Item`]s, which carry everything
+//!   after the handshake: the [`Message`]s themselves (their frames are reference
+//!   counted, so nothing is copied or encoded) and subscriptions. A lane holds at most
+//!   [`LANE_CAPACITY`] items, the part a kernel socket buffer plays for TCP: past it
+//!   the sending connection waits, so SNDHWM and RCVHWM work as they do over TCP.
+//!
+//! A peer's queue holds messages as they are (not encoded) when its connections are
+//! inproc ([`crate::Peer::hold_messages`]); the connection driver moves them from it
+//! into the lane and from the lane to the receiving socket. The messages are not
+//! encrypted after a CURVE handshake over inproc: they never leave the process (libzmq
+//! runs no mechanism at all over inproc).
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
@@ -19,8 +30,29 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll, Waker};
 
-/// Bytes a pipe holds before its writer waits (as a loopback socket's buffers).
-pub const PIPE_CAPACITY: usize = 256 << 10;
+use bytes::Bytes;
+
+use crate::message::Message;
+
+pub mod lane;
+
+use lane::{LaneRx, LaneTx};
+pub use lane::{Popped, Pushed};
+
+/// Bytes a handshake pipe holds before its writer waits.
+pub const PIPE_CAPACITY: usize = 64 << 10;
+
+/// Items a lane holds before the sending connection waits for the receiving one.
+pub const LANE_CAPACITY: usize = 128;
+
+/// What passes through a lane.
+#[derive(Debug)]
+pub enum Item {
+    /// A message, frames and all.
+    Message(Message),
+    /// A SUBSCRIBE (`true`) or CANCEL (`false`) of a topic.
+    Subscription(Bytes, bool),
+}
 
 /// One direction of a connection.
 #[derive(Default)]
@@ -48,23 +80,44 @@ pub struct InprocStream {
     name: String,
     rx: Arc<Pipe>,
     tx: Arc<Pipe>,
+    lane_tx: LaneTx<Item>,
+    lane_rx: LaneRx<Item>,
 }
 
 impl InprocStream {
     fn pair(name: &str) -> (InprocStream, InprocStream) {
         let a = Arc::new(Pipe::default());
         let b = Arc::new(Pipe::default());
+        let (to_server, from_client) = lane::lane(LANE_CAPACITY);
+        let (to_client, from_server) = lane::lane(LANE_CAPACITY);
         let client = InprocStream {
             name: name.to_string(),
             rx: Arc::clone(&a),
             tx: Arc::clone(&b),
+            lane_tx: to_server,
+            lane_rx: from_server,
         };
         let server = InprocStream {
             name: name.to_string(),
             rx: b,
             tx: a,
+            lane_tx: to_client,
+            lane_rx: from_client,
         };
         (client, server)
+    }
+
+    /// After the handshake: hands `item` to the peer (see [`lane::LaneTx::push`]).
+    #[inline]
+    pub fn push(&mut self, cx: &Context<'_>, item: Item) -> Pushed<Item> {
+        self.lane_tx.push(cx.waker(), item)
+    }
+
+    /// After the handshake: takes up to `max` items from the peer (see
+    /// [`lane::LaneRx::pop`]).
+    #[inline]
+    pub fn pop(&mut self, cx: &Context<'_>, max: usize, f: impl FnMut(Item)) -> Popped {
+        self.lane_rx.pop(cx.waker(), max, f)
     }
 
     /// The name connected to.
