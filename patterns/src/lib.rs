@@ -67,6 +67,7 @@ pub use monocoque_runtime::{
     Verdict,
 };
 pub use monocoque_runtime::{Endpoint, IntoFrame, Message, MonitorEvent, Properties};
+pub use monocoque_zmtp::error::libzmq_code;
 pub use monocoque_zmtp::zap::ZapError;
 pub use monocoque_zmtp::{
     CurveKeyPair, CurvePublicKey, Mechanism, Metadata, PeerInfo, Security, SocketType,

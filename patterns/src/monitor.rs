@@ -1,18 +1,20 @@
 //! A socket's monitor: a bounded queue of [`MonitorEvent`]s.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use monocoque_runtime::{MonitorEvent, Notify};
 
-/// Events kept when nobody reads them; older ones are dropped first.
+/// Events kept when nobody reads them; past that, new events are dropped and
+/// counted (as libzmq's monitor socket drops at its HWM, and as a ShardedMonitor does).
 const CAPACITY: usize = 4096;
 
 #[derive(Default)]
 pub(crate) struct MonitorQueue {
     events: RefCell<VecDeque<MonitorEvent>>,
+    dropped: Cell<u64>,
     ready: Notify,
 }
 
@@ -20,7 +22,8 @@ impl MonitorQueue {
     pub fn push(&self, event: MonitorEvent) {
         let mut events = self.events.borrow_mut();
         if events.len() == CAPACITY {
-            events.pop_front();
+            self.dropped.set(self.dropped.get() + 1);
+            return;
         }
         events.push_back(event);
         drop(events);
@@ -30,7 +33,8 @@ impl MonitorQueue {
 
 /// Receives a socket's monitor events (libzmq's `zmq_socket_monitor`, as a stream).
 /// Created by the sockets' `monitor()` method; events start at that moment. Up to
-/// 4096 unread events are kept, the oldest dropped first.
+/// 4096 unread events are kept; later ones are dropped while the queue is full, and
+/// counted ([`Monitor::dropped`]).
 ///
 /// ```
 /// use monocoque::{MonitorEvent, Pull, Push};
@@ -79,6 +83,11 @@ impl Monitor {
     pub fn try_next(&self) -> Option<MonitorEvent> {
         self.queue.events.borrow_mut().pop_front()
     }
+
+    /// Events dropped because 4096 were waiting unread.
+    pub fn dropped(&self) -> u64 {
+        self.queue.dropped.get()
+    }
 }
 
 /// The events as a [`futures_core::Stream`] (the same as [`Monitor::next`]). It never
@@ -95,5 +104,33 @@ impl futures_core::Stream for Monitor {
         cx: &mut Context<'_>,
     ) -> Poll<Option<MonitorEvent>> {
         self.poll_event(cx).map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_monitor_keeps_the_oldest_events_and_counts_the_rest() {
+        let monitor = Monitor {
+            queue: Rc::default(),
+        };
+        for i in 0..CAPACITY + 10 {
+            monitor.queue.push(MonitorEvent::Closed {
+                endpoint: i.to_string(),
+            });
+        }
+        assert_eq!(monitor.dropped(), 10);
+        assert!(
+            matches!(monitor.try_next(), Some(MonitorEvent::Closed { endpoint }) if endpoint == "0")
+        );
+        // Room again: the next event is kept.
+        monitor.queue.push(MonitorEvent::Closed {
+            endpoint: "new".into(),
+        });
+        let last = std::iter::from_fn(|| monitor.try_next()).last();
+        assert!(matches!(last, Some(MonitorEvent::Closed { endpoint }) if endpoint == "new"));
+        assert_eq!(monitor.dropped(), 10);
     }
 }

@@ -472,12 +472,14 @@ fn a_zap_handler_socket_decides_and_a_broken_one_fails_the_handshake() {
             ),
             _ => {
                 // libzmq's ZMQ_PROTOCOL_ERROR_ZAP_* numbers.
+                use monocoque::libzmq_code::*;
                 let code = match name {
-                    "bad version" => 0x2000_0003,
-                    "bad request id" => 0x2000_0002,
-                    "bad status code" => 0x2000_0004,
-                    _ => 0x2000_0001,
+                    "bad version" => ZAP_BAD_VERSION,
+                    "bad request id" => ZAP_BAD_REQUEST_ID,
+                    "bad status code" => ZAP_INVALID_STATUS_CODE,
+                    _ => ZAP_MALFORMED_REPLY,
                 };
+                assert_eq!(ZAP_BAD_VERSION, 0x2000_0003);
                 assert!(
                     matches!(&outcome, MonitorEvent::HandshakeFailedProtocol { reason, error, .. }
                         if reason.contains("bad ZAP reply") && *error == code),

@@ -27,7 +27,7 @@ pub enum MonitorEvent {
     HandshakeSucceeded { remote: String },
     /// The handshake failed because the peer broke the protocol or is incompatible;
     /// `error` is libzmq's `ZMQ_PROTOCOL_ERROR_*` number for it (HANDSHAKE_FAILED_PROTOCOL's
-    /// value, see `monocoque_zmtp::error::libzmq_code`).
+    /// value; the numbers are in `monocoque::libzmq_code`).
     HandshakeFailedProtocol {
         remote: String,
         reason: String,

@@ -294,7 +294,11 @@ impl Stream {
                 .peer_addr()
                 .map(|a| format!("tcp://{a}"))
                 .unwrap_or_else(|_| "tcp://?".into()),
-            Stream::Ipc(_) => "ipc peer".into(),
+            // A Unix peer has no address of its own: it is named by its process.
+            Stream::Ipc(s) => match peer_credentials(s.as_raw_fd()) {
+                Some(c) => format!("ipc peer pid {} uid {}", c.pid, c.uid),
+                None => "ipc peer".into(),
+            },
             Stream::Inproc(s) => format!("inproc://{}", s.name()),
         }
     }
