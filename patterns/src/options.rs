@@ -189,10 +189,12 @@ pub struct Options {
     /// A `send` whose future is dropped while it waits still publishes the message
     /// (past SNDHWM), as every cancelled Monocoque send does; a `Sink` cannot wait for
     /// one message's subscribers and publishes past SNDHWM too. In a
-    /// [`crate::ShardedSocket`] only the subscribers of the core that publishes are
-    /// waited for (a [`crate::ShardRef::send`] there); subscribers on other cores, and
-    /// every subscriber of a message sent through the handle, still miss messages at
-    /// SNDHWM.
+    /// [`crate::ShardedSocket`], a message sent through the handle waits the same way
+    /// for the subscribers of every core (each core takes a bounded number of such
+    /// messages ahead of its subscribers' room, then the handle's `send` waits and its
+    /// `try_send` refuses); a [`crate::ShardRef::send`] on a core waits for that core's
+    /// subscribers only, and subscribers on other cores miss its messages at SNDHWM (a
+    /// core never waits for another).
     pub xpub_nodrop: bool,
     /// XPUB_MANUAL (XPUB only, default false): subscriptions are not applied by the
     /// socket. Every SUBSCRIBE and CANCEL a subscriber sends is passed up, duplicates

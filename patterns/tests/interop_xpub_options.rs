@@ -1,5 +1,5 @@
-//! XPUB_NODROP, XPUB_MANUAL, XPUB_WELCOME_MSG and INVERT_MATCHING against libzmq
-//! peers. Everything of one test runs on one glommio thread: the libzmq sockets are
+//! XPUB_NODROP (local and sharded), XPUB_MANUAL, XPUB_WELCOME_MSG and
+//! INVERT_MATCHING against libzmq peers. Everything of one test runs on one glommio thread: the libzmq sockets are
 //! used with `DONTWAIT` and polled between short sleeps, so they never block the
 //! executor that drives the Monocoque sockets. Subscriptions are known to have
 //! arrived when the XPUB (ours or libzmq's) has read them.
@@ -9,7 +9,7 @@ mod common;
 use std::time::Duration;
 
 use common::{frames, run, within, within_or_none, zsock};
-use monocoque::{Bytes, Error, Options, Sub, XPub};
+use monocoque::{Bytes, Error, Options, ShardedSocket, SocketType, Sub, XPub};
 use zmq::SocketExt;
 
 type Frames = Vec<Vec<u8>>;
@@ -129,6 +129,78 @@ fn xpub_nodrop_waits_for_a_subscriber_at_sndhwm_instead_of_dropping() {
         assert_eq!(xpub.stats().dropped_hwm, 0);
         xpub.close().await;
     });
+}
+
+/// XPUB_NODROP on a sharded XPUB publishing from its handle, towards a libzmq SUB
+/// that does not read: once the subscriber's core cannot take more, the handle's
+/// `try_send` fails with WouldBlock and `send` times out (SNDTIMEO); nothing is
+/// dropped, and the subscriber receives every accepted message in order.
+#[test]
+fn sharded_xpub_nodrop_makes_the_handle_wait_instead_of_dropping() {
+    const SIZE: usize = 16 * 1024;
+    let rt = common::two_cores();
+    let xpub = ShardedSocket::new(
+        &rt,
+        SocketType::XPub,
+        Options::default()
+            .xpub_nodrop(true)
+            .sndhwm(8)
+            .sndbuf(16 * 1024)
+            .sndtimeo(Duration::from_millis(50)),
+    );
+    let ep = xpub.bind("tcp://127.0.0.1:0").unwrap().to_string();
+    let ctx = zmq::Context::new();
+    let sub = zsock(&ctx, zmq::SUB);
+    sub.set_rcvhwm(4).unwrap();
+    sub.set_rcvbuf(16 * 1024).unwrap();
+    sub.set_rcvtimeo(10_000).unwrap();
+    sub.set_subscribe(b"").unwrap();
+    sub.connect(&ep).unwrap();
+    let subscription = xpub.recv_timeout(Some(common::WAIT)).unwrap();
+    assert_eq!(
+        frames(&subscription.expect("the subscription")),
+        one(b"\x01")
+    );
+
+    let mut sent = 0u64;
+    let started = std::time::Instant::now();
+    loop {
+        match xpub.send(numbered(sent, SIZE)) {
+            Ok(()) => sent += 1,
+            Err(Error::Timeout) => break,
+            Err(e) => panic!("{e}"),
+        }
+        assert!(sent < 100_000, "no wait: the handle never ran out of room");
+        assert!(started.elapsed() < common::WAIT, "no timeout after {sent}");
+    }
+    let refused = xpub
+        .try_send(numbered(sent, SIZE))
+        .expect_err("a full core");
+    assert!(refused.would_block(), "{refused}");
+    assert_eq!(number(&refused.into_message()[0]), sent);
+
+    let mut got = Vec::new();
+    let deadline = std::time::Instant::now() + common::WAIT;
+    while (got.len() as u64) < sent {
+        match sub.recv_multipart(0) {
+            Ok(m) => got.push(number(&m[0])),
+            Err(e) => panic!("libzmq recv: {e}"),
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} of {sent}",
+            got.len()
+        );
+    }
+    assert_eq!(
+        got,
+        (0..sent).collect::<Vec<_>>(),
+        "every message, in order"
+    );
+    let stats = xpub.stats().unwrap();
+    assert_eq!(stats.dropped_hwm, 0, "nothing dropped");
+    assert_eq!(stats.dropped_ring, 0, "nothing dropped");
+    assert_eq!(stats.sent, sent);
 }
 
 /// XPUB_MANUAL with two libzmq SUBs that both subscribe to everything (""): nothing

@@ -4,7 +4,7 @@
 mod publisher;
 mod subscriber;
 
-pub(crate) use publisher::{publish_here, try_publish_here, Publisher};
+pub(crate) use publisher::{publish_here, try_publish_here, AtHwm, Publisher};
 pub use publisher::{Pub, XPub};
 pub(crate) use subscriber::{change_subscription, Subscriber};
 pub use subscriber::{Sub, XSub};

@@ -375,6 +375,20 @@ impl Publisher {
         Ok(self.fan_out_with(base, msg, AtHwm::Drop)?.unwrap_or(false))
     }
 
+    /// XPUB_NODROP's fan-out of a publish counted elsewhere (a sharded handle's):
+    /// waits, with no limit, until every subscriber the message is for has room.
+    pub(crate) async fn fan_out_when_room(&self, base: &SocketBase, msg: &Message) -> Result<()> {
+        std::future::poll_fn(|cx| match self.fan_out_with(base, msg, AtHwm::Refuse) {
+            Ok(Some(_)) => Poll::Ready(Ok(())),
+            Ok(None) => {
+                base.send_room.register(cx.waker());
+                Poll::Pending
+            }
+            Err(e) => Poll::Ready(Err(e)),
+        })
+        .await
+    }
+
     /// [`Publisher::fan_out`] with the given rule for subscribers at SNDHWM: None
     /// when it is [`AtHwm::Refuse`] and one of the message's subscribers has no room
     /// (nothing was queued then).

@@ -17,6 +17,7 @@ use monocoque_runtime::{link, Inbox, Outbox};
 use monocoque_runtime::{
     CoreContext, CoreService, CoreTasks, Endpoint, Message, Runtime, RuntimeHandle,
 };
+use smallvec::SmallVec;
 
 use super::monitor::{CoreEvent, ShardedMonitor};
 use monocoque_zmtp::SocketType;
@@ -475,7 +476,9 @@ impl ShardedSocket {
     /// async-std, a plain `block_on`; it is woken by the cores, never by a timer.
     ///
     /// - PUB/XPUB: published to every core with a matching subscriber (the payload is
-    ///   shared, never copied); a core with no room for it misses it. Never waits.
+    ///   shared, never copied); a core with no room for it misses it. Never waits,
+    ///   except under XPUB_NODROP, where it waits until every such core takes it
+    ///   ([`Options::xpub_nodrop`]).
     /// - ROUTER: delivered to the core that owns the routing id (first frame); unknown
     ///   ids are dropped, or [`Error::HostUnreachable`] under ROUTER_MANDATORY, which
     ///   also waits for room instead of dropping.
@@ -732,6 +735,25 @@ impl ShardedSocket {
                     ..
                 } = ext;
                 let invert = self.inner.options.invert_matching;
+                if self.inner.options.xpub_nodrop {
+                    // Every core the message is for takes it, or none does (the cores
+                    // give the credit back once their subscribers had room).
+                    let cores: SmallVec<[usize; 8]> =
+                        directory.cores_for(&msg, None, invert).collect();
+                    for (i, &core) in cores.iter().enumerate() {
+                        if !shared.credit[core].try_take() {
+                            cores[..i].iter().for_each(|&c| shared.give_back(c, 1));
+                            return Handed::Wait(msg);
+                        }
+                    }
+                    for &core in &cores {
+                        if push(to_cores, core, Mail::Publish(msg.clone())).is_err() {
+                            return Handed::Done(Err(Error::Closed));
+                        }
+                    }
+                    stats.sent += 1;
+                    return Handed::Done(Ok(()));
+                }
                 let published = directory.publish(&msg, None, invert, |core, mail| {
                     if !shared.credit[core].try_take() {
                         return Err(PushError::Full(mail));

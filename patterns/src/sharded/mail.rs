@@ -122,6 +122,21 @@ impl Directory {
         }
     }
 
+    /// The cores but `skip` a publish of `msg` goes to: those whose union matches its
+    /// topic, or every one with `invert` (see [`Directory::publish`]).
+    pub fn cores_for<'a>(
+        &'a self,
+        msg: &'a Message,
+        skip: Option<usize>,
+        invert: bool,
+    ) -> impl Iterator<Item = usize> + 'a {
+        self.unions
+            .iter()
+            .enumerate()
+            .filter(move |(core, union)| Some(*core) != skip && (invert || union.matches(&msg[0])))
+            .map(|(core, _)| core)
+    }
+
     /// The core that owns routing id `id`.
     pub fn owner(&self, id: &[u8]) -> Option<usize> {
         self.routes.get(id).copied()
@@ -139,10 +154,7 @@ impl Directory {
         mut push: impl FnMut(usize, Mail) -> Result<(), PushError<Mail>>,
     ) -> Published {
         let mut published = Published::default();
-        for (core, union) in self.unions.iter().enumerate() {
-            if Some(core) == skip || !(invert || union.matches(&msg[0])) {
-                continue;
-            }
+        for core in self.cores_for(msg, skip, invert) {
             match push(core, Mail::Publish(msg.clone())) {
                 Ok(()) => {}
                 Err(e) if e.is_closed() => published.closed = true,

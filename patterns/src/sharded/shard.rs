@@ -19,6 +19,7 @@ use super::registry;
 use super::role::Role;
 use crate::base::{ShardObserver, SocketBase};
 use crate::options::Options;
+use crate::pubsub::AtHwm;
 use crate::stats::Counters;
 use crate::AnySocket;
 
@@ -288,7 +289,14 @@ impl Shard {
                 let Some(msg) = lc.until_closing(me.next_outgoing()).await else {
                     break;
                 };
-                let sent = lc.until_closing(me.socket.send(msg)).await;
+                let sent = match me.role.publisher() {
+                    // An XPUB_NODROP publish from the handle (see receive_from_handle).
+                    Some(publisher) => {
+                        lc.until_closing(publisher.fan_out_when_room(&me.base, &msg))
+                            .await
+                    }
+                    None => lc.until_closing(me.socket.send(msg)).await,
+                };
                 me.shared.give_back(me.index, 1);
                 match sent {
                     None => break,
@@ -357,6 +365,24 @@ impl Shard {
     fn receive_from_handle(self: &Rc<Self>, mail: Mail) -> usize {
         match mail {
             Mail::Send(msg) => {
+                self.spawn_server();
+                self.receive(Mail::Send(msg));
+                0
+            }
+            Mail::Publish(msg) if self.base.options.borrow().xpub_nodrop => {
+                // XPUB_NODROP: published now if every subscriber it is for has room
+                // (and nothing from the handle waits before it); otherwise the server
+                // publishes it when they do, and only then gives the credit back, so
+                // the handle waits once this core's share of its credit is used up.
+                // The handle counted it (`sent`), once for all cores.
+                if self.outgoing.borrow().is_empty() {
+                    if let Some(publisher) = self.role.publisher() {
+                        let now = publisher.fan_out_with(&self.base, &msg, AtHwm::Refuse);
+                        if !matches!(now, Ok(None)) {
+                            return 1;
+                        }
+                    }
+                }
                 self.spawn_server();
                 self.receive(Mail::Send(msg));
                 0
