@@ -205,9 +205,10 @@ pub struct Options {
     /// each topic it had asked for is passed up as a cancel (`\x00topic`), and what it
     /// was subscribed to goes with it. A PUB ignores the option (libzmq's PUB would
     /// apply nothing and so deliver nothing, since it cannot read subscriptions). In a
-    /// [`crate::ShardedSocket`] it works on each core through
-    /// [`crate::ShardRef::recv`] and [`crate::ShardRef::subscribe`]; the handle cannot
-    /// apply subscriptions (it reads them from every core).
+    /// [`crate::ShardedSocket`] it works through the handle
+    /// ([`crate::ShardedSocket::recv`], then [`crate::ShardedSocket::subscribe`], applied
+    /// on the core of the request's subscriber) and on each core
+    /// ([`crate::ShardRef::recv`], [`crate::ShardRef::subscribe`]).
     pub xpub_manual: bool,
     /// XPUB_WELCOME_MSG (PUB and XPUB, default none): a message sent to each new
     /// subscriber as soon as its connection is made, before anything else, whatever

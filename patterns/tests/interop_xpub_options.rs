@@ -1,4 +1,4 @@
-//! XPUB_NODROP (local and sharded), XPUB_MANUAL, XPUB_WELCOME_MSG and
+//! XPUB_NODROP and XPUB_MANUAL (local and sharded), XPUB_WELCOME_MSG and
 //! INVERT_MATCHING against libzmq peers. Everything of one test runs on one glommio thread: the libzmq sockets are
 //! used with `DONTWAIT` and polled between short sleeps, so they never block the
 //! executor that drives the Monocoque sockets. Subscriptions are known to have
@@ -250,6 +250,60 @@ fn xpub_manual_applies_subscriptions_to_the_last_requester() {
         assert_eq!(xrecv(&xpub, "the leaver's cancel").await, one(b"\x00"));
         xpub.close().await;
     });
+}
+
+/// XPUB_MANUAL on a sharded XPUB, through the handle: two libzmq SUBs (served by
+/// different cores) each ask for everything; the handle reads each request and grants
+/// its subscriber its own topic; each then gets only that topic.
+#[test]
+fn sharded_xpub_manual_applies_subscriptions_on_the_requesters_core() {
+    let rt = common::two_cores();
+    let xpub = ShardedSocket::new(&rt, SocketType::XPub, Options::default().xpub_manual(true));
+    let ep = xpub.bind("tcp://127.0.0.1:0").unwrap().to_string();
+    let ctx = zmq::Context::new();
+    let request = || {
+        let m = xpub.recv_timeout(Some(common::WAIT)).unwrap();
+        frames(&m.expect("a subscription request"))
+    };
+    let subscriber = || {
+        let sub = zsock(&ctx, zmq::SUB);
+        sub.set_rcvtimeo(10_000).unwrap();
+        sub.set_subscribe(b"").unwrap();
+        sub.connect(&ep).unwrap();
+        sub
+    };
+    let first = subscriber();
+    assert_eq!(request(), one(b"\x01"));
+    xpub.subscribe(b"A").unwrap();
+    let second = subscriber();
+    assert_eq!(request(), one(b"\x01"));
+    xpub.subscribe(b"B").unwrap();
+    assert_eq!(
+        xpub.peers_per_core().unwrap(),
+        [1, 1],
+        "one subscriber per core"
+    );
+
+    for topic in ["C1", "B1", "A1"] {
+        xpub.send(topic).unwrap();
+    }
+    assert_eq!(first.recv_multipart(0).unwrap(), one(b"A1"));
+    assert_eq!(second.recv_multipart(0).unwrap(), one(b"B1"));
+
+    // A repeated request is passed up too, and changes go to its subscriber.
+    first.set_subscribe(b"").unwrap();
+    assert_eq!(request(), one(b"\x01"));
+    xpub.unsubscribe(b"A").unwrap();
+    xpub.subscribe(b"C").unwrap();
+    for topic in ["A2", "B2", "C2"] {
+        xpub.send(topic).unwrap();
+    }
+    assert_eq!(first.recv_multipart(0).unwrap(), one(b"C2"));
+    assert_eq!(second.recv_multipart(0).unwrap(), one(b"B2"));
+
+    // Without XPUB_MANUAL the handle does not subscribe anyone.
+    let plain = ShardedSocket::new(&rt, SocketType::XPub, Options::default());
+    assert!(matches!(plain.subscribe(b"A"), Err(Error::State(_))));
 }
 
 #[test]

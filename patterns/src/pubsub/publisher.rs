@@ -495,10 +495,23 @@ impl Publisher {
                 "an XPUB subscribes its peers itself only with XPUB_MANUAL",
             ));
         }
-        let Some(peer) = base.last_sender().and_then(|id| base.peer(id)) else {
+        let Some(peer) = base.last_sender() else {
             return Ok(());
         };
-        self.apply(base, &peer, &Bytes::copy_from_slice(topic), subscribe);
+        self.manual_change_for(base, peer, &Bytes::copy_from_slice(topic), subscribe)
+    }
+
+    /// XPUB_MANUAL: applies a change to subscriber `peer` (nothing if it has gone).
+    pub(crate) fn manual_change_for(
+        &self,
+        base: &SocketBase,
+        peer: PeerId,
+        topic: &Bytes,
+        subscribe: bool,
+    ) -> Result<()> {
+        if let Some(peer) = base.peer(peer) {
+            self.apply(base, &peer, topic, subscribe);
+        }
         Ok(())
     }
 

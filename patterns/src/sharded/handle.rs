@@ -15,7 +15,7 @@ use monocoque_runtime::ring::PushError;
 use monocoque_runtime::Doorbell;
 use monocoque_runtime::{link, Inbox, Outbox};
 use monocoque_runtime::{
-    CoreContext, CoreService, CoreTasks, Endpoint, Message, Runtime, RuntimeHandle,
+    CoreContext, CoreService, CoreTasks, Endpoint, Message, PeerId, Runtime, RuntimeHandle,
 };
 use smallvec::SmallVec;
 
@@ -67,8 +67,11 @@ struct External {
     directory: Directory,
     /// XPUB: how many cores have each topic, to pass a topic up once.
     topics: AHashMap<Bytes, usize>,
-    /// Received messages, by the core each came from.
-    pending: Vec<VecDeque<Message>>,
+    /// Received messages (with their sender where it is known), by the core each
+    /// came from.
+    pending: Vec<VecDeque<(Option<PeerId>, Message)>>,
+    /// XPUB_MANUAL: the core and subscriber of the request `recv` returned last.
+    last_requester: Option<(usize, PeerId)>,
     /// Messages in `pending`.
     queued: usize,
     /// The core `pop` looks at first (fair-queueing over the cores).
@@ -124,6 +127,7 @@ impl ShardedSocket {
                     topics: AHashMap::default(),
                     pending: (0..cores).map(|_| VecDeque::new()).collect(),
                     queued: 0,
+                    last_requester: None,
                     next_from: 0,
                     req_out: None,
                     rep_to: None,
@@ -328,13 +332,44 @@ impl ShardedSocket {
     }
 
     /// SUB/XSUB: subscribes every core's shard to `prefix`.
+    ///
+    /// XPUB with XPUB_MANUAL: subscribes the subscriber whose request
+    /// [`ShardedSocket::recv`] (or `recv_async`, `try_recv`) returned last to
+    /// `prefix`, on the core that serves it, as [`XPub::subscribe`](crate::XPub::subscribe)
+    /// does for a local XPUB; nothing if no request was received yet or its
+    /// subscriber has gone. Under XPUB_MANUAL every request is passed up, from every
+    /// core. It waits for the core to apply the change, so what the handle publishes
+    /// next is routed by it; it fails with [`Error::State`] on a runtime core (use
+    /// [`ShardRef::subscribe`] there) or without XPUB_MANUAL.
+    ///
+    /// ```no_run
+    /// use monocoque::{Options, Runtime, ShardedSocket, SocketType};
+    ///
+    /// let rt = Runtime::builder().build()?;
+    /// let options = Options::default().xpub_manual(true);
+    /// let xpub = ShardedSocket::new(&rt, SocketType::XPub, options);
+    /// xpub.bind("tcp://127.0.0.1:5557")?;
+    /// let request = xpub.recv()?; // b"\x01" and the topic a subscriber asked for
+    /// if request[0].starts_with(b"\x01") {
+    ///     xpub.subscribe(b"granted.")?; // what it gets instead
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn subscribe(&self, prefix: &[u8]) -> Result<()> {
-        self.change_subscription(prefix, true)
+        match self.inner.kind {
+            SocketType::XPub => self.manual_change(prefix, true),
+            _ => self.change_subscription(prefix, true),
+        }
     }
 
-    /// SUB/XSUB: removes one subscription to `prefix` on every core.
+    /// SUB/XSUB: removes one subscription to `prefix` on every core. XPUB with
+    /// XPUB_MANUAL: unsubscribes the subscriber of the request received last, as
+    /// [`ShardedSocket::subscribe`].
     pub fn unsubscribe(&self, prefix: &[u8]) -> Result<()> {
-        self.change_subscription(prefix, false)
+        match self.inner.kind {
+            SocketType::XPub => self.manual_change(prefix, false),
+            _ => self.change_subscription(prefix, false),
+        }
     }
 
     fn change_subscription(&self, prefix: &[u8], subscribe: bool) -> Result<()> {
@@ -535,7 +570,7 @@ impl ShardedSocket {
         crate::socket_macros::try_sending(msg.into(), |msg| {
             self.check_open()?;
             let mut ext = self.external();
-            ext.absorb(self.inner.kind, self.inner.options.xpub_verbose);
+            ext.absorb(self.inner.kind, self.every_subscription());
             if self.inner.kind == SocketType::XSub {
                 return self.try_send_everywhere(&mut ext, msg);
             }
@@ -640,6 +675,31 @@ impl ShardedSocket {
         }
     }
 
+    /// XPUB: every subscription is passed up (XPUB_VERBOSE, or XPUB_MANUAL, where
+    /// each request is the application's to decide).
+    fn every_subscription(&self) -> bool {
+        self.inner.options.xpub_verbose || self.inner.options.xpub_manual
+    }
+
+    fn manual_change(&self, topic: &[u8], subscribe: bool) -> Result<()> {
+        if !self.inner.options.xpub_manual {
+            return Err(Error::State(
+                "an XPUB subscribes its peers itself only with XPUB_MANUAL",
+            ));
+        }
+        self.check_open()?;
+        let Some((core, peer)) = self.external().last_requester else {
+            return Ok(());
+        };
+        let topic = Bytes::copy_from_slice(topic);
+        // Done on the core and waited for: the union change it causes is in the
+        // handle's ring before this returns, so the handle's next publish sees it.
+        self.ask(core, move |shard| match shard.role.publisher() {
+            Some(publisher) => publisher.manual_change_for(&shard.base, peer, &topic, subscribe),
+            None => Ok(()),
+        })?
+    }
+
     fn check_not_on_core(&self, what: &'static str) -> Result<()> {
         if CoreContext::current().is_some() {
             // Parking a core's thread would stall the very core that must forward.
@@ -657,7 +717,7 @@ impl ShardedSocket {
             // The rings' park flags stay raised from an earlier wait (no cancel_park):
             // another reader may still be waiting on them, and the cores' next push
             // must wake it. It costs at most one spurious wake-up per wait.
-            ext.absorb(self.inner.kind, self.inner.options.xpub_verbose);
+            ext.absorb(self.inner.kind, self.every_subscription());
             match self.inner.kind {
                 SocketType::Req if ext.req_out.is_none() => {
                     return Poll::Ready(Err(Error::State(
@@ -671,10 +731,11 @@ impl ShardedSocket {
                 }
                 _ => {}
             }
-            if let Some((from, msg)) = ext.pop() {
+            if let Some((from, peer, msg)) = ext.pop() {
                 match self.inner.kind {
                     SocketType::Req => ext.req_out = None,
                     SocketType::Rep => ext.rep_to = Some(from),
+                    SocketType::XPub => ext.last_requester = peer.map(|p| (from, p)),
                     _ => {}
                 }
                 // Counted in `received` by the core that forwarded it.
@@ -704,7 +765,7 @@ impl ShardedSocket {
         loop {
             self.check_open()?;
             let mut ext = self.external();
-            ext.absorb(self.inner.kind, self.inner.options.xpub_verbose);
+            ext.absorb(self.inner.kind, self.every_subscription());
             let m = msg.take().expect("polled after completion");
             match self.try_hand_on(&mut ext, m, done) {
                 Handed::Done(result) => return Poll::Ready(result),
@@ -955,6 +1016,7 @@ const ABSORB_LIMIT: usize = 1024;
 
 impl External {
     /// Applies routing and union updates from the cores; queues inbound messages.
+    /// `verbose`: an XPUB passes every subscription up, not only each topic's first.
     fn absorb(&mut self, kind: SocketType, verbose: bool) {
         if self.queued >= ABSORB_LIMIT {
             // Nobody reads: leave the rest in the rings, which hold the cores back.
@@ -965,11 +1027,11 @@ impl External {
         for m in mail.drain(..) {
             match m {
                 Mail::Notice { from, notice } => self.directory.learn(from, &notice),
-                Mail::Inbound { from, msg } => {
+                Mail::Inbound { from, peer, msg } => {
                     if kind == SocketType::XPub && !verbose && !self.first_or_last(&msg) {
                         continue;
                     }
-                    self.pending[from].push_back(msg);
+                    self.pending[from].push_back((peer, msg));
                     self.queued += 1;
                 }
                 // Cores send the handle nothing else.
@@ -980,16 +1042,16 @@ impl External {
     }
     /// The next received message, taking the cores in turn (each core's own socket
     /// fair-queues its peers), with the core it came from.
-    fn pop(&mut self) -> Option<(usize, Message)> {
+    fn pop(&mut self) -> Option<(usize, Option<PeerId>, Message)> {
         if self.queued == 0 {
             return None;
         }
         let cores = self.pending.len();
         for from in (0..cores).map(|i| (self.next_from + i) % cores) {
-            if let Some(msg) = self.pending[from].pop_front() {
+            if let Some((peer, msg)) = self.pending[from].pop_front() {
                 self.next_from = (from + 1) % cores;
                 self.queued -= 1;
-                return Some((from, msg));
+                return Some((from, peer, msg));
             }
         }
         None

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use ahash::AHashMap;
 use bytes::Bytes;
 use monocoque_runtime::ring::PushError;
-use monocoque_runtime::{Credit, Message, Signal, WakerSet};
+use monocoque_runtime::{Credit, Message, PeerId, Signal, WakerSet};
 
 use crate::subscriptions::SubscriptionSet;
 
@@ -26,8 +26,13 @@ pub(crate) enum Mail {
     Evict { from: usize, id: Bytes },
     /// A change on core `from` that the others route by.
     Notice { from: usize, notice: Notice },
-    /// A message core `from` received, for the handle's reader.
-    Inbound { from: usize, msg: Message },
+    /// A message core `from` received, for the handle's reader; `peer` is the
+    /// sender, where the handle needs it (an XPUB_MANUAL's requests).
+    Inbound {
+        from: usize,
+        peer: Option<PeerId>,
+        msg: Message,
+    },
 }
 
 /// What a socket's handle and cores share besides their rings: the handle's credit

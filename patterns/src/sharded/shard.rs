@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use monocoque_runtime::{CoreContext, CoreService, Endpoint, Listener, RuntimeHandle};
-use monocoque_runtime::{Inbox, Message, Notify, Outbox};
+use monocoque_runtime::{Inbox, Message, Notify, Outbox, PeerId};
 use monocoque_zmtp::SocketType;
 
 use super::mail::{Directory, Mail, Notice, Shared};
@@ -229,10 +229,10 @@ impl Shard {
         self.base.lifecycle.spawn(async move {
             let lc = Rc::clone(&me.base.lifecycle);
             loop {
-                let Some(Ok((_, msg))) = lc.until_closing(me.base.recv()).await else {
+                let Some(Ok((peer, msg))) = lc.until_closing(me.base.recv()).await else {
                     break;
                 };
-                if !me.forward(msg).await {
+                if !me.forward(Some(peer), msg).await {
                     break;
                 }
             }
@@ -240,9 +240,9 @@ impl Shard {
     }
 
     /// Passes `msg` to the handle; false once the socket is closing.
-    async fn forward(self: &Rc<Self>, msg: Message) -> bool {
+    async fn forward(self: &Rc<Self>, peer: Option<PeerId>, msg: Message) -> bool {
         let from = self.index;
-        self.post(Dest::Handle, Mail::Inbound { from, msg });
+        self.post(Dest::Handle, Mail::Inbound { from, peer, msg });
         // Back-pressure: do not run ahead of a full ring.
         let lc = &self.base.lifecycle;
         while !self.backlog.borrow().is_empty() {
@@ -282,7 +282,7 @@ impl Shard {
                     let Some(Ok(request)) = lc.until_closing(me.socket.recv()).await else {
                         break;
                     };
-                    if !me.forward(request).await {
+                    if !me.forward(None, request).await {
                         break;
                     }
                 }
@@ -310,7 +310,7 @@ impl Shard {
                     let Some(Ok(reply)) = lc.until_closing(me.socket.recv()).await else {
                         break;
                     };
-                    if !me.forward(reply).await {
+                    if !me.forward(None, reply).await {
                         break;
                     }
                 }
