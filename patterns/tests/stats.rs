@@ -1,4 +1,4 @@
-//! Socket counters (`stats`, `peer_stats`) and the `MessagesDropped` monitor event,
+//! Socket counters (`stats`, `peer_stats`, local and sharded) and the `MessagesDropped` monitor event,
 //! against libzmq peers: every message a PUB drops at SNDHWM is counted, exactly.
 
 mod common;
@@ -7,7 +7,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use common::{join, run, within, zsock};
-use monocoque::{MonitorEvent, Options, Pub, Pull, Push};
+use monocoque::{MonitorEvent, Options, Pub, Pull, Push, ShardedSocket, SocketType};
 
 /// A 256-byte message starting with `seq`.
 fn body(seq: u64) -> Vec<u8> {
@@ -151,4 +151,49 @@ fn push_pull_count_sent_and_received() {
         assert_eq!(pull.stats().received, 500);
         assert_eq!(push.stats().dropped_hwm + pull.stats().dropped_hwm, 0);
     });
+}
+
+/// A sharded PUB's `peer_stats` gathers every core's subscribers: two libzmq SUBs
+/// that never read, one per core, each with its drops, which add up to the socket's.
+#[test]
+fn sharded_peer_stats_gather_every_cores_subscribers() {
+    let rt = common::two_cores();
+    let publisher = ShardedSocket::new(&rt, SocketType::Pub, Options::default().sndhwm(10));
+    let endpoint = publisher.bind("tcp://127.0.0.1:0").unwrap().to_string();
+    let ctx = zmq::Context::new();
+    let subs: Vec<zmq::Socket> = (0..2)
+        .map(|_| {
+            let s = zsock(&ctx, zmq::SUB);
+            s.set_rcvhwm(10).unwrap();
+            s.set_rcvbuf(4096).unwrap();
+            s.set_subscribe(b"").unwrap();
+            s.connect(&endpoint).unwrap();
+            s
+        })
+        .collect();
+    // Both subscriptions in: each SUB has received something.
+    let deadline = std::time::Instant::now() + common::WAIT;
+    for s in &subs {
+        while s.recv_bytes(zmq::DONTWAIT).is_err() {
+            publisher.send(body(0)).unwrap();
+            std::thread::sleep(Duration::from_millis(1));
+            assert!(std::time::Instant::now() < deadline, "no subscription");
+        }
+    }
+    assert_eq!(publisher.peers_per_core().unwrap(), [1, 1]);
+    for seq in 0..50_000 {
+        publisher.send(body(seq)).unwrap();
+    }
+    // The cores may still be fanning out what the handle handed them: compare once
+    // the counters stand still.
+    let (peers, dropped) = loop {
+        let before = publisher.stats().unwrap().dropped_hwm;
+        let peers = publisher.peer_stats().unwrap();
+        if publisher.stats().unwrap().dropped_hwm == before {
+            break (peers, before);
+        }
+    };
+    assert_eq!(peers.len(), 2, "{peers:?}");
+    assert!(peers.iter().all(|p| p.dropped_hwm > 0), "{peers:?}");
+    assert_eq!(peers.iter().map(|p| p.dropped_hwm).sum::<u64>(), dropped);
 }

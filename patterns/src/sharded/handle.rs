@@ -28,7 +28,7 @@ use super::shard::{Shard, ShardRings};
 use super::ShardRef;
 use crate::error::{Error, Result, TrySendError};
 use crate::options::Options;
-use crate::stats::Stats;
+use crate::stats::{PeerStats, Stats};
 
 /// A socket spread over every core of a [`Runtime`]: a `Send + Sync` handle.
 ///
@@ -490,6 +490,17 @@ impl ShardedSocket {
             .map(|core| self.ask(core, |shard| shard.base.stats()))
             .collect::<Result<Vec<_>>>()?;
         Ok(self.external().stats + cores.into_iter().sum())
+    }
+
+    /// Every core's peers' queues and SNDHWM drops ([`ShardRef::peer_stats`] of each
+    /// core), core 0's first. Asks every core, so call it from a plain thread: from a
+    /// runtime core it fails with [`Error::State`].
+    pub fn peer_stats(&self) -> Result<Vec<PeerStats>> {
+        let mut all = Vec::new();
+        for core in 0..self.inner.rt.cores() {
+            all.extend(self.ask(core, |shard| shard.base.peer_stats())?);
+        }
+        Ok(all)
     }
 
     /// Fails with [`Error::Closed`] once [`ShardedSocket::close`] was called or the
