@@ -51,7 +51,7 @@ async fn open(cfg: &Config) -> Result<AnySocket, Failure> {
     let socket = AnySocket::with_options(cfg.kind, options(cfg));
     warn_failed_handshakes(&socket);
     for prefix in subscriptions(cfg) {
-        socket.subscribe(&prefix).await.map_err(socket_error)?;
+        socket.subscribe(&prefix).map_err(socket_error)?;
     }
     for endpoint in &cfg.binds {
         let bound = socket

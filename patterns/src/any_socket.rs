@@ -420,14 +420,14 @@ impl AnySocket {
     /// glommio::LocalExecutor::default().run(async {
     ///     let sub = AnySocket::new(SocketType::XSub);
     ///     sub.connect("tcp://127.0.0.1:5556")?;
-    ///     sub.subscribe(b"weather.").await?;
+    ///     sub.subscribe(b"weather.")?;
     ///     let msg = sub.recv().await?;
     ///     Ok::<(), monocoque::Error>(())
     /// })
     /// .unwrap();
     /// ```
-    pub async fn subscribe(&self, prefix: &[u8]) -> Result<()> {
-        self.change_subscription(prefix, true, "subscribe").await
+    pub fn subscribe(&self, prefix: &[u8]) -> Result<()> {
+        self.change_subscription(prefix, true, "subscribe")
     }
 
     /// Removes one subscription to `prefix` from a SUB or XSUB
@@ -440,18 +440,18 @@ impl AnySocket {
     ///
     /// glommio::LocalExecutor::default().run(async {
     ///     let sub = AnySocket::new(SocketType::Sub);
-    ///     sub.subscribe(b"news").await?;
-    ///     sub.unsubscribe(b"news").await?;
-    ///     assert!(AnySocket::new(SocketType::Pub).unsubscribe(b"news").await.is_err());
+    ///     sub.subscribe(b"news")?;
+    ///     sub.unsubscribe(b"news")?;
+    ///     assert!(AnySocket::new(SocketType::Pub).unsubscribe(b"news").is_err());
     ///     Ok::<(), monocoque::Error>(())
     /// })
     /// .unwrap();
     /// ```
-    pub async fn unsubscribe(&self, prefix: &[u8]) -> Result<()> {
-        self.change_subscription(prefix, false, "unsubscribe").await
+    pub fn unsubscribe(&self, prefix: &[u8]) -> Result<()> {
+        self.change_subscription(prefix, false, "unsubscribe")
     }
 
-    async fn change_subscription(&self, prefix: &[u8], on: bool, op: &'static str) -> Result<()> {
+    fn change_subscription(&self, prefix: &[u8], on: bool, op: &'static str) -> Result<()> {
         match self {
             AnySocket::Sub(s) if on => s.subscribe(prefix),
             AnySocket::Sub(s) => s.unsubscribe(prefix),
@@ -461,7 +461,9 @@ impl AnySocket {
                 let mut frame = Vec::with_capacity(prefix.len() + 1);
                 frame.push(u8::from(on));
                 frame.extend_from_slice(prefix);
-                s.send(bytes::Bytes::from(frame)).await
+                // An XSUB's subscription message never waits (see XSub::send).
+                s.try_send(bytes::Bytes::from(frame))
+                    .map_err(|e| e.into_parts().0)
             }
             other => Err(Error::Unsupported {
                 socket: other.kind(),

@@ -79,7 +79,7 @@ fn round_trip(case: Case, kind: SocketType) {
             let s = AnySocket::new(kind);
             assert_eq!(s.kind(), kind);
             if matches!(kind, SocketType::Sub | SocketType::XSub) {
-                s.subscribe(b"").await.unwrap();
+                s.subscribe(b"").unwrap();
             }
             m.attach(&s, 1).await;
             match kind {
@@ -163,14 +163,14 @@ fn operations_a_type_lacks_fail_with_unsupported() {
                 _ => assert!(s.try_recv().unwrap().is_none(), "{kind}: nothing arrived"),
             }
             if matches!(kind, Sub | XSub) {
-                s.subscribe(b"a").await.unwrap();
-                s.unsubscribe(b"a").await.unwrap();
+                s.subscribe(b"a").unwrap();
+                s.unsubscribe(b"a").unwrap();
             } else if kind == XPub {
                 // An XPUB subscribes its peers itself, with XPUB_MANUAL only.
-                assert!(matches!(s.subscribe(b"a").await, Err(Error::State(_))));
+                assert!(matches!(s.subscribe(b"a"), Err(Error::State(_))));
             } else {
-                check_unsupported(s.subscribe(b"a").await, kind, "subscribe");
-                check_unsupported(s.unsubscribe(b"a").await, kind, "unsubscribe");
+                check_unsupported(s.subscribe(b"a"), kind, "subscribe");
+                check_unsupported(s.unsubscribe(b"a"), kind, "unsubscribe");
             }
             s.close().await;
         }

@@ -185,8 +185,8 @@ impl Subscriber {
 
     async fn change(&self, topic: &[u8], on: bool) {
         match self {
-            Subscriber::Mono(s) if on => s.subscribe(topic).await.unwrap(),
-            Subscriber::Mono(s) => s.unsubscribe(topic).await.unwrap(),
+            Subscriber::Mono(s) if on => s.subscribe(topic).unwrap(),
+            Subscriber::Mono(s) => s.unsubscribe(topic).unwrap(),
             Subscriber::Lib(s, SubKind::Sub) if on => s.set_subscribe(topic).unwrap(),
             Subscriber::Lib(s, SubKind::Sub) => s.set_unsubscribe(topic).unwrap(),
             Subscriber::Lib(s, SubKind::XSub) => {
