@@ -44,8 +44,8 @@ mod transport;
 
 pub use arena::{stats as arena_stats, ArenaStats, CHUNK as ARENA_CHUNK};
 pub use cores::{
-    CoreContext, CoreService, CoreTaskLost, CoreTasks, Placement, Runtime, RuntimeBuilder,
-    RuntimeError, RuntimeHandle,
+    CoreContext, CoreService, CoreSocket, CoreTaskLost, CoreTasks, Placement, Runtime,
+    RuntimeBuilder, RuntimeError, RuntimeHandle,
 };
 pub use doorbell::{thread_waker, Doorbell, WakerSet};
 pub use endpoint::{Endpoint, EndpointError};

@@ -171,6 +171,10 @@ impl SocketBase {
     fn probe_executor(&self) -> Result<()> {
         if monocoque_runtime::on_glommio() {
             self.on_executor.set(true);
+            if let Some(core) = monocoque_runtime::CoreContext::current() {
+                // On a runtime core: closed, with its LINGER, when the runtime stops.
+                core.adopt_socket(self.me.clone());
+            }
             Ok(())
         } else {
             Err(Error::NoExecutor)
@@ -287,7 +291,8 @@ impl SocketBase {
         lc.abort();
     }
 
-    /// Shutdown from `Drop`: lingers in a background task.
+    /// Shutdown from `Drop`: lingers in a background task (on a runtime core, the
+    /// runtime's stop waits for it: see [`monocoque_runtime::CoreSocket`]).
     pub fn shutdown_in_background(&self) {
         if self.closed.get() {
             return;
@@ -361,5 +366,11 @@ impl SocketBase {
     /// The peer with id `id`, if it is still one of this socket's.
     pub fn peer(&self, id: PeerId) -> Option<Rc<Peer>> {
         self.peers.borrow().get(&id).cloned()
+    }
+}
+
+impl monocoque_runtime::CoreSocket for SocketBase {
+    fn close_for_stop(self: Rc<Self>) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> {
+        Box::pin(async move { self.close().await })
     }
 }

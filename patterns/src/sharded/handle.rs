@@ -924,9 +924,12 @@ impl ShardedSocket {
         }
     }
 
-    /// Closes the shard on every core (LINGER honoured) and waits for it. Afterwards
-    /// every method of this socket (and of its clones) fails with [`Error::Closed`],
-    /// including sends and receives that were waiting.
+    /// Closes the shard on every core and waits for it, honouring LINGER: what the
+    /// handle had accepted reaches the shards' sockets first, then each waits up to
+    /// LINGER ([`Options::linger`], by default for ever, as libzmq's) for its queues
+    /// to reach their peers. Afterwards every method of this socket (and of its
+    /// clones) fails with [`Error::Closed`], including sends and receives that were
+    /// waiting.
     pub fn close(&self) {
         self.inner.closed.store(true, Ordering::Release);
         self.inner.shared.wakers.wake_all();
@@ -936,7 +939,7 @@ impl ShardedSocket {
             let sent = self.inner.rt.run_on(core, move || {
                 if let Some(shard) = registry::shard(id) {
                     glommio::spawn_local(async move {
-                        shard.base.close().await;
+                        shard.close_after_flush().await;
                         let _ = tx.send(());
                     })
                     .detach();

@@ -67,6 +67,10 @@ pub(crate) struct Shard {
     /// Wakes the serving task when `outgoing` gets a message.
     outgoing_ready: Notify,
     serving: Cell<bool>,
+    /// The serving task is handing a message to the socket.
+    sending: Cell<bool>,
+    /// Woken whenever the serving task has handed one over.
+    sent: Notify,
     /// Reused buffer for what `drain` takes from the rings.
     mail: RefCell<Vec<Mail>>,
     /// Notices that found a ring full, in order; nothing overtakes them.
@@ -106,6 +110,8 @@ impl Shard {
             outgoing: RefCell::default(),
             outgoing_ready: Notify::new(),
             serving: Cell::new(false),
+            sending: Cell::new(false),
+            sent: Notify::new(),
             mail: RefCell::default(),
             backlog: RefCell::default(),
             directory: RefCell::new(Directory::new(ctx.cores())),
@@ -254,6 +260,33 @@ impl Shard {
         !lc.is_closing()
     }
 
+    /// Closes the shard, honouring LINGER, after what the handle handed this core
+    /// has reached the socket: the mail still in the rings is taken, and the serving
+    /// task's queue given up to LINGER to be handed over (it waits for peers or room
+    /// as a send does). Then the socket's own close applies LINGER to its queues.
+    pub(super) async fn close_after_flush(self: &Rc<Self>) {
+        while CoreService::drain(self.as_ref(), usize::MAX) > 0 {}
+        let linger = self.base.options.borrow().linger;
+        let handed_over = std::future::poll_fn(|cx| {
+            if self.outgoing.borrow().is_empty() && !self.sending.get() {
+                return std::task::Poll::Ready(());
+            }
+            self.sent.register(cx.waker());
+            std::task::Poll::Pending
+        });
+        match linger {
+            None => handed_over.await,
+            Some(d) => {
+                let _ = glommio::timer::timeout(d, async {
+                    handed_over.await;
+                    Ok(())
+                })
+                .await;
+            }
+        }
+        self.base.close().await;
+    }
+
     /// The next message the handle asked this core to send.
     async fn next_outgoing(&self) -> Message {
         std::future::poll_fn(|cx| match self.outgoing.borrow_mut().pop_front() {
@@ -289,6 +322,7 @@ impl Shard {
                 let Some(msg) = lc.until_closing(me.next_outgoing()).await else {
                     break;
                 };
+                me.sending.set(true);
                 let sent = match me.role.publisher() {
                     // An XPUB_NODROP publish from the handle (see receive_from_handle).
                     Some(publisher) => {
@@ -297,6 +331,8 @@ impl Shard {
                     }
                     None => lc.until_closing(me.socket.send(msg)).await,
                 };
+                me.sending.set(false);
+                me.sent.notify_all();
                 me.shared.give_back(me.index, 1);
                 match sent {
                     None => break,
@@ -481,8 +517,12 @@ impl CoreService for Shard {
         let base = Rc::clone(&self.base);
         let id = self.id;
         let shared = Arc::clone(&self.shared);
+        let me = registry::shard(id);
         Box::pin(async move {
-            base.close().await;
+            match me {
+                Some(me) => me.close_after_flush().await,
+                None => base.close().await,
+            }
             registry::forget(id);
             // A handle waiting for this core's credit or peers learns that the
             // runtime stopped.

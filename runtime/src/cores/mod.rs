@@ -14,6 +14,6 @@ mod tasks;
 pub use builder::{RuntimeBuilder, RuntimeError};
 pub(crate) use load::ConnectionCount;
 pub use load::Placement;
-pub use pump::{CoreContext, CoreService};
+pub use pump::{CoreContext, CoreService, CoreSocket};
 pub use runtime::{Runtime, RuntimeHandle};
 pub use tasks::{CoreTaskLost, CoreTasks};

@@ -5,7 +5,7 @@
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 use super::RuntimeHandle;
 use crate::doorbell::CoreBell;
@@ -38,12 +38,22 @@ pub trait CoreService {
     fn shutdown(&self) -> Pin<Box<dyn Future<Output = ()>>>;
 }
 
+/// A socket that lives on a runtime core (not a sharded socket's shard, which is a
+/// [`CoreService`]): closed, honouring its LINGER, when the runtime stops, so that
+/// what it accepted is delivered as a libzmq context's termination would wait for.
+pub trait CoreSocket {
+    /// Closes the socket (or, if it is closing already, waits for it), for at most
+    /// its LINGER.
+    fn close_for_stop(self: Rc<Self>) -> Pin<Box<dyn Future<Output = ()>>>;
+}
+
 /// What a core knows about itself, available to code running on it.
 pub struct CoreContext {
     index: usize,
     cores: usize,
     runtime: RuntimeHandle,
     services: RefCell<Vec<Rc<dyn CoreService>>>,
+    sockets: RefCell<Vec<Weak<dyn CoreSocket>>>,
     stop: Cell<bool>,
 }
 
@@ -54,6 +64,7 @@ impl CoreContext {
             cores,
             runtime,
             services: RefCell::new(Vec::new()),
+            sockets: RefCell::new(Vec::new()),
             stop: Cell::new(false),
         }
     }
@@ -83,14 +94,39 @@ impl CoreContext {
         self.services.borrow_mut().push(service);
     }
 
+    /// Makes the runtime close `socket` when it stops (if it is still alive then).
+    pub fn adopt_socket(&self, socket: Weak<dyn CoreSocket>) {
+        let mut sockets = self.sockets.borrow_mut();
+        // Forget the ones that have gone, so that churn does not grow the list.
+        if sockets.len() >= 64 && sockets.len().is_power_of_two() {
+            sockets.retain(|s| s.strong_count() > 0);
+        }
+        sockets.push(socket);
+    }
+
     pub(super) fn request_stop(&self) {
         self.stop.set(true);
     }
 
+    /// Closes the services (sharded sockets' shards), then the sockets living here,
+    /// all at once, each honouring its LINGER.
     pub(super) async fn shutdown_services(&self) {
         let services: Vec<_> = self.services.borrow_mut().drain(..).collect();
-        for service in services {
-            service.shutdown().await;
+        let closing: Vec<_> = services
+            .iter()
+            .map(|s| glommio::spawn_local(s.shutdown()).detach())
+            .collect();
+        for task in closing {
+            task.await;
+        }
+        let sockets: Vec<_> = self.sockets.borrow_mut().drain(..).collect();
+        let closing: Vec<_> = sockets
+            .iter()
+            .filter_map(Weak::upgrade)
+            .map(|s| glommio::spawn_local(s.close_for_stop()).detach())
+            .collect();
+        for task in closing {
+            task.await;
         }
     }
 

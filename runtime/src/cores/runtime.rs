@@ -164,6 +164,13 @@ impl Runtime {
     }
 
     /// Stops every core: sockets close (LINGER honoured), executors end, threads join.
+    ///
+    /// Every socket on a core closes: the shards of sharded sockets (after what their
+    /// handles had handed them), and local sockets that live on a core, whether still
+    /// open or dropped and lingering. Each waits up to its LINGER for what it accepted
+    /// to reach its peers, all of them at once; with the default LINGER (for ever), as
+    /// with libzmq's `zmq_ctx_term`, a message for a peer that never comes keeps
+    /// `shutdown` waiting: set `Options::linger` to bound it.
     pub fn shutdown(mut self) {
         self.stop();
     }

@@ -1,0 +1,140 @@
+//! What a sharded socket's `close` and a runtime's `shutdown` do with messages that
+//! sends had accepted: with the default LINGER (for ever) every one reaches its live
+//! peer before they return, as libzmq's `zmq_close` and `zmq_ctx_term` see to; with
+//! LINGER 0 they return at once. Over TCP and inproc, from the handle of a sharded
+//! socket and from local sockets living on a runtime core.
+
+mod common;
+
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use monocoque::{Options, Pull, Push, Runtime, ShardedSocket, SocketType};
+
+const N: u32 = 1500;
+
+/// A PULL on a plain glommio thread that reads slowly (2 ms every 10 messages) until
+/// nothing comes for 2 s; returns the endpoint it bound and, at the end, the numbers
+/// it received.
+fn slow_reader(endpoint: &'static str) -> (String, std::thread::JoinHandle<Vec<u32>>) {
+    let (tx, rx) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        glommio::LocalExecutor::default().run(async move {
+            let pull = Pull::with_options(Options::default().rcvtimeo(Duration::from_secs(2)));
+            tx.send(pull.bind(endpoint).unwrap().to_string()).unwrap();
+            let mut got = Vec::new();
+            while let Ok(m) = pull.recv().await {
+                got.push(u32::from_be_bytes(m[0][..4].try_into().unwrap()));
+                if got.len() % 10 == 0 {
+                    glommio::timer::sleep(Duration::from_millis(2)).await;
+                }
+            }
+            got
+        })
+    });
+    (rx.recv().unwrap(), reader)
+}
+
+fn runtime() -> Runtime {
+    Runtime::builder()
+        .cores(vec![0, 1])
+        .pinned(false)
+        .build()
+        .unwrap()
+}
+
+/// Every message, once, in order.
+fn in_order(got: &[u32]) -> bool {
+    got.iter().copied().eq(0..N)
+}
+
+fn numbered(i: u32, size: usize) -> Vec<u8> {
+    let mut v = vec![0u8; size.max(4)];
+    v[..4].copy_from_slice(&i.to_be_bytes());
+    v
+}
+
+#[test]
+fn a_sharded_sockets_close_delivers_what_its_handle_accepted() {
+    for (endpoint, size) in [
+        ("tcp://127.0.0.1:0", 16 << 10),
+        ("inproc://sharded-close", 4),
+    ] {
+        let (ep, reader) = slow_reader(endpoint);
+        let rt = runtime();
+        let push = ShardedSocket::new(&rt, SocketType::Push, Options::default());
+        push.connect(&ep).unwrap();
+        for i in 0..N {
+            push.send(numbered(i, size)).unwrap();
+        }
+        push.close();
+        rt.shutdown();
+        let got = reader.join().unwrap();
+        assert!(in_order(&got), "{endpoint}: {} of {N} arrived", got.len());
+    }
+}
+
+#[test]
+fn shutdown_delivers_what_local_sockets_on_the_cores_accepted() {
+    for keep in [false, true] {
+        for (endpoint, size) in [("tcp://127.0.0.1:0", 16 << 10), ("inproc://local-close", 4)] {
+            let (ep, reader) = slow_reader(endpoint);
+            let rt = runtime();
+            let (done_tx, done) = mpsc::channel();
+            rt.handle().spawn_on(1, move || async move {
+                let push = Push::new();
+                push.connect(&ep).unwrap();
+                for i in 0..N {
+                    push.send(numbered(i, size)).await.unwrap();
+                }
+                done_tx.send(()).unwrap();
+                if keep {
+                    // Still open when the runtime stops.
+                    glommio::timer::sleep(Duration::from_secs(3600)).await;
+                }
+                // Otherwise dropped here, lingering in the background.
+            });
+            done.recv().unwrap();
+            rt.shutdown();
+            let got = reader.join().unwrap();
+            assert!(
+                in_order(&got),
+                "{endpoint}, socket kept open: {keep}: {} of {N} arrived",
+                got.len()
+            );
+        }
+    }
+}
+
+/// With LINGER 0, close and shutdown drop what is queued and return at once, even
+/// with a message for a peer that never comes.
+#[test]
+fn linger_zero_lets_shutdown_return_at_once() {
+    let rt = runtime();
+    let push = ShardedSocket::new(
+        &rt,
+        SocketType::Push,
+        Options::default().linger(Some(Duration::ZERO)),
+    );
+    push.connect(&common::free_tcp_endpoint()).unwrap();
+    push.send("for nobody").unwrap();
+    let (done_tx, done) = mpsc::channel();
+    rt.handle().spawn_on(0, move || async move {
+        let push = Push::with_options(Options::default().linger(Some(Duration::ZERO)));
+        push.connect(&common::free_tcp_endpoint()).unwrap();
+        push.send("for nobody either").await.unwrap();
+        done_tx.send(()).unwrap();
+        // Still open when the runtime stops.
+        glommio::timer::sleep(Duration::from_secs(3600)).await;
+        drop(push);
+    });
+    let started = Instant::now();
+    done.recv().unwrap();
+    push.close();
+    rt.shutdown();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}
