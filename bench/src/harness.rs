@@ -150,8 +150,8 @@ pub fn join2<A: Send + 'static, B: Send + 'static>(a: Side<A>, b: Side<B>) -> Re
     Ok((ra?, rb?))
 }
 
-/// An address to bind for `imp` on `transport`: an ephemeral TCP port on loopback, or
-/// a fresh IPC path that is removed when the guard drops.
+/// An address to bind for `imp` on `transport`: an ephemeral TCP port on loopback, a
+/// fresh IPC path that is removed when the guard drops, or a fresh inproc name.
 pub struct BindAddr {
     /// The endpoint to pass to `bind`.
     pub endpoint: String,
@@ -159,7 +159,8 @@ pub struct BindAddr {
 }
 
 impl BindAddr {
-    /// A new address, in the syntax of `imp` (a mixed pair binds on its PUB side).
+    /// A new address, in the syntax of `imp` (a mixed pair binds on its PUB side);
+    /// inproc names are unique within the process.
     pub fn new(imp: Impl, transport: Transport) -> BindAddr {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         match transport {
@@ -182,6 +183,14 @@ impl BindAddr {
                     ipc_path: Some(path),
                 }
             }
+            // A fresh name per run: a name stays bound until its socket has closed.
+            Transport::Inproc => BindAddr {
+                endpoint: format!(
+                    "inproc://monocoque-bench-{}",
+                    NEXT.fetch_add(1, Ordering::Relaxed)
+                ),
+                ipc_path: None,
+            },
         }
     }
 }
@@ -264,7 +273,22 @@ impl EndpointRx {
 
 /// libzmq helpers shared by the scenario modules.
 pub mod zmq_util {
+    use crate::result::Transport;
     use crate::Result;
+
+    /// The contexts of a two-sided libzmq run: one per side over TCP and IPC, one
+    /// shared by both over inproc (libzmq's inproc connects sockets of one context
+    /// only). Each side's thread creates its sockets from its own; the receiving side
+    /// creates the first socket, so a shared context's I/O and reaper threads start on
+    /// the receiver's core.
+    pub fn contexts(transport: Transport) -> (zmq::Context, zmq::Context) {
+        let receiver = zmq::Context::new();
+        let sender = match transport {
+            Transport::Inproc => receiver.clone(),
+            Transport::Tcp | Transport::Ipc => zmq::Context::new(),
+        };
+        (receiver, sender)
+    }
 
     /// A socket with the bench's receive timeout and a finite linger.
     pub fn socket(ctx: &zmq::Context, kind: zmq::SocketType) -> Result<zmq::Socket> {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use monocoque_bench::alloc_count::CountingAlloc;
 use monocoque_bench::harness::RunOptions;
-use monocoque_bench::result::{Impl, Scenario};
+use monocoque_bench::result::{Impl, Scenario, Transport};
 use monocoque_bench::runner::Runner;
 use monocoque_bench::scenarios::{self, Effort};
 use monocoque_bench::{plot, report};
@@ -51,6 +51,10 @@ struct CompareArgs {
     /// Comma-separated implementations to run (default: monocoque,zmq.rs,libzmq).
     #[arg(long, value_delimiter = ',')]
     impls: Vec<String>,
+    /// Comma-separated transports to keep: tcp, ipc, inproc (default: every transport
+    /// a scenario has; inproc is in thr and lat only).
+    #[arg(long, value_delimiter = ',')]
+    transports: Vec<String>,
     /// Comma-separated message sizes in bytes to keep (default: every size).
     #[arg(long, value_delimiter = ',')]
     sizes: Vec<usize>,
@@ -120,9 +124,15 @@ fn compare(args: CompareArgs) -> monocoque_bench::Result<()> {
             .map(|s| Impl::parse(s).ok_or_else(|| format!("unknown implementation {s:?}")))
             .collect::<Result<_, _>>()?
     };
+    let transports: Vec<Transport> = args
+        .transports
+        .iter()
+        .map(|s| Transport::parse(s).ok_or_else(|| format!("unknown transport {s:?}")))
+        .collect::<Result<_, _>>()?;
     let cases: Vec<_> = selected
         .iter()
         .flat_map(|&s| scenarios::cases(s, effort))
+        .filter(|c| transports.is_empty() || transports.contains(&c.transport))
         .filter(|c| args.sizes.is_empty() || args.sizes.contains(&c.size))
         .filter(|c| args.peers.is_empty() || args.peers.contains(&c.peers))
         .filter(|c| match c.rate {

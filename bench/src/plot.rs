@@ -120,6 +120,9 @@ fn color(imp: Impl, transport: Transport, second: bool) -> RGBColor {
         (Impl::Monocoque, Transport::Ipc, true) => RGBColor(188, 189, 34),
         (Impl::Libzmq, Transport::Tcp, true) => RGBColor(148, 103, 189),
         (Impl::Libzmq, Transport::Ipc, true) => RGBColor(140, 86, 75),
+        (Impl::Monocoque, Transport::Inproc, _) => RGBColor(0, 0, 128),
+        (Impl::Libzmq, Transport::Inproc, _) => RGBColor(128, 0, 0),
+        (Impl::ZmqRs, Transport::Inproc, _) => RGBColor(0, 0, 0),
         (Impl::MonocoqueToLibzmq, _, _) => RGBColor(148, 103, 189),
         (Impl::LibzmqToMonocoque, _, _) => RGBColor(140, 86, 75),
     }
@@ -129,7 +132,7 @@ fn color(imp: Impl, transport: Transport, second: bool) -> RGBColor {
 fn lines(results: &[Summary], scenario: Scenario, metric: Metric, suffix: &str) -> Vec<Line> {
     let mut out = Vec::new();
     for imp in Impl::ALL {
-        for transport in [Transport::Tcp, Transport::Ipc] {
+        for transport in Transport::ALL {
             let mut points: Vec<(f64, f64)> = results
                 .iter()
                 .filter(|s| {

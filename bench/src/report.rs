@@ -152,8 +152,10 @@ pub fn notes(impls: &[Impl], opts: crate::harness::RunOptions) -> String {
          median / libzmq's median of the primary figure (msg/s; for lat p50, lower is better).\n\
          curve-thr, curve-lat, curve-alloc: thr, lat and alloc over TCP with CURVE on both sides \
          (keys made per run, no authenticator); libzmq 4.3.4 built with libsodium \
-         (bench/zmq-curve). zmq.rs (`zeromq` crate 0.7, on tokio): runs in thr (default API; tcp \
-         and ipc), lat (tcp and ipc) and feed only; not in thr-batch (no batching API), router, \
+         (bench/zmq-curve). inproc (thr and lat only): the same two pinned sides as over tcp, \
+         sockets on two executors (Monocoque) or two threads sharing one context (libzmq). \
+         zmq.rs (`zeromq` crate 0.7, on tokio): runs in thr (default API; tcp and ipc, it has \
+         no inproc), lat (tcp and ipc) and feed only; not in thr-batch (no batching API), router, \
          fanout, fanout-capacity, fanout-topics, alloc or curve-* (it has no CURVE). The mixed pairs \
          monocoque-to-libzmq (Monocoque PUB, libzmq SUBs) and libzmq-to-monocoque run in feed \
          only. Flat-out publishers (fanout, fanout-topics) are a plain send loop for every \

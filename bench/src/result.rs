@@ -104,7 +104,10 @@ impl Impl {
             Impl::Libzmq => {
                 "sender side: app thread pinned to core 0 plus its context's I/O and reaper \
                  threads (started from the app thread, so they inherit core 0); receiver side: \
-                 the same on core 1; one context per side, one I/O thread each"
+                 the same on core 1; one context per side, one I/O thread each (inproc: one \
+                 context shared by the two app threads, as libzmq's inproc requires; its I/O \
+                 thread, started with the receiver's first socket on core 1, carries no inproc \
+                 traffic)"
                     .to_string()
             }
         }
@@ -225,15 +228,27 @@ pub enum Transport {
     Tcp,
     /// Unix domain sockets.
     Ipc,
+    /// `inproc://name`, within the process. libzmq connects only sockets of one
+    /// context over it, so its two sides share one context; zmq.rs has no inproc.
+    Inproc,
 }
 
 impl Transport {
-    /// The name used in tables and JSON.
+    /// Every transport, in table order.
+    pub const ALL: [Transport; 3] = [Transport::Tcp, Transport::Ipc, Transport::Inproc];
+
+    /// The name used in tables, JSON and `--transports`.
     pub fn name(self) -> &'static str {
         match self {
             Transport::Tcp => "tcp",
             Transport::Ipc => "ipc",
+            Transport::Inproc => "inproc",
         }
+    }
+
+    /// Parses a name as printed by [`Transport::name`].
+    pub fn parse(s: &str) -> Option<Transport> {
+        Transport::ALL.into_iter().find(|t| t.name() == s)
     }
 }
 
@@ -473,6 +488,9 @@ mod tests {
         }
         for i in Impl::ALL {
             assert_eq!(Impl::parse(i.name()), Some(i));
+        }
+        for t in Transport::ALL {
+            assert_eq!(Transport::parse(t.name()), Some(t));
         }
     }
 }

@@ -37,7 +37,7 @@ fn run_all(c: &Case) -> Vec<monocoque_bench::result::Sample> {
 
 #[test]
 fn thr_and_batch() {
-    for transport in [Transport::Tcp, Transport::Ipc] {
+    for transport in Transport::ALL {
         for s in run_all(&case(Scenario::Thr, transport, 1024, 1, 2_000)) {
             assert!(s.msgs_per_sec.unwrap() > 0.0);
             assert!(s.mb_per_sec.unwrap() > 0.0);
@@ -50,9 +50,30 @@ fn thr_and_batch() {
 
 #[test]
 fn lat() {
-    for s in run_all(&case(Scenario::Lat, Transport::Ipc, 64, 1, 200)) {
-        let (p50, p99, p999) = (s.p50_us.unwrap(), s.p99_us.unwrap(), s.p999_us.unwrap());
-        assert!(0.0 < p50 && p50 <= p99 && p99 <= p999);
+    for transport in [Transport::Ipc, Transport::Inproc] {
+        for s in run_all(&case(Scenario::Lat, transport, 64, 1, 200)) {
+            let (p50, p99, p999) = (s.p50_us.unwrap(), s.p99_us.unwrap(), s.p999_us.unwrap());
+            assert!(0.0 < p50 && p50 <= p99 && p99 <= p999);
+        }
+    }
+}
+
+/// inproc is in thr and lat, for Monocoque and libzmq (whose two sides share a
+/// context); zmq.rs has no inproc. A large message crosses too, in both scenarios.
+#[test]
+fn inproc_cases() {
+    for scenario in [Scenario::Thr, Scenario::Lat] {
+        let cases = scenarios::cases(scenario, Effort::Smoke);
+        assert!(cases.iter().any(|c| c.transport == Transport::Inproc));
+    }
+    let thr = case(Scenario::Thr, Transport::Inproc, 64 << 10, 1, 300);
+    let lat = case(Scenario::Lat, Transport::Inproc, 64 << 10, 1, 100);
+    assert!(!scenarios::supports(Impl::ZmqRs, &thr));
+    assert!(!scenarios::supports(Impl::ZmqRs, &lat));
+    for c in [thr, lat] {
+        assert!(scenarios::supports(Impl::Monocoque, &c));
+        assert!(scenarios::supports(Impl::Libzmq, &c));
+        assert_eq!(run_all(&c).len(), 2);
     }
 }
 

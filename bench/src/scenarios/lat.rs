@@ -1,7 +1,8 @@
 //! `lat`: REQ ↔ REP round trips. REP binds on the receiver core and echoes; REQ
 //! connects from the sender core and records every full round trip (send → reply
 //! received) in an HDR histogram after a warm-up. `curve-lat` is the same with CURVE
-//! on both sides ([`curve`]).
+//! on both sides ([`curve`]). Over inproc libzmq's two sides share one context
+//! ([`zmq_util::contexts`]).
 
 use std::future::Future;
 use std::time::Instant;
@@ -28,7 +29,7 @@ pub fn run(imp: Impl, case: &Case, opts: RunOptions) -> Result<Sample> {
     let hist = match imp {
         Impl::Monocoque => monocoque(&addr.endpoint, case.size, case.count, opts, keys)?,
         Impl::ZmqRs => zmqrs(&addr.endpoint, case.size, case.count)?,
-        Impl::Libzmq => libzmq(&addr.endpoint, case.size, case.count, keys)?,
+        Impl::Libzmq => libzmq(&addr.endpoint, case, keys)?,
         _ => return Err(format!("{imp} is not run in lat").into()),
     };
     Ok(latency_sample(&hist))
@@ -121,18 +122,15 @@ fn monocoque(
     Ok(hist)
 }
 
-fn libzmq(
-    endpoint: &str,
-    size: usize,
-    count: u64,
-    keys: Option<curve::Keys>,
-) -> Result<Histogram<u64>> {
+fn libzmq(endpoint: &str, case: &Case, keys: Option<curve::Keys>) -> Result<Histogram<u64>> {
+    let (size, count) = (case.size, case.count);
     let total = warmup(count) + count;
     let (tx, rx) = endpoint_channel();
     let bind = endpoint.to_string();
     let server_keys = keys.clone();
+    let (server_ctx, client_ctx) = zmq_util::contexts(case.transport);
     let server = thread_side("lat-rep", RECEIVER_CORE, move || {
-        let ctx = zmq::Context::new();
+        let ctx = server_ctx;
         let rep = zmq_util::socket(&ctx, zmq::REP)?;
         curve::zmq_server(&rep, server_keys.as_ref())?;
         tx.send(zmq_util::bind(&rep, &bind)?)?;
@@ -144,10 +142,11 @@ fn libzmq(
         Ok(())
     })?;
     let client = thread_side("lat-req", SENDER_CORE, move || {
-        let ctx = zmq::Context::new();
+        let ctx = client_ctx;
+        let endpoint = rx.get()?;
         let req = zmq_util::socket(&ctx, zmq::REQ)?;
         curve::zmq_client(&req, keys.as_ref())?;
-        req.connect(&rx.get()?)?;
+        req.connect(&endpoint)?;
         let mut reply = zmq::Message::new();
         let mut hist = histogram();
         for i in 0..total {

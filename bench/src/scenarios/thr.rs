@@ -2,7 +2,8 @@
 //! `local_thr`), the sender connects (like `remote_thr`). The clock starts when the
 //! first message has been received and stops after the last, and throughput is
 //! `count / elapsed`, exactly as `local_thr` computes it. `curve-thr` is the same with
-//! CURVE on both sides ([`curve`]).
+//! CURVE on both sides ([`curve`]). Over inproc the two sides are the same executors
+//! and threads as over TCP; libzmq's share one context ([`zmq_util::contexts`]).
 
 use bytes::Bytes;
 
@@ -38,7 +39,7 @@ pub fn run(imp: Impl, case: &Case, api: Api, opts: RunOptions) -> Result<Sample>
             Api::Default => zmqrs(&addr.endpoint, case.size, case.count)?,
             Api::Batch => return Err("zmq.rs is not run in thr-batch".into()),
         },
-        Impl::Libzmq => libzmq(&addr.endpoint, case.size, case.count, keys)?,
+        Impl::Libzmq => libzmq(&addr.endpoint, case, keys)?,
         _ => return Err(format!("{imp} is not run in thr").into()),
     };
     Ok(Sample::throughput(case.count, case.size, secs))
@@ -112,12 +113,14 @@ fn monocoque(
     Ok(secs)
 }
 
-fn libzmq(endpoint: &str, size: usize, count: u64, keys: Option<curve::Keys>) -> Result<f64> {
+fn libzmq(endpoint: &str, case: &Case, keys: Option<curve::Keys>) -> Result<f64> {
+    let (size, count) = (case.size, case.count);
     let (tx, rx) = endpoint_channel();
     let bind = endpoint.to_string();
     let server_keys = keys.clone();
+    let (receiver_ctx, sender_ctx) = zmq_util::contexts(case.transport);
     let receiver = thread_side("thr-pull", RECEIVER_CORE, move || {
-        let ctx = zmq::Context::new();
+        let ctx = receiver_ctx;
         let pull = zmq_util::socket(&ctx, zmq::PULL)?;
         curve::zmq_server(&pull, server_keys.as_ref())?;
         tx.send(zmq_util::bind(&pull, &bind)?)?;
@@ -132,12 +135,15 @@ fn libzmq(endpoint: &str, size: usize, count: u64, keys: Option<curve::Keys>) ->
         Ok(watch.stop())
     })?;
     let sender = thread_side("thr-push", SENDER_CORE, move || {
-        let ctx = zmq::Context::new();
+        let ctx = sender_ctx;
+        let endpoint = rx.get()?;
         let push = zmq_util::socket(&ctx, zmq::PUSH)?;
         curve::zmq_client(&push, keys.as_ref())?;
-        push.connect(&rx.get()?)?;
+        push.connect(&endpoint)?;
         for _ in 0..count {
-            // As remote_thr: a fresh message of the size, never filled.
+            // A fresh message of the size, as remote_thr sends; unlike remote_thr's, the
+            // zmq crate's `Message::with_size` zero-fills it (a memset per message,
+            // which shows at 64 KiB and 1 MiB, most of all over inproc).
             push.send(zmq::Message::with_size(size), 0)?;
         }
         Ok(())
