@@ -96,3 +96,17 @@ fn a_writer_waiting_for_room_learns_that_the_reader_went() {
         assert!(sent <= 1, "{sent} pushed into a lane of one with no reader");
     });
 }
+
+/// A lane of two: the reader wakes the writer only once the lane is half empty, and
+/// the writer, asleep on a full lane, is still always woken.
+#[test]
+fn the_half_empty_mark_still_wakes_the_writer() {
+    model(|| {
+        let (mut tx, mut rx) = lane::<u32>(2);
+        let writer = thread::spawn(move || {
+            assert_eq!(write(&mut tx, 3), 3);
+        });
+        assert_eq!(read_all(&mut rx, 1), [0, 1, 2]);
+        writer.join().unwrap();
+    });
+}

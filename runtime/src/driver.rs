@@ -735,7 +735,14 @@ impl Conn {
                     None => match self.outbox.pop_front() {
                         Some(msg) => Item::Message(msg),
                         None => {
-                            self.peer.take_held(&mut self.outbox);
+                            // No more than the lane takes now, so that what is in
+                            // flight stays SNDHWM + the lane + RCVHWM (one at least:
+                            // a full lane hands it back and wakes us for room).
+                            let room = match &self.stream {
+                                Stream::Inproc(stream) => stream.room().max(1),
+                                _ => unreachable!("lanes are inproc's"),
+                            };
+                            self.peer.take_held(&mut self.outbox, room);
                             if self.outbox.is_empty() {
                                 self.peer.register_writer(cx.waker());
                                 break;

@@ -151,19 +151,6 @@ impl Held {
             }
         }
     }
-
-    /// Moves every held message (ahead first) to the end of `into`; encoded ones
-    /// stay (a peer that holds messages has none).
-    fn take_messages(&mut self, into: &mut VecDeque<Message>) {
-        if let Held::Messages { queue, ahead } = self {
-            into.append(ahead);
-            if into.is_empty() {
-                std::mem::swap(into, queue);
-            } else {
-                into.append(queue);
-            }
-        }
-    }
 }
 
 impl OutQueue {
@@ -472,10 +459,34 @@ impl Peer {
         self.take(|held| held.take_encoded(wire));
     }
 
-    /// Driver side, for a peer that [holds messages](Peer::hold_messages): moves every
-    /// queued message to the end of `into`, as [`Peer::take_messages`] does.
-    pub fn take_held(&self, into: &mut VecDeque<Message>) {
-        self.take(|held| held.take_messages(into));
+    /// Driver side, for a peer that [holds messages](Peer::hold_messages): moves the
+    /// messages sent ahead and up to `max` queued ones to the end of `into`, waking
+    /// blocked senders if the queue was at its mark and no longer is.
+    pub fn take_held(&self, into: &mut VecDeque<Message>, max: usize) {
+        let mut out = self.out.borrow_mut();
+        let was_full = out.is_full();
+        let OutQueue { held, messages, .. } = &mut *out;
+        let Held::Messages { queue, ahead } = held else {
+            return;
+        };
+        into.append(ahead);
+        let n = max.min(queue.len());
+        if n == 0 {
+            return;
+        }
+        if n == queue.len() && into.is_empty() {
+            std::mem::swap(into, queue);
+        } else {
+            into.extend(queue.drain(..n));
+        }
+        *messages -= n;
+        let now_full = out.is_full();
+        drop(out);
+        if !was_full {
+            self.dropping.set(false);
+        } else if !now_full {
+            self.room.notify_all();
+        }
     }
 
     fn take(&self, move_out: impl FnOnce(&mut Held)) {

@@ -3,7 +3,9 @@
 //!
 //! The reader parks on the ring (its park handshake) and leaves its waker where the
 //! writer finds it; the writer that finds the ring full leaves its waker and raises a
-//! [`Signal`], which the reader lowers after it has freed room. Both handshakes are the
+//! [`Signal`], which the reader lowers once it has emptied the ring to half its
+//! capacity (so that a writer on another core is woken once per half a ring, not
+//! once per item; a reader that empties the ring always passes that mark). Both handshakes are the
 //! ones modelled for the ring and the signal: a task never sleeps with work for it
 //! in the ring or room for it in the ring and no wake-up on its way. The tasks may run
 //! on one executor or on two cores; the wakers' slots are locked only when a side
@@ -107,6 +109,11 @@ impl<T> LaneTx<T> {
         }
     }
 
+    /// Items that fit now (a lower bound: the reader may be taking some).
+    pub fn room(&self) -> usize {
+        self.ring.capacity() - self.ring.len()
+    }
+
     fn try_push(&mut self, item: T) -> Result<(), PushError<T>> {
         if self.ring.try_push(item)? == Wake::Yes {
             ring_bell(&self.bells.reader);
@@ -137,7 +144,7 @@ impl<T> LaneRx<T> {
         loop {
             let n = self.ring.pop_batch(max.max(1), &mut f);
             if n > 0 {
-                if self.bells.room.notify() {
+                if self.ring.len() <= self.ring.capacity() / 2 && self.bells.room.notify() {
                     ring_bell(&self.bells.writer);
                 }
                 return Popped::Items(n);
