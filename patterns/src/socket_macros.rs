@@ -99,6 +99,15 @@ macro_rules! socket_common {
             /// Connects to `endpoint` in the background and returns at once; the
             /// connection is retried every RECONNECT_IVL until the peer appears, and
             /// re-established whenever it is lost.
+            ///
+            /// A handshake that fails for a protocol reason (a peer of an incompatible
+            /// socket type, another mechanism, refused credentials, malformed bytes) is
+            /// not retried, as in libzmq: the peer would refuse again. The connection
+            /// is given up (a failed-handshake monitor event, and a warn line
+            /// "protocol error; not reconnecting"), what was
+            /// queued for it is dropped, and, also as in libzmq, the endpoint keeps its
+            /// place in the send rotation: later messages queue for it up to SNDHWM.
+            /// Call `disconnect(endpoint)` to take it out.
             pub fn connect(&self, endpoint: &str) -> $crate::Result<()> {
                 self.base.connect(endpoint)
             }

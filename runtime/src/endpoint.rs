@@ -28,7 +28,8 @@ pub enum Endpoint {
     },
     /// A Unix domain socket path.
     Ipc(PathBuf),
-    /// A name within the process (see [`crate::inproc`]).
+    /// A name within the process: `inproc://name`, between sockets of one executor
+    /// or of several threads and cores, without system calls or copies.
     Inproc(String),
 }
 
