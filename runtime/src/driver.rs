@@ -454,14 +454,8 @@ impl Conn {
         progress: &mut bool,
     ) -> Result<(), LinkEnd> {
         loop {
-            if let Some(msg) = self.pending.take() {
-                if !self.deliver(cx, msg) {
-                    return Ok(());
-                }
-                *progress = true;
-                if self.delivered >= DELIVER_BATCH {
-                    return Ok(());
-                }
+            if !self.deliver_pending(cx, progress) || self.delivered >= DELIVER_BATCH {
+                return Ok(());
             }
             match self.session.handle_input(&mut self.rbuf)? {
                 // The common case, a single-frame message.
@@ -527,6 +521,17 @@ impl Conn {
             self.delivered += self.batch.len();
             self.handler.on_single_frames(&self.peer, &mut self.batch);
         }
+    }
+
+    /// Hands the message waiting in `pending`, if any, to the socket; false while the
+    /// socket still has no room for it.
+    fn deliver_pending(&mut self, cx: &mut Context<'_>, progress: &mut bool) -> bool {
+        let Some(msg) = self.pending.take() else {
+            return true;
+        };
+        let delivered = self.deliver(cx, msg);
+        *progress |= delivered;
+        delivered
     }
 
     /// Hands a complete message to the socket, or keeps it in `pending` (false) until
@@ -776,11 +781,8 @@ impl Conn {
         progress: &mut bool,
     ) -> Result<(), LinkEnd> {
         loop {
-            if let Some(msg) = self.pending.take() {
-                if !self.deliver(cx, msg) {
-                    return Ok(());
-                }
-                *progress = true;
+            if !self.deliver_pending(cx, progress) {
+                return Ok(());
             }
             let budget = DELIVER_BATCH.saturating_sub(self.delivered);
             if budget == 0 {
