@@ -10,7 +10,6 @@
 mod common;
 mod interop_util;
 
-use std::os::fd::{BorrowedFd, RawFd};
 use std::sync::mpsc::{channel, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
@@ -18,7 +17,7 @@ use common::{frames, free_tcp_endpoint, fresh_endpoint, join, run, within, zsock
 use futures_lite::future::yield_now;
 use interop_util::*;
 use monocoque::{AnySocket, Endpoint, Message, MonitorEvent, Options, SocketType, Sub};
-use socket2::{SockAddr, SockRef};
+use socket2::SockAddr;
 
 // ----- helpers -----------------------------------------------------------------------
 
@@ -60,34 +59,14 @@ const RCVBUF: usize = 30_000;
 /// addresses (`None`: not connected) `pick` accepts.
 fn kernel_buffers(pick: impl Fn(&SockAddr, Option<&SockAddr>) -> bool) -> Vec<(usize, usize)> {
     let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc/self/fd").expect("/proc/self/fd") {
-        let Ok(entry) = entry else { continue };
-        let Ok(fd) = entry.file_name().to_string_lossy().parse::<RawFd>() else {
-            continue;
-        };
-        let is_socket = std::fs::read_link(entry.path())
-            .is_ok_and(|target| target.to_string_lossy().starts_with("socket:"));
-        if !is_socket {
-            continue;
-        }
-        // SAFETY: `fd` was open a moment ago (listed in /proc/self/fd), and it is only
-        // queried (getsockname, getpeername, getsockopt), never read, written or closed.
-        // Other tests of this binary may close and reuse descriptors meanwhile; then
-        // these calls fail (EBADF, ENOTSOCK) or describe another socket, which the
-        // address match rejects: no memory is touched but the kernel's answers.
-        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
-        let sock = SockRef::from(&fd);
-        let Ok(local) = sock.local_addr() else {
-            continue;
-        };
-        let peer = sock.peer_addr().ok();
+    each_socket(|sock, local, peer| {
         if pick(&local, peer.as_ref()) {
             found.push((
                 sock.send_buffer_size().expect("SO_SNDBUF"),
                 sock.recv_buffer_size().expect("SO_RCVBUF"),
             ));
         }
-    }
+    });
     found
 }
 

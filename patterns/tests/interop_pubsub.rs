@@ -17,35 +17,17 @@ mod common;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{frames, free_tcp_endpoint, fresh_endpoint, run, within, zbind, zsock, TRANSPORTS};
+use common::{
+    frames, free_tcp_endpoint, fresh_endpoint, run, within, zbind, zpoll_recv, zsock, TRANSPORTS,
+};
 use monocoque::{AnySocket, Bytes, Message, Monitor, MonitorEvent, Options, SocketType, XPub};
 
 type Frames = Vec<Vec<u8>>;
 
-/// Pause between two non-blocking polls of a libzmq socket.
-const POLL: Duration = Duration::from_millis(1);
 /// How long one probe round waits for the probe before publishing another.
 const PROBE_WAIT: Duration = Duration::from_millis(3);
 
 // ----- libzmq without blocking the executor ----------------------------------------
-
-fn ztry_recv(s: &zmq::Socket) -> Option<Frames> {
-    match s.recv_multipart(zmq::DONTWAIT) {
-        Ok(m) => Some(m),
-        Err(zmq::Error::EAGAIN) => None,
-        Err(e) => panic!("libzmq recv failed: {e}"),
-    }
-}
-
-/// Unbounded: callers wrap it in `within`.
-async fn zrecv(s: &zmq::Socket) -> Frames {
-    loop {
-        if let Some(m) = ztry_recv(s) {
-            return m;
-        }
-        glommio::timer::sleep(POLL).await;
-    }
-}
 
 fn to_message<F: AsRef<[u8]>>(parts: &[F]) -> Message {
     parts
@@ -203,9 +185,11 @@ impl Subscriber {
                     .await
                     .ok()
             }
-            Subscriber::Lib(s, _) => glommio::timer::timeout(wait, async { Ok(zrecv(s).await) })
-                .await
-                .ok(),
+            Subscriber::Lib(s, _) => {
+                glommio::timer::timeout(wait, async { Ok(zpoll_recv(s).await) })
+                    .await
+                    .ok()
+            }
         }
     }
 
@@ -213,7 +197,7 @@ impl Subscriber {
     async fn recv(&self, what: &str) -> Frames {
         match self {
             Subscriber::Mono(s) => frames(&within(what, s.recv()).await.unwrap()),
-            Subscriber::Lib(s, _) => within(what, zrecv(s)).await,
+            Subscriber::Lib(s, _) => within(what, zpoll_recv(s)).await,
         }
     }
 
@@ -552,22 +536,22 @@ fn libzmq_xpub_sees_monocoque_subscriptions() {
                 s.connect(&ep);
                 s.subscribe(b"A").await;
                 assert_eq!(
-                    within("\\x01A", zrecv(&x)).await,
+                    within("\\x01A", zpoll_recv(&x)).await,
                     one(sub_frame(b"A", true))
                 );
                 s.subscribe(b"B").await;
                 assert_eq!(
-                    within("\\x01B", zrecv(&x)).await,
+                    within("\\x01B", zpoll_recv(&x)).await,
                     one(sub_frame(b"B", true))
                 );
                 s.unsubscribe(b"A").await;
                 assert_eq!(
-                    within("\\x00A", zrecv(&x)).await,
+                    within("\\x00A", zpoll_recv(&x)).await,
                     one(sub_frame(b"A", false))
                 );
                 s.close().await;
                 assert_eq!(
-                    within("\\x00B", zrecv(&x)).await,
+                    within("\\x00B", zpoll_recv(&x)).await,
                     one(sub_frame(b"B", false))
                 );
             });

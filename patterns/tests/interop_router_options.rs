@@ -4,24 +4,11 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::{frames, free_tcp_endpoint, join, run, within, zsock};
+use common::{frames, free_tcp_endpoint, join, run, within, zpoll_recv, zsock};
 use monocoque::{AnySocket, Bytes, Error, Options, Router, ShardedSocket, SocketType};
 use zmq::SocketExt;
 
 type Frames = Vec<Vec<u8>>;
-
-/// The next message of a libzmq socket without blocking the executor.
-async fn zrecv(s: &zmq::Socket) -> Frames {
-    loop {
-        match s.recv_multipart(zmq::DONTWAIT) {
-            Ok(m) => return m,
-            Err(zmq::Error::EAGAIN) => glommio::timer::sleep(Duration::from_millis(1)).await,
-            Err(e) => panic!("libzmq recv failed: {e}"),
-        }
-    }
-}
 
 /// A Monocoque DEALER or REQ with PROBE_ROUTER, connected before the libzmq ROUTER
 /// binds and with a message already queued: the ROUTER receives the probe,
@@ -116,7 +103,7 @@ fn router_probe_router_lets_a_libzmq_router_talk_first() {
                 .routing_id(Bytes::from_static(b"client")),
         );
         router.connect(&endpoint).unwrap();
-        let probe = within("the probe", zrecv(&server)).await;
+        let probe = within("the probe", zpoll_recv(&server)).await;
         assert_eq!(probe, [b"client".to_vec(), b"".to_vec()]);
         server
             .send_multipart([&b"client"[..], b"first"], zmq::DONTWAIT)
@@ -184,7 +171,7 @@ fn connect_routing_id_option_names_the_next_connect_only() {
             "taken by connect"
         );
         router.send(vec!["first", "via option"]).await.unwrap();
-        let got = within("the message", zrecv(&server)).await;
+        let got = within("the message", zpoll_recv(&server)).await;
         assert_eq!(got, [b"client".to_vec(), b"via option".to_vec()]);
         router.close().await;
     });
@@ -233,7 +220,7 @@ fn libzmq_router_with_connect_routing_id_talks_first_to_a_router() {
         let msg = within("libzmq's message", router.recv()).await.unwrap();
         assert_eq!(frames(&msg), [b"lib".to_vec(), b"hi".to_vec()]);
         router.send(vec!["lib", "hello back"]).await.unwrap();
-        let reply = within("the reply", zrecv(&client)).await;
+        let reply = within("the reply", zpoll_recv(&client)).await;
         assert_eq!(reply, [b"server".to_vec(), b"hello back".to_vec()]);
         router.close().await;
     });

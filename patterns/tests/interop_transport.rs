@@ -9,7 +9,7 @@
 mod common;
 mod interop_util;
 
-use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use common::{free_tcp_endpoint, join, run, within, within_or_none, zsock, WAIT};
@@ -26,31 +26,14 @@ fn sockets<T>(
     read: impl Fn(SockRef<'_>) -> T,
 ) -> Vec<T> {
     let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc/self/fd").expect("/proc/self/fd") {
-        let Ok(entry) = entry else { continue };
-        let Ok(fd) = entry.file_name().to_string_lossy().parse::<RawFd>() else {
-            continue;
+    each_socket(|sock, local, peer| {
+        let Some(local) = local.as_socket() else {
+            return;
         };
-        let is_socket = std::fs::read_link(entry.path())
-            .is_ok_and(|target| target.to_string_lossy().starts_with("socket:"));
-        if !is_socket {
-            continue;
-        }
-        // SAFETY: `fd` was open a moment ago (listed in /proc/self/fd), and it is only
-        // queried (getsockname, getpeername, getsockopt), never read, written or closed.
-        // Other tests of this binary may close and reuse descriptors meanwhile; then
-        // these calls fail (EBADF, ENOTSOCK) or describe another socket, which the
-        // address match rejects: no memory is touched but the kernel's answers.
-        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
-        let sock = SockRef::from(&fd);
-        let Some(local) = sock.local_addr().ok().and_then(|a| a.as_socket()) else {
-            continue;
-        };
-        let peer = sock.peer_addr().ok().and_then(|a| SockAddr::as_socket(&a));
-        if pick(local, peer) {
+        if pick(local, peer.as_ref().and_then(SockAddr::as_socket)) {
             found.push(read(sock));
         }
-    }
+    });
     found
 }
 

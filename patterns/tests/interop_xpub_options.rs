@@ -8,32 +8,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::{frames, run, within, within_or_none, zsock};
+use common::{frames, run, within, within_or_none, zpoll_recv, zsock};
 use monocoque::{Bytes, Error, Options, ShardedSocket, SocketType, Sub, XPub};
 use zmq::SocketExt;
 
 type Frames = Vec<Vec<u8>>;
 
 const POLL: Duration = Duration::from_millis(1);
-
-fn ztry_recv(s: &zmq::Socket) -> Option<Frames> {
-    match s.recv_multipart(zmq::DONTWAIT) {
-        Ok(m) => Some(m),
-        Err(zmq::Error::EAGAIN) => None,
-        Err(e) => panic!("libzmq recv failed: {e}"),
-    }
-}
-
-/// The next message of a libzmq socket, without blocking the executor (callers
-/// bound it).
-async fn zrecv(s: &zmq::Socket) -> Frames {
-    loop {
-        if let Some(m) = ztry_recv(s) {
-            return m;
-        }
-        glommio::timer::sleep(POLL).await;
-    }
-}
 
 /// The next message an XPUB passes up, as owned frames.
 async fn xrecv(x: &XPub, what: &str) -> Frames {
@@ -113,7 +94,7 @@ fn xpub_nodrop_waits_for_a_subscriber_at_sndhwm_instead_of_dropping() {
         let reader = glommio::spawn_local(async move {
             let mut got = Vec::new();
             while got.len() as u64 <= sent {
-                got.push(number(&zrecv(&sub).await[0]));
+                got.push(number(&zpoll_recv(&sub).await[0]));
             }
             got
         });
@@ -231,8 +212,8 @@ fn xpub_manual_applies_subscriptions_to_the_last_requester() {
         for topic in ["C1", "B1", "A1"] {
             xpub.send(topic).await.unwrap();
         }
-        assert_eq!(within("A1", zrecv(&first)).await, one(b"A1"));
-        assert_eq!(within("B1", zrecv(&second)).await, one(b"B1"));
+        assert_eq!(within("A1", zpoll_recv(&first)).await, one(b"A1"));
+        assert_eq!(within("B1", zpoll_recv(&second)).await, one(b"B1"));
 
         // A repeated request is passed up too (a libzmq SUB sends one per call).
         first.set_subscribe(b"").unwrap();
@@ -242,8 +223,8 @@ fn xpub_manual_applies_subscriptions_to_the_last_requester() {
         for topic in ["A2", "B2", "C2"] {
             xpub.send(topic).await.unwrap();
         }
-        assert_eq!(within("C2", zrecv(&first)).await, one(b"C2"));
-        assert_eq!(within("B2", zrecv(&second)).await, one(b"B2"));
+        assert_eq!(within("C2", zpoll_recv(&first)).await, one(b"C2"));
+        assert_eq!(within("B2", zpoll_recv(&second)).await, one(b"B2"));
 
         // The second leaves: its request comes back as a cancel.
         drop(second);
@@ -332,7 +313,7 @@ fn xpub_welcome_msg_greets_each_new_libzmq_subscriber() {
             sub.set_subscribe(b"WELCOME").unwrap();
             sub.set_subscribe(b"news").unwrap();
             sub.connect(&ep).unwrap();
-            let msg = within("the welcome message", zrecv(&sub)).await;
+            let msg = within("the welcome message", zpoll_recv(&sub)).await;
             assert_eq!(msg, one(b"WELCOME"), "subscriber {n}");
             // Its subscriptions arrive; the welcome went out whatever they are.
             let mut requests = vec![
@@ -348,7 +329,7 @@ fn xpub_welcome_msg_greets_each_new_libzmq_subscriber() {
             let news = within("the news", async {
                 loop {
                     xpub.send("news: hello").await.unwrap();
-                    if let Some(m) = common::within_or_none(POLL * 10, zrecv(&sub)).await {
+                    if let Some(m) = common::within_or_none(POLL * 10, zpoll_recv(&sub)).await {
                         break m;
                     }
                 }
@@ -374,7 +355,7 @@ fn sub_receives_a_libzmq_welcome_message() {
         sub.connect(&ep).unwrap();
         // libzmq attaches the new subscriber (and writes its welcome message) when
         // the application next uses the XPUB.
-        let request = within("the subscription", zrecv(&xpub)).await;
+        let request = within("the subscription", zpoll_recv(&xpub)).await;
         assert_eq!(request, one(b"\x01WELCOME"));
         let msg = within("the welcome message", sub.recv()).await.unwrap();
         assert_eq!(frames(&msg), one(b"WELCOME"));
@@ -406,9 +387,9 @@ fn invert_matching_from_monocoque_to_libzmq() {
         for topic in ["A1", "B1", "A2", "C1"] {
             xpub.send(topic).await.unwrap();
         }
-        assert_eq!(within("B1", zrecv(&inverted)).await, one(b"B1"));
-        assert_eq!(within("C1", zrecv(&inverted)).await, one(b"C1"));
-        let nothing = within_or_none(Duration::from_millis(200), zrecv(&plain)).await;
+        assert_eq!(within("B1", zpoll_recv(&inverted)).await, one(b"B1"));
+        assert_eq!(within("C1", zpoll_recv(&inverted)).await, one(b"C1"));
+        let nothing = within_or_none(Duration::from_millis(200), zpoll_recv(&plain)).await;
         assert_eq!(nothing, None, "a SUB that does not invert keeps nothing");
         xpub.close().await;
     });
@@ -427,7 +408,7 @@ fn invert_matching_from_libzmq_to_monocoque() {
         sub.subscribe(b"A").unwrap();
         sub.connect(&ep).unwrap();
         assert_eq!(
-            within("the subscription", zrecv(&xpub)).await,
+            within("the subscription", zpoll_recv(&xpub)).await,
             one(b"\x01A")
         );
         for topic in ["A1", "B1", "A2", "C1"] {

@@ -311,6 +311,22 @@ fn a_libzmq_peer_of_another_mechanism_is_a_failed_handshake_naming_both() {
     });
 }
 
+/// A libzmq PLAIN client connects to `pull` (a PLAIN server, bound here) and is
+/// refused: the line that says so, inside the listener's socket and endpoint.
+async fn refused_plain_client(pull: &Pull) -> Record {
+    let bound = pull.bind("tcp://127.0.0.1:0").unwrap().to_string();
+    let ctx = zmq::Context::new();
+    let push = zsock(&ctx, zmq::PUSH);
+    push.set_plain_username(Some("who")).unwrap();
+    push.set_plain_password(Some("guess")).unwrap();
+    push.connect(&bound).unwrap();
+    expect(
+        "handshake failed: authentication refused",
+        &[("socket", "PULL"), ("endpoint", &bound)],
+    )
+    .await
+}
+
 #[test]
 fn refused_credentials_are_a_failed_handshake_with_the_zap_status() {
     install();
@@ -323,17 +339,7 @@ fn refused_credentials_are_a_failed_handshake_with_the_zap_status() {
             })),
             ..Options::default()
         });
-        let bound = pull.bind("tcp://127.0.0.1:0").unwrap().to_string();
-        let ctx = zmq::Context::new();
-        let push = zsock(&ctx, zmq::PUSH);
-        push.set_plain_username(Some("who")).unwrap();
-        push.set_plain_password(Some("guess")).unwrap();
-        push.connect(&bound).unwrap();
-        let failed = expect(
-            "handshake failed: authentication refused",
-            &[("socket", "PULL"), ("endpoint", &bound)],
-        )
-        .await;
+        let failed = refused_plain_client(&pull).await;
         assert_eq!(failed.level, Level::INFO);
         assert_eq!(failed.field("reason"), "auth_failed");
         assert_eq!(failed.field("zap_status"), "400");
@@ -349,17 +355,7 @@ fn a_plain_server_without_an_authenticator_refuses_at_info_without_a_zap_status(
             security: Security::PlainServer,
             ..Options::default()
         });
-        let bound = pull.bind("tcp://127.0.0.1:0").unwrap().to_string();
-        let ctx = zmq::Context::new();
-        let push = zsock(&ctx, zmq::PUSH);
-        push.set_plain_username(Some("who")).unwrap();
-        push.set_plain_password(Some("guess")).unwrap();
-        push.connect(&bound).unwrap();
-        let failed = expect(
-            "handshake failed: authentication refused",
-            &[("socket", "PULL"), ("endpoint", &bound)],
-        )
-        .await;
+        let failed = refused_plain_client(&pull).await;
         assert_eq!(failed.level, Level::INFO);
         assert_eq!(failed.field("reason"), "no_authenticator");
         assert!(!failed.fields.contains_key("zap_status"), "{failed:?}");

@@ -14,30 +14,19 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
-use common::{frames, free_tcp_endpoint, fresh_endpoint, run, within, zbind, zsock, TRANSPORTS};
+use common::{
+    frames, free_tcp_endpoint, fresh_endpoint, run, within, zbind, zpoll_recv, zsock, TRANSPORTS,
+};
 use monocoque::{
     Dealer, Error, Message, Monitor, MonitorEvent, Options, Pub, Pull, Push, Router, Sub,
 };
 use monocoque_zmtp::{Event, Greeting, Mechanism, Outgoing, Session, SessionConfig, SocketType};
 use rand::{RngCore, SeedableRng};
 
-type Frames = Vec<Vec<u8>>;
-
 /// Pause between two non-blocking polls.
 const POLL: Duration = Duration::from_millis(1);
 
 // ----- libzmq without blocking the executor ----------------------------------------
-
-/// Unbounded: callers wrap it in `within`.
-async fn zrecv(s: &zmq::Socket) -> Frames {
-    loop {
-        match s.recv_multipart(zmq::DONTWAIT) {
-            Ok(m) => return m,
-            Err(zmq::Error::EAGAIN) => glommio::timer::sleep(POLL).await,
-            Err(e) => panic!("libzmq recv failed: {e}"),
-        }
-    }
-}
 
 /// Watches a libzmq socket's DISCONNECTED events.
 struct ZDisconnects(zmq::Socket);
@@ -54,7 +43,7 @@ impl ZDisconnects {
     }
 
     async fn next(&self, what: &str) {
-        let ev = within(what, zrecv(&self.0)).await;
+        let ev = within(what, zpoll_recv(&self.0)).await;
         let code = u16::from_le_bytes([ev[0][0], ev[0][1]]);
         assert_eq!(code, zmq::SocketEvent::DISCONNECTED.to_raw());
     }
@@ -203,7 +192,7 @@ impl Served {
             "unexpected message queued"
         );
         self.router.send(msg).await.unwrap();
-        assert_eq!(within("the echo", zrecv(&self.good)).await, vec![body]);
+        assert_eq!(within("the echo", zpoll_recv(&self.good)).await, vec![body]);
     }
 
     /// As [`Served::assert_served`], and the good peer is the only one attached.
@@ -374,7 +363,7 @@ fn incompatible_peer_is_refused_by_pub() {
         publisher.send("after").await.unwrap();
         let after = within("the SUB to keep receiving", async {
             loop {
-                let m = zrecv(&sub).await;
+                let m = zpoll_recv(&sub).await;
                 if m != [b"probe".to_vec()] {
                     return m;
                 }
@@ -604,7 +593,7 @@ fn close_with_open_connections_is_prompt() {
             let dealer = Dealer::new();
             dealer.connect(&zep).unwrap();
             dealer.send("hello").await.unwrap();
-            within("libzmq router recv", zrecv(&zrouter)).await;
+            within("libzmq router recv", zpoll_recv(&zrouter)).await;
 
             within("ROUTER close", router.close()).await;
             within("DEALER close", dealer.close()).await;

@@ -34,6 +34,26 @@ pub async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
     }
 }
 
+/// The next message of a libzmq socket if one is there (`DONTWAIT`).
+pub fn ztry_recv(s: &zmq::Socket) -> Option<Vec<Vec<u8>>> {
+    match s.recv_multipart(zmq::DONTWAIT) {
+        Ok(m) => Some(m),
+        Err(zmq::Error::EAGAIN) => None,
+        Err(e) => panic!("libzmq recv failed: {e}"),
+    }
+}
+
+/// The next message of a libzmq socket, polled every millisecond so that the glommio
+/// executor the test runs on is never blocked. Unbounded: callers wrap it in `within`.
+pub async fn zpoll_recv(s: &zmq::Socket) -> Vec<Vec<u8>> {
+    loop {
+        if let Some(m) = ztry_recv(s) {
+            return m;
+        }
+        glommio::timer::sleep(Duration::from_millis(1)).await;
+    }
+}
+
 /// A libzmq socket with bounded send/receive waits and no linger.
 pub fn zsock(ctx: &zmq::Context, kind: zmq::SocketType) -> zmq::Socket {
     let s = ctx.socket(kind).expect("libzmq socket");

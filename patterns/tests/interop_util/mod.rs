@@ -10,7 +10,10 @@ use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use std::os::fd::{BorrowedFd, RawFd};
+
 use monocoque::{AnySocket, Message, MonitorEvent};
+use socket2::{SockAddr, SockRef};
 
 use crate::common::{frames, free_tcp_endpoint, fresh_endpoint, within, zbind, zsock, WAIT};
 
@@ -677,4 +680,35 @@ where
             s
         },
     );
+}
+
+// ----- the kernel's view of this process's sockets ---------------------------------
+
+/// Calls `f` with every socket of this process that has a local address, with that
+/// address and its peer's (`None`: not connected, a listener), to read what the kernel
+/// holds for it (buffer sizes, keepalive, TOS...).
+pub fn each_socket(mut f: impl FnMut(SockRef<'_>, SockAddr, Option<SockAddr>)) {
+    for entry in std::fs::read_dir("/proc/self/fd").expect("/proc/self/fd") {
+        let Ok(entry) = entry else { continue };
+        let Ok(fd) = entry.file_name().to_string_lossy().parse::<RawFd>() else {
+            continue;
+        };
+        let is_socket = std::fs::read_link(entry.path())
+            .is_ok_and(|target| target.to_string_lossy().starts_with("socket:"));
+        if !is_socket {
+            continue;
+        }
+        // SAFETY: `fd` was open a moment ago (listed in /proc/self/fd), and it is only
+        // queried (getsockname, getpeername, getsockopt), never read, written or closed.
+        // Other tests of this binary may close and reuse descriptors meanwhile; then
+        // these calls fail (EBADF, ENOTSOCK) or describe another socket, which the
+        // callers' address match rejects: no memory is touched but the kernel's answers.
+        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+        let sock = SockRef::from(&fd);
+        let Ok(local) = sock.local_addr() else {
+            continue;
+        };
+        let peer = sock.peer_addr().ok();
+        f(sock, local, peer);
+    }
 }
