@@ -192,8 +192,19 @@ async fn print_received(
     counter: &Counter,
     timeout: Option<Duration>,
 ) -> Result<(), Failure> {
+    each_received(socket, counter, timeout, async |msg| print(&msg)).await
+}
+
+/// Hands every received message to `handle` until `--count` says stop (or
+/// `--timeout` passes with nothing received).
+async fn each_received(
+    socket: &AnySocket,
+    counter: &Counter,
+    timeout: Option<Duration>,
+    mut handle: impl AsyncFnMut(Message) -> Result<(), Failure>,
+) -> Result<(), Failure> {
     loop {
-        print(&receive(socket, timeout).await?)?;
+        handle(receive(socket, timeout).await?).await?;
         if counter.record() {
             return Ok(());
         }
@@ -283,13 +294,10 @@ async fn echo(
     counter: &Counter,
     timeout: Option<Duration>,
 ) -> Result<(), Failure> {
-    loop {
-        let msg = receive(socket, timeout).await?;
-        deliver(socket, msg).await?;
-        if counter.record() {
-            return Ok(());
-        }
-    }
+    each_received(socket, counter, timeout, async |msg| {
+        deliver(socket, msg).await.map(drop)
+    })
+    .await
 }
 
 /// DEALER, ROUTER, PAIR, XPUB, XSUB: sends input lines while printing received
