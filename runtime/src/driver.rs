@@ -32,7 +32,7 @@ use monocoque_zmtp::{Encoder, Event, Outgoing, ProtocolError, Session};
 use tracing::{debug, info, warn};
 
 use crate::handler::{Admission, Handler, Verdict};
-use crate::inproc::{Item, Popped, Pushed};
+use crate::inproc::{InprocStream, Item, Popped, Pushed};
 use crate::lifecycle::{Lifecycle, StopWatch};
 use crate::link_end::LinkEnd;
 use crate::log_limit::{limited, LogLimit};
@@ -118,7 +118,6 @@ pub async fn drive(
         lanes: false,
         outbox: VecDeque::new(),
         stalled: None,
-        arrived: Vec::new(),
     };
     let end = std::future::poll_fn(|cx| conn.poll(cx)).await;
     log_end(&end, conn.attached, &conn.session, &conn.lifecycle);
@@ -292,8 +291,6 @@ struct Conn {
     outbox: VecDeque<Message>,
     /// Inproc: the item the full lane handed back, first to go when there is room.
     stalled: Option<Item>,
-    /// Inproc: items just taken from the lane, on their way to the socket.
-    arrived: Vec<Item>,
 }
 
 impl Conn {
@@ -517,10 +514,12 @@ impl Conn {
 
     /// Hands the collected single-frame messages to the socket.
     fn flush_batch(&mut self) {
-        if !self.batch.is_empty() {
-            self.delivered += self.batch.len();
-            self.handler.on_single_frames(&self.peer, &mut self.batch);
-        }
+        flush(
+            &*self.handler,
+            &self.peer,
+            &mut self.batch,
+            &mut self.delivered,
+        );
     }
 
     /// Hands the message waiting in `pending`, if any, to the socket; false while the
@@ -728,6 +727,14 @@ impl Conn {
         self.report_drops(false);
     }
 
+    /// The inproc stream, once `lanes` is set.
+    fn lane(&mut self) -> &mut InprocStream {
+        match &mut self.stream {
+            Stream::Inproc(stream) => stream,
+            _ => unreachable!("lanes are inproc's"),
+        }
+    }
+
     /// Inproc: hands subscriptions and queued messages to the lane until it is full
     /// (the reader wakes us when it has made room) or nothing is left.
     fn send_to_lane(&mut self, cx: &mut Context<'_>) -> Result<bool, LinkEnd> {
@@ -735,18 +742,17 @@ impl Conn {
         for _ in 0..LANE_BATCH {
             let item = match self.stalled.take() {
                 Some(item) => item,
-                None => match self.peer.pop_subscription() {
-                    Some((topic, subscribe)) => Item::Subscription(topic, subscribe),
-                    None => match self.outbox.pop_front() {
-                        Some(msg) => Item::Message(msg),
-                        None => {
-                            // No more than the lane takes now, so that what is in
-                            // flight stays SNDHWM + the lane + RCVHWM (one at least:
-                            // a full lane hands it back and wakes us for room).
-                            let room = match &self.stream {
-                                Stream::Inproc(stream) => stream.room().max(1),
-                                _ => unreachable!("lanes are inproc's"),
-                            };
+                None => match self.outbox.pop_front() {
+                    Some(msg) => Item::Message(msg),
+                    None => {
+                        // Subscriptions first, then no more messages than the lane
+                        // takes now, so that what is in flight stays SNDHWM + the lane
+                        // + RCVHWM (one at least: a full lane hands it back and wakes
+                        // us for room).
+                        if let Some((topic, subscribe)) = self.peer.pop_subscription() {
+                            Item::Subscription(topic, subscribe)
+                        } else {
+                            let room = self.lane().room().max(1);
                             self.peer.take_held(&mut self.outbox, room);
                             if self.outbox.is_empty() {
                                 self.peer.register_writer(cx.waker());
@@ -755,13 +761,10 @@ impl Conn {
                             self.report_drops(false);
                             continue;
                         }
-                    },
+                    }
                 },
             };
-            let Stream::Inproc(stream) = &mut self.stream else {
-                unreachable!("lanes are inproc's");
-            };
-            match stream.push(cx, item) {
+            match self.lane().push(cx, item) {
                 Pushed::Done => progress = true,
                 Pushed::Full(item) => {
                     self.stalled = Some(item);
@@ -790,35 +793,39 @@ impl Conn {
             }
             // With no room, one item is taken and waits in `pending` for room.
             let room = self.handler.inbound_room(&self.peer).min(budget);
-            let Stream::Inproc(stream) = &mut self.stream else {
+            let Conn {
+                stream: Stream::Inproc(stream),
+                handler,
+                peer,
+                batch,
+                delivered,
+                pending,
+                ..
+            } = self
+            else {
                 unreachable!("lanes are inproc's");
             };
-            let arrived = &mut self.arrived;
-            match stream.pop(cx, room, |item| arrived.push(item)) {
+            let popped = stream.pop(cx, room, |item| match item {
+                Item::Message(msg) if room == 0 => *pending = Some(msg),
+                Item::Message(msg) if msg.len() == 1 => {
+                    batch.push(msg.into_iter().next().expect("one frame"));
+                }
+                Item::Message(msg) => {
+                    flush(&**handler, peer, batch, delivered);
+                    handler.on_message(peer, msg);
+                    *delivered += 1;
+                }
+                Item::Subscription(topic, subscribe) => {
+                    flush(&**handler, peer, batch, delivered);
+                    handler.on_subscription(peer, topic, subscribe);
+                }
+            });
+            self.flush_batch();
+            match popped {
                 Popped::Items(_) => *progress = true,
                 Popped::Empty => return Ok(()),
                 Popped::Drained => return Err(LinkEnd::PeerClosed),
             }
-            let mut arrived = std::mem::take(&mut self.arrived);
-            for item in arrived.drain(..) {
-                match item {
-                    Item::Message(msg) if room == 0 => self.pending = Some(msg),
-                    Item::Message(msg) if msg.len() == 1 => {
-                        self.batch.push(msg.into_iter().next().expect("one frame"));
-                    }
-                    Item::Message(msg) => {
-                        self.flush_batch();
-                        self.handler.on_message(&self.peer, msg);
-                        self.delivered += 1;
-                    }
-                    Item::Subscription(topic, subscribe) => {
-                        self.flush_batch();
-                        self.handler.on_subscription(&self.peer, topic, subscribe);
-                    }
-                }
-            }
-            self.arrived = arrived;
-            self.flush_batch();
         }
     }
 
@@ -831,5 +838,13 @@ impl Conn {
                 count,
             });
         }
+    }
+}
+
+/// Hands the collected single-frame messages to the socket.
+fn flush(handler: &dyn Handler, peer: &Rc<Peer>, batch: &mut Vec<Bytes>, delivered: &mut usize) {
+    if !batch.is_empty() {
+        *delivered += batch.len();
+        handler.on_single_frames(peer, batch);
     }
 }

@@ -71,8 +71,12 @@ pub struct Full;
 
 #[derive(Debug)]
 struct OutQueue {
-    held: Held,
-    /// How many messages the queue holds (not counting those sent ahead).
+    /// Queued messages, counted against SNDHWM.
+    queue: Held,
+    /// Messages that go out before everything in `queue` (see [`Peer::send_ahead`]);
+    /// not counted against SNDHWM.
+    ahead: Held,
+    /// How many messages `queue` holds.
     messages: usize,
     subscriptions: VecDeque<(Bytes, bool)>,
     hwm: usize,
@@ -83,72 +87,54 @@ struct OutQueue {
     writer: Option<Waker>,
 }
 
-/// How queued messages are kept: encoded for a byte stream, or as they are for a
-/// connection that carries messages (inproc, see [`Peer::hold_messages`]). Either way
-/// `ahead` goes out before `queue` (see [`Peer::send_ahead`]) and is not counted
-/// against SNDHWM.
+/// Messages waiting for a connection, in the form it takes them.
 #[derive(Debug)]
 enum Held {
-    /// Encoded with [`Encoder::NULL`] (the framing of every connection this peer can
-    /// have; see [`monocoque_zmtp::encoder`] for how a mechanism that encrypts will
-    /// change that).
-    Encoded { queue: Outgoing, ahead: Outgoing },
-    /// The messages themselves.
-    Messages {
-        queue: VecDeque<Message>,
-        ahead: VecDeque<Message>,
-    },
+    /// Encoded with [`Encoder::NULL`], for a byte stream (the framing of every
+    /// connection this peer can have; see [`monocoque_zmtp::encoder`] for how a
+    /// mechanism that encrypts changes that).
+    Encoded(Outgoing),
+    /// The messages themselves, for a connection that carries messages (inproc, see
+    /// [`Peer::hold_messages`]).
+    Messages(VecDeque<Message>),
 }
 
 impl Held {
     fn push(&mut self, msg: &Message) {
         match self {
-            Held::Encoded { queue, .. } => Encoder::NULL.encode_message(queue, msg.iter()),
-            Held::Messages { queue, .. } => queue.push_back(msg.clone()),
-        }
-    }
-
-    fn push_ahead(&mut self, msg: &Message) {
-        match self {
-            Held::Encoded { ahead, .. } => Encoder::NULL.encode_message(ahead, msg.iter()),
-            Held::Messages { ahead, .. } => ahead.push_back(msg.clone()),
-        }
-    }
-
-    fn clear_queue(&mut self) {
-        match self {
-            Held::Encoded { queue, .. } => queue.clear(),
-            Held::Messages { queue, .. } => queue.clear(),
+            Held::Encoded(wire) => Encoder::NULL.encode_message(wire, msg.iter()),
+            Held::Messages(queue) => queue.push_back(msg.clone()),
         }
     }
 
     fn clear(&mut self) {
-        self.clear_queue();
         match self {
-            Held::Encoded { ahead, .. } => ahead.clear(),
-            Held::Messages { ahead, .. } => ahead.clear(),
+            Held::Encoded(wire) => wire.clear(),
+            Held::Messages(queue) => queue.clear(),
         }
     }
 
-    fn has_ahead(&self) -> bool {
+    fn is_empty(&self) -> bool {
         match self {
-            Held::Encoded { ahead, .. } => !ahead.is_empty(),
-            Held::Messages { ahead, .. } => !ahead.is_empty(),
+            Held::Encoded(wire) => wire.is_empty(),
+            Held::Messages(queue) => queue.is_empty(),
         }
     }
 
-    /// Moves everything (ahead first) to the end of `wire`, encoding held messages.
-    fn take_encoded(&mut self, wire: &mut Outgoing) {
+    /// The encoded bytes (a peer that holds messages is served by lanes instead,
+    /// which take them with [`Peer::take_held`]).
+    fn wire(&mut self) -> &mut Outgoing {
         match self {
-            Held::Encoded { queue, ahead } => {
-                wire.append(ahead);
-                wire.append(queue);
-            }
-            Held::Messages { queue, ahead } => {
-                for msg in ahead.drain(..).chain(queue.drain(..)) {
-                    Encoder::NULL.encode_message(wire, msg.iter());
-                }
-            }
+            Held::Encoded(wire) => wire,
+            Held::Messages(_) => unreachable!("a peer holding messages has no wire bytes"),
+        }
+    }
+
+    /// The messages (a peer that holds encoded bytes is never served by lanes).
+    fn messages(&mut self) -> &mut VecDeque<Message> {
+        match self {
+            Held::Messages(queue) => queue,
+            Held::Encoded(_) => unreachable!("lanes serve only peers holding messages"),
         }
     }
 }
@@ -171,11 +157,11 @@ impl OutQueue {
     /// Queues `msg` even at SNDHWM.
     fn push_over_hwm(&mut self, msg: &Message) {
         if self.conflate && self.messages != 0 {
-            self.held.clear_queue();
+            self.queue.clear();
             self.messages = 0;
             self.replaced += 1;
         }
-        self.held.push(msg);
+        self.queue.push(msg);
         self.messages += 1;
     }
 }
@@ -192,10 +178,8 @@ impl Peer {
             superseded: RefCell::new(None),
             attached: Cell::new(false),
             out: RefCell::new(OutQueue {
-                held: Held::Encoded {
-                    queue: Outgoing::new(),
-                    ahead: Outgoing::new(),
-                },
+                queue: Held::Encoded(Outgoing::new()),
+                ahead: Held::Encoded(Outgoing::new()),
                 messages: 0,
                 subscriptions: VecDeque::new(),
                 hwm: sndhwm,
@@ -395,7 +379,7 @@ impl Peer {
     /// before anything the application queued while it was not connected.
     pub fn send_ahead(&self, msg: &Message) {
         let mut out = self.out.borrow_mut();
-        out.held.push_ahead(msg);
+        out.ahead.push(msg);
         if let Some(w) = out.writer.take() {
             w.wake();
         }
@@ -429,7 +413,8 @@ impl Peer {
     /// Drops every queued message.
     pub fn clear_messages(&self) {
         let mut out = self.out.borrow_mut();
-        out.held.clear();
+        out.queue.clear();
+        out.ahead.clear();
         out.messages = 0;
         drop(out);
         self.room.notify_all();
@@ -453,10 +438,18 @@ impl Peer {
         self.out.borrow_mut().subscriptions.pop_front()
     }
 
-    /// Driver side: moves every queued message to the end of `wire` (encoding them if
-    /// the peer holds messages), waking blocked senders if the queue was at its mark.
+    /// Driver side: moves every queued message to the end of `wire`, waking blocked
+    /// senders if the queue was at its mark.
     pub fn take_messages(&self, wire: &mut Outgoing) {
-        self.take(|held| held.take_encoded(wire));
+        let mut out = self.out.borrow_mut();
+        if !out.ahead.is_empty() {
+            wire.append(out.ahead.wire());
+        }
+        if out.messages == 0 {
+            return;
+        }
+        wire.append(out.queue.wire());
+        self.taken(out, usize::MAX);
     }
 
     /// Driver side, for a peer that [holds messages](Peer::hold_messages): moves the
@@ -464,12 +457,8 @@ impl Peer {
     /// blocked senders if the queue was at its mark and no longer is.
     pub fn take_held(&self, into: &mut VecDeque<Message>, max: usize) {
         let mut out = self.out.borrow_mut();
-        let was_full = out.is_full();
-        let OutQueue { held, messages, .. } = &mut *out;
-        let Held::Messages { queue, ahead } = held else {
-            return;
-        };
-        into.append(ahead);
+        into.append(out.ahead.messages());
+        let queue = out.queue.messages();
         let n = max.min(queue.len());
         if n == 0 {
             return;
@@ -479,7 +468,15 @@ impl Peer {
         } else {
             into.extend(queue.drain(..n));
         }
-        *messages -= n;
+        self.taken(out, n);
+    }
+
+    /// `n` messages (at most all) have left the queue: wakes blocked senders if it was
+    /// at its mark and no longer is, and notes that the peer stopped dropping if it
+    /// was not.
+    fn taken(&self, mut out: std::cell::RefMut<'_, OutQueue>, n: usize) {
+        let was_full = out.is_full();
+        out.messages -= n.min(out.messages);
         let now_full = out.is_full();
         drop(out);
         if !was_full {
@@ -489,47 +486,26 @@ impl Peer {
         }
     }
 
-    fn take(&self, move_out: impl FnOnce(&mut Held)) {
-        let mut out = self.out.borrow_mut();
-        if out.messages == 0 && !out.held.has_ahead() {
-            return;
-        }
-        move_out(&mut out.held);
-        if out.messages == 0 {
-            return;
-        }
-        let was_full = out.is_full();
-        out.messages = 0;
-        drop(out);
-        if was_full {
-            self.room.notify_all();
-        } else {
-            self.dropping.set(false);
-        }
-    }
-
     /// From now on, queue messages as they are rather than encoded: for a peer whose
     /// connections carry messages, not bytes (inproc). Called when the peer is made,
     /// before anything is queued (what is queued already is dropped).
     pub fn hold_messages(&self) {
         let mut out = self.out.borrow_mut();
         debug_assert_eq!(out.messages, 0, "hold_messages on a peer with a queue");
-        out.held = Held::Messages {
-            queue: VecDeque::new(),
-            ahead: VecDeque::new(),
-        };
+        out.queue = Held::Messages(VecDeque::new());
+        out.ahead = Held::Messages(VecDeque::new());
         out.messages = 0;
     }
 
     /// True once [`Peer::hold_messages`] was called.
     pub fn holds_messages(&self) -> bool {
-        matches!(self.out.borrow().held, Held::Messages { .. })
+        matches!(self.out.borrow().queue, Held::Messages(_))
     }
 
     /// Driver side: true when something is waiting to be written.
     pub fn has_output(&self) -> bool {
         let out = self.out.borrow();
-        out.messages != 0 || out.held.has_ahead() || !out.subscriptions.is_empty()
+        out.messages != 0 || !out.ahead.is_empty() || !out.subscriptions.is_empty()
     }
 
     /// Messages from this peer waiting in the socket's receive queue.

@@ -196,7 +196,7 @@ impl TransportOptions {
                 );
             }
         }
-        if self.tos.is_some() || self.priority.is_some() || self.keepalive != Keepalive::default() {
+        if self.tunes_accepted() {
             let probe = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))
                 .map_err(|e| refused("(a scratch TCP socket to try them on)", "", e))?;
             self.apply_tuning(&probe, false)?;
@@ -719,31 +719,21 @@ async fn connect_tcp(
     // SAFETY: `into_raw_fd` hands over sole ownership of a valid socket (connecting or
     // connected); the TcpStream becomes its only owner and closes it on drop.
     let mut stream = unsafe { TcpStream::from_raw_fd(sock.into_raw_fd()) };
-    let established = async {
-        std::future::poll_fn(|cx| Pin::new(&mut stream).poll_write(cx, &[]))
-            .await
-            .map(Some)
-    };
-    let outcome = match options.connect_timeout {
+    let established = std::future::poll_fn(|cx| Pin::new(&mut stream).poll_write(cx, &[]));
+    match options.connect_timeout {
         None => established.await?,
         Some(limit) => {
             futures_lite::future::or(established, async {
                 glommio::timer::sleep(limit).await;
-                Ok(None)
+                Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("connect to {addr} not completed within {limit:?} (CONNECT_TIMEOUT)"),
+                ))
             })
             .await?
         }
     };
-    match outcome {
-        Some(_) => Ok(stream),
-        None => Err(io::Error::new(
-            io::ErrorKind::TimedOut,
-            format!(
-                "connect to {addr} not completed within {:?} (CONNECT_TIMEOUT)",
-                options.connect_timeout.unwrap_or_default()
-            ),
-        )),
-    }
+    Ok(stream)
 }
 
 /// Connects a Unix stream socket to `path` without blocking: a Unix connect completes

@@ -112,22 +112,15 @@ impl CoreContext {
     /// all at once, each honouring its LINGER.
     pub(super) async fn shutdown_services(&self) {
         let services: Vec<_> = self.services.borrow_mut().drain(..).collect();
-        let closing: Vec<_> = services
-            .iter()
-            .map(|s| glommio::spawn_local(s.shutdown()).detach())
-            .collect();
-        for task in closing {
-            task.await;
-        }
+        all_at_once(services.iter().map(|s| s.shutdown())).await;
         let sockets: Vec<_> = self.sockets.borrow_mut().drain(..).collect();
-        let closing: Vec<_> = sockets
-            .iter()
-            .filter_map(Weak::upgrade)
-            .map(|s| glommio::spawn_local(s.close_for_stop()).detach())
-            .collect();
-        for task in closing {
-            task.await;
-        }
+        all_at_once(
+            sockets
+                .iter()
+                .filter_map(Weak::upgrade)
+                .map(|s| s.close_for_stop()),
+        )
+        .await;
     }
 
     /// The services, cloned out so that one may register another while served.
@@ -157,6 +150,14 @@ impl CoreContext {
         for service in self.services() {
             service.cancel_park();
         }
+    }
+}
+
+/// Runs every future as a task of its own and waits for them all.
+async fn all_at_once(closing: impl Iterator<Item = Pin<Box<dyn Future<Output = ()>>>>) {
+    let tasks: Vec<_> = closing.map(|f| glommio::spawn_local(f).detach()).collect();
+    for task in tasks {
+        task.await;
     }
 }
 

@@ -26,7 +26,6 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll, Waker};
 
@@ -312,16 +311,6 @@ pub async fn connect(name: &str) -> InprocStream {
         }
     })
     .await
-}
-
-impl futures_lite::AsyncRead for InprocStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        InprocStream::poll_read(&self, cx, buf)
-    }
 }
 
 #[cfg(test)]
