@@ -278,16 +278,11 @@ impl SocketBase {
         }
         let linger = self.options.borrow().linger;
         let lc = Rc::clone(&self.lifecycle);
-        match linger {
-            None => lc.idle().await,
-            Some(d) => {
-                let _ = glommio::timer::timeout(d, async {
-                    lc.idle().await;
-                    Ok(())
-                })
-                .await;
-            }
-        }
+        let mut idle = std::pin::pin!(lc.idle());
+        let _ = bounded(linger, |cx| {
+            std::future::Future::poll(idle.as_mut(), cx).map(Ok)
+        })
+        .await;
         lc.abort();
     }
 

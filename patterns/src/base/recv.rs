@@ -85,20 +85,29 @@ impl SocketBase {
         cx: &mut Context<'_>,
         take: impl FnOnce(&mut Inbound, usize) -> Option<T>,
     ) -> Poll<Result<T>> {
-        let rcvhwm = self.options.borrow().rcvhwm;
-        let taken = take(&mut self.inbound.borrow_mut(), rcvhwm);
-        if let Some(t) = taken {
-            return Poll::Ready(Ok(t));
-        }
-        if self.closed.get() {
-            return Poll::Ready(Err(Error::Closed));
-        }
-        // About to wait: only a connection on this executor can end the wait.
-        if let Err(e) = self.check_executor() {
-            return Poll::Ready(Err(e));
+        if let Some(done) = self.take_inbound(take) {
+            return Poll::Ready(done);
         }
         self.recv_ready.register(cx.waker());
         Poll::Pending
+    }
+
+    /// [`SocketBase::poll_inbound`] without the wait: None when it would wait.
+    #[inline(always)]
+    fn take_inbound<T>(
+        &self,
+        take: impl FnOnce(&mut Inbound, usize) -> Option<T>,
+    ) -> Option<Result<T>> {
+        let rcvhwm = self.options.borrow().rcvhwm;
+        let taken = take(&mut self.inbound.borrow_mut(), rcvhwm);
+        if let Some(t) = taken {
+            return Some(Ok(t));
+        }
+        if self.closed.get() {
+            return Some(Err(Error::Closed));
+        }
+        // About to wait: only a connection on this executor can end the wait.
+        self.check_executor().err().map(Err)
     }
 
     /// The next inbound message with its peer (after a yield if the time slice is
@@ -145,17 +154,12 @@ impl SocketBase {
     /// Takes the next inbound message if one is queued; `Ok(None)` if none is, and
     /// the error a `recv` would end with (closed, no executor) otherwise.
     pub fn try_recv(&self) -> Result<Option<(PeerId, Message)>> {
-        let rcvhwm = self.options.borrow().rcvhwm;
-        let taken = self.inbound.borrow_mut().pop(rcvhwm);
-        if let Some(taken) = taken {
+        self.take_inbound(|inbound, rcvhwm| {
+            let taken = inbound.pop(rcvhwm)?;
             Counters::add(&self.counters.received, 1);
-            return Ok(Some(taken));
-        }
-        if self.closed.get() {
-            return Err(Error::Closed);
-        }
-        self.check_executor()?;
-        Ok(None)
+            Some(taken)
+        })
+        .transpose()
     }
 
     /// Waits for at least one inbound message, then moves up to `max` (at least 1)

@@ -80,7 +80,9 @@ impl Pub {
     /// with [`Error::WouldBlock`] instead, and hands the message back, when a
     /// subscriber the message is for is at SNDHWM (nobody gets it then).
     pub fn try_send(&self, msg: impl Into<Message>) -> std::result::Result<(), TrySendError> {
-        try_sending(msg.into(), |msg| try_publish(&self.base, &self.state, msg))
+        try_sending(msg.into(), |msg| {
+            try_publish_here(&self.base, &self.state, msg).map(drop)
+        })
     }
 
     /// Publishes every message of `msgs` as [`Pub::send`] does; each subscriber's
@@ -102,7 +104,7 @@ impl Pub {
 /// PUB/XPUB send: fan-out (waiting for room under XPUB_NODROP), then a yield when a
 /// subscriber's queue reached its mark or the time slice is over.
 async fn publish(base: &SocketBase, publisher: &Publisher, msg: Message) -> Result<()> {
-    if publish_here(base, publisher, non_empty(msg)?).await? {
+    if publish_here(base, publisher, &non_empty(msg)?).await? {
         base.yield_now().await;
     }
     Ok(())
@@ -115,18 +117,17 @@ async fn publish(base: &SocketBase, publisher: &Publisher, msg: Message) -> Resu
 pub(crate) async fn publish_here(
     base: &SocketBase,
     publisher: &Publisher,
-    msg: Message,
+    msg: &Message,
 ) -> Result<bool> {
-    if !base.options.borrow().xpub_nodrop {
-        return publish_now(base, publisher, &msg, AtHwm::Drop).map(|due| due.unwrap_or(false));
-    }
-    if let Some(due) = publish_now(base, publisher, &msg, AtHwm::Refuse)? {
+    if let Some(due) = publish_now(base, publisher, msg, at_hwm(base, AtHwm::Refuse))? {
         return Ok(due);
     }
+    // XPUB_NODROP, and a subscriber without room: the message waits (and is the
+    // socket's from now on, whatever becomes of this future).
     let mut waiting = Unpublished {
         base,
         publisher,
-        msg: Some(msg),
+        msg: Some(msg.clone()),
     };
     let limit = base.options.borrow().sndtimeo;
     let done = bounded(limit, |cx| {
@@ -167,32 +168,13 @@ impl Drop for Unpublished<'_> {
     }
 }
 
-/// `try_send` of PUB and XPUB: one fan-out; under XPUB_NODROP,
-/// [`Error::WouldBlock`] when a subscriber the message is for has no room.
-fn try_publish(base: &SocketBase, publisher: &Publisher, msg: &Message) -> Result<()> {
-    let at_hwm = if base.options.borrow().xpub_nodrop {
-        AtHwm::Refuse
-    } else {
-        AtHwm::Drop
-    };
-    match publish_now(base, publisher, msg, at_hwm)? {
-        Some(_) => Ok(()),
-        None => Err(Error::WouldBlock),
-    }
-}
-
 /// `Sink::start_send` of PUB and XPUB: the fan-out, with the yield it may ask for
 /// left to the sink's next `poll_ready`. Under XPUB_NODROP a subscriber at SNDHWM
 /// gets the message past its mark (a sink cannot wait for one message's
 /// subscribers).
 fn sink_publish(base: &SocketBase, publisher: &Publisher, msg: Message) -> Result<()> {
     let msg = non_empty(msg)?;
-    let at_hwm = if base.options.borrow().xpub_nodrop {
-        AtHwm::Exceed
-    } else {
-        AtHwm::Drop
-    };
-    if publish_now(base, publisher, &msg, at_hwm)? == Some(true) {
+    if publish_now(base, publisher, &msg, at_hwm(base, AtHwm::Exceed))? == Some(true) {
         base.yield_soon.set(true);
     }
     Ok(())
@@ -213,23 +195,29 @@ impl XPub {
 message_sink!(Pub, always_ready);
 message_sink!(XPub, always_ready);
 
-/// The fan-out of a PUB/XPUB send, counted in `sent` when it happened: whether a
-/// yield is due, or None when [`AtHwm::Refuse`] found a subscriber without room.
-/// [`publish_here`] without waiting: [`Error::WouldBlock`](crate::Error::WouldBlock)
-/// when XPUB_NODROP would wait. True when a yield is due.
+/// [`publish_here`] without waiting (`try_send` of PUB and XPUB):
+/// [`Error::WouldBlock`] when XPUB_NODROP would wait. True when a yield is due.
 pub(crate) fn try_publish_here(
     base: &SocketBase,
     publisher: &Publisher,
     msg: &Message,
 ) -> Result<bool> {
-    let at_hwm = if base.options.borrow().xpub_nodrop {
-        AtHwm::Refuse
-    } else {
-        AtHwm::Drop
-    };
-    publish_now(base, publisher, msg, at_hwm)?.ok_or(crate::Error::WouldBlock)
+    publish_now(base, publisher, msg, at_hwm(base, AtHwm::Refuse))?.ok_or(Error::WouldBlock)
 }
 
+/// What a fan-out does for a subscriber at SNDHWM: PUB's rule, or under XPUB_NODROP
+/// `nodrop` (refuse, so as to wait or hand the message back; or, where nothing can
+/// wait, exceed the mark).
+fn at_hwm(base: &SocketBase, nodrop: AtHwm) -> AtHwm {
+    if base.options.borrow().xpub_nodrop {
+        nodrop
+    } else {
+        AtHwm::Drop
+    }
+}
+
+/// The fan-out of a PUB/XPUB send, counted in `sent` when it happened: whether a
+/// yield is due, or None when [`AtHwm::Refuse`] found a subscriber without room.
 fn publish_now(
     base: &SocketBase,
     publisher: &Publisher,
@@ -289,7 +277,9 @@ impl XPub {
 
     /// Publishes `msg` as [`Pub::try_send`] does.
     pub fn try_send(&self, msg: impl Into<Message>) -> std::result::Result<(), TrySendError> {
-        try_sending(msg.into(), |msg| try_publish(&self.base, &self.state, msg))
+        try_sending(msg.into(), |msg| {
+            try_publish_here(&self.base, &self.state, msg).map(drop)
+        })
     }
 
     /// XPUB_MANUAL ([`Options::xpub_manual`](crate::Options::xpub_manual)):
@@ -490,15 +480,15 @@ impl Publisher {
     /// XPUB_MANUAL: applies a change to the subscriber of the message received last.
     pub fn manual_change(&self, base: &SocketBase, topic: &[u8], subscribe: bool) -> Result<()> {
         base.check_open()?;
-        if !self.xpub || !base.options.borrow().xpub_manual {
+        if !self.manual(base) {
             return Err(Error::State(
                 "an XPUB subscribes its peers itself only with XPUB_MANUAL",
             ));
         }
-        let Some(peer) = base.last_sender() else {
-            return Ok(());
-        };
-        self.manual_change_for(base, peer, &Bytes::copy_from_slice(topic), subscribe)
+        if let Some(peer) = base.last_sender() {
+            self.manual_change_for(base, peer, &Bytes::copy_from_slice(topic), subscribe);
+        }
+        Ok(())
     }
 
     /// XPUB_MANUAL: applies a change to subscriber `peer` (nothing if it has gone).
@@ -508,11 +498,10 @@ impl Publisher {
         peer: PeerId,
         topic: &Bytes,
         subscribe: bool,
-    ) -> Result<()> {
+    ) {
         if let Some(peer) = base.peer(peer) {
             self.apply(base, &peer, topic, subscribe);
         }
-        Ok(())
     }
 
     fn manual(&self, base: &SocketBase) -> bool {

@@ -596,17 +596,11 @@ impl ShardedSocket {
     /// XSUB's `try_send`: credit on every core first (given back if one has none),
     /// so that a message refused reached no core and can be offered again.
     fn try_send_everywhere(&self, ext: &mut External, msg: &Message) -> Result<()> {
-        let shared = &self.inner.shared;
-        let cores = ext.to_cores.len();
-        for core in 0..cores {
-            if !shared.credit[core].try_take() {
-                for taken in 0..core {
-                    shared.give_back(taken, 1);
-                }
-                return Err(Error::WouldBlock);
-            }
+        let cores: SmallVec<[usize; 8]> = (0..ext.to_cores.len()).collect();
+        if !self.inner.shared.take_on_all(&cores) {
+            return Err(Error::WouldBlock);
         }
-        for core in 0..cores {
+        for core in cores {
             push(&mut ext.to_cores, core, Mail::Send(msg.clone())).map_err(|_| Error::Closed)?;
         }
         Ok(())
@@ -679,11 +673,8 @@ impl ShardedSocket {
     /// The next message if one has already arrived from any core (`Ok(None)` if
     /// not), without blocking or waiting.
     pub fn try_recv(&self) -> Result<Option<Message>> {
-        let mut cx = Context::from_waker(std::task::Waker::noop());
-        match self.poll_recv(&mut cx) {
-            Poll::Ready(msg) => msg.map(Some),
-            Poll::Pending => Ok(None),
-        }
+        // No waker registered and no ring parked: nobody would wait for them.
+        self.take_received().transpose()
     }
 
     /// XPUB: every subscription is passed up (XPUB_VERBOSE, or XPUB_MANUAL, where
@@ -705,10 +696,11 @@ impl ShardedSocket {
         let topic = Bytes::copy_from_slice(topic);
         // Done on the core and waited for: the union change it causes is in the
         // handle's ring before this returns, so the handle's next publish sees it.
-        self.ask(core, move |shard| match shard.role.publisher() {
-            Some(publisher) => publisher.manual_change_for(&shard.base, peer, &topic, subscribe),
-            None => Ok(()),
-        })?
+        self.ask(core, move |shard| {
+            if let Some(publisher) = shard.role.publisher() {
+                publisher.manual_change_for(&shard.base, peer, &topic, subscribe);
+            }
+        })
     }
 
     fn check_not_on_core(&self, what: &'static str) -> Result<()> {
@@ -721,46 +713,56 @@ impl ShardedSocket {
     }
 
     fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Result<Message>> {
-        self.start_forwarding();
         loop {
-            self.check_open()?;
-            let mut ext = self.external();
-            // The rings' park flags stay raised from an earlier wait (no cancel_park):
-            // another reader may still be waiting on them, and the cores' next push
-            // must wake it. It costs at most one spurious wake-up per wait.
-            ext.absorb(self.inner.kind, self.every_subscription());
-            match self.inner.kind {
-                SocketType::Req if ext.req_out.is_none() => {
-                    return Poll::Ready(Err(Error::State(
-                        "REQ must send a request before receiving",
-                    )))
-                }
-                SocketType::Rep if ext.rep_to.is_some() => {
-                    return Poll::Ready(Err(Error::State(
-                        "REP must send the reply before receiving another request",
-                    )))
-                }
-                _ => {}
+            if let Some(received) = self.take_received() {
+                return Poll::Ready(received);
             }
-            if let Some((from, peer, msg)) = ext.pop() {
-                match self.inner.kind {
-                    SocketType::Req => ext.req_out = None,
-                    SocketType::Rep => ext.rep_to = Some(from),
-                    SocketType::XPub => ext.last_requester = peer.map(|p| (from, p)),
-                    _ => {}
-                }
-                // Counted in `received` by the core that forwarded it.
-                return Poll::Ready(Ok(msg));
-            }
-            // Every core is gone: their rings closed and are drained.
-            if ext.inbox.rings() == 0 {
-                return Poll::Ready(Err(Error::Closed));
-            }
+            // Register, then park on the rings (which looks at them once more): a core
+            // that pushes after this wakes us. The park flags stay raised from an
+            // earlier wait (no cancel_park): another reader may still be waiting on
+            // them, and the cores' next push must wake it. It costs at most one
+            // spurious wake-up per wait.
             self.inner.shared.wakers.register(cx.waker());
-            if ext.inbox.prepare_park() {
+            if self.external().inbox.prepare_park() {
                 return Poll::Pending;
             }
         }
+    }
+
+    /// The next received message if one has arrived, or why there can be none; None
+    /// when there is nothing yet.
+    fn take_received(&self) -> Option<Result<Message>> {
+        self.start_forwarding();
+        if let Err(e) = self.check_open() {
+            return Some(Err(e));
+        }
+        let mut ext = self.external();
+        ext.absorb(self.inner.kind, self.every_subscription());
+        match self.inner.kind {
+            SocketType::Req if ext.req_out.is_none() => {
+                return Some(Err(Error::State(
+                    "REQ must send a request before receiving",
+                )))
+            }
+            SocketType::Rep if ext.rep_to.is_some() => {
+                return Some(Err(Error::State(
+                    "REP must send the reply before receiving another request",
+                )))
+            }
+            _ => {}
+        }
+        if let Some((from, peer, msg)) = ext.pop() {
+            match self.inner.kind {
+                SocketType::Req => ext.req_out = None,
+                SocketType::Rep => ext.rep_to = Some(from),
+                SocketType::XPub => ext.last_requester = peer.map(|p| (from, p)),
+                _ => {}
+            }
+            // Counted in `received` by the core that forwarded it.
+            return Some(Ok(msg));
+        }
+        // Every core is gone: their rings closed and are drained.
+        (ext.inbox.rings() == 0).then_some(Err(Error::Closed))
     }
 
     /// One attempt (two, around announcing a wait) at handing `msg` on; `done` counts
@@ -812,11 +814,8 @@ impl ShardedSocket {
                     // give the credit back once their subscribers had room).
                     let cores: SmallVec<[usize; 8]> =
                         directory.cores_for(&msg, None, invert).collect();
-                    for (i, &core) in cores.iter().enumerate() {
-                        if !shared.credit[core].try_take() {
-                            cores[..i].iter().for_each(|&c| shared.give_back(c, 1));
-                            return Handed::Wait(msg);
-                        }
+                    if !shared.take_on_all(&cores) {
+                        return Handed::Wait(msg);
                     }
                     for &core in &cores {
                         if push(to_cores, core, Mail::Publish(msg.clone())).is_err() {

@@ -66,6 +66,18 @@ impl Shared {
         self.wake_handle();
     }
 
+    /// Takes one unit of credit on each of `cores`, or on none: false (nothing taken)
+    /// when one of them has none left.
+    pub fn take_on_all(&self, cores: &[usize]) -> bool {
+        for (i, &core) in cores.iter().enumerate() {
+            if !self.credit[core].try_take() {
+                cores[..i].iter().for_each(|&c| self.give_back(c, 1));
+                return false;
+            }
+        }
+        true
+    }
+
     /// Core `core` now sends to `targets` peers.
     pub fn set_targets(&self, core: usize, targets: usize) {
         self.targets[core].store(targets, Ordering::Relaxed);

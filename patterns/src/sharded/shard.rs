@@ -267,23 +267,14 @@ impl Shard {
     pub(super) async fn close_after_flush(self: &Rc<Self>) {
         while CoreService::drain(self.as_ref(), usize::MAX) > 0 {}
         let linger = self.base.options.borrow().linger;
-        let handed_over = std::future::poll_fn(|cx| {
+        let _ = crate::base::bounded(linger, |cx| {
             if self.outgoing.borrow().is_empty() && !self.sending.get() {
-                return std::task::Poll::Ready(());
+                return std::task::Poll::Ready(Ok(()));
             }
             self.sent.register(cx.waker());
             std::task::Poll::Pending
-        });
-        match linger {
-            None => handed_over.await,
-            Some(d) => {
-                let _ = glommio::timer::timeout(d, async {
-                    handed_over.await;
-                    Ok(())
-                })
-                .await;
-            }
-        }
+        })
+        .await;
         self.base.close().await;
     }
 

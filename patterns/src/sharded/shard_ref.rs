@@ -156,21 +156,17 @@ impl ShardRef {
     /// would wait for this core's subscribers. Never yields: a loop of `try_send`
     /// must await something now and then.
     pub fn try_send(&self, msg: impl Into<Message>) -> std::result::Result<(), TrySendError> {
-        crate::socket_macros::try_sending(msg.into(), |msg| match &self.shard.role {
-            Role::Publisher(publisher) => {
-                let base = &self.shard.base;
-                base.check_open()?;
-                crate::pubsub::try_publish_here(base, publisher, msg)?;
+        use crate::socket_macros::try_sending;
+        match &self.shard.role {
+            Role::Publisher(publisher) => try_sending(msg.into(), |msg| {
+                // Checks that the socket is open.
+                crate::pubsub::try_publish_here(&self.shard.base, publisher, msg)?;
                 self.publish_elsewhere(msg);
                 Ok(())
-            }
-            Role::Router(router) => self.try_route(router, msg),
-            _ => self
-                .shard
-                .socket
-                .try_send(msg.clone())
-                .map_err(|e| e.into_parts().0),
-        })
+            }),
+            Role::Router(router) => try_sending(msg.into(), |msg| self.try_route(router, msg)),
+            _ => self.shard.socket.try_send(msg),
+        }
     }
 
     /// [`ShardRef::route`] without waiting.
@@ -199,7 +195,7 @@ impl ShardRef {
         let shard = &self.shard;
         let base = &shard.base;
         // This core's subscribers, waited for under XPUB_NODROP (counted in `sent`).
-        let marked = crate::pubsub::publish_here(base, publisher, msg.clone()).await?;
+        let marked = crate::pubsub::publish_here(base, publisher, &msg).await?;
         self.publish_elsewhere(&msg);
         // As Pub::send: let this core's connections write what built up, and the
         // executor run its other tasks.
