@@ -318,7 +318,7 @@ fn validate(args: Args) -> Result<Config, String> {
     Ok(Config {
         kind,
         mode,
-        binds: args.bind.iter().map(|ep| wildcard_port(ep)).collect(),
+        binds: args.bind,
         connects: args.connect,
         subscriptions: args
             .subscribe
@@ -407,14 +407,6 @@ fn parse_identity(text: &[u8]) -> Result<Bytes, String> {
         return Err("--identity must not start with a zero byte".to_string());
     }
     Ok(id)
-}
-
-/// libzmq writes an ephemeral TCP port as `*`; Monocoque as `0`.
-fn wildcard_port(endpoint: &str) -> String {
-    match endpoint.strip_suffix(":*") {
-        Some(host) if endpoint.starts_with("tcp://") => format!("{host}:0"),
-        _ => endpoint.to_string(),
-    }
 }
 
 /// Parses `--timeout`: positive seconds, fractions allowed.
@@ -506,13 +498,6 @@ mod tests {
         );
         assert!(id("").is_err());
         assert!(id("0x0001").is_err());
-    }
-
-    #[test]
-    fn wildcard_ports_become_zero() {
-        assert_eq!(wildcard_port("tcp://127.0.0.1:*"), "tcp://127.0.0.1:0");
-        assert_eq!(wildcard_port("tcp://*:*"), "tcp://*:0");
-        assert_eq!(wildcard_port("ipc:///tmp/x:*"), "ipc:///tmp/x:*");
     }
 
     #[test]

@@ -112,6 +112,18 @@ fn options(cfg: &Config) -> Options {
         options.zap_domain = domain.clone();
     }
     options.zap_enforce_domain = cfg.zap_enforce_domain;
+    // `--timeout` bounds each receive, and each send of a sender (the socket's own
+    // RCVTIMEO and SNDTIMEO, which start no timer while messages or room are there).
+    // A REQ's round trip is bounded as a whole instead (see `request`).
+    if matches!(
+        cfg.mode,
+        Mode::Receive | Mode::Echo | Mode::Reply | Mode::Duplex
+    ) {
+        options.rcvtimeo = cfg.timeout;
+    }
+    if cfg.mode == Mode::Send {
+        options.sndtimeo = cfg.timeout;
+    }
     options
 }
 
@@ -144,9 +156,13 @@ fn subscriptions(cfg: &Config) -> Vec<Bytes> {
     }
 }
 
-/// Whether binding `endpoint` lets the system choose the port (so it must be shown).
+/// Whether binding `endpoint` lets the system choose the port (`:0` or libzmq's
+/// `:*`), so that the one chosen must be shown.
 fn picks_port(endpoint: &str) -> bool {
-    endpoint.starts_with("tcp://") && endpoint.ends_with(":0")
+    matches!(
+        endpoint.parse(),
+        Ok(monocoque::Endpoint::Tcp { port: 0, .. })
+    )
 }
 
 /// Moves messages as `cfg.mode` says until input ends, `--count` is reached or
@@ -154,11 +170,11 @@ fn picks_port(endpoint: &str) -> bool {
 async fn exchange(socket: &AnySocket, cfg: &Config, input: &mut Input) -> Result<(), Failure> {
     let counter = Counter::new(cfg.count);
     match cfg.mode {
-        Mode::Send => send_lines(socket, input, &counter, cfg.timeout).await,
-        Mode::Receive => print_received(socket, &counter, cfg.timeout).await,
+        Mode::Send => send_lines(socket, input, &counter).await,
+        Mode::Receive => print_received(socket, &counter).await,
         Mode::Request => request(socket, input, &counter, cfg.timeout).await,
-        Mode::Reply => reply(socket, input, &counter, cfg.timeout).await,
-        Mode::Echo => echo(socket, &counter, cfg.timeout).await,
+        Mode::Reply => reply(socket, input, &counter).await,
+        Mode::Echo => echo(socket, &counter).await,
         Mode::Duplex => duplex(socket, input, &counter, cfg).await,
     }
 }
@@ -169,17 +185,9 @@ async fn send_lines(
     socket: &AnySocket,
     input: &mut Input,
     counter: &Counter,
-    timeout: Option<Duration>,
 ) -> Result<(), Failure> {
     while let Some(line) = next_line(input).await? {
-        let sent = bounded(timeout, deliver(socket, parse_line(&line)))
-            .await
-            .map_err(|limit| {
-                Failure::Timeout(format!(
-                    "could not send within {limit:?}: no peer ready to take the message"
-                ))
-            })??;
-        if sent && counter.record() {
+        if deliver(socket, parse_line(&line)).await? && counter.record() {
             break;
         }
     }
@@ -187,12 +195,8 @@ async fn send_lines(
 }
 
 /// PULL, SUB: prints every received message.
-async fn print_received(
-    socket: &AnySocket,
-    counter: &Counter,
-    timeout: Option<Duration>,
-) -> Result<(), Failure> {
-    each_received(socket, counter, timeout, async |msg| print(&msg)).await
+async fn print_received(socket: &AnySocket, counter: &Counter) -> Result<(), Failure> {
+    each_received(socket, counter, async |msg| print(&msg)).await
 }
 
 /// Hands every received message to `handle` until `--count` says stop (or
@@ -200,11 +204,10 @@ async fn print_received(
 async fn each_received(
     socket: &AnySocket,
     counter: &Counter,
-    timeout: Option<Duration>,
     mut handle: impl AsyncFnMut(Message) -> Result<(), Failure>,
 ) -> Result<(), Failure> {
     loop {
-        handle(receive(socket, timeout).await?).await?;
+        handle(receive(socket).await?).await?;
         if counter.record() {
             return Ok(());
         }
@@ -242,19 +245,14 @@ async fn request(
 
 /// REP: prints each request and replies with the next input line; stops as soon as
 /// input ends, even while waiting for a request.
-async fn reply(
-    socket: &AnySocket,
-    input: &mut Input,
-    counter: &Counter,
-    timeout: Option<Duration>,
-) -> Result<(), Failure> {
+async fn reply(socket: &AnySocket, input: &mut Input, counter: &Counter) -> Result<(), Failure> {
     // The reply to the next request, when it was typed before the request came.
     let mut ahead: Option<Vec<u8>> = None;
     loop {
         let request = if ahead.is_some() {
-            receive(socket, timeout).await?
+            receive(socket).await?
         } else {
-            let request = async { receive(socket, timeout).await.map(Next::Request) };
+            let request = async { receive(socket).await.map(Next::Request) };
             let line = async { next_line(input).await.map(Next::Line) };
             match future::or(request, line).await? {
                 Next::Request(request) => request,
@@ -289,12 +287,8 @@ enum Next {
 
 /// `--echo`: sends every received message back as it came (a ROUTER's starts with
 /// the sender's routing id, so it returns to the sender).
-async fn echo(
-    socket: &AnySocket,
-    counter: &Counter,
-    timeout: Option<Duration>,
-) -> Result<(), Failure> {
-    each_received(socket, counter, timeout, async |msg| {
+async fn echo(socket: &AnySocket, counter: &Counter) -> Result<(), Failure> {
+    each_received(socket, counter, async |msg| {
         deliver(socket, msg).await.map(drop)
     })
     .await
@@ -315,14 +309,10 @@ async fn duplex(
         }
         Ok(true)
     };
-    let receiving = async {
-        print_received(socket, counter, cfg.timeout)
-            .await
-            .map(|()| false)
-    };
+    let receiving = async { print_received(socket, counter).await.map(|()| false) };
     let input_ended = future::or(sending, receiving).await?;
     if input_ended && (cfg.count.is_some() || cfg.timeout.is_some()) {
-        print_received(socket, counter, cfg.timeout).await?;
+        print_received(socket, counter).await?;
     }
     Ok(())
 }
@@ -370,12 +360,16 @@ async fn bounded<T>(limit: Option<Duration>, fut: impl Future<Output = T>) -> Re
     }
 }
 
-/// Waits for the next message, for at most `timeout`.
-async fn receive(socket: &AnySocket, timeout: Option<Duration>) -> Result<Message, Failure> {
-    bounded(timeout, socket.recv())
-        .await
-        .map_err(|limit| Failure::Timeout(format!("no message received for {limit:?}")))?
-        .map_err(socket_error)
+/// Waits for the next message, for at most `--timeout` (the socket's RCVTIMEO, see
+/// `options`).
+async fn receive(socket: &AnySocket) -> Result<Message, Failure> {
+    socket.recv().await.map_err(|e| match e {
+        Error::Timeout => Failure::Timeout(format!(
+            "no message received for {:?}",
+            socket.options().rcvtimeo.unwrap_or_default()
+        )),
+        e => socket_error(e),
+    })
 }
 
 /// Sends `msg`; true if sent, false if it was skipped with a warning (a ROUTER's
@@ -396,6 +390,11 @@ async fn deliver(socket: &AnySocket, msg: Message) -> Result<bool, Failure> {
             eprintln!("mq: message skipped: {why}");
             Ok(false)
         }
+        // SNDTIMEO: `--timeout` of a sender (see `options`).
+        Err(Error::Timeout) => Err(Failure::Timeout(format!(
+            "could not send within {:?}: no peer ready to take the message",
+            socket.options().sndtimeo.unwrap_or_default()
+        ))),
         Err(e) => Err(socket_error(e)),
     }
 }
@@ -426,5 +425,18 @@ fn endpoint_error(endpoint: &str, e: Error) -> Failure {
     match e {
         Error::Endpoint(e) => Failure::Error(format!("bad endpoint {endpoint}: {e}")),
         e => Failure::Error(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::picks_port;
+
+    #[test]
+    fn a_wildcard_or_zero_tcp_port_is_picked_by_the_system() {
+        assert!(picks_port("tcp://127.0.0.1:*"));
+        assert!(picks_port("tcp://*:0"));
+        assert!(!picks_port("tcp://127.0.0.1:5555"));
+        assert!(!picks_port("ipc:///tmp/x:*"));
     }
 }

@@ -730,6 +730,21 @@ fn timeout_exits_1_with_a_message() {
 }
 
 #[test]
+fn a_send_nobody_takes_times_out_with_exit_1() {
+    // A bound PUSH with no peer: the line waits for one, up to --timeout.
+    let mut mq = Mq::start(&["push", "--bind", "tcp://127.0.0.1:*", "--timeout", "0.2"]);
+    mq.bound_endpoint();
+    mq.write_line("for nobody");
+    let done = mq.finish();
+    assert_eq!(done.status.code(), Some(1), "stderr: {:?}", done.stderr);
+    assert!(
+        done.stderr.iter().any(|l| l.contains("could not send within 200ms")),
+        "{:?}",
+        done.stderr
+    );
+}
+
+#[test]
 fn req_timeout_exits_1_when_no_reply_comes() {
     let ctx = zmq::Context::new();
     let silent = zsock(&ctx, zmq::REP);
