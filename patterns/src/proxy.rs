@@ -222,10 +222,11 @@ impl ProxySocket for NoSocket {
 }
 
 /// What the proxy's wait ended with.
-enum Event {
+enum Event<'k, K> {
     Frontend(Result<Message>),
     Backend(Result<Message>),
-    Control(Result<Message>),
+    /// A command, and the control socket it came from (to answer on).
+    Control(&'k K, Result<Message>),
 }
 
 impl<'a, F: ProxySocket, B: ProxySocket> Proxy<'a, F, B> {
@@ -295,7 +296,7 @@ impl<'a, F: ProxySocket, B: ProxySocket, C: ProxySocket, K: ProxySocket> Proxy<'
                 });
                 let mut control = pin!(async {
                     match self.control {
-                        Some(c) => Event::Control(c.recv_message().await),
+                        Some(c) => Event::Control(c, c.recv_message().await),
                         None => std::future::pending().await,
                     }
                 });
@@ -303,8 +304,8 @@ impl<'a, F: ProxySocket, B: ProxySocket, C: ProxySocket, K: ProxySocket> Proxy<'
                     if let Poll::Ready(e) = control.as_mut().poll(cx) {
                         return Poll::Ready(e);
                     }
-                    type Side<'f> = std::pin::Pin<&'f mut dyn Future<Output = Event>>;
-                    let (first, second): (Side<'_>, Side<'_>) = if backend_first {
+                    type Side<'f, 'k, K> = std::pin::Pin<&'f mut dyn Future<Output = Event<'k, K>>>;
+                    let (first, second): (Side<'_, '_, K>, Side<'_, '_, K>) = if backend_first {
                         (back.as_mut(), front.as_mut())
                     } else {
                         (front.as_mut(), back.as_mut())
@@ -319,75 +320,67 @@ impl<'a, F: ProxySocket, B: ProxySocket, C: ProxySocket, K: ProxySocket> Proxy<'
             backend_first = !backend_first;
             match event {
                 Event::Frontend(msg) => {
-                    let msg = msg?;
-                    count(
-                        &mut stats.frontend.received,
-                        &mut stats.frontend.received_bytes,
-                        &msg,
-                    );
-                    self.pass(msg, self.backend, &mut stats.backend).await?;
+                    let ProxyStats { frontend, backend } = &mut stats;
+                    self.pass(msg?, frontend, self.backend, backend).await?;
                 }
                 Event::Backend(msg) => {
-                    let msg = msg?;
-                    count(
-                        &mut stats.backend.received,
-                        &mut stats.backend.received_bytes,
-                        &msg,
-                    );
-                    self.pass(msg, self.frontend, &mut stats.frontend).await?;
+                    let ProxyStats { frontend, backend } = &mut stats;
+                    self.pass(msg?, backend, self.frontend, frontend).await?;
                 }
-                Event::Control(command) => {
-                    let control = self
-                        .control
-                        .expect("a command came from the control socket");
+                Event::Control(control, command) => {
                     let command = command?;
                     let word = command.frames().first().map(|f| &f[..]).unwrap_or_default();
-                    let reply = match word {
+                    let (reply, terminate) = match word {
                         b"PAUSE" => {
                             paused = true;
-                            None
+                            (None, false)
                         }
                         b"RESUME" => {
                             paused = false;
-                            None
+                            (None, false)
                         }
-                        b"TERMINATE" => {
-                            if control.kind() == SocketType::Rep {
-                                control.send_message(empty()).await?;
-                            }
-                            return Ok(stats);
-                        }
-                        b"STATISTICS" => Some(stats.to_message()),
+                        b"TERMINATE" => (None, true),
+                        b"STATISTICS" => (Some(stats.to_message()), false),
                         other => {
                             tracing::warn!(
                                 command = %String::from_utf8_lossy(other),
                                 "proxy: unknown control command ignored"
                             );
-                            None
+                            (None, false)
                         }
                     };
-                    match reply {
-                        Some(reply) => control.send_message(reply).await?,
-                        None if control.kind() == SocketType::Rep => {
-                            control.send_message(empty()).await?
-                        }
-                        None => {}
+                    // A REP control socket answers every command.
+                    let reply = reply.or_else(|| (control.kind() == SocketType::Rep).then(empty));
+                    if let Some(reply) = reply {
+                        control.send_message(reply).await?;
+                    }
+                    if terminate {
+                        return Ok(stats);
                     }
                 }
             }
         }
     }
 
-    /// Sends `msg` (received on the other side) through `to`, with its copy to the
-    /// capture socket first.
-    async fn pass(&self, msg: Message, to: &impl ProxySocket, side: &mut SideStats) -> Result<()> {
+    /// Counts `msg` as received on the side `from` stands for, and sends it through
+    /// `to` (whose counters are `to_stats`), with its copy to the capture socket
+    /// first.
+    async fn pass(
+        &self,
+        msg: Message,
+        from: &mut SideStats,
+        to: &impl ProxySocket,
+        to_stats: &mut SideStats,
+    ) -> Result<()> {
+        let bytes = msg.byte_len() as u64;
+        from.received += 1;
+        from.received_bytes += bytes;
         if let Some(capture) = self.capture {
             capture.send_message(msg.clone()).await?;
         }
-        let bytes = msg.byte_len() as u64;
         to.send_message(msg).await?;
-        side.sent += 1;
-        side.sent_bytes += bytes;
+        to_stats.sent += 1;
+        to_stats.sent_bytes += bytes;
         Ok(())
     }
 }
@@ -395,11 +388,6 @@ impl<'a, F: ProxySocket, B: ProxySocket, C: ProxySocket, K: ProxySocket> Proxy<'
 /// A REP control socket's answer to a command that has no reply of its own.
 fn empty() -> Message {
     Message::single(bytes::Bytes::new())
-}
-
-fn count(messages: &mut u64, bytes: &mut u64, msg: &Message) {
-    *messages += 1;
-    *bytes += msg.byte_len() as u64;
 }
 
 /// `zmq_proxy`: [`Proxy::new`]`(frontend, backend).run()`, which returns only with

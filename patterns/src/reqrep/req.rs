@@ -92,10 +92,7 @@ impl Req {
     /// The reply to the last request if it has arrived (`Ok(None)` if not), with
     /// the errors of [`Req::recv`].
     pub fn try_recv(&self) -> Result<Option<Message>> {
-        self.base.check_executor()?;
-        if !self.state.pending.get() {
-            return Err(Error::State("REQ must send a request before receiving"));
-        }
+        self.check_turn()?;
         let reply = self.base.try_recv()?;
         if reply.is_some() {
             self.state.pending.set(false);
@@ -122,15 +119,21 @@ impl Req {
 
     /// Receives with `recv` if a reply is awaited.
     async fn reply<T>(&self, recv: impl std::future::Future<Output = Result<T>>) -> Result<T> {
-        // Off an executor, that is the problem to report (no request could be sent).
-        self.base.check_executor()?;
-        let state = &self.state;
-        if !state.pending.get() {
-            return Err(Error::State("REQ must send a request before receiving"));
-        }
+        self.check_turn()?;
         let reply = recv.await?;
-        state.pending.set(false);
+        self.state.pending.set(false);
         Ok(reply)
+    }
+
+    /// A receive is in turn: a request awaits its reply. Off an executor, that is
+    /// the problem to report (no request could have been sent).
+    fn check_turn(&self) -> Result<()> {
+        self.base.check_executor()?;
+        if self.state.pending.get() {
+            Ok(())
+        } else {
+            Err(Error::State("REQ must send a request before receiving"))
+        }
     }
 }
 
@@ -143,11 +146,7 @@ impl futures_core::Stream for Req {
     type Item = Result<Message>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Message>>> {
-        if let Err(e) = self.base.check_executor() {
-            return Poll::Ready(Some(Err(e)));
-        }
-        if !self.state.pending.get() {
-            let e = Error::State("REQ must send a request before receiving");
+        if let Err(e) = self.check_turn() {
             return Poll::Ready(Some(Err(e)));
         }
         let next = self.base.poll_stream(cx);
