@@ -738,7 +738,9 @@ fn a_send_nobody_takes_times_out_with_exit_1() {
     let done = mq.finish();
     assert_eq!(done.status.code(), Some(1), "stderr: {:?}", done.stderr);
     assert!(
-        done.stderr.iter().any(|l| l.contains("could not send within 200ms")),
+        done.stderr
+            .iter()
+            .any(|l| l.contains("could not send within 200ms")),
         "{:?}",
         done.stderr
     );

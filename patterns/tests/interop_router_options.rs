@@ -177,6 +177,32 @@ fn connect_routing_id_option_names_the_next_connect_only() {
     });
 }
 
+/// A peer named at connect time goes with `disconnect`: its id is unroutable
+/// afterwards (HostUnreachable under ROUTER_MANDATORY) and free for another connect.
+#[test]
+fn disconnect_forgets_a_connect_routing_id() {
+    run(|| async {
+        let ctx = zmq::Context::new();
+        let server = zsock(&ctx, zmq::ROUTER);
+        server.bind("tcp://127.0.0.1:*").unwrap();
+        let endpoint = server.get_last_endpoint().unwrap().unwrap();
+        let router = Router::with_options(
+            Options::default()
+                .router_mandatory(true)
+                .routing_id(Bytes::from_static(b"client")),
+        );
+        router.connect_with_id(&endpoint, &b"backend"[..]).unwrap();
+        router.send(vec!["backend", "before"]).await.unwrap();
+        let got = within("the message", zpoll_recv(&server)).await;
+        assert_eq!(got, [b"client".to_vec(), b"before".to_vec()]);
+        router.disconnect(&endpoint).unwrap();
+        let err = router.send(vec!["backend", "after"]).await.unwrap_err();
+        assert!(matches!(err, Error::HostUnreachable(_)), "{err}");
+        router.connect_with_id(&endpoint, &b"backend"[..]).unwrap();
+        router.close().await;
+    });
+}
+
 #[test]
 fn connect_with_id_refuses_bad_and_taken_ids() {
     run(|| async {

@@ -127,6 +127,7 @@ impl Handler for SocketBase {
     }
 
     fn on_peer_gone(&self, peer: &Rc<Peer>) {
+        self.rules.on_peer_gone(self, peer);
         Counters::add(&self.counters.conflated_gone, peer.conflated());
         self.peers.borrow_mut().remove(&peer.id());
         self.out.borrow_mut().retain(|p| p.id() != peer.id());

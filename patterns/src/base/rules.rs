@@ -63,6 +63,10 @@ pub(crate) trait Rules {
 
     /// The connection to `peer` ended (after its attach succeeded).
     fn on_detach(&self, _base: &SocketBase, _peer: &Rc<Peer>) {}
+
+    /// `peer` is gone for good (its connection ended and it will not reconnect, or
+    /// its endpoint was disconnected).
+    fn on_peer_gone(&self, _base: &SocketBase, _peer: &Rc<Peer>) {}
 }
 
 /// The rules of a type with no envelope or routing of its own: it load-balances what

@@ -305,9 +305,22 @@ impl Rules for RouterState {
     /// The peer's id is free again (unless a newer peer took it meanwhile). A peer
     /// named at connect time keeps its id, and its queue, while it reconnects.
     fn on_detach(&self, base: &SocketBase, peer: &Rc<Peer>) {
-        if self.named.borrow().contains(&peer.id()) {
-            return;
+        if !self.named.borrow().contains(&peer.id()) {
+            self.forget(base, peer);
         }
+    }
+
+    /// A peer named at connect time loses its id only now (disconnected).
+    fn on_peer_gone(&self, base: &SocketBase, peer: &Rc<Peer>) {
+        if self.named.borrow_mut().remove(&peer.id()) {
+            self.forget(base, peer);
+        }
+    }
+}
+
+impl RouterState {
+    /// Frees `peer`'s routing id (unless a newer peer took it meanwhile).
+    fn forget(&self, base: &SocketBase, peer: &Rc<Peer>) {
         let Some(id) = self.ids.borrow_mut().remove(&peer.id()) else {
             return;
         };
