@@ -13,7 +13,8 @@ use std::rc::Rc;
 use bytes::Bytes;
 
 use monocoque_runtime::{
-    spawn_connector, spawn_listener, Endpoint, Handler, Lifecycle, Listener, Peer, SharedStream,
+    spawn_connector, spawn_listener, Endpoint, Handler, Lifecycle, LinkOptions, Listener, Peer,
+    SharedStream,
 };
 
 use monocoque_zmtp::SocketType;
@@ -96,6 +97,17 @@ impl Endpoints {
     }
 }
 
+/// What a connect to `ep` with `link`'s options can be refused for before it is
+/// tried: a TCP host that does not resolve (for the IPV6 option's families), or
+/// transport options the system refuses.
+pub(crate) fn check_connect(ep: &Endpoint, link: &LinkOptions) -> Result<()> {
+    if let Endpoint::Tcp { .. } = ep {
+        ep.resolve(link.transport.ipv6, false)?;
+        link.transport.check()?;
+    }
+    Ok(())
+}
+
 impl SocketBase {
     /// Listens on `endpoint`; its listener and the connections it accepts run under
     /// their own lifecycle (see [`SocketBase::unbind`]).
@@ -163,10 +175,7 @@ impl SocketBase {
         self.check_open()?;
         let ep: Endpoint = endpoint.parse()?;
         let link = self.options.borrow().link();
-        if let Endpoint::Tcp { .. } = ep {
-            ep.resolve(link.transport.ipv6, false)?;
-            link.transport.check()?;
-        }
+        check_connect(&ep, &link)?;
         let peer = self.make_peer(ep.to_string());
         if let Endpoint::Inproc(_) = ep {
             peer.hold_messages();

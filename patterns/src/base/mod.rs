@@ -15,6 +15,7 @@ mod recv;
 mod rules;
 mod send;
 
+pub(crate) use endpoints::check_connect;
 pub(crate) use limits::bounded;
 pub(crate) use rules::{Plain, Rules};
 

@@ -309,10 +309,9 @@ impl ShardedSocket {
         if core >= cores {
             return Err(Error::NoSuchCore { core, cores });
         }
-        let ep: Endpoint = endpoint.parse()?;
-        if let Endpoint::Tcp { .. } = ep {
-            ep.socket_addrs()?;
-        }
+        // Refused here as the shard would refuse it (from a core, the shard's
+        // connect runs later and can only log).
+        crate::base::check_connect(&endpoint.parse()?, &self.inner.options.link())?;
         let endpoint = endpoint.to_string();
         if CoreContext::current().is_none() {
             // From a plain thread, wait for the core: when this returns the peer
