@@ -7,7 +7,28 @@ use std::time::Duration;
 
 use glommio::timer::Timer;
 
+use super::SocketBase;
 use crate::error::{Error, Result};
+
+impl SocketBase {
+    /// Makes `attempt` until it is done (`Some`) or fails, waiting for room in a
+    /// peer's queue (SNDHWM) between attempts, for at most `limit` (see [`bounded`]).
+    pub(crate) async fn until_room<T>(
+        &self,
+        limit: Option<Duration>,
+        mut attempt: impl FnMut() -> Result<Option<T>>,
+    ) -> Result<T> {
+        bounded(limit, |cx| match attempt() {
+            Ok(Some(done)) => Poll::Ready(Ok(done)),
+            Ok(None) => {
+                self.send_room.register(cx.waker());
+                Poll::Pending
+            }
+            Err(e) => Poll::Ready(Err(e)),
+        })
+        .await
+    }
+}
 
 /// Polls `poll` until it is ready, for at most `limit` (`None`: no limit), then
 /// fails with [`Error::Timeout`]. A zero limit gives `poll` one try. The timer is

@@ -8,7 +8,6 @@ use monocoque_runtime::coop;
 use monocoque_runtime::{limited, LogLimit};
 use monocoque_runtime::{Handler, Message, MonitorEvent, Peer, PeerId};
 
-use super::limits::bounded;
 use super::SocketBase;
 use crate::error::{Error, Result};
 use crate::stats::Counters;
@@ -40,15 +39,8 @@ impl SocketBase {
             Err(e) => Err(e),
             Ok(None) => {
                 let limit = self.options.borrow().sndtimeo;
-                bounded(limit, |cx| {
-                    match self.try_send_load_balanced(unsent.message(), defer) {
-                        Ok(None) => {
-                            self.send_room.register(cx.waker());
-                            Poll::Pending
-                        }
-                        Ok(Some(id)) => Poll::Ready(Ok(id)),
-                        Err(e) => Poll::Ready(Err(e)),
-                    }
+                self.until_room(limit, || {
+                    self.try_send_load_balanced(unsent.message(), defer)
                 })
                 .await
             }
@@ -71,7 +63,7 @@ impl SocketBase {
         self.check_open()?;
         let out = self.out.borrow();
         let n = out.len();
-        let mut idx = if self.rr.get() < n { self.rr.get() } else { 0 };
+        let mut idx = self.turn(n);
         for _ in 0..n {
             let peer = &out[idx];
             let sent = if defer {
@@ -79,7 +71,7 @@ impl SocketBase {
             } else {
                 peer.try_send(msg).map(drop)
             };
-            idx = if idx + 1 == n { 0 } else { idx + 1 };
+            idx = after(idx, n);
             if sent.is_ok() {
                 Counters::add(&self.counters.sent, 1);
                 self.rr.set(idx);
@@ -108,17 +100,12 @@ impl SocketBase {
         } else {
             None
         };
-        let sent = bounded(limit, |cx| {
-            match self.offer_to(peer, unsent.message(), wait) {
-                Ok(true) => Poll::Ready(Ok(())),
-                Ok(false) => {
-                    self.send_room.register(cx.waker());
-                    Poll::Pending
-                }
-                Err(e) => Poll::Ready(Err(e)),
-            }
-        })
-        .await;
+        let sent = self
+            .until_room(limit, || {
+                self.offer_to(peer, unsent.message(), wait)
+                    .map(|done| done.then_some(()))
+            })
+            .await;
         unsent.settled();
         sent
     }
@@ -155,8 +142,8 @@ impl SocketBase {
                 let out = self.out.borrow();
                 let n = out.len();
                 (n > 0).then(|| {
-                    let idx = if self.rr.get() < n { self.rr.get() } else { 0 };
-                    self.rr.set(if idx + 1 == n { 0 } else { idx + 1 });
+                    let idx = self.turn(n);
+                    self.rr.set(after(idx, n));
                     Rc::clone(&out[idx])
                 })
             }
@@ -166,9 +153,7 @@ impl SocketBase {
                 if !self.peers.borrow().contains_key(&peer.id()) {
                     return;
                 }
-                peer.send_over_hwm(&msg);
-                Counters::add(&self.counters.sent, 1);
-                self.rules.late_sent(peer.id());
+                self.send_late(&peer, &msg);
             }
             None => {
                 let mut waiting = self.cancelled.borrow_mut();
@@ -191,9 +176,25 @@ impl SocketBase {
     pub(crate) fn release_cancelled(&self, peer: &Rc<Peer>) {
         let waiting = std::mem::take(&mut *self.cancelled.borrow_mut());
         for msg in waiting {
-            peer.send_over_hwm(&msg);
-            Counters::add(&self.counters.sent, 1);
-            self.rules.late_sent(peer.id());
+            self.send_late(peer, &msg);
+        }
+    }
+
+    /// Queues a message whose send was cancelled for `peer`, past SNDHWM.
+    fn send_late(&self, peer: &Peer, msg: &Message) {
+        peer.send_over_hwm(msg);
+        Counters::add(&self.counters.sent, 1);
+        self.rules.late_sent(peer.id());
+    }
+
+    /// Where the round-robin over `n` peers stands.
+    #[inline]
+    fn turn(&self, n: usize) -> usize {
+        let idx = self.rr.get();
+        if idx < n {
+            idx
+        } else {
+            0
         }
     }
 
@@ -323,5 +324,15 @@ impl Drop for Unsent<'_> {
         if let Some(msg) = self.msg.take() {
             self.base.keep_cancelled(self.peer, msg);
         }
+    }
+}
+
+/// The round-robin position after `idx` among `n` peers.
+#[inline]
+fn after(idx: usize, n: usize) -> usize {
+    if idx + 1 == n {
+        0
+    } else {
+        idx + 1
     }
 }

@@ -3,7 +3,6 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::task::Poll;
 
 use ahash::AHashMap;
 use bytes::Bytes;
@@ -11,7 +10,7 @@ use monocoque_runtime::coop;
 use monocoque_runtime::{Message, Peer, PeerId, Queued};
 use monocoque_zmtp::SocketType;
 
-use crate::base::{bounded, Rules, SocketBase};
+use crate::base::{Rules, SocketBase};
 use crate::socket_macros::{fair_queued_recv, message_sink, non_empty, socket_type, try_sending};
 use crate::stats::Counters;
 use crate::subscriptions::{SubscriberIndex, SubscriptionSet};
@@ -130,17 +129,11 @@ pub(crate) async fn publish_here(
         msg: Some(msg.clone()),
     };
     let limit = base.options.borrow().sndtimeo;
-    let done = bounded(limit, |cx| {
-        match publish_now(base, publisher, waiting.message(), AtHwm::Refuse) {
-            Ok(Some(due)) => Poll::Ready(Ok(due)),
-            Ok(None) => {
-                base.send_room.register(cx.waker());
-                Poll::Pending
-            }
-            Err(e) => Poll::Ready(Err(e)),
-        }
-    })
-    .await;
+    let done = base
+        .until_room(limit, || {
+            publish_now(base, publisher, waiting.message(), AtHwm::Refuse)
+        })
+        .await;
     waiting.msg = None;
     done
 }
@@ -368,15 +361,9 @@ impl Publisher {
     /// XPUB_NODROP's fan-out of a publish counted elsewhere (a sharded handle's):
     /// waits, with no limit, until every subscriber the message is for has room.
     pub(crate) async fn fan_out_when_room(&self, base: &SocketBase, msg: &Message) -> Result<()> {
-        std::future::poll_fn(|cx| match self.fan_out_with(base, msg, AtHwm::Refuse) {
-            Ok(Some(_)) => Poll::Ready(Ok(())),
-            Ok(None) => {
-                base.send_room.register(cx.waker());
-                Poll::Pending
-            }
-            Err(e) => Poll::Ready(Err(e)),
-        })
-        .await
+        base.until_room(None, || self.fan_out_with(base, msg, AtHwm::Refuse))
+            .await
+            .map(drop)
     }
 
     /// [`Publisher::fan_out`] with the given rule for subscribers at SNDHWM: None
