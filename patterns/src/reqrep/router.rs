@@ -47,11 +47,9 @@ impl Router {
     /// (at most SNDTIMEO; cancel-safe as [`Dealer::send`](crate::Dealer::send)).
     pub async fn send(&self, msg: impl Into<Message>) -> Result<()> {
         self.base.check_executor()?;
-        let (id, msg) = split_route(msg.into())?;
-        let mandatory = self.base.options.borrow().router_mandatory;
-        match self.state.peer(&id) {
-            Some(peer) => self.base.send_to(&peer, msg, mandatory).await,
-            None => self.unroutable(id, mandatory),
+        match self.route(msg.into())? {
+            Some((peer, body, mandatory)) => self.base.send_to(&peer, body, mandatory).await,
+            None => Ok(()),
         }
     }
 
@@ -81,12 +79,22 @@ impl Router {
         full: impl FnOnce(&Rc<Peer>, Message) -> Result<()>,
     ) -> Result<()> {
         self.base.check_open()?;
+        match self.route(msg)? {
+            Some((peer, body, mandatory)) if self.base.offer_to(&peer, &body, mandatory)? => Ok(()),
+            Some((peer, body, _)) => full(&peer, body),
+            None => Ok(()),
+        }
+    }
+
+    /// The peer `msg` is for (named by its first frame), the rest of the message,
+    /// and ROUTER_MANDATORY; None for an unknown id, which is dropped (or fails with
+    /// [`Error::HostUnreachable`] under ROUTER_MANDATORY).
+    fn route(&self, msg: Message) -> Result<Option<(Rc<Peer>, Message, bool)>> {
         let (id, body) = split_route(msg)?;
         let mandatory = self.base.options.borrow().router_mandatory;
         match self.state.peer(&id) {
-            Some(peer) if self.base.offer_to(&peer, &body, mandatory)? => Ok(()),
-            Some(peer) => full(&peer, body),
-            None => self.unroutable(id, mandatory),
+            Some(peer) => Ok(Some((peer, body, mandatory))),
+            None => self.unroutable(id, mandatory).map(|()| None),
         }
     }
 
@@ -185,20 +193,31 @@ impl RouterState {
                 "a connect routing id is 1 to 255 bytes and does not start with a zero byte",
             ));
         }
-        let observer = base.observer();
-        let elsewhere = observer.as_ref().and_then(|o| o.route_elsewhere(&id));
-        if elsewhere.is_some() || self.routes.borrow().contains_key(&id) {
+        let (here, elsewhere) = self.holders(base, &id);
+        if here.is_some() || elsewhere.is_some() {
             return Err(Error::InvalidArgument(
                 "another peer of this ROUTER has that routing id",
             ));
         }
+        self.named.borrow_mut().insert(peer.id());
+        self.register(base, peer, id);
+        Ok(())
+    }
+
+    /// Who has routing id `id`: a peer of this socket, and (sharded) another core.
+    fn holders(&self, base: &SocketBase, id: &Bytes) -> (Option<Rc<Peer>>, Option<usize>) {
+        let here = self.routes.borrow().get(id).cloned();
+        let elsewhere = base.observer().and_then(|o| o.route_elsewhere(id));
+        (here, elsewhere)
+    }
+
+    /// `peer` is routable by `id` from now on (and the other cores learn it).
+    fn register(&self, base: &SocketBase, peer: &Rc<Peer>, id: Bytes) {
         self.routes.borrow_mut().insert(id.clone(), Rc::clone(peer));
         self.ids.borrow_mut().insert(peer.id(), id.clone());
-        self.named.borrow_mut().insert(peer.id());
-        if let Some(observer) = observer {
+        if let Some(observer) = base.observer() {
             observer.route_changed(&id, true);
         }
-        Ok(())
     }
 
     /// Gives `peer` its routing id: the one it was named by at connect time, else the
@@ -217,14 +236,10 @@ impl RouterState {
             .map(|p| p.peer_info().identity.clone())
             .unwrap_or_default();
         let handover = base.options.borrow().router_handover;
-        let observer = base.observer();
-        let mut routes = self.routes.borrow_mut();
         let id = if identity.is_empty() {
-            self.generate(&routes)
+            self.generate(&self.routes.borrow())
         } else {
-            // Taken here, or (sharded) on another core?
-            let elsewhere = observer.as_ref().and_then(|o| o.route_elsewhere(&identity));
-            let here = routes.get(&identity).cloned();
+            let (here, elsewhere) = self.holders(base, &identity);
             if (here.is_some() || elsewhere.is_some()) && !handover {
                 return Err(format!("duplicate routing id {:02x?}", &identity[..]));
             }
@@ -233,17 +248,12 @@ impl RouterState {
                 self.ids.borrow_mut().remove(&old.id());
                 old.close();
             }
-            if let (Some(owner), Some(observer)) = (elsewhere, &observer) {
+            if let (Some(owner), Some(observer)) = (elsewhere, base.observer()) {
                 observer.hand_over(owner, &identity);
             }
             identity
         };
-        routes.insert(id.clone(), Rc::clone(peer));
-        drop(routes);
-        self.ids.borrow_mut().insert(peer.id(), id.clone());
-        if let Some(observer) = base.observer() {
-            observer.route_changed(&id, true);
-        }
+        self.register(base, peer, id);
         Ok(())
     }
 
