@@ -66,11 +66,16 @@ fn measure(logs: bool) -> usize {
 
 #[test]
 fn live_spans_add_no_allocation_per_message() {
-    let without = measure(false);
-    let with = measure(true);
+    // The path's own allocations (receive chunks, queue growth) depend on timing:
+    // over 50 000 messages most runs make about 370, some under 300 (when freed
+    // receive chunks happen to be reused sooner), with or without a subscriber. The
+    // most of three runs each compares the usual case, and a cost per poll or per
+    // message would raise every run.
+    let most = |logs| (0..3).map(|_| measure(logs)).max().expect("three runs");
+    let without = most(false);
+    let with = most(true);
     eprintln!("{COUNT} messages: {without} allocations without a subscriber, {with} with");
-    // The path's own few allocations (receive chunks, queue growth) vary a little
-    // from run to run; one per thousand messages more would be a per-poll cost.
+    // One per thousand messages more would be a per-poll cost.
     assert!(
         with <= without + COUNT / 1000,
         "{with} allocations with live spans, {without} without, for {COUNT} messages"
