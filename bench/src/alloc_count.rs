@@ -1,4 +1,6 @@
-//! A global allocator that counts allocations per thread, for the `alloc` scenario.
+//! A global allocator that counts allocations per thread, for the `alloc` scenario (and
+//! zmtp's `tests/curve_allocs.rs`, which includes this file by path: keep it free of
+//! crate-internal imports).
 //!
 //! Install it in a binary with
 //! `#[global_allocator] static A: CountingAlloc = CountingAlloc;`; then
