@@ -56,21 +56,29 @@ fn numbered(i: u32, size: usize) -> Vec<u8> {
 
 #[test]
 fn a_sharded_sockets_close_delivers_what_its_handle_accepted() {
-    for (endpoint, size) in [
-        ("tcp://127.0.0.1:0", 16 << 10),
-        ("inproc://sharded-close", 4),
-    ] {
-        let (ep, reader) = slow_reader(endpoint);
-        let rt = runtime();
-        let push = ShardedSocket::new(&rt, SocketType::Push, Options::default());
-        push.connect(&ep).unwrap();
-        for i in 0..N {
-            push.send(numbered(i, size)).unwrap();
+    for close_first in [true, false] {
+        for (endpoint, size) in [
+            ("tcp://127.0.0.1:0", 16 << 10),
+            ("inproc://sharded-close", 4),
+        ] {
+            let (ep, reader) = slow_reader(endpoint);
+            let rt = runtime();
+            let push = ShardedSocket::new(&rt, SocketType::Push, Options::default());
+            push.connect(&ep).unwrap();
+            for i in 0..N {
+                push.send(numbered(i, size)).unwrap();
+            }
+            if close_first {
+                push.close();
+            }
+            rt.shutdown();
+            let got = reader.join().unwrap();
+            assert!(
+                in_order(&got),
+                "{endpoint}, closed before shutdown: {close_first}: {} of {N} arrived",
+                got.len()
+            );
         }
-        push.close();
-        rt.shutdown();
-        let got = reader.join().unwrap();
-        assert!(in_order(&got), "{endpoint}: {} of {N} arrived", got.len());
     }
 }
 
@@ -137,4 +145,106 @@ fn linger_zero_lets_shutdown_return_at_once() {
         "{:?}",
         started.elapsed()
     );
+}
+
+const LINGER: Duration = Duration::from_millis(600);
+
+/// A libzmq PULL that takes one message and then reads no more, so that what is sent
+/// to it fills the kernel's buffers and then the sender's queues.
+fn stalled_pull(ctx: &zmq::Context) -> (zmq::Socket, String) {
+    let pull = common::zsock(ctx, zmq::PULL);
+    pull.set_rcvhwm(1).unwrap();
+    let endpoint = common::zbind(&pull, "tcp");
+    (pull, endpoint)
+}
+
+/// Sends 1 MiB messages until `try_send` refuses one after the first was taken (or 64
+/// were); returns how many were taken.
+fn fill(mut try_send: impl FnMut() -> bool) -> usize {
+    let started = Instant::now();
+    let mut accepted = 0;
+    while started.elapsed() < common::WAIT && accepted < 64 {
+        if try_send() {
+            accepted += 1;
+        } else if accepted > 0 {
+            break;
+        }
+    }
+    assert!(accepted > 1, "the PUSH took {accepted} messages");
+    accepted
+}
+
+fn lingering_push(rt: &Runtime, endpoint: &str) -> ShardedSocket {
+    let push = ShardedSocket::new(
+        rt,
+        SocketType::Push,
+        Options::default().linger(Some(LINGER)).sndhwm(1),
+    );
+    push.connect(endpoint).unwrap();
+    fill(|| push.try_send(vec![0u8; 1 << 20]).is_ok());
+    push
+}
+
+fn assert_one_linger(took: Duration, what: &str) {
+    assert!(
+        took >= LINGER && took < LINGER * 3 / 2,
+        "{what} took {took:?} with LINGER {LINGER:?}"
+    );
+}
+
+/// LINGER bounds the whole of a sharded socket's close, as it bounds `zmq_close`: the
+/// handle's queue on a core and the core socket's queues share one LINGER, they do not
+/// each get their own.
+#[test]
+fn a_sharded_close_waits_one_linger_not_two() {
+    let ctx = zmq::Context::new();
+    let (_pull, endpoint) = stalled_pull(&ctx);
+    let rt = Runtime::builder()
+        .cores(vec![0])
+        .pinned(false)
+        .build()
+        .unwrap();
+    let push = lingering_push(&rt, &endpoint);
+    let started = Instant::now();
+    push.close();
+    assert_one_linger(started.elapsed(), "close");
+    rt.shutdown();
+}
+
+/// A runtime's shutdown lingers for all its sockets at once, as `zmq_ctx_term` does:
+/// a sharded socket and a local socket on a core, both with messages their stalled
+/// peers do not take, cost one LINGER together.
+#[test]
+fn shutdown_lingers_for_all_sockets_at_once() {
+    let ctx = zmq::Context::new();
+    let (_pull, endpoint) = stalled_pull(&ctx);
+    let (_local_pull, local_endpoint) = stalled_pull(&ctx);
+    let rt = Runtime::builder()
+        .cores(vec![0])
+        .pinned(false)
+        .build()
+        .unwrap();
+    let _push = lingering_push(&rt, &endpoint);
+    let (filled_tx, filled) = mpsc::channel();
+    rt.handle().spawn_on(0, move || async move {
+        let options = Options::default()
+            .linger(Some(LINGER))
+            .sndhwm(1)
+            .sndtimeo(Duration::from_millis(300));
+        let push = Push::with_options(options);
+        push.connect(&local_endpoint).unwrap();
+        let mut accepted = 0;
+        while accepted < 64 && push.send(vec![0u8; 1 << 20]).await.is_ok() {
+            accepted += 1;
+        }
+        filled_tx.send(accepted).unwrap();
+        // Still open when the runtime stops.
+        glommio::timer::sleep(Duration::from_secs(3600)).await;
+        drop(push);
+    });
+    let accepted = filled.recv().unwrap();
+    assert!(accepted > 1, "the local PUSH took {accepted} messages");
+    let started = Instant::now();
+    rt.shutdown();
+    assert_one_linger(started.elapsed(), "shutdown");
 }

@@ -273,11 +273,17 @@ impl SocketBase {
     /// Shuts down and waits up to LINGER for queued messages to go out. Off a glommio
     /// executor (where the socket never ran a task) it only shuts down.
     pub async fn close(&self) {
+        let linger = self.options.borrow().linger;
+        self.close_within(linger).await;
+    }
+
+    /// [`close`](Self::close) waiting up to `linger` (`None`: for ever) instead of the
+    /// option, for a caller that has spent part of LINGER already.
+    pub async fn close_within(&self, linger: Option<std::time::Duration>) {
         self.shutdown();
         if self.check_executor().is_err() {
             return;
         }
-        let linger = self.options.borrow().linger;
         let lc = Rc::clone(&self.lifecycle);
         let mut idle = std::pin::pin!(lc.idle());
         let _ = bounded(linger, |cx| {
@@ -367,6 +373,12 @@ impl SocketBase {
 
 impl monocoque_runtime::CoreSocket for SocketBase {
     fn close_for_stop(self: Rc<Self>) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> {
-        Box::pin(async move { self.close().await })
+        Box::pin(async move {
+            // A shard's socket is closed by its shard, once the handle's mail is in
+            // (`Shard::close_after_flush`), not before.
+            if self.observer().is_none() {
+                self.close().await
+            }
+        })
     }
 }

@@ -923,9 +923,9 @@ impl ShardedSocket {
     }
 
     /// Closes the shard on every core and waits for it, honouring LINGER: what the
-    /// handle had accepted reaches the shards' sockets first, then each waits up to
-    /// LINGER ([`Options::linger`], by default for ever, as libzmq's) for its queues
-    /// to reach their peers. Afterwards every method of this socket (and of its
+    /// handle had accepted reaches the shards' sockets first, then their queues reach
+    /// their peers, all within one LINGER ([`Options::linger`], by default for ever,
+    /// as libzmq's). Afterwards every method of this socket (and of its
     /// clones) fails with [`Error::Closed`], including sends and receives that were
     /// waiting.
     pub fn close(&self) {

@@ -263,8 +263,10 @@ impl Shard {
     /// Closes the shard, honouring LINGER, after what the handle handed this core
     /// has reached the socket: the mail still in the rings is taken, and the serving
     /// task's queue given up to LINGER to be handed over (it waits for peers or room
-    /// as a send does). Then the socket's own close applies LINGER to its queues.
+    /// as a send does). Then the socket's own close gives its queues what is left of
+    /// LINGER: one LINGER bounds the whole close, as it bounds `zmq_close`.
     pub(super) async fn close_after_flush(self: &Rc<Self>) {
+        let started = std::time::Instant::now();
         while CoreService::drain(self.as_ref(), usize::MAX) > 0 {}
         let linger = self.base.options.borrow().linger;
         let _ = crate::base::bounded(linger, |cx| {
@@ -275,7 +277,8 @@ impl Shard {
             std::task::Poll::Pending
         })
         .await;
-        self.base.close().await;
+        let left = linger.map(|l| l.saturating_sub(started.elapsed()));
+        self.base.close_within(left).await;
     }
 
     /// The next message the handle asked this core to send.

@@ -108,17 +108,17 @@ impl CoreContext {
         self.stop.set(true);
     }
 
-    /// Closes the services (sharded sockets' shards), then the sockets living here,
-    /// all at once, each honouring its LINGER.
+    /// Closes the services (sharded sockets' shards) and the sockets living here, all
+    /// at once, each honouring its LINGER: one LINGER for the lot, as `zmq_ctx_term`.
     pub(super) async fn shutdown_services(&self) {
         let services: Vec<_> = self.services.borrow_mut().drain(..).collect();
-        all_at_once(services.iter().map(|s| s.shutdown())).await;
         let sockets: Vec<_> = self.sockets.borrow_mut().drain(..).collect();
+        let sockets = sockets.iter().filter_map(Weak::upgrade);
         all_at_once(
-            sockets
+            services
                 .iter()
-                .filter_map(Weak::upgrade)
-                .map(|s| s.close_for_stop()),
+                .map(|s| s.shutdown())
+                .chain(sockets.map(|s| s.close_for_stop())),
         )
         .await;
     }
