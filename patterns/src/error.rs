@@ -145,6 +145,15 @@ impl TrySendError {
     pub fn into_parts(self) -> (Error, monocoque_runtime::Message) {
         (self.error, self.message)
     }
+
+    /// The message back when it was refused for want of room, the error otherwise
+    /// (the message then goes with it).
+    pub(crate) fn wanting_room(self) -> Result<monocoque_runtime::Message> {
+        match self.error {
+            Error::WouldBlock => Ok(self.message),
+            error => Err(error),
+        }
+    }
 }
 
 impl From<TrySendError> for Error {

@@ -409,20 +409,28 @@ macro_rules! fair_queued_recv {
 }
 
 /// `try_send` of every type: `send` (one attempt, no wait) on `msg` if it has frames,
-/// and `msg` back with the error otherwise.
+/// which takes the message or hands it back; `msg` back with the error otherwise.
 #[inline]
 pub(crate) fn try_sending(
     msg: monocoque_runtime::Message,
-    send: impl FnOnce(&monocoque_runtime::Message) -> crate::Result<()>,
+    send: impl FnOnce(monocoque_runtime::Message) -> std::result::Result<(), crate::TrySendError>,
 ) -> std::result::Result<(), crate::TrySendError> {
-    let sent = if msg.is_empty() {
-        Err(crate::Error::InvalidMessage(
-            "a message needs at least one frame",
-        ))
-    } else {
-        send(&msg)
-    };
-    sent.map_err(|e| crate::TrySendError::new(e, msg))
+    if msg.is_empty() {
+        return Err(crate::TrySendError::new(
+            crate::Error::InvalidMessage("a message needs at least one frame"),
+            msg,
+        ));
+    }
+    send(msg)
+}
+
+/// A `send` for [`try_sending`] from one that reads the message where it is (a
+/// fan-out's, or one that builds another message from it) and keeps it to hand back.
+#[inline]
+pub(crate) fn by_ref(
+    send: impl FnOnce(&monocoque_runtime::Message) -> crate::Result<()>,
+) -> impl FnOnce(monocoque_runtime::Message) -> std::result::Result<(), crate::TrySendError> {
+    move |msg| send(&msg).map_err(|e| crate::TrySendError::new(e, msg))
 }
 
 /// Rejects messages without frames.

@@ -3,6 +3,7 @@
 //! connection driver (which drains it onto the wire). Everything here lives on one
 //! executor, so it uses `Rc` and `RefCell`, never locks.
 
+use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -100,10 +101,12 @@ enum Held {
 }
 
 impl Held {
-    fn push(&mut self, msg: &Message) {
+    /// Queues `msg`: encoded from a borrow (a fan-out's one message for many peers)
+    /// or, for a peer holding messages, moved in when owned and cloned when borrowed.
+    fn push(&mut self, msg: Cow<'_, Message>) {
         match self {
             Held::Encoded(wire) => Encoder::NULL.encode_message(wire, msg.iter()),
-            Held::Messages(queue) => queue.push_back(msg.clone()),
+            Held::Messages(queue) => queue.push_back(msg.into_owned()),
         }
     }
 
@@ -150,12 +153,12 @@ impl OutQueue {
         if self.is_full() {
             return Err(Full);
         }
-        self.push_over_hwm(msg);
+        self.push_over_hwm(Cow::Borrowed(msg));
         Ok(())
     }
 
     /// Queues `msg` even at SNDHWM.
-    fn push_over_hwm(&mut self, msg: &Message) {
+    fn push_over_hwm(&mut self, msg: Cow<'_, Message>) {
         if self.conflate && self.messages != 0 {
             self.queue.clear();
             self.messages = 0;
@@ -333,8 +336,10 @@ impl Peer {
         self.out.borrow().conflate
     }
 
-    /// Queues `msg` (encoding it for the wire) unless the queue is at its high-water
-    /// mark, and wakes the connection. Says how full the queue is now.
+    /// Queues `msg` (encoding it for the wire, or cloning it for a peer that holds
+    /// messages) unless the queue is at its high-water mark, and wakes the
+    /// connection. Says how full the queue is now. For a message offered to many
+    /// peers (fan-out); a message for one peer moves in with [`Peer::queue`].
     #[inline]
     pub fn try_send(&self, msg: &Message) -> Result<Queued, Full> {
         let mut out = self.out.borrow_mut();
@@ -348,28 +353,26 @@ impl Peer {
         })
     }
 
-    /// Like [`Peer::try_send`] but without waking the connection: the message waits
-    /// until [`Peer::flush`] or the next wake-up, so a batch goes out in one write.
-    #[inline]
-    pub fn try_send_deferred(&self, msg: &Message) -> Result<(), Full> {
-        self.out.borrow_mut().push(msg)
-    }
-
     /// True unless the queue is at SNDHWM.
     #[inline]
     pub fn has_room(&self) -> bool {
         !self.out.borrow().is_full()
     }
 
-    /// Queues `msg` even when the queue is at SNDHWM, and wakes the connection: for a
-    /// message the socket has already accepted and must not lose (a send whose caller
-    /// stopped waiting for room). The queue then holds one more than SNDHWM until the
-    /// connection drains it.
-    pub fn send_over_hwm(&self, msg: &Message) {
+    /// Queues `msg`, moving it in, whatever SNDHWM says: the caller saw
+    /// [`Peer::has_room`], or holds a message it has accepted and must not lose (a
+    /// send whose caller stopped waiting for room; the queue then holds more than
+    /// SNDHWM until the connection drains it). With `wake` the connection is woken;
+    /// without, the message waits for [`Peer::flush`] or the next wake-up, so that a
+    /// batch goes out in one write.
+    #[inline]
+    pub fn queue(&self, msg: Message, wake: bool) {
         let mut out = self.out.borrow_mut();
-        out.push_over_hwm(msg);
-        if let Some(w) = out.writer.take() {
-            w.wake();
+        out.push_over_hwm(Cow::Owned(msg));
+        if wake {
+            if let Some(w) = out.writer.take() {
+                w.wake();
+            }
         }
     }
 
@@ -379,7 +382,7 @@ impl Peer {
     /// before anything the application queued while it was not connected.
     pub fn send_ahead(&self, msg: &Message) {
         let mut out = self.out.borrow_mut();
-        out.ahead.push(msg);
+        out.ahead.push(Cow::Borrowed(msg));
         if let Some(w) = out.writer.take() {
             w.wake();
         }

@@ -43,8 +43,7 @@ fn a_conflating_queue_keeps_only_the_newest_message() {
                 hwm: 0
             }
         );
-        peer.try_send_deferred(&Message::single(vec![i; 3]))
-            .unwrap();
+        peer.queue(Message::single(vec![i; 3]), false);
     }
     peer.send_subscription(Bytes::from_static(b"a"), true);
     peer.send_subscription(Bytes::from_static(b"b"), true);

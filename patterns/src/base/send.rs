@@ -9,7 +9,7 @@ use monocoque_runtime::{limited, LogLimit};
 use monocoque_runtime::{Handler, Message, MonitorEvent, Peer, PeerId};
 
 use super::SocketBase;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, TrySendError};
 use crate::stats::Counters;
 
 thread_local! {
@@ -34,13 +34,13 @@ impl SocketBase {
         // and a reply that arrived during a yield would find nobody awaiting it.
         self.pace().await;
         // The common case, a peer with room, without building the waiting future.
-        let sent = match self.try_send_load_balanced(unsent.message(), defer) {
+        let sent = match unsent.offer(|msg| self.try_send_load_balanced(msg, defer)) {
             Ok(Some(id)) => Ok(id),
             Err(e) => Err(e),
             Ok(None) => {
                 let limit = self.options.borrow().sndtimeo;
                 self.until_room(limit, || {
-                    self.try_send_load_balanced(unsent.message(), defer)
+                    unsent.offer(|msg| self.try_send_load_balanced(msg, defer))
                 })
                 .await
             }
@@ -50,37 +50,39 @@ impl SocketBase {
     }
 
     /// One attempt of [`SocketBase::send_load_balanced`], without waiting or yielding:
-    /// [`Error::WouldBlock`] when no peer has room.
-    pub fn try_send_now(&self, msg: &Message) -> Result<PeerId> {
-        self.try_send_load_balanced(msg, false)?
-            .ok_or(Error::WouldBlock)
+    /// refused with [`Error::WouldBlock`] when no peer has room.
+    pub fn try_send_now(&self, msg: Message) -> std::result::Result<PeerId, TrySendError> {
+        self.try_send_load_balanced(msg, false)
     }
 
-    /// Offers `msg` to the `out` peers in round-robin order; the id of the peer that
-    /// took it, or None when all are full.
+    /// Offers `msg` to the `out` peers in round-robin order: the first with room
+    /// takes it, moved into its queue (for an inproc peer, the very frames travel on),
+    /// and its id is returned. Refused with [`Error::WouldBlock`] when all are full.
     #[inline]
-    fn try_send_load_balanced(&self, msg: &Message, defer: bool) -> Result<Option<PeerId>> {
-        self.check_open()?;
+    fn try_send_load_balanced(
+        &self,
+        msg: Message,
+        defer: bool,
+    ) -> std::result::Result<PeerId, TrySendError> {
+        if let Err(e) = self.check_open() {
+            return Err(TrySendError::new(e, msg));
+        }
         let out = self.out.borrow();
         let n = out.len();
         let mut idx = self.turn(n);
         for _ in 0..n {
             let peer = &out[idx];
-            let sent = if defer {
-                peer.try_send_deferred(msg)
-            } else {
-                peer.try_send(msg).map(drop)
-            };
             idx = after(idx, n);
-            if sent.is_ok() {
+            if peer.has_room() {
+                peer.queue(msg, !defer);
                 Counters::add(&self.counters.sent, 1);
                 self.rr.set(idx);
-                return Ok(Some(peer.id()));
+                return Ok(peer.id());
             }
             // Full: deferred messages must get out before we wait on it.
             peer.flush();
         }
-        Ok(None)
+        Err(TrySendError::new(Error::WouldBlock, msg))
     }
 
     /// Wakes every connection that has deferred messages.
@@ -101,30 +103,35 @@ impl SocketBase {
             None
         };
         let sent = self
-            .until_room(limit, || {
-                self.offer_to(peer, unsent.message(), wait)
-                    .map(|done| done.then_some(()))
-            })
+            .until_room(limit, || unsent.offer(|msg| self.offer_to(peer, msg, wait)))
             .await;
         unsent.settled();
         sent
     }
 
-    /// One attempt of [`SocketBase::send_to`]: true when done (queued, dropped at
-    /// SNDHWM without `wait`, or the peer gone), false to wait for room.
-    pub fn offer_to(&self, peer: &Peer, msg: &Message, wait: bool) -> Result<bool> {
-        self.check_open()?;
-        if peer.try_send(msg).is_ok() {
-            Counters::add(&self.counters.sent, 1);
-            return Ok(true);
+    /// One attempt of [`SocketBase::send_to`]: done when the message was queued (moved
+    /// in), dropped at SNDHWM without `wait`, or the peer has gone; refused with
+    /// [`Error::WouldBlock`] to wait for room.
+    pub fn offer_to(
+        &self,
+        peer: &Peer,
+        msg: Message,
+        wait: bool,
+    ) -> std::result::Result<(), TrySendError> {
+        if let Err(e) = self.check_open() {
+            return Err(TrySendError::new(e, msg));
         }
-        if !wait {
+        if peer.has_room() {
+            peer.queue(msg, true);
+            Counters::add(&self.counters.sent, 1);
+        } else if !wait {
             Counters::add(&self.counters.sent, 1);
             self.dropped_at_hwm(peer);
-            return Ok(true);
+        } else if self.peers.borrow().contains_key(&peer.id()) {
+            return Err(TrySendError::new(Error::WouldBlock, msg));
         }
-        // The peer left while we waited for room (libzmq drops it too).
-        Ok(!self.peers.borrow().contains_key(&peer.id()))
+        // (Otherwise the peer left while we waited for room: libzmq drops it too.)
+        Ok(())
     }
 
     /// Takes a message whose send was cancelled before it could be queued: it goes to
@@ -153,7 +160,7 @@ impl SocketBase {
                 if !self.peers.borrow().contains_key(&peer.id()) {
                     return;
                 }
-                self.send_late(&peer, &msg);
+                self.send_late(&peer, msg);
             }
             None => {
                 let mut waiting = self.cancelled.borrow_mut();
@@ -176,13 +183,13 @@ impl SocketBase {
     pub(crate) fn release_cancelled(&self, peer: &Rc<Peer>) {
         let waiting = std::mem::take(&mut *self.cancelled.borrow_mut());
         for msg in waiting {
-            self.send_late(peer, &msg);
+            self.send_late(peer, msg);
         }
     }
 
     /// Queues a message whose send was cancelled for `peer`, past SNDHWM.
-    fn send_late(&self, peer: &Peer, msg: &Message) {
-        peer.send_over_hwm(msg);
+    fn send_late(&self, peer: &Peer, msg: Message) {
+        peer.queue(msg, true);
         Counters::add(&self.counters.sent, 1);
         self.rules.late_sent(peer.id());
     }
@@ -276,11 +283,13 @@ impl SocketBase {
     /// is; the connection is woken by the sink's flush. The peer it went to, unless
     /// it was kept that way.
     pub fn start_send_load_balanced(&self, msg: Message) -> Result<Option<PeerId>> {
-        let sent = self.try_send_load_balanced(&msg, true)?;
-        if sent.is_none() {
-            self.keep_cancelled(None, msg);
+        match self.try_send_load_balanced(msg, true) {
+            Ok(id) => Ok(Some(id)),
+            Err(refused) => {
+                self.keep_cancelled(None, refused.wanting_room()?);
+                Ok(None)
+            }
         }
-        Ok(sent)
     }
 
     /// Counts one message sent or received and yields if the time slice is over.
@@ -309,8 +318,21 @@ impl<'a> Unsent<'a> {
         }
     }
 
-    fn message(&self) -> &Message {
-        self.msg.as_ref().expect("message held until settled")
+    /// Hands the message to `send` (one attempt): Some once it took it, None when it
+    /// was refused for want of room (the message is held again, for the next
+    /// attempt), the error of any other refusal (which settles the send).
+    fn offer<T>(
+        &mut self,
+        send: impl FnOnce(Message) -> std::result::Result<T, TrySendError>,
+    ) -> Result<Option<T>> {
+        let msg = self.msg.take().expect("message held until settled");
+        match send(msg) {
+            Ok(done) => Ok(Some(done)),
+            Err(refused) => {
+                self.msg = Some(refused.wanting_room()?);
+                Ok(None)
+            }
+        }
     }
 
     /// The send returned (queued, or failed with an error the caller sees).

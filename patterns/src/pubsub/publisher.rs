@@ -11,7 +11,9 @@ use monocoque_runtime::{Message, Peer, PeerId, Queued};
 use monocoque_zmtp::SocketType;
 
 use crate::base::{Rules, SocketBase};
-use crate::socket_macros::{fair_queued_recv, message_sink, non_empty, socket_type, try_sending};
+use crate::socket_macros::{
+    by_ref, fair_queued_recv, message_sink, non_empty, socket_type, try_sending,
+};
 use crate::stats::Counters;
 use crate::subscriptions::{SubscriberIndex, SubscriptionSet};
 use crate::{Error, Result, TrySendError};
@@ -79,9 +81,10 @@ impl Pub {
     /// with [`Error::WouldBlock`] instead, and hands the message back, when a
     /// subscriber the message is for is at SNDHWM (nobody gets it then).
     pub fn try_send(&self, msg: impl Into<Message>) -> std::result::Result<(), TrySendError> {
-        try_sending(msg.into(), |msg| {
-            try_publish_here(&self.base, &self.state, msg).map(drop)
-        })
+        try_sending(
+            msg.into(),
+            by_ref(|msg| try_publish_here(&self.base, &self.state, msg).map(drop)),
+        )
     }
 
     /// Publishes every message of `msgs` as [`Pub::send`] does; each subscriber's
@@ -270,9 +273,10 @@ impl XPub {
 
     /// Publishes `msg` as [`Pub::try_send`] does.
     pub fn try_send(&self, msg: impl Into<Message>) -> std::result::Result<(), TrySendError> {
-        try_sending(msg.into(), |msg| {
-            try_publish_here(&self.base, &self.state, msg).map(drop)
-        })
+        try_sending(
+            msg.into(),
+            by_ref(|msg| try_publish_here(&self.base, &self.state, msg).map(drop)),
+        )
     }
 
     /// XPUB_MANUAL ([`Options::xpub_manual`](crate::Options::xpub_manual)):
@@ -390,7 +394,7 @@ impl Publisher {
         self.for_each_target(base, topic, invert, |peer| {
             matched += 1;
             if at_hwm == AtHwm::Exceed && !peer.has_room() {
-                peer.send_over_hwm(msg);
+                peer.queue(msg.clone(), true);
                 return;
             }
             match peer.try_send(msg) {

@@ -9,7 +9,9 @@ use monocoque_runtime::{Message, Peer};
 use monocoque_zmtp::SocketType;
 
 use crate::base::{Rules, SocketBase};
-use crate::socket_macros::{fair_queued_recv, message_sink, non_empty, socket_type, try_sending};
+use crate::socket_macros::{
+    by_ref, fair_queued_recv, message_sink, non_empty, socket_type, try_sending,
+};
 use crate::stats::Counters;
 use crate::subscriptions::SubscriptionSet;
 use crate::{Result, TrySendError};
@@ -90,7 +92,7 @@ impl XSub {
 
     /// [`XSub::send`] (which never waits) with the message handed back on an error.
     pub fn try_send(&self, msg: impl Into<Message>) -> std::result::Result<(), TrySendError> {
-        try_sending(msg.into(), |msg| self.send_now(msg))
+        try_sending(msg.into(), by_ref(|msg| self.send_now(msg)))
     }
 
     fn sink_send(&self, msg: Message) -> Result<()> {

@@ -9,7 +9,7 @@ use monocoque_runtime::{Message, Peer, PeerId, Properties};
 use monocoque_zmtp::SocketType;
 
 use crate::base::{Rules, SocketBase};
-use crate::socket_macros::{message_sink, non_empty, socket_type, try_sending};
+use crate::socket_macros::{by_ref, message_sink, non_empty, socket_type, try_sending};
 use crate::{Error, Result, TrySendError};
 
 socket_type!(
@@ -110,14 +110,14 @@ impl Rep {
     /// [`Rep::send`] without yielding to the executor (a REP never waits for room),
     /// with the message handed back on an error.
     pub fn try_send(&self, msg: impl Into<Message>) -> std::result::Result<(), TrySendError> {
-        try_sending(msg.into(), |msg| self.sink_send(msg.clone()))
+        try_sending(msg.into(), by_ref(|msg| self.sink_send(msg.clone())))
     }
 
     /// The reply, queued or dropped at once (a REP never waits): `try_send` and
     /// `Sink::start_send`.
     fn sink_send(&self, msg: Message) -> Result<()> {
         match self.reply(non_empty(msg)?)? {
-            Some((peer, reply)) => self.base.offer_to(&peer, &reply, false).map(drop),
+            Some((peer, reply)) => Ok(self.base.offer_to(&peer, reply, false)?),
             None => Ok(()),
         }
     }

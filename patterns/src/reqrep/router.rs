@@ -9,7 +9,9 @@ use monocoque_runtime::{Message, Peer, PeerId};
 use monocoque_zmtp::SocketType;
 
 use crate::base::{Rules, SocketBase};
-use crate::socket_macros::{fair_queued_recv, message_sink, non_empty, socket_type, try_sending};
+use crate::socket_macros::{
+    by_ref, fair_queued_recv, message_sink, non_empty, socket_type, try_sending,
+};
 use crate::stats::Counters;
 use crate::{Error, Result, TrySendError};
 
@@ -57,9 +59,10 @@ impl Router {
     /// peer is at SNDHWM under ROUTER_MANDATORY (libzmq's EAGAIN), the errors of
     /// [`Router::send`] otherwise.
     pub fn try_send(&self, msg: impl Into<Message>) -> std::result::Result<(), TrySendError> {
-        try_sending(msg.into(), |msg| {
-            self.route_now(msg.clone(), |_, _| Err(Error::WouldBlock))
-        })
+        try_sending(
+            msg.into(),
+            by_ref(|msg| self.route_now(msg.clone(), |_, _| Err(Error::WouldBlock))),
+        )
     }
 
     /// `Sink::start_send`: [`Router::try_send`], except that a ROUTER_MANDATORY peer
@@ -80,8 +83,10 @@ impl Router {
     ) -> Result<()> {
         self.base.check_open()?;
         match self.route(msg)? {
-            Some((peer, body, mandatory)) if self.base.offer_to(&peer, &body, mandatory)? => Ok(()),
-            Some((peer, body, _)) => full(&peer, body),
+            Some((peer, body, mandatory)) => match self.base.offer_to(&peer, body, mandatory) {
+                Ok(()) => Ok(()),
+                Err(refused) => full(&peer, refused.wanting_room()?),
+            },
             None => Ok(()),
         }
     }

@@ -577,19 +577,23 @@ impl ShardedSocket {
     /// or core (ROUTER_MANDATORY, REP, XSUB: every core or none) can take it now.
     /// Works from any thread, runtime cores included.
     pub fn try_send(&self, msg: impl Into<Message>) -> std::result::Result<(), TrySendError> {
-        crate::socket_macros::try_sending(msg.into(), |msg| {
-            self.check_open()?;
-            let mut ext = self.external();
-            ext.absorb(self.inner.kind, self.every_subscription());
-            if self.inner.kind == SocketType::XSub {
-                return self.try_send_everywhere(&mut ext, msg);
-            }
-            let mut done = 0;
-            match self.try_hand_on(&mut ext, msg.clone(), &mut done) {
-                Handed::Done(result) => result,
-                Handed::Wait(_) => Err(Error::WouldBlock),
-            }
-        })
+        use crate::socket_macros::{by_ref, try_sending};
+        try_sending(
+            msg.into(),
+            by_ref(|msg| {
+                self.check_open()?;
+                let mut ext = self.external();
+                ext.absorb(self.inner.kind, self.every_subscription());
+                if self.inner.kind == SocketType::XSub {
+                    return self.try_send_everywhere(&mut ext, msg);
+                }
+                let mut done = 0;
+                match self.try_hand_on(&mut ext, msg.clone(), &mut done) {
+                    Handed::Done(result) => result,
+                    Handed::Wait(_) => Err(Error::WouldBlock),
+                }
+            }),
+        )
     }
 
     /// XSUB's `try_send`: credit on every core first (given back if one has none),

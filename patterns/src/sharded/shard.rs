@@ -360,8 +360,8 @@ impl Shard {
                 let Some(id) = msg.pop_front() else { return };
                 let peer = self.role.router().and_then(|r| r.peer(&id));
                 match peer {
-                    Some(peer) if peer.try_send(&msg).is_err() => self.base.dropped_at_hwm(&peer),
-                    Some(_) => {}
+                    Some(peer) if peer.has_room() => peer.queue(msg, true),
+                    Some(peer) => self.base.dropped_at_hwm(&peer),
                     // The peer left while the message crossed.
                     None => Counters::add(&self.base.counters.unroutable, 1),
                 }

@@ -156,15 +156,20 @@ impl ShardRef {
     /// would wait for this core's subscribers. Never yields: a loop of `try_send`
     /// must await something now and then.
     pub fn try_send(&self, msg: impl Into<Message>) -> std::result::Result<(), TrySendError> {
-        use crate::socket_macros::try_sending;
+        use crate::socket_macros::{by_ref, try_sending};
         match &self.shard.role {
-            Role::Publisher(publisher) => try_sending(msg.into(), |msg| {
-                // Checks that the socket is open.
-                crate::pubsub::try_publish_here(&self.shard.base, publisher, msg)?;
-                self.publish_elsewhere(msg);
-                Ok(())
-            }),
-            Role::Router(router) => try_sending(msg.into(), |msg| self.try_route(router, msg)),
+            Role::Publisher(publisher) => try_sending(
+                msg.into(),
+                by_ref(|msg| {
+                    // Checks that the socket is open.
+                    crate::pubsub::try_publish_here(&self.shard.base, publisher, msg)?;
+                    self.publish_elsewhere(msg);
+                    Ok(())
+                }),
+            ),
+            Role::Router(router) => {
+                try_sending(msg.into(), by_ref(|msg| self.try_route(router, msg)))
+            }
             _ => self.shard.socket.try_send(msg),
         }
     }
@@ -178,10 +183,7 @@ impl ShardRef {
         if let Some(peer) = router.peer(&msg[0]) {
             let mut body = msg.clone();
             body.pop_front();
-            return match base.offer_to(&peer, &body, mandatory)? {
-                true => Ok(()),
-                false => Err(Error::WouldBlock),
-            };
+            return Ok(base.offer_to(&peer, body, mandatory)?);
         }
         let Some(core) = self.owner_of(&msg[0], mandatory)? else {
             return Ok(());
