@@ -270,6 +270,11 @@ impl SocketBase {
         self.send_room.notify_all();
     }
 
+    /// True once the socket has shut down (closed, or dropped and lingering).
+    pub fn is_closed(&self) -> bool {
+        self.closed.get()
+    }
+
     /// Shuts down and waits up to LINGER for queued messages to go out. Off a glommio
     /// executor (where the socket never ran a task) it only shuts down.
     pub async fn close(&self) {

@@ -264,8 +264,12 @@ impl Shard {
     /// has reached the socket: the mail still in the rings is taken, and the serving
     /// task's queue given up to LINGER to be handed over (it waits for peers or room
     /// as a send does). Then the socket's own close gives its queues what is left of
-    /// LINGER: one LINGER bounds the whole close, as it bounds `zmq_close`.
+    /// LINGER: one LINGER bounds the whole close, as it bounds `zmq_close`. Once
+    /// closed (by the handle), the runtime's stop finds nothing more to wait for.
     pub(super) async fn close_after_flush(self: &Rc<Self>) {
+        if self.base.is_closed() {
+            return;
+        }
         let started = std::time::Instant::now();
         while CoreService::drain(self.as_ref(), usize::MAX) > 0 {}
         let linger = self.base.options.borrow().linger;
