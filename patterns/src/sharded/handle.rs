@@ -535,6 +535,12 @@ impl ShardedSocket {
     /// - REP: the reply to the request received last.
     /// - XSUB: a (un)subscription, passed up on every core.
     ///
+    /// What the handle has taken and a core has not yet handed to its socket waits in
+    /// that core's ring from the handle: besides each peer's SNDHWM, up to
+    /// [`RuntimeBuilder::mesh_capacity`](crate::RuntimeBuilder::mesh_capacity)
+    /// messages per core (4096 by default) can be accepted before a send waits; size
+    /// that, or SNDHWM, for the memory large messages may take.
+    ///
     /// Cancel-safe: if the future is dropped before it completes, the message is
     /// still sent, by a task on one of the runtime's cores (waiting there as the
     /// future would have).
