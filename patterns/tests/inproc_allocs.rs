@@ -1,9 +1,9 @@
-//! Over inproc a message sent to one peer moves into the peer's queue and on through
-//! the lane: nothing is cloned on the way, so a frame made from a `Vec` is not
-//! promoted to a shared buffer (an allocation per frame) and the receiver gets the
-//! very buffer the sender made. Counted on the executor's thread by the bench's
-//! per-thread counting allocator, after a warm-up, with the messages built before
-//! counting starts.
+//! Over inproc a message sent to one peer (`send` or `try_send`) moves into the
+//! peer's queue and on through the lane: nothing is cloned on the way, so a frame
+//! made from a `Vec` is not promoted to a shared buffer (an allocation per frame) and
+//! the receiver gets the very buffer the sender made. Counted on the executor's
+//! thread by the bench's per-thread counting allocator, after a warm-up, with the
+//! messages built before counting starts.
 
 mod common;
 
@@ -114,6 +114,19 @@ fn a_message_for_one_peer_moves_without_an_allocation() {
         assert!(
             allocations <= bound,
             "ROUTER → DEALER: {allocations} allocations for {MESSAGES} messages"
+        );
+
+        // The same with try_send, which hands a refused message back whole.
+        let allocations = counted(
+            vec_messages(2 * BATCH, Some(b"d")),
+            vec_messages(MESSAGES, Some(b"d")),
+            |m| std::future::ready(router.try_send(m).map_err(monocoque::Error::from)),
+            || dealer.recv(),
+        )
+        .await;
+        assert!(
+            allocations <= bound,
+            "ROUTER try_send → DEALER: {allocations} allocations for {MESSAGES} messages"
         );
     });
 }

@@ -9,7 +9,7 @@ use monocoque_runtime::{Message, Peer, PeerId, Properties};
 use monocoque_zmtp::SocketType;
 
 use crate::base::{Rules, SocketBase};
-use crate::socket_macros::{by_ref, message_sink, non_empty, socket_type, try_sending};
+use crate::socket_macros::{message_sink, non_empty, socket_type, try_sending};
 use crate::{Error, Result, TrySendError};
 
 socket_type!(
@@ -110,28 +110,42 @@ impl Rep {
     /// [`Rep::send`] without yielding to the executor (a REP never waits for room),
     /// with the message handed back on an error.
     pub fn try_send(&self, msg: impl Into<Message>) -> std::result::Result<(), TrySendError> {
-        try_sending(msg.into(), by_ref(|msg| self.sink_send(msg.clone())))
+        try_sending(msg.into(), |msg| self.reply_now(msg))
     }
 
-    /// The reply, queued or dropped at once (a REP never waits): `try_send` and
-    /// `Sink::start_send`.
+    /// `Sink::start_send`: as [`Rep::try_send`].
     fn sink_send(&self, msg: Message) -> Result<()> {
-        match self.reply(non_empty(msg)?)? {
-            Some((peer, reply)) => Ok(self.base.offer_to(&peer, reply, false)?),
+        Ok(self.reply_now(non_empty(msg)?)?)
+    }
+
+    /// The reply, queued or dropped at once (a REP never waits): refused, and handed
+    /// back as it was given, only by the checks made before it is put in its
+    /// envelope (open, on an executor, a request pending).
+    fn reply_now(&self, msg: Message) -> std::result::Result<(), TrySendError> {
+        if let Err(e) = self.base.check_open() {
+            return Err(TrySendError::new(e, msg));
+        }
+        match self.reply(msg)? {
+            // Open (checked above), and never waiting: queued or dropped.
+            Some((peer, reply)) => self.base.offer_to(&peer, reply, false),
             None => Ok(()),
         }
     }
 
     /// The requester and the reply `msg` in its envelope; None when the requester
-    /// has gone.
-    fn reply(&self, msg: Message) -> Result<Option<(Rc<Peer>, Message)>> {
-        self.base.check_executor()?;
-        let (peer, mut reply) = self
-            .state
-            .reply_to
-            .borrow_mut()
-            .take()
-            .ok_or(Error::State("REP must receive a request before replying"))?;
+    /// has gone. Refused (the message handed back) off an executor or with no
+    /// request pending.
+    fn reply(
+        &self,
+        msg: Message,
+    ) -> std::result::Result<Option<(Rc<Peer>, Message)>, TrySendError> {
+        if let Err(e) = self.base.check_executor() {
+            return Err(TrySendError::new(e, msg));
+        }
+        let Some((peer, mut reply)) = self.state.reply_to.borrow_mut().take() else {
+            let e = Error::State("REP must receive a request before replying");
+            return Err(TrySendError::new(e, msg));
+        };
         for frame in msg {
             reply.push(frame);
         }

@@ -9,9 +9,7 @@ use monocoque_runtime::{Message, Peer, PeerId};
 use monocoque_zmtp::SocketType;
 
 use crate::base::{Rules, SocketBase};
-use crate::socket_macros::{
-    by_ref, fair_queued_recv, message_sink, non_empty, socket_type, try_sending,
-};
+use crate::socket_macros::{fair_queued_recv, message_sink, socket_type, try_sending};
 use crate::stats::Counters;
 use crate::{Error, Result, TrySendError};
 
@@ -49,8 +47,12 @@ impl Router {
     /// (at most SNDTIMEO; cancel-safe as [`Dealer::send`](crate::Dealer::send)).
     pub async fn send(&self, msg: impl Into<Message>) -> Result<()> {
         self.base.check_executor()?;
-        match self.route(msg.into())? {
-            Some((peer, body, mandatory)) => self.base.send_to(&peer, body, mandatory).await,
+        let mut msg = msg.into();
+        match self.route(&msg)? {
+            Some((peer, mandatory)) => {
+                msg.pop_front();
+                self.base.send_to(&peer, msg, mandatory).await
+            }
             None => Ok(()),
         }
     }
@@ -59,47 +61,55 @@ impl Router {
     /// peer is at SNDHWM under ROUTER_MANDATORY (libzmq's EAGAIN), the errors of
     /// [`Router::send`] otherwise.
     pub fn try_send(&self, msg: impl Into<Message>) -> std::result::Result<(), TrySendError> {
-        try_sending(
-            msg.into(),
-            by_ref(|msg| self.route_now(msg.clone(), |_, _| Err(Error::WouldBlock))),
-        )
+        try_sending(msg.into(), |msg| self.route_now(msg, false))
     }
 
     /// `Sink::start_send`: [`Router::try_send`], except that a ROUTER_MANDATORY peer
     /// at SNDHWM gets the message past its mark (a sink cannot wait for one peer).
     fn sink_send(&self, msg: Message) -> Result<()> {
-        self.route_now(msg, |peer, body| {
-            self.base.keep_cancelled(Some(peer), body);
-            Ok(())
-        })
+        Ok(self.route_now(msg, true)?)
     }
 
-    /// Routes `msg` without waiting; `full` decides for a ROUTER_MANDATORY peer at
-    /// SNDHWM.
-    fn route_now(
-        &self,
-        msg: Message,
-        full: impl FnOnce(&Rc<Peer>, Message) -> Result<()>,
-    ) -> Result<()> {
-        self.base.check_open()?;
-        match self.route(msg)? {
-            Some((peer, body, mandatory)) => match self.base.offer_to(&peer, body, mandatory) {
-                Ok(()) => Ok(()),
-                Err(refused) => full(&peer, refused.wanting_room()?),
-            },
-            None => Ok(()),
+    /// Routes `msg` without waiting. A ROUTER_MANDATORY peer at SNDHWM takes it past
+    /// its mark with `past_hwm`, or refuses it ([`Error::WouldBlock`]). A refused
+    /// message comes back whole, routing id first.
+    fn route_now(&self, mut msg: Message, past_hwm: bool) -> std::result::Result<(), TrySendError> {
+        let (peer, mandatory) = match self.base.check_open().and_then(|()| self.route(&msg)) {
+            Ok(Some(found)) => found,
+            Ok(None) => return Ok(()),
+            Err(e) => return Err(TrySendError::new(e, msg)),
+        };
+        let id = msg.pop_front().expect("route() read the routing id");
+        let Err(refused) = self.base.offer_to(&peer, msg, mandatory) else {
+            return Ok(());
+        };
+        let (error, mut body) = refused.into_parts();
+        if past_hwm && matches!(error, Error::WouldBlock) {
+            self.base.keep_cancelled(Some(&peer), body);
+            return Ok(());
         }
+        body.push_front(id);
+        Err(TrySendError::new(error, body))
     }
 
-    /// The peer `msg` is for (named by its first frame), the rest of the message,
-    /// and ROUTER_MANDATORY; None for an unknown id, which is dropped (or fails with
-    /// [`Error::HostUnreachable`] under ROUTER_MANDATORY).
-    fn route(&self, msg: Message) -> Result<Option<(Rc<Peer>, Message, bool)>> {
-        let (id, body) = split_route(msg)?;
+    /// The peer `msg` is for (named by its first frame, the routing id, which a body
+    /// of at least one frame follows) and ROUTER_MANDATORY; None for an unknown id,
+    /// which is dropped (or fails with [`Error::HostUnreachable`] under
+    /// ROUTER_MANDATORY). The message is only read.
+    fn route(&self, msg: &Message) -> Result<Option<(Rc<Peer>, bool)>> {
+        match msg.len() {
+            0 => {
+                return Err(Error::InvalidMessage(
+                    "a ROUTER message starts with a routing id",
+                ))
+            }
+            1 => return Err(Error::InvalidMessage("a message needs at least one frame")),
+            _ => {}
+        }
         let mandatory = self.base.options.borrow().router_mandatory;
-        match self.state.peer(&id) {
-            Some(peer) => Ok(Some((peer, body, mandatory))),
-            None => self.unroutable(id, mandatory).map(|()| None),
+        match self.state.peer(&msg[0]) {
+            Some(peer) => Ok(Some((peer, mandatory))),
+            None => self.unroutable(&msg[0], mandatory).map(|()| None),
         }
     }
 
@@ -125,21 +135,13 @@ impl Router {
         self.base.connect_named(endpoint, id.into())
     }
 
-    fn unroutable(&self, id: Bytes, mandatory: bool) -> Result<()> {
+    fn unroutable(&self, id: &[u8], mandatory: bool) -> Result<()> {
         if mandatory {
             return Err(Error::HostUnreachable(id.to_vec()));
         }
         Counters::add(&self.base.counters.unroutable, 1);
         Ok(())
     }
-}
-
-/// A ROUTER message's routing id and body.
-fn split_route(mut msg: Message) -> Result<(Bytes, Message)> {
-    let id = msg.pop_front().ok_or(Error::InvalidMessage(
-        "a ROUTER message starts with a routing id",
-    ))?;
-    Ok((id, non_empty(msg)?))
 }
 
 fair_queued_recv!(Router);
