@@ -514,3 +514,43 @@ fn shard_ref_try_send_on_each_core() {
         .unwrap();
     assert_eq!(unroutable, [true, true]);
 }
+
+/// A refused `try_send` hands the message back as it was given: REQ without the
+/// envelope it adds (and ready to try again), ROUTER with the routing id in front.
+#[test]
+fn a_refused_try_send_hands_back_the_message_as_given() {
+    run(|| async {
+        for correlate in [false, true] {
+            let req = Req::with_options(
+                Options::default()
+                    .req_correlate(correlate)
+                    .req_relaxed(correlate),
+            );
+            req.bind("tcp://127.0.0.1:0").unwrap();
+            for _ in 0..2 {
+                let err = req.try_send(vec!["a", "b"]).unwrap_err();
+                assert!(err.would_block(), "{:?}", err.error());
+                assert_eq!(frames(&err.into_message()), [b"a".to_vec(), b"b".to_vec()]);
+            }
+        }
+
+        let router = Router::with_options(Options::default().router_mandatory(true).sndhwm(1));
+        let endpoint = router.bind("tcp://127.0.0.1:0").unwrap().to_string();
+        let dealer = Dealer::with_options(Options::default().routing_id("d"));
+        dealer.connect(&endpoint).unwrap();
+        dealer.send("hello").await.unwrap();
+        within("the dealer's hello", router.recv()).await.unwrap();
+        // No await in between: the connection cannot take the first off the queue.
+        router.try_send(vec!["d", "first"]).unwrap();
+        let err = router.try_send(vec!["d", "second"]).unwrap_err();
+        assert!(err.would_block(), "{:?}", err.error());
+        assert_eq!(
+            frames(&err.into_message()),
+            [b"d".to_vec(), b"second".to_vec()]
+        );
+        assert_eq!(
+            &within("first", dealer.recv()).await.unwrap()[0][..],
+            b"first"
+        );
+    });
+}

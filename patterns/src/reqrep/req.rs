@@ -10,7 +10,7 @@ use monocoque_runtime::{Message, Peer, PeerId, Properties};
 use monocoque_zmtp::SocketType;
 
 use crate::base::{Rules, SocketBase};
-use crate::socket_macros::{by_ref, message_sink, non_empty, socket_type, try_sending};
+use crate::socket_macros::{message_sink, non_empty, socket_type, try_sending};
 use crate::{Error, Result, TrySendError};
 
 socket_type!(
@@ -57,16 +57,27 @@ impl Req {
     /// [`Dealer::try_send`](crate::Dealer::try_send)); the REQ is then ready for
     /// another `send`, as if this one had not been made.
     pub fn try_send(&self, msg: impl Into<Message>) -> std::result::Result<(), TrySendError> {
-        try_sending(
-            msg.into(),
-            by_ref(|msg| {
-                let mut request = msg.clone();
-                self.begin(&mut request)?;
-                let sent = self.base.try_send_now(request).map_err(Error::from);
-                self.state.sent(sent.as_ref().ok().copied());
-                sent.map(drop)
-            }),
-        )
+        try_sending(msg.into(), |mut msg| {
+            let frames = msg.len();
+            if let Err(e) = self.begin(&mut msg) {
+                return Err(TrySendError::new(e, msg));
+            }
+            match self.base.try_send_now(msg) {
+                Ok(peer) => {
+                    self.state.sent(Some(peer));
+                    Ok(())
+                }
+                Err(refused) => {
+                    self.state.sent(None);
+                    // Handed back as it was given: without the envelope begin() added.
+                    let (error, mut msg) = refused.into_parts();
+                    while msg.len() > frames {
+                        msg.pop_front();
+                    }
+                    Err(TrySendError::new(error, msg))
+                }
+            }
+        })
     }
 
     fn begin(&self, msg: &mut Message) -> Result<()> {
