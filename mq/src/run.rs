@@ -132,7 +132,7 @@ fn warn_failed_handshakes(socket: &AnySocket) {
     let monitor = socket.monitor();
     glommio::spawn_local(async move {
         loop {
-            match monitor.next().await {
+            match monitor.recv().await {
                 MonitorEvent::HandshakeFailedAuth { remote, status } => eprintln!(
                     "mq: warning: handshake with {remote} failed: authentication refused (ZAP status {status})"
                 ),

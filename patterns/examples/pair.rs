@@ -45,7 +45,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         let intruder = Pair::new();
         intruder.connect(&endpoint)?;
         let refusal = loop {
-            match monitor.next().await {
+            match monitor.recv().await {
                 MonitorEvent::Disconnected { reason, .. } => break reason,
                 _ => continue,
             }

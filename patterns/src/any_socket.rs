@@ -287,7 +287,7 @@ impl AnySocket {
     ///     let socket = AnySocket::new(SocketType::Dealer);
     ///     let monitor = socket.monitor();
     ///     socket.connect("tcp://127.0.0.1:5555")?;
-    ///     println!("{:?}", monitor.next().await);
+    ///     println!("{:?}", monitor.recv().await);
     ///     Ok::<(), monocoque::Error>(())
     /// })
     /// .unwrap();

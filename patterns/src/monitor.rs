@@ -46,7 +46,7 @@ impl MonitorQueue {
 ///     let push = Push::new();
 ///     push.connect(&endpoint)?;
 ///     loop {
-///         match monitor.next().await {
+///         match monitor.recv().await {
 ///             MonitorEvent::HandshakeSucceeded { remote } => {
 ///                 println!("{remote} is in");
 ///                 break;
@@ -63,8 +63,8 @@ pub struct Monitor {
 }
 
 impl Monitor {
-    /// Waits for the next event.
-    pub async fn next(&self) -> MonitorEvent {
+    /// Waits for the next event (as a socket's `recv` waits for a message).
+    pub async fn recv(&self) -> MonitorEvent {
         std::future::poll_fn(|cx| self.poll_event(cx)).await
     }
 
@@ -80,7 +80,7 @@ impl Monitor {
     }
 
     /// The next event if one is waiting.
-    pub fn try_next(&self) -> Option<MonitorEvent> {
+    pub fn try_recv(&self) -> Option<MonitorEvent> {
         self.queue.events.borrow_mut().pop_front()
     }
 
@@ -90,12 +90,10 @@ impl Monitor {
     }
 }
 
-/// The events as a [`futures_core::Stream`] (the same as [`Monitor::next`]). It never
-/// ends on its own (a monitor outlives its socket's connections): end it with a
-/// combinator (`take_while`, `take_until`, a timeout) where that matters.
-/// The inherent [`Monitor::next`] (an event, not an `Option`) takes precedence over
-/// `StreamExt::next` in method calls: write `StreamExt::next(&mut monitor)`, or use
-/// the other combinators (`(&mut monitor).take(3)`), for the stream form.
+/// The events as a [`futures_core::Stream`] (the same as [`Monitor::recv`], wrapped
+/// in `Some`), so `StreamExt::next` and the other combinators apply. It never ends on
+/// its own (a monitor outlives its socket's connections): end it with a combinator
+/// (`take_while`, `take_until`, a timeout) where that matters.
 impl futures_core::Stream for Monitor {
     type Item = MonitorEvent;
 
@@ -123,13 +121,13 @@ mod tests {
         }
         assert_eq!(monitor.dropped(), 10);
         assert!(
-            matches!(monitor.try_next(), Some(MonitorEvent::Closed { endpoint }) if endpoint == "0")
+            matches!(monitor.try_recv(), Some(MonitorEvent::Closed { endpoint }) if endpoint == "0")
         );
         // Room again: the next event is kept.
         monitor.queue.push(MonitorEvent::Closed {
             endpoint: "new".into(),
         });
-        let last = std::iter::from_fn(|| monitor.try_next()).last();
+        let last = std::iter::from_fn(|| monitor.try_recv()).last();
         assert!(matches!(last, Some(MonitorEvent::Closed { endpoint }) if endpoint == "new"));
         assert_eq!(monitor.dropped(), 10);
     }

@@ -25,7 +25,7 @@ fn raw_dealer(addr: &str) -> (TcpStream, BytesMut) {
 async fn disconnected_because(monitor: &Monitor, needle: &str) {
     within("the disconnect", async {
         loop {
-            if let MonitorEvent::Disconnected { reason, .. } = monitor.next().await {
+            if let MonitorEvent::Disconnected { reason, .. } = monitor.recv().await {
                 if reason.contains(needle) {
                     return;
                 }
@@ -123,7 +123,7 @@ fn heartbeats_with_libzmq_keep_idle_connections_up() {
         dealer.send("after idle", 0).unwrap();
         let msg = within("message after idle", router.recv()).await.unwrap();
         assert_eq!(&msg[1][..], b"after idle");
-        while let Some(ev) = monitor.try_next() {
+        while let Some(ev) = monitor.try_recv() {
             assert!(
                 !matches!(ev, MonitorEvent::Disconnected { .. }),
                 "connection dropped while idle: {ev:?}"

@@ -169,7 +169,7 @@ fn inproc_between_cores_of_a_runtime() {
     pull.close();
     let deadline = std::time::Instant::now() + WAIT;
     loop {
-        let event = monitor.next_timeout(deadline - std::time::Instant::now());
+        let event = monitor.recv_timeout(deadline - std::time::Instant::now());
         match event.map(|e| e.event) {
             Some(monocoque::MonitorEvent::Disconnected { .. }) => break,
             Some(_) => continue,
@@ -307,7 +307,7 @@ fn a_curve_handshake_guards_an_inproc_endpoint() {
         wrong.send("let me in").await.unwrap();
         within("a failed handshake", async {
             loop {
-                match monitor.next().await {
+                match monitor.recv().await {
                     MonitorEvent::HandshakeSucceeded { .. } => {
                         panic!("a client with the wrong server key shook hands")
                     }

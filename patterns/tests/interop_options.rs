@@ -351,7 +351,7 @@ fn pair_ignores_conflate_as_libzmq_does() {
                 let monitor = s.monitor();
                 m.attach(&s, 1).await;
                 within("the libzmq PAIR to send everything and disconnect", async {
-                    while !matches!(monitor.next().await, MonitorEvent::Disconnected { .. }) {}
+                    while !matches!(monitor.recv().await, MonitorEvent::Disconnected { .. }) {}
                 })
                 .await;
                 for i in 0..N {

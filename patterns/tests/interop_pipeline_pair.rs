@@ -220,7 +220,7 @@ fn pair_refuses_second_peer() {
                 assert_eq!(mrecv(&s).await, one("second connected"));
                 within("the second PAIR to be refused", async {
                     while !matches!(
-                        monitor.next().await,
+                        monitor.recv().await,
                         MonitorEvent::HandshakeFailedProtocol { .. }
                     ) {}
                 })

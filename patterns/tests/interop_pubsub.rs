@@ -638,7 +638,7 @@ fn connect_before_bind() {
                 match monitor {
                     Some(m) => {
                         within("a failed connect attempt", async {
-                            while !matches!(m.next().await, MonitorEvent::ConnectRetried { .. }) {}
+                            while !matches!(m.recv().await, MonitorEvent::ConnectRetried { .. }) {}
                         })
                         .await
                     }

@@ -782,7 +782,7 @@ fn router_refuses_duplicate_routing_id() {
                 assert_eq!(mrecv(&r).await, from_dup("second connected"));
                 common::within("the duplicate to be refused", async {
                     while !matches!(
-                        monitor.next().await,
+                        monitor.recv().await,
                         MonitorEvent::HandshakeFailedProtocol { .. }
                     ) {}
                 })
@@ -838,7 +838,7 @@ fn reconnect_after_peer_restart() {
                     m.attach(&s, 1).await;
                     msend(&s, one("before")).await;
                     common::within("the disconnect", async {
-                        while !matches!(monitor.next().await, MonitorEvent::Disconnected { .. }) {}
+                        while !matches!(monitor.recv().await, MonitorEvent::Disconnected { .. }) {}
                     })
                     .await;
                     msend(&s, one("after")).await;

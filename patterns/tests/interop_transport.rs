@@ -372,7 +372,7 @@ fn immediate_drops_the_queue_of_a_lost_connection() {
             assert_eq!(push.peer_stats()[0].queued, 50);
             quit_tx.send(()).unwrap();
             within("the disconnection", async {
-                while !matches!(monitor.next().await, MonitorEvent::Disconnected { .. }) {}
+                while !matches!(monitor.recv().await, MonitorEvent::Disconnected { .. }) {}
             })
             .await;
             join(pull_thread).await;
@@ -583,7 +583,7 @@ async fn next_attempt_outcome(
 ) -> Option<MonitorEvent> {
     within_or_none(wait, async {
         loop {
-            let e = monitor.next().await;
+            let e = monitor.recv().await;
             if matches!(
                 e,
                 MonitorEvent::ConnectRetried { .. } | MonitorEvent::Connected { .. }

@@ -449,7 +449,7 @@ fn sndhwm_drop_lines_are_bounded_and_name_the_peer() {
                 publisher.send(body.clone()).await.unwrap();
             }
             glommio::timer::sleep(Duration::from_millis(1)).await;
-            while let Some(event) = monitor.try_next() {
+            while let Some(event) = monitor.try_recv() {
                 if let MonitorEvent::MessagesDropped { remote, .. } = event {
                     reported.insert(remote);
                 }

@@ -68,7 +68,7 @@ async fn every_call_reports_no_executor() {
                 assert_no_executor("try_recv", kind, socket.try_recv());
             }
         }
-        assert!(socket.monitor().try_next().is_none());
+        assert!(socket.monitor().try_recv().is_none());
         socket.close().await;
         // Dropped without close: no background shutdown, no panic.
         drop(AnySocket::new(kind));

@@ -134,7 +134,7 @@ fn null_messages_have_no_user_id_and_keep_their_properties_after_the_peer_left()
         // connection ends after what it sent was queued.
         join(common::libzmq_push_numbered(endpoint, 3, 8)).await;
         within("the disconnection", async {
-            while !matches!(monitor.next().await, MonitorEvent::Disconnected { .. }) {}
+            while !matches!(monitor.recv().await, MonitorEvent::Disconnected { .. }) {}
         })
         .await;
         for i in 0..3u32 {

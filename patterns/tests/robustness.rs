@@ -227,7 +227,7 @@ async fn expect_dropped(monitor: &Monitor, report: Report, needle: &str) {
     within(&format!("a connection dropped for {needle:?}"), async {
         let mut failure_seen = false;
         loop {
-            match monitor.next().await {
+            match monitor.recv().await {
                 MonitorEvent::HandshakeFailedProtocol { reason, .. } if reason.contains(needle) => {
                     assert_ne!(report, Report::NoDetail, "unexpected event for {reason:?}");
                     failure_seen = true;
@@ -517,7 +517,7 @@ fn binding_a_bound_tcp_port_fails_with_addr_in_use() {
         let monitor = p.monitor();
         assert_addr_in_use(p.bind(&ep));
         assert!(matches!(
-            monitor.try_next(),
+            monitor.try_recv(),
             Some(MonitorEvent::BindFailed { .. })
         ));
 
@@ -604,7 +604,7 @@ fn close_with_open_connections_is_prompt() {
                 .next("libzmq ROUTER to see the disconnect")
                 .await;
             let mut closed = false;
-            while let Some(ev) = monitor.try_next() {
+            while let Some(ev) = monitor.try_recv() {
                 closed |= matches!(ev, MonitorEvent::Closed { .. });
             }
             assert!(closed, "no Closed event for the listener");

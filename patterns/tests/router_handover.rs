@@ -26,7 +26,7 @@ fn twins(handover: bool) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
         within("the second connection to settle", async {
             let mut accepted = 0;
             loop {
-                match monitor.next().await {
+                match monitor.recv().await {
                     MonitorEvent::Accepted { .. } => accepted += 1,
                     MonitorEvent::HandshakeSucceeded { .. } if handover && accepted == 2 => return,
                     MonitorEvent::Disconnected { .. } if !handover && accepted == 2 => return,

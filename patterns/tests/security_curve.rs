@@ -70,7 +70,7 @@ fn monocoque_curve_client_talks_to_a_libzmq_server() {
                 let reply = within("a reply", req.recv()).await.unwrap();
                 replies.push(reply.iter().map(|f| f.to_vec()).collect::<Vec<_>>());
             }
-            let succeeded = std::iter::from_fn(|| monitor.try_next())
+            let succeeded = std::iter::from_fn(|| monitor.try_recv())
                 .any(|e| matches!(e, MonitorEvent::HandshakeSucceeded { .. }));
             assert!(succeeded, "{transport}: no HandshakeSucceeded");
             replies
@@ -160,7 +160,7 @@ fn an_unknown_client_key_is_refused_with_400_on_both_sides() {
         });
         let outcome = within("the handshake outcome", async {
             loop {
-                let e = monitor.next().await;
+                let e = monitor.recv().await;
                 if matches!(
                     e,
                     MonitorEvent::HandshakeFailedAuth { .. }
@@ -195,7 +195,7 @@ fn a_client_with_the_wrong_server_key_never_gets_through() {
         req.send("ping").await.unwrap();
         let got = common::within_or_none(std::time::Duration::from_millis(500), req.recv()).await;
         assert!(got.is_none(), "a reply came through: {got:?}");
-        std::iter::from_fn(|| monitor.try_next())
+        std::iter::from_fn(|| monitor.try_recv())
             .any(|e| matches!(e, MonitorEvent::HandshakeSucceeded { .. }))
     });
     let _ = py.wait_with_output();
@@ -265,7 +265,7 @@ fn heartbeats_inside_curve_keep_an_idle_connection() {
         glommio::timer::sleep(std::time::Duration::from_millis(1200)).await;
         req.send("second").await.unwrap();
         within("the second reply", req.recv()).await.unwrap();
-        std::iter::from_fn(|| monitor.try_next())
+        std::iter::from_fn(|| monitor.try_recv())
             .filter(|e| matches!(e, MonitorEvent::Disconnected { .. }))
             .count()
     });
@@ -421,7 +421,7 @@ fn a_server_takes_its_pair_and_client_keys_from_pyzmq_certificates() {
                 events.last(),
                 Some(MonitorEvent::HandshakeFailedAuth { .. })
             ) {
-                events.push(monitor.next().await);
+                events.push(monitor.recv().await);
             }
         })
         .await;

@@ -88,7 +88,7 @@ async fn until_disconnected(monitor: &Monitor) -> Vec<(u32, u32)> {
     within("the connection to end", async {
         let mut events = Vec::new();
         loop {
-            let event = monitor.next().await;
+            let event = monitor.recv().await;
             let value = match &event {
                 MonitorEvent::Listening { .. } | MonitorEvent::MessagesDropped { .. } => continue,
                 MonitorEvent::HandshakeFailedProtocol { error, .. } => *error,

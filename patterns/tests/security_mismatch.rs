@@ -245,7 +245,7 @@ fn our_client_gives_up_after_a_mismatch() {
         // Until our side sees the mismatch (libzmq may close first, a few times).
         within("our client to see the mismatch", async {
             loop {
-                if let MonitorEvent::HandshakeFailedProtocol { error, .. } = monitor.next().await {
+                if let MonitorEvent::HandshakeFailedProtocol { error, .. } = monitor.recv().await {
                     assert_eq!(error, ZMTP_MECHANISM_MISMATCH);
                     return;
                 }
@@ -254,7 +254,7 @@ fn our_client_gives_up_after_a_mismatch() {
         .await;
         // Three reconnect intervals (100 ms each) without a new connection.
         glommio::timer::sleep(Duration::from_millis(300)).await;
-        let again = std::iter::from_fn(|| monitor.try_next())
+        let again = std::iter::from_fn(|| monitor.try_recv())
             .filter(|e| matches!(e, MonitorEvent::Connected { .. }))
             .count();
         assert_eq!(again, 0, "reconnected after the mismatch");

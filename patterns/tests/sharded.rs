@@ -442,7 +442,7 @@ fn the_sharded_monitor_reports_from_every_core() {
     let (mut accepted, mut gone) = (BTreeSet::new(), Vec::new());
     while gone.len() < 4 {
         let CoreEvent { core, event } = monitor
-            .next_timeout(WAIT)
+            .recv_timeout(WAIT)
             .expect("an event from a core within the wait");
         match event {
             MonitorEvent::Accepted { .. } => {
@@ -458,7 +458,7 @@ fn the_sharded_monitor_reports_from_every_core() {
     assert_eq!(monitor.dropped(), 0);
     router.close();
     let end = Instant::now();
-    while monitor.next_timeout(WAIT).is_some() {
+    while monitor.recv_timeout(WAIT).is_some() {
         assert!(
             end.elapsed() < WAIT,
             "the stream did not end with the socket"

@@ -171,7 +171,7 @@ fn the_sharded_monitor_is_a_future_too() {
         tokio.block_on(async move {
             let mut cores = Vec::new();
             while cores.len() < 2 {
-                let e = monitor.next_async().await.expect("events");
+                let e = monitor.recv_async().await.expect("events");
                 if let MonitorEvent::HandshakeSucceeded { .. } = e.event {
                     cores.push(e.core);
                 }

@@ -372,7 +372,7 @@ fn duplicate_twins(handover: bool) -> (Vec<Vec<u8>>, Vec<Vec<u8>>, Vec<usize>) {
             start.elapsed() < WAIT,
             "the second connection never settled"
         );
-        let Some(e) = monitor.next_timeout(WAIT) else {
+        let Some(e) = monitor.recv_timeout(WAIT) else {
             panic!("no monitor event")
         };
         match e.event {

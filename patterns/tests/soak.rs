@@ -374,7 +374,7 @@ fn pull_gets_whole_messages_from_pushers_killed_mid_stream() {
         let bounds = loss_bounds(&sent);
         check_prefixes(&received, &sent, &bounds);
         let mut truncated = 0;
-        while let Some(ev) = monitor.try_next() {
+        while let Some(ev) = monitor.try_recv() {
             if let monocoque::MonitorEvent::Disconnected { reason, .. } = ev {
                 truncated +=
                     usize::from(reason.contains("mid-message") || reason.contains("reset"));

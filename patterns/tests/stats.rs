@@ -108,7 +108,7 @@ fn pub_counts_every_sndhwm_drop_of_a_stalled_libzmq_sub() {
         let mut reported = 0;
         within("every drop reported", async {
             while reported < stats.dropped_hwm {
-                if let MonitorEvent::MessagesDropped { count, .. } = monitor.next().await {
+                if let MonitorEvent::MessagesDropped { count, .. } = monitor.recv().await {
                     reported += count;
                 }
             }

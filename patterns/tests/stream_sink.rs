@@ -226,3 +226,19 @@ fn monitor_is_a_stream() {
         join(pusher).await;
     });
 }
+
+/// `StreamExt::next` on a monitor is the stream's (`Some(event)`): the monitor's own
+/// method is `recv`, so nothing shadows the combinator.
+#[test]
+fn stream_ext_next_reads_a_monitor() {
+    run(|| async {
+        let pull = Pull::new();
+        let mut monitor = pull.monitor();
+        pull.bind("tcp://127.0.0.1:0").unwrap();
+        let event: Option<MonitorEvent> = within("an event", monitor.next()).await;
+        assert!(
+            matches!(event, Some(MonitorEvent::Listening { .. })),
+            "{event:?}"
+        );
+    });
+}

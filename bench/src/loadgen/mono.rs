@@ -142,7 +142,7 @@ async fn run_core(
     let mut deadline = Timer::new(spec.connect_timeout);
     for (i, m) in monitors.iter().enumerate() {
         loop {
-            let ev = future::or(async { Some(m.next().await) }, async {
+            let ev = future::or(async { Some(m.recv().await) }, async {
                 (&mut deadline).await;
                 None
             })

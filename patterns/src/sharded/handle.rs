@@ -443,7 +443,7 @@ impl ShardedSocket {
     /// let router = ShardedSocket::new(&rt, SocketType::Router, Options::default());
     /// let monitor = router.monitor()?;
     /// router.bind("tcp://127.0.0.1:5555")?;
-    /// while let Some(e) = monitor.next_timeout(Duration::from_secs(1)) {
+    /// while let Some(e) = monitor.recv_timeout(Duration::from_secs(1)) {
     ///     if let MonitorEvent::Accepted { remote } = &e.event {
     ///         println!("{remote} on core {}", e.core);
     ///     }
@@ -464,7 +464,7 @@ impl ShardedSocket {
                 shard.base.lifecycle.spawn(async move {
                     // Until the shard closes (its close waits for its tasks), or the
                     // monitor is dropped.
-                    while let Some(event) = lifecycle.until_closing(queue.next()).await {
+                    while let Some(event) = lifecycle.until_closing(queue.recv()).await {
                         if !events.push(CoreEvent { core, event }) {
                             break;
                         }

@@ -90,9 +90,9 @@ impl Events {
 /// cores). Made by `ShardedSocket::monitor`; events start once it has returned. Up to
 /// 4096 unread events are kept; later ones are dropped while the queue is full. The
 /// stream ends (`None`) once every core's shard is gone (the socket closed, or the
-/// runtime stopped). Read it from a plain thread ([`ShardedMonitor::next`],
-/// [`ShardedMonitor::next_timeout`]) or from any async runtime
-/// ([`ShardedMonitor::next_async`]).
+/// runtime stopped). Read it from a plain thread ([`ShardedMonitor::recv`],
+/// [`ShardedMonitor::recv_timeout`]) or from any async runtime
+/// ([`ShardedMonitor::recv_async`]).
 ///
 /// ```
 /// use std::time::Duration;
@@ -105,14 +105,14 @@ impl Events {
 /// let push = ShardedSocket::new(&rt, SocketType::Push, Options::default());
 /// push.connect(&endpoint)?;
 /// loop {
-///     let e = monitor.next_timeout(Duration::from_secs(5)).expect("an event");
+///     let e = monitor.recv_timeout(Duration::from_secs(5)).expect("an event");
 ///     println!("core {}: {:?}", e.core, e.event); // Listening, Accepted, ...
 ///     if matches!(e.event, MonitorEvent::HandshakeSucceeded { .. }) {
 ///         break;
 ///     }
 /// }
 /// rt.shutdown();
-/// while monitor.next().is_some() {} // what was left, then the end of the stream
+/// while monitor.recv().is_some() {} // what was left, then the end of the stream
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct ShardedMonitor {
@@ -120,13 +120,14 @@ pub struct ShardedMonitor {
 }
 
 impl ShardedMonitor {
-    /// Waits, blocking this thread, for the next event; `None` once the stream ended.
-    pub fn next(&self) -> Option<CoreEvent> {
+    /// Waits, blocking this thread, for the next event; `None` once the stream ended
+    /// (as [`ShardedSocket::recv`](crate::ShardedSocket::recv) waits for a message).
+    pub fn recv(&self) -> Option<CoreEvent> {
         super::handle::block_until(None, |cx| self.events.poll_next(cx)).flatten()
     }
 
-    /// [`ShardedMonitor::next`] for at most `timeout`.
-    pub fn next_timeout(&self, timeout: Duration) -> Option<CoreEvent> {
+    /// [`ShardedMonitor::recv`] for at most `timeout`.
+    pub fn recv_timeout(&self, timeout: Duration) -> Option<CoreEvent> {
         super::handle::block_until(Some(Instant::now() + timeout), |cx| {
             self.events.poll_next(cx)
         })
@@ -142,18 +143,18 @@ impl ShardedMonitor {
     /// let monitor = router.monitor()?;
     /// let tokio = tokio::runtime::Builder::new_current_thread().build()?;
     /// tokio.block_on(async {
-    ///     while let Some(e) = monitor.next_async().await {
+    ///     while let Some(e) = monitor.recv_async().await {
     ///         println!("core {}: {:?}", e.core, e.event);
     ///     }
     /// });
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub async fn next_async(&self) -> Option<CoreEvent> {
+    pub async fn recv_async(&self) -> Option<CoreEvent> {
         std::future::poll_fn(|cx| self.events.poll_next(cx)).await
     }
 
     /// The next event if one is waiting.
-    pub fn try_next(&self) -> Option<CoreEvent> {
+    pub fn try_recv(&self) -> Option<CoreEvent> {
         self.events.state().queue.pop_front()
     }
 
@@ -163,8 +164,9 @@ impl ShardedMonitor {
     }
 }
 
-/// The events as a [`futures_core::Stream`] (the same as [`ShardedMonitor::next_async`]),
-/// ending once every core's shard of the socket has gone.
+/// The events as a [`futures_core::Stream`] (the same as [`ShardedMonitor::recv_async`]),
+/// ending once every core's shard of the socket has gone; `StreamExt::next` and the
+/// other combinators apply.
 impl futures_core::Stream for ShardedMonitor {
     type Item = CoreEvent;
 

@@ -185,7 +185,7 @@ pub async fn handshake_outcome(monitor: &monocoque::Monitor) -> monocoque::Monit
     use monocoque::MonitorEvent;
     within("a handshake outcome", async {
         loop {
-            let event = monitor.next().await;
+            let event = monitor.recv().await;
             if matches!(
                 event,
                 MonitorEvent::HandshakeSucceeded { .. }

@@ -179,7 +179,7 @@ impl MEnd {
                 let monitor = s.monitor();
                 s.connect(&self.preset).expect("connect");
                 within("a failed connect attempt before libzmq binds", async {
-                    while !matches!(monitor.next().await, MonitorEvent::ConnectRetried { .. }) {}
+                    while !matches!(monitor.recv().await, MonitorEvent::ConnectRetried { .. }) {}
                 })
                 .await;
                 self.ep_tx.send(self.preset.clone()).unwrap();
