@@ -1057,7 +1057,11 @@ impl External {
                     self.queued += 1;
                 }
                 // Cores send the handle nothing else.
-                Mail::Publish(_) | Mail::Deliver(_) | Mail::Send(_) | Mail::Evict { .. } => {}
+                Mail::Publish(_)
+                | Mail::PublishHeld(_)
+                | Mail::Deliver(_)
+                | Mail::Send(_)
+                | Mail::Evict { .. } => {}
             }
         }
         self.mail = mail;

@@ -15,6 +15,11 @@ use crate::subscriptions::SubscriptionSet;
 pub(crate) enum Mail {
     /// PUB/XPUB: fan out to this core's matching subscribers.
     Publish(Message),
+    /// XPUB_NODROP, from another core's [`ShardRef`](super::ShardRef): fan out to this
+    /// core's matching subscribers, waiting for room rather than dropping. The sender
+    /// took a unit of this core's [`Shared::held`] credit for it; the core gives it
+    /// back once the message went out.
+    PublishHeld(Message),
     /// ROUTER: send to this core's peer named by the first frame (its routing id).
     Deliver(Message),
     /// From the handle: send through this core's socket (DEALER, PUSH, PAIR, XSUB
@@ -42,6 +47,9 @@ pub(crate) enum Mail {
 pub(crate) struct Shared {
     /// Mail the handle may still put in flight to each core.
     pub credit: Vec<Credit>,
+    /// XPUB_NODROP publishes from other cores that each core may still have to hold
+    /// (its subscribers at SNDHWM); a core's senders wait while it has none.
+    pub held: Vec<Credit>,
     /// DEALER, PUSH, REQ, PAIR: each core's peers to send to.
     pub targets: Vec<AtomicUsize>,
     /// Raised while the handle waits for credit or peers.
@@ -54,6 +62,7 @@ impl Shared {
     pub fn new(cores: usize, credit: usize) -> Shared {
         Shared {
             credit: (0..cores).map(|_| Credit::new(credit)).collect(),
+            held: (0..cores).map(|_| Credit::new(credit)).collect(),
             targets: (0..cores).map(|_| AtomicUsize::new(0)).collect(),
             signal: Signal::default(),
             wakers: Arc::new(WakerSet::default()),
@@ -66,16 +75,19 @@ impl Shared {
         self.wake_handle();
     }
 
-    /// Takes one unit of credit on each of `cores`, or on none: false (nothing taken)
-    /// when one of them has none left.
+    /// Takes one unit of the handle's credit on each of `cores`, or on none: false
+    /// (nothing taken) when one of them has none left.
     pub fn take_on_all(&self, cores: &[usize]) -> bool {
-        for (i, &core) in cores.iter().enumerate() {
-            if !self.credit[core].try_take() {
-                cores[..i].iter().for_each(|&c| self.give_back(c, 1));
-                return false;
-            }
+        let taken = take_on_all(&self.credit, cores);
+        if !taken {
+            self.wake_handle();
         }
-        true
+        taken
+    }
+
+    /// [`Shared::take_on_all`] for the cores' [`Shared::held`] credit.
+    pub fn take_held_on_all(&self, cores: &[usize]) -> bool {
+        take_on_all(&self.held, cores)
     }
 
     /// Core `core` now sends to `targets` peers.
@@ -89,6 +101,17 @@ impl Shared {
             self.wakers.wake_all();
         }
     }
+}
+
+/// One unit of `credit[core]` for each of `cores`, or none.
+fn take_on_all(credit: &[Credit], cores: &[usize]) -> bool {
+    for (i, &core) in cores.iter().enumerate() {
+        if !credit[core].try_take() {
+            cores[..i].iter().for_each(|&c| credit[c].give_back(1));
+            return false;
+        }
+    }
+    true
 }
 
 /// A change in what a core serves.

@@ -61,7 +61,7 @@ pub(crate) struct Shard {
     to_handle: RefCell<Outbox<Mail>>,
     inbox: RefCell<Inbox<Mail>>,
     from_handle: RefCell<Inbox<Mail>>,
-    shared: Arc<Shared>,
+    pub(super) shared: Arc<Shared>,
     /// What the handle asked this core to send, waiting for the serving task.
     outgoing: RefCell<VecDeque<Message>>,
     /// Wakes the serving task when `outgoing` gets a message.
@@ -69,8 +69,13 @@ pub(crate) struct Shard {
     serving: Cell<bool>,
     /// The serving task is handing a message to the socket.
     sending: Cell<bool>,
-    /// Woken whenever the serving task has handed one over.
+    /// Woken whenever the serving task (or the holding task) has handed one over.
     sent: Notify,
+    /// XPUB_NODROP publishes from other cores that this core's subscribers had no
+    /// room for, oldest first, each holding a unit of this core's `Shared::held`.
+    held: RefCell<VecDeque<Message>>,
+    /// The task publishing `held` is running.
+    holding: Cell<bool>,
     /// Reused buffer for what `drain` takes from the rings.
     mail: RefCell<Vec<Mail>>,
     /// Notices that found a ring full, in order; nothing overtakes them.
@@ -112,6 +117,8 @@ impl Shard {
             serving: Cell::new(false),
             sending: Cell::new(false),
             sent: Notify::new(),
+            held: RefCell::default(),
+            holding: Cell::new(false),
             mail: RefCell::default(),
             backlog: RefCell::default(),
             directory: RefCell::new(Directory::new(ctx.cores())),
@@ -133,6 +140,13 @@ impl Shard {
             Some(out) => out.try_send(mail),
             None => Err(monocoque_runtime::ring::PushError::Closed(mail)),
         }
+    }
+
+    /// Hands core `core` an XPUB_NODROP publish whose unit of that core's
+    /// `Shared::held` the caller took: like a notice, it is never lost (a full ring
+    /// keeps it in the backlog, in order).
+    pub(super) fn post_held(self: &Rc<Self>, core: usize, msg: &Message) {
+        self.post(Dest::Core(core), Mail::PublishHeld(msg.clone()));
     }
 
     /// Sends a notice that must not be lost, keeping order with earlier notices.
@@ -274,7 +288,8 @@ impl Shard {
         while CoreService::drain(self.as_ref(), usize::MAX) > 0 {}
         let linger = self.base.options.borrow().linger;
         let _ = crate::base::bounded(linger, |cx| {
-            if self.outgoing.borrow().is_empty() && !self.sending.get() {
+            let idle = self.outgoing.borrow().is_empty() && !self.sending.get();
+            if idle && self.held.borrow().is_empty() {
                 return std::task::Poll::Ready(Ok(()));
             }
             self.sent.register(cx.waker());
@@ -360,6 +375,7 @@ impl Shard {
                     let _ = publisher.fan_out(&self.base, &msg);
                 }
             }
+            Mail::PublishHeld(msg) => self.publish_held(msg),
             Mail::Deliver(mut msg) => {
                 let Some(id) = msg.pop_front() else { return };
                 let peer = self.role.router().and_then(|r| r.peer(&id));
@@ -391,6 +407,58 @@ impl Shard {
             // Only the handle reads received messages.
             Mail::Inbound { .. } => {}
         }
+    }
+
+    /// An XPUB_NODROP publish from another core: out now if every subscriber it is for
+    /// has room and nothing held waits before it, otherwise held (in order) until they
+    /// have. Its unit of `Shared::held` goes back once it is out (or dropped by a
+    /// closing socket), so that its sender waits only while this core holds a full
+    /// share.
+    fn publish_held(&self, msg: Message) {
+        let Some(publisher) = self.role.publisher() else {
+            return self.shared.held[self.index].give_back(1);
+        };
+        if self.held.borrow().is_empty() {
+            let now = publisher.fan_out_with(&self.base, &msg, AtHwm::Refuse);
+            if !matches!(now, Ok(None)) {
+                return self.shared.held[self.index].give_back(1);
+            }
+        }
+        self.held.borrow_mut().push_back(msg);
+        if !self.holding.replace(true) {
+            if let Some(me) = registry::shard(self.id) {
+                me.spawn_holder();
+            }
+        }
+    }
+
+    /// Publishes what `held` holds as its subscribers make room, oldest first.
+    fn spawn_holder(self: &Rc<Self>) {
+        let me = Rc::clone(self);
+        self.base.lifecycle.spawn(async move {
+            let lc = Rc::clone(&me.base.lifecycle);
+            let publisher = me.role.publisher().expect("only a publisher holds");
+            loop {
+                let front = me.held.borrow().front().cloned();
+                let Some(msg) = front else {
+                    me.holding.set(false);
+                    return;
+                };
+                let out = lc.until_closing(publisher.fan_out_when_room(&me.base, &msg));
+                if out.await.is_none() {
+                    break;
+                }
+                me.held.borrow_mut().pop_front();
+                me.shared.held[me.index].give_back(1);
+                me.sent.notify_all();
+            }
+            // Closing: what is still held goes with the socket's queues; its credit
+            // goes back so that no sender waits for it.
+            let dropped = me.held.borrow_mut().drain(..).count();
+            me.shared.held[me.index].give_back(dropped);
+            me.holding.set(false);
+            me.sent.notify_all();
+        });
     }
 
     /// Mail from the handle: served like the other cores' mail, with the handle's

@@ -3,6 +3,7 @@
 use std::rc::Rc;
 
 use monocoque_runtime::Message;
+use smallvec::SmallVec;
 
 use super::mail::{Delivery, Mail};
 use super::role::Role;
@@ -133,6 +134,31 @@ impl ShardRef {
         }
     }
 
+    /// The other cores with subscribers `msg` may be for.
+    fn other_cores_for(&self, msg: &Message) -> SmallVec<[usize; 8]> {
+        let shard = &self.shard;
+        let invert = shard.base.options.borrow().invert_matching;
+        let directory = shard.directory.borrow();
+        directory
+            .cores_for(msg, Some(shard.index), invert)
+            .collect()
+    }
+
+    /// XPUB_NODROP's [`ShardRef::publish_elsewhere`]: every other core it is for takes
+    /// it on credit (`Shared::held`), waited for while that core already holds its
+    /// share for subscribers without room; nothing is dropped.
+    async fn publish_elsewhere_held(&self, msg: &Message) -> Result<()> {
+        let shard = &self.shard;
+        for core in self.other_cores_for(msg) {
+            while !shard.shared.held[core].try_take() {
+                shard.base.check_open()?;
+                glommio::timer::sleep(RETRY).await;
+            }
+            shard.post_held(core, msg);
+        }
+        Ok(())
+    }
+
     /// Publishes `msg` to the other cores' subscribers (after this core's).
     fn publish_elsewhere(&self, msg: &Message) {
         let shard = &self.shard;
@@ -161,9 +187,26 @@ impl ShardRef {
             Role::Publisher(publisher) => try_sending(
                 msg.into(),
                 by_ref(|msg| {
-                    // Checks that the socket is open.
-                    crate::pubsub::try_publish_here(&self.shard.base, publisher, msg)?;
-                    self.publish_elsewhere(msg);
+                    let shard = &self.shard;
+                    if !shard.base.options.borrow().xpub_nodrop {
+                        // Checks that the socket is open.
+                        crate::pubsub::try_publish_here(&shard.base, publisher, msg)?;
+                        self.publish_elsewhere(msg);
+                        return Ok(());
+                    }
+                    // XPUB_NODROP: every core it is for has room, or none gets it.
+                    let cores = self.other_cores_for(msg);
+                    if !shard.shared.take_held_on_all(&cores) {
+                        shard.base.check_open()?;
+                        return Err(Error::WouldBlock);
+                    }
+                    if let Err(e) = crate::pubsub::try_publish_here(&shard.base, publisher, msg) {
+                        cores
+                            .iter()
+                            .for_each(|&c| shard.shared.held[c].give_back(1));
+                        return Err(e);
+                    }
+                    cores.iter().for_each(|&c| shard.post_held(c, msg));
                     Ok(())
                 }),
             ),
@@ -198,7 +241,11 @@ impl ShardRef {
         let base = &shard.base;
         // This core's subscribers, waited for under XPUB_NODROP (counted in `sent`).
         let marked = crate::pubsub::publish_here(base, publisher, &msg).await?;
-        self.publish_elsewhere(&msg);
+        if base.options.borrow().xpub_nodrop {
+            self.publish_elsewhere_held(&msg).await?;
+        } else {
+            self.publish_elsewhere(&msg);
+        }
         // As Pub::send: let this core's connections write what built up, and the
         // executor run its other tasks.
         if marked {
