@@ -91,7 +91,8 @@ impl ShardRef {
     }
 
     /// Sends as the socket type does, across cores where needed: PUB/XPUB publish to
-    /// matching subscribers on every core; ROUTER routes by id to whichever core owns
+    /// matching subscribers on every core (under XPUB_NODROP waiting, on this core and
+    /// the others, rather than dropping); ROUTER routes by id to whichever core owns
     /// the peer; the other types send to this core's peers as their local socket
     /// does (DEALER and PUSH round-robin, REQ and REP in lock-step with `recv`).
     pub async fn send(&self, msg: impl Into<Message>) -> Result<()> {
@@ -179,8 +180,9 @@ impl ShardRef {
     /// Sends as [`ShardRef::send`] does if that needs no wait, or gives the message
     /// back: [`Error::WouldBlock`] when no peer of this core has room (DEALER, PUSH,
     /// PAIR, REQ), a ROUTER_MANDATORY peer or its core's ring is full, or XPUB_NODROP
-    /// would wait for this core's subscribers. Never yields: a loop of `try_send`
-    /// must await something now and then.
+    /// would wait for this core's subscribers or for another core (one that holds its
+    /// share of publishes for subscribers without room): then no core gets it. Never
+    /// yields: a loop of `try_send` must await something now and then.
     pub fn try_send(&self, msg: impl Into<Message>) -> std::result::Result<(), TrySendError> {
         use crate::socket_macros::{by_ref, try_sending};
         match &self.shard.role {
