@@ -55,10 +55,11 @@ where
     }
 }
 
-/// Allocations on this thread while `msgs` pass, after `warm` passed.
+/// Allocations on this thread while [`MESSAGES`] messages (with `route` in front,
+/// for a ROUTER) pass, after a warm-up of two batches; messages are built before
+/// counting starts.
 async fn counted<S, R>(
-    warm: Vec<Message>,
-    msgs: Vec<Message>,
+    route: Option<&[u8]>,
     send: impl Fn(Message) -> S,
     recv: impl Fn() -> R,
 ) -> u64
@@ -66,36 +67,34 @@ where
     S: std::future::Future<Output = monocoque::Result<()>>,
     R: std::future::Future<Output = monocoque::Result<Message>>,
 {
+    let warm = vec_messages(2 * BATCH, route);
+    let msgs = vec_messages(MESSAGES, route);
     within("the warm-up", pass(warm, &send, &recv)).await;
     let before = thread_allocations();
     within("the messages", pass(msgs, &send, &recv)).await;
     thread_allocations() - before
 }
 
+/// A few allocations per batch remain (about five: the executor's side of a receiver
+/// parking and being woken), far from one per message.
+fn assert_few(what: &str, allocations: u64) {
+    assert!(
+        allocations <= (MESSAGES / 20) as u64,
+        "{what}: {allocations} allocations for {MESSAGES} messages"
+    );
+}
+
 #[test]
 fn a_message_for_one_peer_moves_without_an_allocation() {
     run(|| async {
         assert!(installed(), "the counting allocator counts this thread");
-        // A few allocations per batch remain (about five: the executor's side of a
-        // receiver parking and being woken), far from one per message.
-        let bound = (MESSAGES / 20) as u64;
-
         // A load-balanced send.
         let pull = Pull::new();
         pull.bind("inproc://moves").unwrap();
         let push = Push::new();
         push.connect("inproc://moves").unwrap();
-        let allocations = counted(
-            vec_messages(2 * BATCH, None),
-            vec_messages(MESSAGES, None),
-            |m| push.send(m),
-            || pull.recv(),
-        )
-        .await;
-        assert!(
-            allocations <= bound,
-            "PUSH → PULL: {allocations} allocations for {MESSAGES} messages"
-        );
+        let allocations = counted(None, |m| push.send(m), || pull.recv()).await;
+        assert_few("PUSH → PULL", allocations);
 
         // A send to one peer.
         let router = Router::new();
@@ -104,29 +103,12 @@ fn a_message_for_one_peer_moves_without_an_allocation() {
         dealer.connect("inproc://routes").unwrap();
         dealer.send("hello").await.unwrap();
         within("the dealer's hello", router.recv()).await.unwrap();
-        let allocations = counted(
-            vec_messages(2 * BATCH, Some(b"d")),
-            vec_messages(MESSAGES, Some(b"d")),
-            |m| router.send(m),
-            || dealer.recv(),
-        )
-        .await;
-        assert!(
-            allocations <= bound,
-            "ROUTER → DEALER: {allocations} allocations for {MESSAGES} messages"
-        );
+        let allocations = counted(Some(b"d"), |m| router.send(m), || dealer.recv()).await;
+        assert_few("ROUTER → DEALER", allocations);
 
         // The same with try_send, which hands a refused message back whole.
-        let allocations = counted(
-            vec_messages(2 * BATCH, Some(b"d")),
-            vec_messages(MESSAGES, Some(b"d")),
-            |m| std::future::ready(router.try_send(m).map_err(monocoque::Error::from)),
-            || dealer.recv(),
-        )
-        .await;
-        assert!(
-            allocations <= bound,
-            "ROUTER try_send → DEALER: {allocations} allocations for {MESSAGES} messages"
-        );
+        let try_send = |m| std::future::ready(router.try_send(m).map_err(monocoque::Error::from));
+        let allocations = counted(Some(b"d"), try_send, || dealer.recv()).await;
+        assert_few("ROUTER try_send → DEALER", allocations);
     });
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{frames, free_tcp_endpoint, join, run, within, zpoll_recv, zsock};
+use common::{frames, free_tcp_endpoint, join, run, within, zbind, zpoll_recv, zsock};
 use monocoque::{AnySocket, Bytes, Error, Options, Router, ShardedSocket, SocketType};
 use zmq::SocketExt;
 
@@ -95,8 +95,7 @@ fn router_probe_router_lets_a_libzmq_router_talk_first() {
         let ctx = zmq::Context::new();
         let server = zsock(&ctx, zmq::ROUTER);
         server.set_identity(b"server").unwrap();
-        server.bind("tcp://127.0.0.1:*").unwrap();
-        let endpoint = server.get_last_endpoint().unwrap().unwrap();
+        let endpoint = zbind(&server, "tcp");
         let router = Router::with_options(
             Options::default()
                 .probe_router(true)
@@ -157,8 +156,7 @@ fn connect_routing_id_option_names_the_next_connect_only() {
     run(|| async {
         let ctx = zmq::Context::new();
         let server = zsock(&ctx, zmq::ROUTER);
-        server.bind("tcp://127.0.0.1:*").unwrap();
-        let endpoint = server.get_last_endpoint().unwrap().unwrap();
+        let endpoint = zbind(&server, "tcp");
         let router = Router::with_options(
             Options::default()
                 .connect_routing_id(Bytes::from_static(b"first"))
@@ -184,8 +182,7 @@ fn disconnect_forgets_a_connect_routing_id() {
     run(|| async {
         let ctx = zmq::Context::new();
         let server = zsock(&ctx, zmq::ROUTER);
-        server.bind("tcp://127.0.0.1:*").unwrap();
-        let endpoint = server.get_last_endpoint().unwrap().unwrap();
+        let endpoint = zbind(&server, "tcp");
         let router = Router::with_options(
             Options::default()
                 .router_mandatory(true)

@@ -45,18 +45,9 @@ fn xpub_nodrop_waits_for_a_subscriber_at_sndhwm_instead_of_dropping() {
     const SIZE: usize = 16 * 1024;
     run(|| async {
         let ctx = zmq::Context::new();
-        let xpub = XPub::with_options(
-            Options::default()
-                .xpub_nodrop(true)
-                .sndhwm(8)
-                .sndbuf(16 * 1024),
-        );
+        let xpub = XPub::with_options(small_nodrop_queues());
         let ep = xpub.bind("tcp://127.0.0.1:0").unwrap().to_string();
-        let sub = zsock(&ctx, zmq::SUB);
-        sub.set_rcvhwm(4).unwrap();
-        sub.set_rcvbuf(16 * 1024).unwrap();
-        sub.set_subscribe(b"").unwrap();
-        sub.connect(&ep).unwrap();
+        let sub = small_libzmq_sub(&ctx, &ep);
         assert_eq!(xrecv(&xpub, "the subscription").await, one(b"\x01"));
 
         // Publish, with `send` waiting up to SNDTIMEO each time, until the subscriber's
@@ -112,6 +103,26 @@ fn xpub_nodrop_waits_for_a_subscriber_at_sndhwm_instead_of_dropping() {
     });
 }
 
+/// XPUB_NODROP with small queues on our side (SNDHWM 8, a 16 KiB send buffer), so that
+/// a subscriber that does not keep up is soon waited for.
+fn small_nodrop_queues() -> Options {
+    Options::default()
+        .xpub_nodrop(true)
+        .sndhwm(8)
+        .sndbuf(16 * 1024)
+}
+
+/// A libzmq SUB to everything at `ep`, with small queues (RCVHWM 4, a 16 KiB receive
+/// buffer).
+fn small_libzmq_sub(ctx: &zmq::Context, ep: &str) -> zmq::Socket {
+    let sub = zsock(ctx, zmq::SUB);
+    sub.set_rcvhwm(4).unwrap();
+    sub.set_rcvbuf(16 * 1024).unwrap();
+    sub.set_subscribe(b"").unwrap();
+    sub.connect(ep).unwrap();
+    sub
+}
+
 /// XPUB_NODROP on a sharded XPUB publishing from its handle, towards a libzmq SUB
 /// that does not read: once the subscriber's core cannot take more, the handle's
 /// `try_send` fails with WouldBlock and `send` times out (SNDTIMEO); nothing is
@@ -123,20 +134,12 @@ fn sharded_xpub_nodrop_makes_the_handle_wait_instead_of_dropping() {
     let xpub = ShardedSocket::new(
         &rt,
         SocketType::XPub,
-        Options::default()
-            .xpub_nodrop(true)
-            .sndhwm(8)
-            .sndbuf(16 * 1024)
-            .sndtimeo(Duration::from_millis(50)),
+        small_nodrop_queues().sndtimeo(Duration::from_millis(50)),
     );
     let ep = xpub.bind("tcp://127.0.0.1:0").unwrap().to_string();
     let ctx = zmq::Context::new();
-    let sub = zsock(&ctx, zmq::SUB);
-    sub.set_rcvhwm(4).unwrap();
-    sub.set_rcvbuf(16 * 1024).unwrap();
+    let sub = small_libzmq_sub(&ctx, &ep);
     sub.set_rcvtimeo(10_000).unwrap();
-    sub.set_subscribe(b"").unwrap();
-    sub.connect(&ep).unwrap();
     let subscription = xpub.recv_timeout(Some(common::WAIT)).unwrap();
     assert_eq!(
         frames(&subscription.expect("the subscription")),
@@ -198,14 +201,7 @@ fn sharded_xpub_nodrop_from_a_core_drops_nothing_on_the_other_cores() {
         .mesh_capacity(8)
         .build()
         .unwrap();
-    let xpub = ShardedSocket::new(
-        &rt,
-        SocketType::XPub,
-        Options::default()
-            .xpub_nodrop(true)
-            .sndhwm(8)
-            .sndbuf(16 * 1024),
-    );
+    let xpub = ShardedSocket::new(&rt, SocketType::XPub, small_nodrop_queues());
     let ep = xpub.bind("tcp://127.0.0.1:0").unwrap().to_string();
     // Two subscribers, each reporting the first warm-up message it sees (its
     // subscription has reached its core), then collecting the numbered ones.
@@ -216,11 +212,7 @@ fn sharded_xpub_nodrop_from_a_core_drops_nothing_on_the_other_cores() {
             let warm_tx = warm_tx.clone();
             std::thread::spawn(move || {
                 let ctx = zmq::Context::new();
-                let sub = zsock(&ctx, zmq::SUB);
-                sub.set_rcvhwm(4).unwrap();
-                sub.set_rcvbuf(16 * 1024).unwrap();
-                sub.set_subscribe(b"").unwrap();
-                sub.connect(&ep).unwrap();
+                let sub = small_libzmq_sub(&ctx, &ep);
                 let mut warmed = false;
                 let mut got = Vec::new();
                 while (got.len() as u64) < N {
