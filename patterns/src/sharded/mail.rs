@@ -78,16 +78,21 @@ impl Shared {
     /// Takes one unit of the handle's credit on each of `cores`, or on none: false
     /// (nothing taken) when one of them has none left.
     pub fn take_on_all(&self, cores: &[usize]) -> bool {
-        let taken = take_on_all(&self.credit, cores);
-        if !taken {
-            self.wake_handle();
+        match take_on_all(&self.credit, cores) {
+            Ok(()) => true,
+            Err(undone) => {
+                // What was handed back may be what another waiter needs.
+                if undone > 0 {
+                    self.wake_handle();
+                }
+                false
+            }
         }
-        taken
     }
 
     /// [`Shared::take_on_all`] for the cores' [`Shared::held`] credit.
     pub fn take_held_on_all(&self, cores: &[usize]) -> bool {
-        take_on_all(&self.held, cores)
+        take_on_all(&self.held, cores).is_ok()
     }
 
     /// Core `core` now sends to `targets` peers.
@@ -103,15 +108,16 @@ impl Shared {
     }
 }
 
-/// One unit of `credit[core]` for each of `cores`, or none.
-fn take_on_all(credit: &[Credit], cores: &[usize]) -> bool {
+/// One unit of `credit[core]` for each of `cores`, or none: the number of units it
+/// took and handed back when one of them had none left.
+fn take_on_all(credit: &[Credit], cores: &[usize]) -> Result<(), usize> {
     for (i, &core) in cores.iter().enumerate() {
         if !credit[core].try_take() {
             cores[..i].iter().for_each(|&c| credit[c].give_back(1));
-            return false;
+            return Err(i);
         }
     }
-    true
+    Ok(())
 }
 
 /// A change in what a core serves.
