@@ -942,20 +942,25 @@ impl ShardedSocket {
         self.inner.closed.store(true, Ordering::Release);
         self.inner.shared.wakers.wake_all();
         let id = self.inner.id;
-        for core in 0..self.inner.rt.cores() {
-            let (tx, rx) = std::sync::mpsc::channel::<()>();
-            let sent = self.inner.rt.run_on(core, move || {
-                if let Some(shard) = registry::shard(id) {
-                    glommio::spawn_local(async move {
-                        shard.close_after_flush().await;
-                        let _ = tx.send(());
-                    })
-                    .detach();
-                }
-            });
-            if sent {
-                let _ = rx.recv();
-            }
+        // Every core closes at once (one LINGER for all); then wait for them all. A
+        // core without the shard, or stopped, drops its sender: its `recv` returns.
+        let closing: Vec<_> = (0..self.inner.rt.cores())
+            .filter_map(|core| {
+                let (tx, rx) = std::sync::mpsc::channel::<()>();
+                let sent = self.inner.rt.run_on(core, move || {
+                    if let Some(shard) = registry::shard(id) {
+                        glommio::spawn_local(async move {
+                            shard.close_after_flush().await;
+                            let _ = tx.send(());
+                        })
+                        .detach();
+                    }
+                });
+                sent.then_some(rx)
+            })
+            .collect();
+        for rx in closing {
+            let _ = rx.recv();
         }
     }
 }
