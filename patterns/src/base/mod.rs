@@ -172,8 +172,12 @@ impl SocketBase {
     fn probe_executor(&self) -> Result<()> {
         if monocoque_runtime::on_glommio() {
             self.on_executor.set(true);
-            if let Some(core) = monocoque_runtime::CoreContext::current() {
-                // On a runtime core: closed, with its LINGER, when the runtime stops.
+            // On a runtime core: closed, with its LINGER, when the runtime stops;
+            // unless it is a shard's socket (it has the shard as observer, set when
+            // the shard is made), which its shard closes once the handle's mail is in
+            // (`Shard::close_after_flush`).
+            let shards = self.observer.borrow().is_some();
+            if let Some(core) = monocoque_runtime::CoreContext::current().filter(|_| !shards) {
                 core.adopt_socket(self.me.clone());
             }
             Ok(())
@@ -378,12 +382,6 @@ impl SocketBase {
 
 impl monocoque_runtime::CoreSocket for SocketBase {
     fn close_for_stop(self: Rc<Self>) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> {
-        Box::pin(async move {
-            // A shard's socket is closed by its shard, once the handle's mail is in
-            // (`Shard::close_after_flush`), not before.
-            if self.observer().is_none() {
-                self.close().await
-            }
-        })
+        Box::pin(async move { self.close().await })
     }
 }

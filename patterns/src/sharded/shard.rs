@@ -1,6 +1,7 @@
 //! One core's part of a sharded socket: a local socket of the same type, the rings
 //! to the other cores and the handle, and what it knows of the other cores.
 
+use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::Future;
@@ -380,7 +381,7 @@ impl Shard {
                 let Some(id) = msg.pop_front() else { return };
                 let peer = self.role.router().and_then(|r| r.peer(&id));
                 match peer {
-                    Some(peer) if peer.has_room() => peer.queue(msg, true),
+                    Some(peer) if peer.has_room() => peer.queue(Cow::Owned(msg), true),
                     Some(peer) => self.base.dropped_at_hwm(&peer),
                     // The peer left while the message crossed.
                     None => Counters::add(&self.base.counters.unroutable, 1),
@@ -445,7 +446,8 @@ impl Shard {
                     return;
                 };
                 let out = lc.until_closing(publisher.fan_out_when_room(&me.base, &msg));
-                if out.await.is_none() {
+                // Anything but out (closing, or the socket closed): drop what is held.
+                if !matches!(out.await, Some(Ok(()))) {
                     break;
                 }
                 me.held.borrow_mut().pop_front();
