@@ -7,7 +7,7 @@
 
 mod common;
 
-// The one counting allocator of the workspace (bench/src/alloc_count.rs).
+// The bench's per-thread counting allocator (bench/src/alloc_count.rs), included by path.
 #[path = "../../bench/src/alloc_count.rs"]
 mod alloc_count;
 

@@ -359,16 +359,18 @@ impl Peer {
         !self.out.borrow().is_full()
     }
 
-    /// Queues `msg`, moving it in, whatever SNDHWM says: the caller saw
+    /// Queues `msg` whatever SNDHWM says (owned, it moves in; borrowed, as a fan-out's
+    /// one message for many peers, it is encoded from the borrow, or cloned for a peer
+    /// that holds messages): the caller saw
     /// [`Peer::has_room`], or holds a message it has accepted and must not lose (a
     /// send whose caller stopped waiting for room; the queue then holds more than
     /// SNDHWM until the connection drains it). With `wake` the connection is woken;
     /// without, the message waits for [`Peer::flush`] or the next wake-up, so that a
     /// batch goes out in one write.
     #[inline]
-    pub fn queue(&self, msg: Message, wake: bool) {
+    pub fn queue(&self, msg: Cow<'_, Message>, wake: bool) {
         let mut out = self.out.borrow_mut();
-        out.push_over_hwm(Cow::Owned(msg));
+        out.push_over_hwm(msg);
         if wake {
             if let Some(w) = out.writer.take() {
                 w.wake();

@@ -1,6 +1,7 @@
 //! A conflating peer's outbound queue (CONFLATE): one message, the newest, whatever
 //! SNDHWM says; subscriptions are not conflated.
 
+use std::borrow::Cow;
 use std::rc::Rc;
 
 use bytes::Bytes;
@@ -43,7 +44,7 @@ fn a_conflating_queue_keeps_only_the_newest_message() {
                 hwm: 0
             }
         );
-        peer.queue(Message::single(vec![i; 3]), false);
+        peer.queue(Cow::Owned(Message::single(vec![i; 3])), false);
     }
     peer.send_subscription(Bytes::from_static(b"a"), true);
     peer.send_subscription(Bytes::from_static(b"b"), true);

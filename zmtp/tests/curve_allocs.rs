@@ -15,7 +15,7 @@ use monocoque_zmtp::{
     AuthReply, CurveKeyPair, Encoder, Event, Outgoing, Security, SessionConfig, SocketType,
 };
 
-// The one counting allocator of the workspace, shared with the bench's `alloc` scenario.
+// The bench's per-thread counting allocator (its `alloc` scenario's), included by path.
 #[path = "../../bench/src/alloc_count.rs"]
 mod alloc_count;
 use alloc_count::{installed, thread_allocations as allocations, CountingAlloc};

@@ -1,6 +1,7 @@
 //! The send direction: load balancing over peers with room, sending to one peer
 //! with or without waiting at SNDHWM, and the cooperative yields of a sender.
 
+use std::borrow::Cow;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
@@ -74,7 +75,7 @@ impl SocketBase {
             let peer = &out[idx];
             idx = after(idx, n);
             if peer.has_room() {
-                peer.queue(msg, !defer);
+                peer.queue(Cow::Owned(msg), !defer);
                 Counters::add(&self.counters.sent, 1);
                 self.rr.set(idx);
                 return Ok(peer.id());
@@ -122,7 +123,7 @@ impl SocketBase {
             return Err(TrySendError::new(e, msg));
         }
         if peer.has_room() {
-            peer.queue(msg, true);
+            peer.queue(Cow::Owned(msg), true);
             Counters::add(&self.counters.sent, 1);
         } else if !wait {
             Counters::add(&self.counters.sent, 1);
@@ -189,7 +190,7 @@ impl SocketBase {
 
     /// Queues a message whose send was cancelled for `peer`, past SNDHWM.
     fn send_late(&self, peer: &Peer, msg: Message) {
-        peer.queue(msg, true);
+        peer.queue(Cow::Owned(msg), true);
         Counters::add(&self.counters.sent, 1);
         self.rules.late_sent(peer.id());
     }

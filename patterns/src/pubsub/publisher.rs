@@ -1,6 +1,7 @@
 //! PUB and XPUB: fan-out to the subscribers whose prefixes match, and the
 //! subscriptions they send.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -394,7 +395,7 @@ impl Publisher {
         self.for_each_target(base, topic, invert, |peer| {
             matched += 1;
             if at_hwm == AtHwm::Exceed && !peer.has_room() {
-                peer.queue(msg.clone(), true);
+                peer.queue(Cow::Borrowed(msg), true);
                 return;
             }
             match peer.try_send(msg) {

@@ -122,9 +122,6 @@ impl Rep {
     /// back as it was given, only by the checks made before it is put in its
     /// envelope (open, on an executor, a request pending).
     fn reply_now(&self, msg: Message) -> std::result::Result<(), TrySendError> {
-        if let Err(e) = self.base.check_open() {
-            return Err(TrySendError::new(e, msg));
-        }
         match self.reply(msg)? {
             // Open (checked above), and never waiting: queued or dropped.
             Some((peer, reply)) => self.base.offer_to(&peer, reply, false),
@@ -133,13 +130,13 @@ impl Rep {
     }
 
     /// The requester and the reply `msg` in its envelope; None when the requester
-    /// has gone. Refused (the message handed back) off an executor or with no
-    /// request pending.
+    /// has gone. Refused (the message handed back, the request still pending) when the
+    /// socket is closed or off an executor, or with no request pending.
     fn reply(
         &self,
         msg: Message,
     ) -> std::result::Result<Option<(Rc<Peer>, Message)>, TrySendError> {
-        if let Err(e) = self.base.check_executor() {
+        if let Err(e) = self.base.check_open() {
             return Err(TrySendError::new(e, msg));
         }
         let Some((peer, mut reply)) = self.state.reply_to.borrow_mut().take() else {

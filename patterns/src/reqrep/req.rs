@@ -54,8 +54,10 @@ impl Req {
     }
 
     /// Sends a request if a peer has room now, or hands it back (see
-    /// [`Dealer::try_send`](crate::Dealer::try_send)); the REQ is then ready for
-    /// another `send`, as if this one had not been made.
+    /// [`Dealer::try_send`](crate::Dealer::try_send)) without the envelope it added;
+    /// the REQ is then ready for another `send`. Under REQ_RELAXED, a request still
+    /// awaiting its reply is forgotten by the attempt, refused or not (libzmq's REQ
+    /// also drops it before it tries to send).
     pub fn try_send(&self, msg: impl Into<Message>) -> std::result::Result<(), TrySendError> {
         try_sending(msg.into(), |mut msg| {
             let frames = msg.len();

@@ -83,11 +83,12 @@ impl Router {
         let Err(refused) = self.base.offer_to(&peer, msg, mandatory) else {
             return Ok(());
         };
-        let (error, mut body) = refused.into_parts();
-        if past_hwm && matches!(error, Error::WouldBlock) {
-            self.base.keep_cancelled(Some(&peer), body);
+        if past_hwm && refused.would_block() {
+            self.base
+                .keep_cancelled(Some(&peer), refused.into_message());
             return Ok(());
         }
+        let (error, mut body) = refused.into_parts();
         body.push_front(id);
         Err(TrySendError::new(error, body))
     }
